@@ -1,0 +1,297 @@
+"""An OpenAI-compatible HTTP server for tests, the benchmark and local development.
+
+The OpenAI client is never patched in this repository: it talks real HTTP to
+this server instead, so what is tested is what runs in production (request
+shape, status handling, timeouts). By default it answers every
+`POST /v1/chat/completions` with content generated from the request's
+`response_format` JSON schema, which makes it a drop-in model for the whole
+pipeline; `script()` and `responder` let a test dictate exact answers
+(errors, refusals, truncation, broken JSON, slowness).
+
+    python -m devtools.openai_server --port 8090 --delay 0
+    OPENAI_BASE_URL=http://127.0.0.1:8090/v1 OPENAI_API_KEY=local-dev make dev
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from shared.adapters.schema_example import example_for_schema
+
+__all__ = ["OpenAIServer", "Reply"]
+
+_ERROR_TYPES: dict[int, tuple[str, str | None]] = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("permission_error", None),
+    404: ("invalid_request_error", "model_not_found"),
+    408: ("timeout", None),
+    409: ("conflict", None),
+    422: ("invalid_request_error", None),
+    429: ("rate_limit_error", "rate_limit_exceeded"),
+}
+
+
+@dataclass
+class Reply:
+    """One scripted answer.
+
+    `content` is the raw message content (any string, valid JSON or not);
+    None means "generate it from the request's schema". For an error status,
+    `content`, if given, becomes the error message. `body` replaces the whole
+    HTTP body (to send something that is not JSON at all).
+    """
+
+    status: int = 200
+    content: str | None = None
+    refusal: str | None = None
+    finish_reason: str = "stop"
+    delay: float = 0.0
+    body: str | None = None
+
+
+class OpenAIServer:
+    """A local Chat Completions endpoint on 127.0.0.1 (a free port unless given).
+
+    Thread-safe: requests are served concurrently, as the engine's fan-out
+    sends them.
+    """
+
+    def __init__(
+        self,
+        delay: float = 0.0,
+        model: str = "test-model",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.delay = delay
+        self.model = model
+        self.requests: list[dict[str, Any]] = []
+        self.responder: Callable[[dict[str, Any]], Reply] | None = None
+        self._host = host
+        self._port = port
+        self._lock = threading.Lock()
+        self._script: collections.deque[Reply] = collections.deque()
+        self._counter = itertools.count(1)
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("OpenAIServer is not started")
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def start(self) -> OpenAIServer:
+        if self._httpd is not None:
+            return self
+        handler = _make_handler(self)
+        httpd = ThreadingHTTPServer((self._host, self._port), handler)
+        # Handler threads may be sleeping out a scripted delay after the
+        # client gave up; they must not keep stop() or the process waiting.
+        httpd.daemon_threads = True
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, name="openai-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> OpenAIServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def script(self, *replies: Reply) -> None:
+        """Queue answers for the next requests, first in first out."""
+        with self._lock:
+            self._script.extend(replies)
+
+    # --- request handling (called from handler threads) ---
+
+    def _record(self, body: dict[str, Any]) -> tuple[int, Reply | None]:
+        with self._lock:
+            self.requests.append(body)
+            number = next(self._counter)
+            scripted = self._script.popleft() if self._script else None
+        return number, scripted
+
+    def _answer(self, body: dict[str, Any], api_key: str) -> tuple[int, str]:
+        number, reply = self._record(body)
+        if reply is None and self.responder is not None:
+            try:
+                reply = self.responder(body)
+            except Exception as exc:
+                reply = Reply(status=500, content=f"Test server responder failed: {exc!r}")
+        if reply is None:
+            reply = Reply(delay=self.delay)
+        if reply.delay > 0:
+            time.sleep(reply.delay)
+        if reply.body is not None:
+            return reply.status, reply.body
+        if reply.status >= 400:
+            message = reply.content
+            if message is None and reply.status == 401:
+                # Like the real API, echo the key back, so that tests can
+                # check that adapters never pass this message on.
+                message = f"Incorrect API key provided: {api_key}"
+            return reply.status, json.dumps(_error_body(reply.status, message))
+        return reply.status, json.dumps(self._completion(number, body, reply))
+
+    def _completion(self, number: int, request: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        content = reply.content
+        if content is None and reply.refusal is None:
+            content = _generated_content(request, f"Generated answer {number}")
+        return {
+            "id": f"chatcmpl-test-{number}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {
+                        "role": "assistant",
+                        "content": content,
+                        "refusal": reply.refusal,
+                    },
+                    "logprobs": None,
+                    "finish_reason": reply.finish_reason,
+                }
+            ],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30},
+        }
+
+
+def _generated_content(request: dict[str, Any], text: str) -> str:
+    response_format = request.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        if isinstance(schema, dict):
+            return json.dumps(example_for_schema(schema, text=text))
+    if isinstance(response_format, dict) and response_format.get("type") == "json_object":
+        return json.dumps({"answer": text})
+    return text
+
+
+def _error_body(status: int, message: str | None) -> dict[str, Any]:
+    if status >= 500:
+        kind, code = "server_error", None
+    else:
+        kind, code = _ERROR_TYPES.get(status, ("invalid_request_error", None))
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return {
+        "error": {
+            "message": message or f"Test server answered {status} {phrase}",
+            "type": kind,
+            "param": None,
+            "code": code,
+        }
+    }
+
+
+def _make_handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            if self.path.rstrip("/") != "/v1/chat/completions":
+                self._send(404, json.dumps(_error_body(404, f"Unknown path {self.path}")))
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            try:
+                body = json.loads(raw or b"{}")
+            except json.JSONDecodeError:
+                self._send(400, json.dumps(_error_body(400, "Request body is not JSON")))
+                return
+            if not isinstance(body, dict):
+                self._send(400, json.dumps(_error_body(400, "Request body is not an object")))
+                return
+            auth = self.headers.get("Authorization") or ""
+            api_key = auth.removeprefix("Bearer ").strip()
+            status, payload = server._answer(body, api_key)
+            self._send(status, payload)
+
+        def do_GET(self) -> None:
+            if self.path.rstrip("/") == "/v1/models":
+                models = {
+                    "object": "list",
+                    "data": [{"id": server.model, "object": "model", "owned_by": "test"}],
+                }
+                self._send(200, json.dumps(models))
+                return
+            self._send(404, json.dumps(_error_body(404, f"Unknown path {self.path}")))
+
+        def _send(self, status: int, payload: str) -> None:
+            data = payload.encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client gave up (a timeout test): nothing to deliver.
+                self.close_connection = True
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # Quiet by default: test output should show failures, not traffic.
+            return
+
+    return Handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--model", default="test-model", help="model name put in answers")
+    args = parser.parse_args(argv)
+    server = OpenAIServer(delay=args.delay, model=args.model, host=args.host, port=args.port)
+    server.start()
+    print(f"OpenAI-compatible server at {server.base_url} (model {args.model!r}); Ctrl-C stops it")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

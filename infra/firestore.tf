@@ -1,0 +1,56 @@
+resource "google_firestore_database" "main" {
+  project     = var.project_id
+  name        = var.firestore_database
+  location_id = var.firestore_location
+  type        = "FIRESTORE_NATIVE"
+
+  # Runs and sessions are the product's record: keep 7 days of history and
+  # refuse deletion (terraform destroy leaves the database in place).
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
+  delete_protection_state           = "DELETE_PROTECTION_ENABLED"
+  deletion_policy                   = "ABANDON"
+
+  depends_on = [google_project_service.enabled]
+}
+
+locals {
+  # Composite indexes the queries of shared/ need. Add one entry per index;
+  # the key only names the Terraform resource instance.
+  firestore_indexes = {
+    # Sweep: runs in a given status whose lease/deadline watchdog has passed.
+    runs_status_watchdog = {
+      collection  = "runs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "watchdogAt", order = "ASCENDING" },
+      ]
+    }
+    # Latest programme of a project.
+    programmes_project_version = {
+      collection  = "programmes"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "projectId", order = "ASCENDING" },
+        { field_path = "version", order = "DESCENDING" },
+      ]
+    }
+  }
+}
+
+resource "google_firestore_index" "composite" {
+  for_each = local.firestore_indexes
+
+  project     = var.project_id
+  database    = google_firestore_database.main.name
+  collection  = each.value.collection
+  query_scope = each.value.query_scope
+
+  dynamic "fields" {
+    for_each = each.value.fields
+    content {
+      field_path = fields.value.field_path
+      order      = fields.value.order
+    }
+  }
+}

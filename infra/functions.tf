@@ -1,0 +1,130 @@
+locals {
+  # Every name here is read by shared/config.py (tests/test_infra_wiring.py
+  # checks it). Values are strings: Cloud Functions env vars are strings.
+  common_env = {
+    GOOGLE_CLOUD_PROJECT = var.project_id
+    FIRESTORE_DATABASE   = google_firestore_database.main.name
+    EVENTS_TOPIC         = google_pubsub_topic.events.name
+    DEAD_LETTER_TOPIC    = google_pubsub_topic.dead_letter.name
+    LOG_LEVEL            = var.log_level
+  }
+
+  api_env = {
+    AUTH_JWKS_URL     = var.auth_jwks_url
+    AUTH_ISSUER       = var.auth_issuer
+    AUTH_AUDIENCE     = var.auth_audience
+    AUTH_TENANT_CLAIM = var.auth_tenant_claim
+  }
+
+  worker_env = {
+    # A version name, not the key: the worker fetches the key at startup.
+    OPENAI_API_KEY_SECRET = "${google_secret_manager_secret.openai_api_key.id}/versions/latest"
+    OPENAI_MODEL          = var.openai_model
+    LEASE_SECONDS         = tostring(var.lease_seconds)
+    STEP_MAX_ATTEMPTS     = tostring(var.step_max_attempts)
+  }
+
+  # Set only when configured: an empty OPENAI_BASE_URL must not override the
+  # client's default.
+  worker_optional_env = var.openai_base_url == null ? {} : { OPENAI_BASE_URL = var.openai_base_url }
+}
+
+# --- api: public HTTPS, every /v1 route verifies a JWT itself ----------------
+
+resource "google_cloudfunctions2_function" "api" {
+  # checkov:skip=CKV_GCP_124: the api is the product's public HTTPS endpoint for browsers; every /v1 route verifies a bearer JWT in the function.
+  project     = var.project_id
+  name        = "api"
+  location    = var.region
+  description = "genjobs HTTP API (JWT-authenticated /v1 routes, unauthenticated /healthz)."
+
+  build_config {
+    runtime         = "python312"
+    entry_point     = "api"
+    service_account = google_service_account.build.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.bundle["api"].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory               = var.api_memory
+    max_instance_count             = var.api_max_instances
+    timeout_seconds                = 60
+    ingress_settings               = "ALLOW_ALL"
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.api.email
+    environment_variables          = merge(local.common_env, local.api_env)
+  }
+
+  depends_on = [
+    google_project_iam_member.runtime,
+    google_storage_bucket_iam_member.build_source_reader,
+  ]
+}
+
+# The api is reachable by anyone on the internet: it authenticates callers
+# itself (bearer JWT against the JWKS), Cloud Run IAM cannot check those.
+resource "google_cloud_run_v2_service_iam_member" "api_public" {
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.api.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+# --- worker: no trigger of its own; our push subscriptions call it ----------
+
+resource "google_cloudfunctions2_function" "worker" {
+  project     = var.project_id
+  name        = "worker"
+  location    = var.region
+  description = "genjobs worker: runs workflow steps for Pub/Sub pushes of run events, dead letters and sweeps."
+
+  build_config {
+    runtime         = "python312"
+    entry_point     = "worker"
+    service_account = google_service_account.build.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.bundle["worker"].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory   = var.worker_memory
+    max_instance_count = var.worker_max_instances
+    timeout_seconds    = var.worker_timeout_seconds
+    # Pub/Sub push counts as internal traffic; nothing else needs to reach it.
+    ingress_settings               = "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.worker.email
+    environment_variables          = merge(local.common_env, local.worker_env, local.worker_optional_env)
+  }
+
+  # No event_trigger: an Eventarc trigger would create its own subscription
+  # without our dead-letter policy and paths.
+
+  depends_on = [
+    google_project_iam_member.runtime,
+    google_storage_bucket_iam_member.build_source_reader,
+    google_secret_manager_secret_iam_member.worker_reads_openai_key,
+  ]
+}
+
+# Only the push subscriptions' identity may invoke the worker, on this one
+# service: no allUsers, no project-wide run.invoker.
+resource "google_cloud_run_v2_service_iam_member" "push_invokes_worker" {
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.worker.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.push.email}"
+}

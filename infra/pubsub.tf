@@ -1,0 +1,145 @@
+# Topics are not CMEK-encrypted (see the skips below): messages carry only ids
+# (runId, sessionId, workflow) and live at most 7 days; a KMS key would add a
+# key ring, rotation and the Pub/Sub agent's access to it for no gain.
+
+resource "google_pubsub_topic" "events" {
+  # checkov:skip=CKV_GCP_83: messages are ids only (no user content), Google-managed encryption is sufficient.
+  project                    = var.project_id
+  name                       = var.events_topic
+  message_retention_duration = "604800s"
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_pubsub_topic" "dead_letter" {
+  # checkov:skip=CKV_GCP_83: messages are ids only (no user content), Google-managed encryption is sufficient.
+  project                    = var.project_id
+  name                       = var.dead_letter_topic
+  message_retention_duration = "604800s"
+
+  depends_on = [google_project_service.enabled]
+}
+
+locals {
+  worker_uri = google_cloudfunctions2_function.worker.service_config[0].uri
+
+  # functions-framework derives the CloudEvent's source topic from the request
+  # path, so each subscription pushes to .../projects/<p>/topics/<topic>.
+  events_push_endpoint      = "${local.worker_uri}/projects/${var.project_id}/topics/${var.events_topic}"
+  dead_letter_push_endpoint = "${local.worker_uri}/projects/${var.project_id}/topics/${var.dead_letter_topic}"
+
+  # Pub/Sub waits this long for the worker's answer before it redelivers:
+  # the worker's own timeout plus slack, within Pub/Sub's 600 s cap.
+  push_ack_deadline_seconds = min(600, var.worker_timeout_seconds + 30)
+}
+
+# Run events -> worker. A failing delivery comes back with exponential
+# backoff; after max_delivery_attempts it goes to the dead-letter topic.
+resource "google_pubsub_subscription" "events_to_worker" {
+  project = var.project_id
+  name    = "${var.events_topic}-worker"
+  topic   = google_pubsub_topic.events.id
+
+  ack_deadline_seconds       = local.push_ack_deadline_seconds
+  message_retention_duration = "604800s"
+
+  push_config {
+    push_endpoint = local.events_push_endpoint
+
+    oidc_token {
+      service_account_email = google_service_account.push.email
+      audience              = local.worker_uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = var.max_delivery_attempts
+  }
+
+  expiration_policy {
+    ttl = "" # never expires
+  }
+
+  depends_on = [google_pubsub_topic_iam_member.pubsub_agent_dead_letters]
+}
+
+# Dead-lettered events -> worker, which marks their runs FAILED. No
+# dead-letter policy of its own: messages stay until the worker acks them.
+resource "google_pubsub_subscription" "dead_letter_to_worker" {
+  project = var.project_id
+  name    = "${var.dead_letter_topic}-worker"
+  topic   = google_pubsub_topic.dead_letter.id
+
+  ack_deadline_seconds       = local.push_ack_deadline_seconds
+  message_retention_duration = "604800s"
+
+  push_config {
+    push_endpoint = local.dead_letter_push_endpoint
+
+    oidc_token {
+      service_account_email = google_service_account.push.email
+      audience              = local.worker_uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  expiration_policy {
+    ttl = "" # never expires
+  }
+}
+
+# --- who may publish -------------------------------------------------------
+
+resource "google_pubsub_topic_iam_member" "api_publishes_events" {
+  project = var.project_id
+  topic   = google_pubsub_topic.events.name
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_service_account.api.email}"
+}
+
+# The sweep re-publishes runs whose lease expired.
+resource "google_pubsub_topic_iam_member" "worker_publishes_events" {
+  project = var.project_id
+  topic   = google_pubsub_topic.events.name
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_service_account.worker.email}"
+}
+
+# Cloud Scheduler publishes Pub/Sub targets as its service agent (Pub/Sub
+# targets take no custom service account): allow it on this topic only.
+resource "google_pubsub_topic_iam_member" "scheduler_publishes_sweep" {
+  project = var.project_id
+  topic   = google_pubsub_topic.events.name
+  role    = "roles/pubsub.publisher"
+  member  = local.scheduler_service_agent
+
+  depends_on = [google_project_service.enabled]
+}
+
+# --- dead-lettering by the Pub/Sub service agent ---------------------------
+
+resource "google_pubsub_topic_iam_member" "pubsub_agent_dead_letters" {
+  project = var.project_id
+  topic   = google_pubsub_topic.dead_letter.name
+  role    = "roles/pubsub.publisher"
+  member  = local.pubsub_service_agent
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks_dead_lettered" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.events_to_worker.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}

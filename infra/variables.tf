@@ -1,0 +1,269 @@
+# ---------------------------------------------------------------------------
+# Project and placement
+# ---------------------------------------------------------------------------
+
+variable "project_id" {
+  type        = string
+  description = "ID of the Google Cloud project everything is deployed into."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a valid project ID: 6-30 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the functions, the Scheduler job and the source bucket."
+  default     = "europe-west1"
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]$", var.region))
+    error_message = "region must be a Google Cloud region such as europe-west1."
+  }
+}
+
+variable "firestore_location" {
+  type        = string
+  description = "Location of the Firestore database: a region (europe-west1) or a multi-region (eur3, nam5). Cannot be changed after creation."
+  default     = "eur3"
+
+  validation {
+    condition     = can(regex("^([a-z]+-[a-z]+[0-9]|eur3|nam5|nam7)$", var.firestore_location))
+    error_message = "firestore_location must be a region (e.g. europe-west1) or a multi-region (eur3, nam5, nam7)."
+  }
+}
+
+variable "firestore_database" {
+  type        = string
+  description = "Firestore database ID. \"(default)\" is the project's default database; the functions get it as FIRESTORE_DATABASE."
+  default     = "(default)"
+
+  validation {
+    condition     = var.firestore_database == "(default)" || can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.firestore_database))
+    error_message = "firestore_database must be \"(default)\" or 4-63 lowercase letters, digits or hyphens starting with a letter."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Messaging
+# ---------------------------------------------------------------------------
+
+variable "events_topic" {
+  type        = string
+  description = "Pub/Sub topic carrying run events (api -> worker, sweep -> worker)."
+  default     = "generation-events"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", var.events_topic)) && !startswith(lower(var.events_topic), "goog")
+    error_message = "events_topic must be a valid Pub/Sub topic name (3-255 chars, starts with a letter, not with \"goog\")."
+  }
+}
+
+variable "dead_letter_topic" {
+  type        = string
+  description = "Pub/Sub topic receiving run events that exhausted max_delivery_attempts; the worker marks those runs FAILED."
+  default     = "generation-events-dead-letter"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", var.dead_letter_topic)) && !startswith(lower(var.dead_letter_topic), "goog")
+    error_message = "dead_letter_topic must be a valid Pub/Sub topic name (3-255 chars, starts with a letter, not with \"goog\")."
+  }
+}
+
+variable "max_delivery_attempts" {
+  type        = number
+  description = "Deliveries of one run event to the worker before Pub/Sub dead-letters it."
+  default     = 15
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100 && floor(var.max_delivery_attempts) == var.max_delivery_attempts
+    error_message = "max_delivery_attempts must be a whole number between 5 and 100 (Pub/Sub limits)."
+  }
+}
+
+variable "sweep_schedule" {
+  type        = string
+  description = "Cron schedule (UTC) of the Scheduler job that publishes the sweep message."
+  default     = "* * * * *"
+
+  validation {
+    condition     = length(split(" ", trimspace(var.sweep_schedule))) == 5
+    error_message = "sweep_schedule must be a 5-field cron expression, e.g. \"* * * * *\"."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# LLM
+# ---------------------------------------------------------------------------
+
+variable "openai_secret_id" {
+  type        = string
+  description = "Secret Manager secret ID holding the OpenAI API key. Terraform creates the secret only; the key is added as a version with gcloud (see DEPLOY.md)."
+  default     = "openai-api-key"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,255}$", var.openai_secret_id))
+    error_message = "openai_secret_id may contain only letters, digits, underscores and hyphens (1-255 chars)."
+  }
+}
+
+variable "openai_model" {
+  type        = string
+  description = "Chat Completions model the worker uses (OPENAI_MODEL)."
+  default     = "gpt-4o-mini"
+
+  validation {
+    condition     = length(trimspace(var.openai_model)) > 0
+    error_message = "openai_model must not be empty."
+  }
+}
+
+variable "openai_base_url" {
+  type        = string
+  description = "Base URL of an OpenAI-compatible server (OPENAI_BASE_URL). Null uses the OpenAI API."
+  default     = null
+  nullable    = true
+
+  validation {
+    condition     = var.openai_base_url == null || can(regex("^https://", var.openai_base_url))
+    error_message = "openai_base_url must be null or an https:// URL."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Auth (JWT verification in the api)
+# ---------------------------------------------------------------------------
+
+variable "auth_issuer" {
+  type        = string
+  description = "Expected `iss` claim of the bearer JWTs the api accepts (AUTH_ISSUER)."
+
+  validation {
+    condition     = length(trimspace(var.auth_issuer)) > 0
+    error_message = "auth_issuer must not be empty."
+  }
+}
+
+variable "auth_audience" {
+  type        = string
+  description = "Expected `aud` claim of the bearer JWTs the api accepts (AUTH_AUDIENCE)."
+
+  validation {
+    condition     = length(trimspace(var.auth_audience)) > 0
+    error_message = "auth_audience must not be empty."
+  }
+}
+
+variable "auth_jwks_url" {
+  type        = string
+  description = "HTTPS URL of the JWKS holding the keys that sign the bearer JWTs (AUTH_JWKS_URL)."
+
+  validation {
+    condition     = can(regex("^https://", var.auth_jwks_url))
+    error_message = "auth_jwks_url must be an https:// URL."
+  }
+}
+
+variable "auth_tenant_claim" {
+  type        = string
+  description = "JWT claim holding the tenant ID (AUTH_TENANT_CLAIM)."
+  default     = "org_id"
+
+  validation {
+    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_.:/-]*$", var.auth_tenant_claim))
+    error_message = "auth_tenant_claim must be a claim name."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Sizing and engine tuning
+# ---------------------------------------------------------------------------
+
+variable "api_memory" {
+  type        = string
+  description = "Memory of each api instance, e.g. 512Mi."
+  default     = "512Mi"
+
+  validation {
+    condition     = can(regex("^[0-9]+(Mi|Gi|M|G)$", var.api_memory))
+    error_message = "api_memory must look like 256Mi, 512Mi, 1Gi or 2G."
+  }
+}
+
+variable "api_max_instances" {
+  type        = number
+  description = "Upper bound on concurrently running api instances."
+  default     = 10
+
+  validation {
+    condition     = var.api_max_instances >= 1 && var.api_max_instances <= 1000 && floor(var.api_max_instances) == var.api_max_instances
+    error_message = "api_max_instances must be a whole number between 1 and 1000."
+  }
+}
+
+variable "worker_memory" {
+  type        = string
+  description = "Memory of each worker instance, e.g. 1Gi."
+  default     = "1Gi"
+
+  validation {
+    condition     = can(regex("^[0-9]+(Mi|Gi|M|G)$", var.worker_memory))
+    error_message = "worker_memory must look like 512Mi, 1Gi or 2G."
+  }
+}
+
+variable "worker_max_instances" {
+  type        = number
+  description = "Upper bound on concurrently running worker instances (bounds parallel runs and OpenAI spend)."
+  default     = 10
+
+  validation {
+    condition     = var.worker_max_instances >= 1 && var.worker_max_instances <= 1000 && floor(var.worker_max_instances) == var.worker_max_instances
+    error_message = "worker_max_instances must be a whole number between 1 and 1000."
+  }
+}
+
+variable "worker_timeout_seconds" {
+  type        = number
+  description = "Request timeout of the worker. The push subscriptions' ack deadline is this plus 30 s, so at most 570."
+  default     = 540
+
+  validation {
+    condition     = var.worker_timeout_seconds >= 60 && var.worker_timeout_seconds <= 570 && floor(var.worker_timeout_seconds) == var.worker_timeout_seconds
+    error_message = "worker_timeout_seconds must be a whole number between 60 and 570 (Pub/Sub ack deadlines stop at 600 s)."
+  }
+}
+
+variable "lease_seconds" {
+  type        = number
+  description = "Length of a worker's lease on a run (LEASE_SECONDS); a lease not renewed within it can be taken over."
+  default     = 30
+
+  validation {
+    condition     = var.lease_seconds >= 5 && var.lease_seconds <= 600
+    error_message = "lease_seconds must be between 5 and 600."
+  }
+}
+
+variable "step_max_attempts" {
+  type        = number
+  description = "Attempts per step before the run fails (STEP_MAX_ATTEMPTS). Keep it below max_delivery_attempts so the engine, not the dead-letter topic, normally ends a run."
+  default     = 5
+
+  validation {
+    condition     = var.step_max_attempts >= 1 && var.step_max_attempts <= 50 && floor(var.step_max_attempts) == var.step_max_attempts
+    error_message = "step_max_attempts must be a whole number between 1 and 50."
+  }
+}
+
+variable "log_level" {
+  type        = string
+  description = "Log level of both functions (LOG_LEVEL)."
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}

@@ -1,0 +1,132 @@
+"""Firestore implementation of the engine's `RunStore`, plus the client factory.
+
+Fencing uses Firestore's `last_update_time` precondition: a run is updated
+only if it is still at the update time the caller last saw, and a step's
+domain writes travel in the same batch, so they land with the checkpoint or
+not at all. This costs no read, unlike a transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+from google.cloud.firestore_v1.field_path import FieldPath
+from pydantic.alias_generators import to_camel
+
+from shared.engine.model import RunRecord, RunStatus, StepRecord, Write
+from shared.engine.store import LoadedRun, RunExists, RunPatch, StaleRun
+
+RUNS = "runs"
+# Outputs larger than this live in runs/{runId}/outputs/{stepId} (written in
+# the same batch) so a run document stays far below Firestore's 1 MiB limit.
+INLINE_OUTPUT_LIMIT = 64_000
+
+
+@functools.cache
+def client_for(project: str, database: str = "(default)") -> firestore.Client:
+    """One client per process: it holds the gRPC channel, which is costly to open."""
+    return firestore.Client(project=project, database=database)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, RunStatus):
+        return value.value
+    return value
+
+
+class FirestoreRunStore:
+    def __init__(self, client: firestore.Client) -> None:
+        self._db = client
+
+    def _run_ref(self, run_id: str) -> firestore.DocumentReference:
+        return self._db.collection(RUNS).document(run_id)
+
+    def _apply(self, batch: firestore.WriteBatch, writes: Sequence[Write]) -> None:
+        for write in writes:
+            ref = self._db.document(write.path)
+            if write.mode == "create":
+                batch.create(ref, write.data)
+            elif write.mode == "merge":
+                batch.set(ref, write.data, merge=True)
+            else:
+                batch.set(ref, write.data)
+
+    def _step_value(
+        self, batch: firestore.WriteBatch, run_id: str, step_id: str, record: StepRecord
+    ) -> dict[str, Any]:
+        data = record.model_dump(by_alias=True)
+        data["status"] = record.status.value
+        if record.output is not None and len(record.output) > INLINE_OUTPUT_LIMIT:
+            ref = self._run_ref(run_id).collection("outputs").document(step_id)
+            batch.set(ref, {"output": record.output})
+            data["output"] = None
+            data["outputExternal"] = True
+        return data
+
+    def create(self, run: RunRecord, writes: Sequence[Write]) -> None:
+        batch = self._db.batch()
+        self._apply(batch, writes)
+        data = run.model_dump(by_alias=True, exclude={"steps"})
+        data["status"] = run.status.value
+        data["steps"] = {}
+        batch.create(self._run_ref(run.run_id), data)
+        try:
+            batch.commit()
+        except gexc.AlreadyExists as exc:
+            raise RunExists(run.run_id) from exc
+
+    def load(self, run_id: str) -> LoadedRun | None:
+        snapshot = self._run_ref(run_id).get()
+        if not snapshot.exists:
+            return None
+        data = snapshot.to_dict() or {}
+        steps: dict[str, Any] = data.get("steps") or {}
+        if any(isinstance(s, dict) and s.get("outputExternal") for s in steps.values()):
+            # One query for all overflowed outputs, not one read per step.
+            for doc in self._run_ref(run_id).collection("outputs").stream():
+                if doc.id in steps:
+                    steps[doc.id]["output"] = (doc.to_dict() or {}).get("output")
+        return LoadedRun(record=RunRecord.model_validate(data), version=snapshot.update_time)
+
+    def update(
+        self, run_id: str, version: object, patch: RunPatch, writes: Sequence[Write] = ()
+    ) -> object:
+        batch = self._db.batch()
+        self._apply(batch, writes)
+        fields: dict[str, Any] = {to_camel(k): _plain(v) for k, v in patch.fields.items()}
+        for step_id, record in patch.steps.items():
+            path = FieldPath("steps", step_id).to_api_repr()
+            fields[path] = self._step_value(batch, run_id, step_id, record)
+        option = self._db.write_option(last_update_time=version)
+        batch.update(self._run_ref(run_id), fields, option=option)
+        try:
+            results = batch.commit()
+        except (gexc.FailedPrecondition, gexc.NotFound) as exc:
+            raise StaleRun(run_id) from exc
+        return results[-1].update_time
+
+    def read(self, path: str) -> dict[str, Any] | None:
+        snapshot = self._db.document(path).get()
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def due(self, now: datetime, limit: int) -> list[LoadedRun]:
+        query = (
+            self._db.collection(RUNS)
+            .where(filter=FieldFilter("status", "in", [RunStatus.QUEUED, RunStatus.RUNNING]))
+            .where(filter=FieldFilter("watchdogAt", "<=", now))
+            .order_by("watchdogAt")
+            .limit(limit)
+        )
+        found: list[LoadedRun] = []
+        for snapshot in query.stream():
+            data = snapshot.to_dict() or {}
+            found.append(
+                LoadedRun(record=RunRecord.model_validate(data), version=snapshot.update_time)
+            )
+        return found

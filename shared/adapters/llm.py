@@ -1,0 +1,73 @@
+"""The narrow interface workflows use to ask a language model for structured content.
+
+Workflows depend on this protocol only, so that the OpenAI adapter, the
+offline placeholder provider and any test double are interchangeable, and so
+that provider-specific failures arrive already sorted into the two outcomes
+the engine understands:
+
+- `shared.errors.TransientError`: another attempt may succeed (rate limit,
+  provider 5xx, timeout, connection failure). The engine lets Pub/Sub
+  redeliver with backoff.
+- `shared.errors.NonRetriableError`: another attempt cannot help (refusal,
+  rejected credentials or request, truncated answer, an answer that still
+  violates the schema after the adapter's own retries). The run fails at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+__all__ = ["Generation", "LanguageModel", "T", "describe_validation_error"]
+
+T = TypeVar("T", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Generation(Generic[T]):
+    """A validated answer together with the model that produced it.
+
+    The model name travels with the value because documents record it as
+    `aiModel` (and "offline" must be visible to whoever reads the result).
+    """
+
+    value: T
+    model: str
+
+
+class LanguageModel(Protocol):
+    @property
+    def model_name(self) -> str:
+        """The configured model, "offline" for the placeholder provider."""
+        ...
+
+    def generate(
+        self, schema: type[T], *, system: str, prompt: str, temperature: float
+    ) -> Generation[T]:
+        """Return an instance of `schema` produced by the model.
+
+        `temperature` is passed to the provider exactly as given: 0.0 is a
+        legitimate choice, not a missing value.
+        """
+        ...
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line for a run's timeline: the first error, and how many more there were.
+
+    pydantic's own message is many lines long and quotes the input, which can
+    be a whole LLM answer.
+    """
+    errors = exc.errors(include_url=False, include_input=False)
+    if not errors:
+        return "invalid value"
+    first = errors[0]
+    location = ".".join(str(part) for part in first.get("loc", ()))
+    message = str(first.get("msg", "invalid value"))
+    summary = f"{location}: {message}" if location else message
+    more = len(errors) - 1
+    if more:
+        summary += f" (and {more} more error{'s' if more > 1 else ''})"
+    return summary

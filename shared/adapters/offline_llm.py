@@ -1,0 +1,65 @@
+"""A `LanguageModel` that needs no key: schema-valid placeholder content for local work.
+
+Lets `make dev` run every workflow end to end on a machine without an OpenAI
+key. The content says plainly that it is a placeholder, and the model name
+"offline" ends up in each document's `aiModel`, so nobody mistakes it for a
+real generation. `llm_factory` never chooses it when a key is configured.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+
+from shared.adapters.llm import Generation, T, describe_validation_error
+from shared.adapters.schema_example import SchemaExampleError, example_for_schema
+from shared.errors import NonRetriableError
+
+__all__ = ["OFFLINE_MODEL_NAME", "OfflineLanguageModel"]
+
+OFFLINE_MODEL_NAME = "offline"
+
+
+class OfflineLanguageModel:
+    """Answers any pydantic model with deterministic placeholder content.
+
+    Content comes from the model's JSON schema, which cannot express
+    cross-field rules (an end time after its start time, a max above its
+    min). A model with such rules defines a classmethod `offline_example()`
+    returning a valid instance, and that is used instead.
+    """
+
+    @property
+    def model_name(self) -> str:
+        return OFFLINE_MODEL_NAME
+
+    def generate(
+        self, schema: type[T], *, system: str, prompt: str, temperature: float
+    ) -> Generation[T]:
+        return Generation(value=self._example(schema), model=OFFLINE_MODEL_NAME)
+
+    def _example(self, schema: type[T]) -> T:
+        hook: Any = getattr(schema, "offline_example", None)
+        if callable(hook):
+            value = hook()
+            if not isinstance(value, schema):
+                raise TypeError(
+                    f"{schema.__name__}.offline_example() returned {type(value).__name__}, "
+                    f"not {schema.__name__}"
+                )
+            return value
+        try:
+            return schema.model_validate(example_for_schema(schema.model_json_schema()))
+        except (SchemaExampleError, pydantic.ValidationError) as exc:
+            # A missing hook is a bug in the model, but it must end the run
+            # with a message that says what to do rather than loop on retries.
+            reason = (
+                describe_validation_error(exc)
+                if isinstance(exc, pydantic.ValidationError)
+                else str(exc)
+            )
+            raise NonRetriableError(
+                f"The offline placeholder provider cannot fill {schema.__name__} ({reason}); "
+                f"define {schema.__name__}.offline_example()"
+            ) from exc

@@ -1,0 +1,216 @@
+"""`LanguageModel` over the Chat Completions API with JSON-schema structured output.
+
+Chat Completions (not the Responses API) is used on purpose: every
+OpenAI-compatible server implements it, so `base_url` can point anywhere.
+`client.chat.completions.parse()` sends the pydantic model's strict JSON
+schema as `response_format` and validates the answer against the model, so
+nothing here parses JSON by hand.
+
+The SDK's own retries are switched off (`max_retries=0`): retrying with
+backoff is the engine's job, and two retry layers would multiply the delay
+and hide attempts from the run's timeline. The only retry here is for an
+answer that violates the schema, which a fresh answer often fixes and which
+the engine would otherwise treat as final.
+"""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pydantic
+from openai.types.chat import (
+    ChatCompletionMessageParam,
+    ChatCompletionSystemMessageParam,
+    ChatCompletionUserMessageParam,
+)
+
+from shared.adapters.llm import Generation, T, describe_validation_error
+from shared.errors import NonRetriableError, TransientError
+
+__all__ = ["OpenAILanguageModel"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+# Statuses after which the same request may succeed later (the SDK's own
+# retry policy uses the same set: 408 timeout, 409 lock timeout, 429, 5xx).
+_RETRIABLE_4XX = frozenset({408, 409, 429})
+_PROVIDER_MESSAGE_LIMIT = 300
+
+
+class _SchemaMismatch(Exception):
+    """The answer was not valid JSON or violated the schema; another try may fix it."""
+
+    def __init__(self, summary: str) -> None:
+        super().__init__(summary)
+        self.summary = summary
+
+
+class OpenAILanguageModel:
+    """Generates structured content with an OpenAI (or compatible) chat model.
+
+    Thread-safe: the engine calls `generate` from several threads at once
+    (a programme's days), and the underlying HTTP client pools connections.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None,
+        model: str,
+        timeout_seconds: float,
+        schema_retries: int,
+    ) -> None:
+        if not api_key:
+            raise ValueError("api_key must not be empty")
+        if schema_retries < 0:
+            raise ValueError("schema_retries must be >= 0")
+        self._api_key = api_key
+        self._model = model
+        self._timeout_seconds = timeout_seconds
+        self._schema_retries = schema_retries
+        # base_url is passed explicitly (never None) so that the SDK does not
+        # fall back to reading OPENAI_BASE_URL itself: shared.config is the
+        # one place settings come from.
+        self._client = openai.OpenAI(
+            api_key=api_key,
+            base_url=base_url or DEFAULT_BASE_URL,
+            timeout=timeout_seconds,
+            max_retries=0,
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenAILanguageModel(model={self._model!r}, base_url={str(self._client.base_url)!r})"
+
+    @property
+    def model_name(self) -> str:
+        return self._model
+
+    def generate(
+        self, schema: type[T], *, system: str, prompt: str, temperature: float
+    ) -> Generation[T]:
+        messages: list[ChatCompletionMessageParam] = [
+            ChatCompletionSystemMessageParam(role="system", content=system),
+            ChatCompletionUserMessageParam(role="user", content=prompt),
+        ]
+        attempts = 1 + self._schema_retries
+        first_summary = ""
+        for attempt in range(attempts):
+            try:
+                return self._generate_once(schema, messages, temperature)
+            except _SchemaMismatch as mismatch:
+                first_summary = first_summary or mismatch.summary
+                if attempt + 1 < attempts:
+                    # Asking again with the same messages at temperature 0
+                    # tends to reproduce the same answer; telling the model
+                    # what was wrong changes the request and usually fixes it.
+                    messages = [
+                        *messages[:2],
+                        ChatCompletionUserMessageParam(
+                            role="user",
+                            content=(
+                                "Your previous answer was rejected: "
+                                f"{mismatch.summary}. Answer again with JSON that "
+                                "matches the required schema exactly."
+                            ),
+                        ),
+                    ]
+        tries = "try" if attempts == 1 else "tries"
+        raise NonRetriableError(
+            f"The model's answer did not match the required schema after {attempts} {tries}: "
+            f"{first_summary}"
+        )
+
+    def _generate_once(
+        self,
+        schema: type[T],
+        messages: list[ChatCompletionMessageParam],
+        temperature: float,
+    ) -> Generation[T]:
+        try:
+            # The raw-response variant lets us check the body's shape before
+            # the SDK parses it; an OpenAI-compatible server that answers
+            # without `choices` would otherwise surface as a bare TypeError.
+            raw = self._client.chat.completions.with_raw_response.parse(
+                model=self._model,
+                messages=messages,
+                response_format=schema,
+                temperature=temperature,
+            )
+            _check_shape(raw.text)
+            completion = raw.parse()
+        except pydantic.ValidationError as exc:
+            # The SDK validates the message content with the pydantic model;
+            # invalid JSON shows up here too (error type "json_invalid").
+            raise _SchemaMismatch(describe_validation_error(exc)) from exc
+        except openai.LengthFinishReasonError as exc:
+            raise NonRetriableError(
+                "The model's answer was cut off at its length limit (finish_reason length), "
+                "so it cannot be complete JSON"
+            ) from exc
+        except openai.ContentFilterFinishReasonError as exc:
+            raise NonRetriableError("The provider's content filter blocked the model's answer") from exc
+        except openai.APIStatusError as exc:
+            # `from None`: the SDK's message quotes the provider's body, which
+            # for auth failures can echo the key.
+            raise self._status_error(exc) from None
+        except openai.APITimeoutError as exc:
+            raise TransientError(
+                f"LLM provider did not answer within {self._timeout_seconds:g} s (timeout)"
+            ) from exc
+        except openai.APIConnectionError as exc:
+            raise TransientError("Could not connect to the LLM provider (connection error)") from exc
+
+        message = completion.choices[0].message
+        if message.refusal:
+            raise NonRetriableError(f"The model refused: {message.refusal}")
+        if message.parsed is None:
+            raise _SchemaMismatch("the answer was empty")
+        return Generation(value=message.parsed, model=completion.model or self._model)
+
+    def _status_error(self, exc: openai.APIStatusError) -> Exception:
+        status = exc.status_code
+        if status == 429:
+            return TransientError("LLM provider rate-limited the request (HTTP 429)")
+        if status >= 500:
+            return TransientError(f"LLM provider failed with a server error (HTTP {status})")
+        if status in _RETRIABLE_4XX:
+            return TransientError(f"LLM provider asked to retry later (HTTP {status})")
+        # The provider's own message is not repeated for auth failures: it
+        # may echo part of the key.
+        if status == 401:
+            return NonRetriableError("LLM provider rejected the credentials (HTTP 401)")
+        if status == 403:
+            return NonRetriableError("LLM provider denied access to the model (HTTP 403)")
+        if status == 404:
+            return NonRetriableError(
+                f"LLM provider does not know model {self._model!r} or the endpoint (HTTP 404)"
+            )
+        detail = self._provider_message(exc)
+        suffix = f": {detail}" if detail else ""
+        return NonRetriableError(f"LLM provider rejected the request (HTTP {status}){suffix}")
+
+    def _provider_message(self, exc: openai.APIStatusError) -> str:
+        body = exc.body
+        message = body.get("message") if isinstance(body, dict) else None
+        if not isinstance(message, str):
+            return ""
+        message = message.replace(self._api_key, "[redacted]")
+        if len(message) > _PROVIDER_MESSAGE_LIMIT:
+            message = message[:_PROVIDER_MESSAGE_LIMIT] + "..."
+        return message
+
+
+def _check_shape(body: str) -> None:
+    """Reject a 200 answer that is not a chat completion at all (a proxy's error page, say).
+
+    That is the provider's or a gateway's fault, not the model's, so it is
+    transient rather than a schema retry.
+    """
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise TransientError("LLM provider returned a response that is not JSON") from None
+    choices = payload.get("choices") if isinstance(payload, dict) else None
+    if not isinstance(choices, list) or not choices:
+        raise TransientError("LLM provider returned a response without choices")

@@ -1,0 +1,61 @@
+"""Publishing run events to Pub/Sub, and the message format both sides share."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PUBLISH_TIMEOUT_SECONDS = 30.0
+
+
+class RunMessage(BaseModel):
+    """Body of a message on the events topic: a run to execute, or the sweep tick."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    type: Literal["run", "sweep"] = "run"
+    run_id: str | None = Field(default=None, alias="runId")
+    workflow: str | None = None
+
+
+class PubSubPublisher:
+    """Publishes to the events topic; the client is created on first use.
+
+    The Pub/Sub client is slow to import and build, and the api only needs it
+    after a create has been committed, so it stays off the cold-start path.
+    """
+
+    def __init__(self, project: str, topic: str) -> None:
+        self._project = project
+        self._topic = topic
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _publisher(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                from google.cloud.pubsub_v1 import PublisherClient
+
+                self._client = PublisherClient()
+            return self._client
+
+    @property
+    def topic_path(self) -> str:
+        return f"projects/{self._project}/topics/{self._topic}"
+
+    def _publish(self, message: RunMessage, attributes: dict[str, str]) -> None:
+        data = json.dumps(message.model_dump(by_alias=True, exclude_none=True)).encode()
+        future = self._publisher().publish(self.topic_path, data, **attributes)
+        future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
+
+    def publish_run(self, run_id: str, workflow: str) -> None:
+        self._publish(
+            RunMessage(type="run", run_id=run_id, workflow=workflow),
+            {"type": "run", "event": workflow, "runId": run_id},
+        )
+
+    def publish_sweep(self) -> None:
+        self._publish(RunMessage(type="sweep"), {"type": "sweep"})

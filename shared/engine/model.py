@@ -1,0 +1,104 @@
+"""The engine's records: a run, its steps, and the document writes a step commits.
+
+A run document holds its step records inline (keyed by step id), so that one
+read loads the whole checkpoint state of a run; see `store.RunStore`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class RunStatus(StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+class StepStatus(StrEnum):
+    RUNNING = "RUNNING"
+    RETRYING = "RETRYING"  # an attempt failed; Pub/Sub will redeliver
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+class StepRecord(BaseModel):
+    """One step's checkpoint and timeline entry.
+
+    `output` is the step's pydantic output as JSON text: a string keeps
+    Firestore from reshaping it (no nested arrays, int/float drift) and
+    replays byte for byte.
+    """
+
+    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+
+    status: StepStatus
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: int | None = None
+    error: str | None = None
+    output: str | None = None
+
+
+class RunRecord(BaseModel):
+    """A run document as stored (camelCase in Firestore, like every document)."""
+
+    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+
+    run_id: str
+    workflow: str
+    tenant_id: str
+    user_id: str
+    # Path of the domain document this run produces (a session or programme);
+    # the engine marks it FAILED or CANCELLED when the run ends that way.
+    subject: str
+    input: dict[str, Any]
+    status: RunStatus
+    created_at: datetime
+    deadline_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    # When the sweep should look at this run if nothing else has happened.
+    watchdog_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    deliveries: int = 0
+    error: str | None = None
+    steps: dict[str, StepRecord] = Field(default_factory=dict)
+    # Step ids in execution order, as far as they are known (fan-out steps
+    # appear once the step that decides them has completed).
+    step_order: list[str] = Field(default_factory=list)
+
+    def lease_live(self, now: datetime) -> bool:
+        return (
+            self.lease_owner is not None
+            and self.lease_expires_at is not None
+            and self.lease_expires_at > now
+        )
+
+
+class Write(BaseModel):
+    """A domain-document write that a step commits together with its checkpoint.
+
+    `put` replaces the document, `merge` updates the given fields only.
+    Paths are deterministic (derived from the run and the step's input) so a
+    replayed step rewrites the same documents instead of adding new ones.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    data: dict[str, Any]
+    mode: Literal["put", "merge", "create"] = "put"

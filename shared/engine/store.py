@@ -1,0 +1,66 @@
+"""The engine's one storage interface, and the errors it speaks.
+
+Five operations are all the engine needs. Every change to a run after its
+creation is conditional on the version the caller last saw, which is how
+leases fence off a stale runner and how a step's domain writes and its
+checkpoint land together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.engine.model import RunRecord, StepRecord, Write
+
+
+class StaleRun(Exception):
+    """The run document changed since the version the caller holds."""
+
+
+class RunExists(Exception):
+    """A create found the run or one of its documents already there."""
+
+
+@dataclass(frozen=True)
+class LoadedRun:
+    record: RunRecord
+    # Opaque token for conditional updates (Firestore: the document's update time).
+    version: object
+
+
+@dataclass
+class RunPatch:
+    """Changes to a run document: top-level fields (python names) and whole step records."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    steps: dict[str, StepRecord] = field(default_factory=dict)
+
+
+class RunStore(Protocol):
+    def create(self, run: RunRecord, writes: Sequence[Write]) -> None:
+        """Create the run and the given documents atomically; RunExists if any exists."""
+
+    def load(self, run_id: str) -> LoadedRun | None:
+        """The run with every step record and output: one document read."""
+
+    def update(
+        self, run_id: str, version: object, patch: RunPatch, writes: Sequence[Write] = ()
+    ) -> object:
+        """Apply patch and writes in one commit if the run is still at version.
+
+        Returns the new version; raises StaleRun (and writes nothing) otherwise.
+        """
+
+    def read(self, path: str) -> dict[str, Any] | None:
+        """One domain document, for steps that load their inputs."""
+
+    def due(self, now: datetime, limit: int) -> list[LoadedRun]:
+        """Unfinished runs whose watchdog time has passed, for the sweep."""
+
+
+class EventPublisher(Protocol):
+    def publish_run(self, run_id: str, workflow: str) -> None:
+        """Ask for the run to be executed (at least once)."""
