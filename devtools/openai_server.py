@@ -79,6 +79,8 @@ class OpenAIServer:
         self.delay = delay
         self.model = model
         self.requests: list[dict[str, Any]] = []
+        # Headers of each request, in the same order (to check what credentials arrived).
+        self.request_headers: list[dict[str, str]] = []
         self.responder: Callable[[dict[str, Any]], Reply] | None = None
         self._host = host
         self._port = port
@@ -104,8 +106,12 @@ class OpenAIServer:
         # client gave up; they must not keep stop() or the process waiting.
         httpd.daemon_threads = True
         self._httpd = httpd
+        # A short poll interval keeps stop() (and so each test's teardown) fast.
         self._thread = threading.Thread(
-            target=httpd.serve_forever, name="openai-server", daemon=True
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="openai-server",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -138,15 +144,16 @@ class OpenAIServer:
 
     # --- request handling (called from handler threads) ---
 
-    def _record(self, body: dict[str, Any]) -> tuple[int, Reply | None]:
+    def _record(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, Reply | None]:
         with self._lock:
             self.requests.append(body)
+            self.request_headers.append(headers)
             number = next(self._counter)
             scripted = self._script.popleft() if self._script else None
         return number, scripted
 
-    def _answer(self, body: dict[str, Any], api_key: str) -> tuple[int, str]:
-        number, reply = self._record(body)
+    def _answer(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, str]:
+        number, reply = self._record(body, headers)
         if reply is None and self.responder is not None:
             try:
                 reply = self.responder(body)
@@ -163,6 +170,7 @@ class OpenAIServer:
             if message is None and reply.status == 401:
                 # Like the real API, echo the key back, so that tests can
                 # check that adapters never pass this message on.
+                api_key = headers.get("authorization", "").removeprefix("Bearer ").strip()
                 message = f"Incorrect API key provided: {api_key}"
             return reply.status, json.dumps(_error_body(reply.status, message))
         return reply.status, json.dumps(self._completion(number, body, reply))
@@ -240,9 +248,8 @@ def _make_handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             if not isinstance(body, dict):
                 self._send(400, json.dumps(_error_body(400, "Request body is not an object")))
                 return
-            auth = self.headers.get("Authorization") or ""
-            api_key = auth.removeprefix("Bearer ").strip()
-            status, payload = server._answer(body, api_key)
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            status, payload = server._answer(body, headers)
             self._send(status, payload)
 
         def do_GET(self) -> None:

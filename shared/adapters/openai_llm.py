@@ -80,7 +80,9 @@ class OpenAILanguageModel:
         )
 
     def __repr__(self) -> str:
-        return f"OpenAILanguageModel(model={self._model!r}, base_url={str(self._client.base_url)!r})"
+        return (
+            f"OpenAILanguageModel(model={self._model!r}, base_url={str(self._client.base_url)!r})"
+        )
 
     @property
     def model_name(self) -> str:
@@ -149,7 +151,9 @@ class OpenAILanguageModel:
                 "so it cannot be complete JSON"
             ) from exc
         except openai.ContentFilterFinishReasonError as exc:
-            raise NonRetriableError("The provider's content filter blocked the model's answer") from exc
+            raise NonRetriableError(
+                "The provider's content filter blocked the model's answer"
+            ) from exc
         except openai.APIStatusError as exc:
             # `from None`: the SDK's message quotes the provider's body, which
             # for auth failures can echo the key.
@@ -159,7 +163,9 @@ class OpenAILanguageModel:
                 f"LLM provider did not answer within {self._timeout_seconds:g} s (timeout)"
             ) from exc
         except openai.APIConnectionError as exc:
-            raise TransientError("Could not connect to the LLM provider (connection error)") from exc
+            raise TransientError(
+                "Could not connect to the LLM provider (connection error)"
+            ) from exc
 
         message = completion.choices[0].message
         if message.refusal:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import google.auth.exceptions
 from google.api_core import exceptions as google_exceptions
 from google.cloud.secretmanager import SecretManagerServiceClient
 
@@ -67,43 +68,51 @@ class SecretReader:
             return value
 
     def _fetch(self, name: str) -> str:
-        if self._client is None:
-            self._client = self._client_factory()
         try:
+            if self._client is None:
+                self._client = self._client_factory()
             response = self._client.access_secret_version(
                 name=name, retry=None, timeout=self._timeout_seconds
             )
-        except google_exceptions.NotFound:
-            raise NonRetriableError(f"Secret {name} does not exist") from None
-        except google_exceptions.PermissionDenied:
+        # The REST transport raises the HTTP-status classes (Forbidden), gRPC
+        # their subclasses (PermissionDenied); catching the parents covers both.
+        except google_exceptions.NotFound as exc:
+            raise NonRetriableError(f"Secret {name} does not exist") from exc
+        except google_exceptions.Forbidden as exc:
             raise NonRetriableError(
                 f"Permission denied reading secret {name}: grant the service account "
                 "roles/secretmanager.secretAccessor on it"
-            ) from None
-        except google_exceptions.FailedPrecondition:
-            raise NonRetriableError(f"Secret {name} is disabled or destroyed") from None
-        except google_exceptions.InvalidArgument:
-            raise NonRetriableError(f"Secret name {name} is not a valid version name") from None
-        except google_exceptions.Unauthenticated:
+            ) from exc
+        except google_exceptions.Unauthorized as exc:
             raise NonRetriableError(
-                f"Could not authenticate to Secret Manager to read {name}"
-            ) from None
+                f"Secret Manager rejected this service's credentials reading {name}"
+            ) from exc
+        except google_exceptions.FailedPrecondition as exc:
+            raise NonRetriableError(f"Secret {name} is disabled or destroyed") from exc
+        except google_exceptions.BadRequest as exc:
+            raise NonRetriableError(f"Secret name {name} is not a valid version name") from exc
+        except google.auth.exceptions.DefaultCredentialsError as exc:
+            raise NonRetriableError(
+                f"No Google credentials available to read secret {name}"
+            ) from exc
         except (
-            google_exceptions.ServiceUnavailable,
-            google_exceptions.DeadlineExceeded,
+            google_exceptions.ServerError,
             google_exceptions.TooManyRequests,
-            google_exceptions.ResourceExhausted,
-            google_exceptions.InternalServerError,
+            google_exceptions.RetryError,
+            google.auth.exceptions.TransportError,
         ) as exc:
             raise TransientError(
                 f"Secret Manager is unavailable reading {name} ({type(exc).__name__})"
-            ) from None
-        except google_exceptions.RetryError:
-            raise TransientError(f"Secret Manager did not answer in time reading {name}") from None
+            ) from exc
+        except OSError as exc:
+            # Connection refused/reset and timeouts of the HTTP or gRPC stack.
+            raise TransientError(
+                f"Could not reach Secret Manager reading {name} ({type(exc).__name__})"
+            ) from exc
         try:
             value = response.payload.data.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            raise NonRetriableError(f"Secret {name} is not UTF-8 text") from None
+        except UnicodeDecodeError as exc:
+            raise NonRetriableError(f"Secret {name} is not UTF-8 text") from exc
         if not value:
             raise NonRetriableError(f"Secret {name} is empty")
         return value

@@ -33,8 +33,9 @@ from pydantic import BaseModel, ValidationError
 
 from shared import logs
 from shared.engine import registry
-from shared.engine.model import RunRecord, RunStatus, StepRecord, StepStatus, Write
+from shared.engine.model import RunStatus, StepRecord, StepStatus, Write
 from shared.engine.store import LoadedRun, RunPatch, RunStore, StaleRun
+from shared.engine.transitions import subject_status_writes, terminal_fields
 from shared.engine.workflow import FanOut, Stage, Step, StepContext, Workflow
 from shared.errors import NonRetriableError
 
@@ -78,19 +79,6 @@ def describe(exc: BaseException) -> str:
     else:
         text = f"{type(exc).__name__}: {exc}"
     return text.strip()[:500] or type(exc).__name__
-
-
-def subject_status_writes(
-    run: RunRecord, status: RunStatus, error: str | None, now: datetime
-) -> list[Write]:
-    """The engine's convention with domain documents when a run ends badly.
-
-    A domain document (session, programme) carries `generationStatus` and
-    `error`; the engine sets them for FAILED and CANCELLED, while a
-    workflow's last step sets COMPLETED together with its results.
-    """
-    data: dict[str, Any] = {"generationStatus": status.value, "error": error, "updatedAt": now}
-    return [Write(path=run.subject, data=data, mode="merge")]
 
 
 class _StepFailed(Exception):
@@ -379,7 +367,7 @@ class _Execution:
                 if following < len(self._wf().stages):
                     self._add_marks(patch, following, now)
                 else:
-                    patch.fields.update(self._terminal_fields(RunStatus.COMPLETED, None, now))
+                    patch.fields.update(terminal_fields(RunStatus.COMPLETED, None, now))
             self._write(patch, writes)
             self.run.steps[step_id] = record
             if stage_done and is_last:
@@ -410,7 +398,7 @@ class _Execution:
                     )
                     if previous and previous.error:
                         raise_message += f"; last error: {previous.error}"
-                    patch.fields.update(self._terminal_fields(RunStatus.FAILED, raise_message, now))
+                    patch.fields.update(terminal_fields(RunStatus.FAILED, raise_message, now))
                     patch.steps[step_id] = StepRecord(
                         status=StepStatus.FAILED,
                         attempts=attempts - 1,
@@ -500,7 +488,7 @@ class _Execution:
         claim: bool = False,
     ) -> None:
         now = self.clock()
-        patch = RunPatch(fields=self._terminal_fields(status, error, now), steps=dict(steps or {}))
+        patch = RunPatch(fields=terminal_fields(status, error, now), steps=dict(steps or {}))
         writes = (
             []
             if status is RunStatus.COMPLETED
@@ -510,18 +498,6 @@ class _Execution:
             self._write(patch, writes, claim=claim)
         self.run.status = status
         log.info("run finished", extra={"status": status.value})
-
-    def _terminal_fields(
-        self, status: RunStatus, error: str | None, now: datetime
-    ) -> dict[str, Any]:
-        return {
-            "status": status,
-            "finished_at": now,
-            "error": error,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "watchdog_at": None,
-        }
 
     # -- writing, leases, fencing ---------------------------------------------
 

@@ -1,0 +1,20 @@
+"""Entry point `api` (HTTP): wires the HTTP layer to the services, nothing else."""
+
+import functools
+
+import functions_framework
+from flask import Request, Response
+
+import shared.workflows  # noqa: F401 - registers the workflows with the engine
+from shared.http.app import Api
+from shared.services import from_environment
+
+
+@functools.cache
+def _api() -> Api:
+    return Api(from_environment())
+
+
+@functions_framework.http
+def api(request: Request) -> Response:
+    return _api().handle(request)

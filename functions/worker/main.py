@@ -1,0 +1,18 @@
+"""Entry point `worker` (CloudEvent, Pub/Sub push): decodes the event, hands it to the engine.
+
+Returning acknowledges the message; raising (a step asked for a retry) makes
+functions-framework answer 500, so Pub/Sub redelivers with backoff.
+"""
+
+import functions_framework
+from cloudevents.http.event import CloudEvent
+
+import shared.workflows  # noqa: F401 - registers the workflows with the engine
+from shared.events import handle_pubsub
+from shared.services import from_environment
+
+
+@functions_framework.cloud_event
+def worker(event: CloudEvent) -> None:
+    data = event.data if isinstance(event.data, dict) else {}
+    handle_pubsub(from_environment(), str(event["source"]), data)

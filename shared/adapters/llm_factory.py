@@ -1,0 +1,45 @@
+"""Choose the `LanguageModel` implementation from settings.
+
+The one rule that matters: the offline placeholder provider is used only
+when no key is configured at all *and* the settings allow it (off Google
+Cloud). A deployed function without a key fails loudly instead of quietly
+producing placeholder content for real users.
+"""
+
+from __future__ import annotations
+
+from shared.adapters.llm import LanguageModel
+from shared.adapters.offline_llm import OfflineLanguageModel
+from shared.adapters.openai_llm import OpenAILanguageModel
+from shared.adapters.secrets import SecretReader
+from shared.config import LLMSettings
+from shared.errors import NonRetriableError
+
+__all__ = ["build_language_model"]
+
+
+def build_language_model(
+    settings: LLMSettings, secrets: SecretReader | None = None
+) -> LanguageModel:
+    """Return the OpenAI-backed model when a key is configured, else the offline one.
+
+    The key comes from `settings.api_key` (local development) or is read from
+    Secret Manager through `settings.api_key_secret`. Pass one long-lived
+    `secrets` reader so that the secret is fetched once per process rather
+    than once per build.
+    """
+    api_key = settings.api_key
+    if not api_key and settings.api_key_secret:
+        reader = secrets if secrets is not None else SecretReader()
+        api_key = reader.read(settings.api_key_secret)
+    if api_key:
+        return OpenAILanguageModel(
+            api_key=api_key,
+            base_url=settings.base_url,
+            model=settings.model,
+            timeout_seconds=settings.timeout_seconds,
+            schema_retries=settings.schema_retries,
+        )
+    if settings.offline_allowed:
+        return OfflineLanguageModel()
+    raise NonRetriableError("No OpenAI key configured: set OPENAI_API_KEY_SECRET")

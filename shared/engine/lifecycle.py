@@ -1,0 +1,135 @@
+"""A run's life outside the runner: creation, cancellation, dead-lettering.
+
+Each transition is a conditional update of the run document, so it cannot
+interleave with a runner's commit: whichever lands first wins, and the
+other sees a stale version.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared.engine.model import RunRecord, RunStatus, Write
+from shared.engine.store import EventPublisher, RunPatch, RunStore, StaleRun
+from shared.engine.transitions import last_step_error, subject_status_writes, terminal_fields
+from shared.engine.workflow import Workflow
+
+log = logging.getLogger(__name__)
+
+
+def new_run(
+    workflow: Workflow[Any],
+    run_input: BaseModel,
+    *,
+    run_id: str,
+    tenant_id: str,
+    user_id: str,
+    subject: str,
+    now: datetime,
+    redrive_after: timedelta,
+) -> RunRecord:
+    deadline = now + workflow.deadline
+    return RunRecord(
+        run_id=run_id,
+        workflow=workflow.id,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        subject=subject,
+        input=run_input.model_dump(mode="json", by_alias=True),
+        status=RunStatus.QUEUED,
+        created_at=now,
+        deadline_at=deadline,
+        watchdog_at=min(now + redrive_after, deadline),
+    )
+
+
+def start_run(
+    store: RunStore, publisher: EventPublisher, run: RunRecord, documents: Sequence[Write]
+) -> None:
+    """Commit the run with its domain documents, then ask for it to be executed.
+
+    A publish that fails is logged, not raised: the run is already durable
+    and QUEUED with a watchdog time, so the sweep publishes it again. The
+    caller gets its 202 either way and the run is never orphaned.
+    Raises RunExists if the run (or a document) already exists.
+    """
+    store.create(run, documents)
+    try:
+        publisher.publish_run(run.run_id, run.workflow)
+    except Exception:
+        log.exception(
+            "publishing the run failed; the sweep will re-publish it",
+            extra={"runId": run.run_id},
+        )
+
+
+class AlreadyFinished(Exception):
+    def __init__(self, status: RunStatus) -> None:
+        super().__init__(status.value)
+        self.status = status
+
+
+def cancel_run(store: RunStore, run_id: str, now: datetime) -> RunRecord | None:
+    """Cancel a run that has not finished; None if it does not exist.
+
+    The runner notices at its next commit (its version is stale) and stops
+    before another step's effects land.
+    """
+    for _ in range(5):
+        loaded = store.load(run_id)
+        if loaded is None:
+            return None
+        run = loaded.record
+        if run.status.terminal:
+            raise AlreadyFinished(run.status)
+        error = "cancelled on request"
+        patch = RunPatch(fields=terminal_fields(RunStatus.CANCELLED, error, now))
+        try:
+            store.update(
+                run_id,
+                loaded.version,
+                patch,
+                subject_status_writes(run, RunStatus.CANCELLED, None, now),
+            )
+        except StaleRun:
+            continue
+        return run.model_copy(update={"status": RunStatus.CANCELLED, "finished_at": now})
+    raise StaleRun(run_id)
+
+
+def fail_dead_lettered(store: RunStore, run_id: str, delivery_count: int, now: datetime) -> bool:
+    """Pub/Sub gave up delivering the run: fail it with a reason a person can read.
+
+    A run that a live runner still holds is left to that runner (the
+    deliveries failed, the run did not); the sweep and the deadline still
+    guard it.
+    """
+    for _ in range(5):
+        loaded = store.load(run_id)
+        if loaded is None or loaded.record.status.terminal:
+            return False
+        run = loaded.record
+        if run.lease_live(now):
+            return False
+        reason = f"delivery failed {delivery_count} times and was dead-lettered"
+        last = last_step_error(run)
+        if last:
+            reason += f"; last error: {last}"
+        patch = RunPatch(fields=terminal_fields(RunStatus.FAILED, reason, now))
+        try:
+            store.update(
+                run_id,
+                loaded.version,
+                patch,
+                subject_status_writes(run, RunStatus.FAILED, reason, now),
+            )
+        except StaleRun:
+            continue
+        log.error("run failed after dead-lettering", extra={"runId": run_id})
+        return True
+    return False

@@ -1,0 +1,98 @@
+"""The watchdog: no run stays QUEUED or RUNNING past its watchdog time unnoticed.
+
+Run every minute (Cloud Scheduler in production, `make dev` locally). A run
+whose watchdog time passed is either past its deadline (failed, with the
+reason) or has lost its runner (expired lease, lost publish, a retry Pub/Sub
+never delivered): it is published again, and its watchdog pushed forward so
+one stuck run is not re-published on every tick.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared.engine.model import RunStatus
+from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore, StaleRun
+from shared.engine.transitions import (
+    current_step,
+    last_step_error,
+    subject_status_writes,
+    terminal_fields,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    redriven: int
+    failed: int
+    skipped: int
+
+
+def sweep(
+    store: RunStore,
+    publisher: EventPublisher,
+    *,
+    now: datetime,
+    redrive_after: timedelta,
+    limit: int = 200,
+) -> SweepReport:
+    redriven = failed = skipped = 0
+    for loaded in store.due(now, limit):
+        try:
+            outcome = _handle(store, publisher, loaded, now, redrive_after)
+        except StaleRun:
+            outcome = "skipped"  # someone wrote the run meanwhile: it is alive
+        except Exception:
+            log.exception("sweep could not handle a run", extra={"runId": loaded.record.run_id})
+            outcome = "skipped"
+        if outcome == "redriven":
+            redriven += 1
+        elif outcome == "failed":
+            failed += 1
+        else:
+            skipped += 1
+    report = SweepReport(redriven=redriven, failed=failed, skipped=skipped)
+    if redriven or failed:
+        log.warning("sweep acted on runs: %s", report)
+    return report
+
+
+def _handle(
+    store: RunStore,
+    publisher: EventPublisher,
+    loaded: LoadedRun,
+    now: datetime,
+    redrive_after: timedelta,
+) -> str:
+    run = loaded.record
+    if now >= run.deadline_at:
+        reason = "deadline exceeded"
+        current = current_step(run)
+        if current:
+            reason += f" during step {current}"
+        last = last_step_error(run)
+        if last:
+            reason += f"; last error: {last}"
+        store.update(
+            run.run_id,
+            loaded.version,
+            RunPatch(fields=terminal_fields(RunStatus.FAILED, reason, now)),
+            subject_status_writes(run, RunStatus.FAILED, reason, now),
+        )
+        log.error("run failed by the sweep: %s", reason, extra={"runId": run.run_id})
+        return "failed"
+    if run.lease_live(now):
+        return "skipped"
+    # Claim the re-drive first, so two overlapping sweeps publish once.
+    store.update(
+        run.run_id,
+        loaded.version,
+        RunPatch(fields={"watchdog_at": min(now + redrive_after, run.deadline_at)}),
+    )
+    publisher.publish_run(run.run_id, run.workflow)
+    log.warning("run re-published by the sweep", extra={"runId": run.run_id})
+    return "redriven"

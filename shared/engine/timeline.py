@@ -1,0 +1,105 @@
+"""A run as a person (or a polling frontend) reads it: steps in order, progress."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.engine.model import RunRecord, StepStatus
+from shared.engine.workflow import FanOut, Workflow
+from shared.models.common import CamelModel, Progress
+
+
+class StepView(CamelModel):
+    id: str
+    status: str
+    attempts: int
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: int | None = None
+    error: str | None = None
+
+
+class RunView(CamelModel):
+    run_id: str
+    workflow: str
+    status: str
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    deadline_at: datetime
+    error: str | None = None
+    deliveries: int
+    progress: Progress
+    steps: list[StepView]
+
+
+def _step_ids(run: RunRecord, workflow: Workflow[Any] | None) -> list[str]:
+    """Known step ids in order; declared steps not reached yet follow as PENDING.
+
+    A fan-out whose items are not decided yet shows as its template id.
+    """
+    ids = list(run.step_order)
+    if workflow is None:
+        return ids
+    for stage in workflow.stages:
+        if isinstance(stage, FanOut):
+            if not any(s.startswith(f"{stage.id}-") for s in ids):
+                ids.append(f"{stage.id}-{{n}}")
+        elif stage.id not in ids:
+            ids.append(stage.id)
+
+    def rank(step_id: str) -> int:
+        try:
+            stage = workflow.stage_of(step_id)
+        except KeyError:
+            return len(workflow.stages)
+        return workflow.stages.index(stage)
+
+    return sorted(ids, key=rank)  # stable: keeps fan-out items in their order
+
+
+def step_views(run: RunRecord, workflow: Workflow[Any] | None) -> list[StepView]:
+    views: list[StepView] = []
+    for step_id in _step_ids(run, workflow):
+        record = run.steps.get(step_id)
+        if record is None:
+            views.append(StepView(id=step_id, status="PENDING", attempts=0))
+            continue
+        views.append(
+            StepView(
+                id=step_id,
+                status=record.status.value,
+                attempts=record.attempts,
+                started_at=record.started_at,
+                finished_at=record.finished_at,
+                duration_ms=record.duration_ms,
+                error=record.error,
+            )
+        )
+    return views
+
+
+def progress(run: RunRecord, workflow: Workflow[Any] | None) -> Progress:
+    views = step_views(run, workflow)
+    done = sum(1 for v in views if v.status == StepStatus.COMPLETED.value)
+    current = None
+    if not run.status.terminal:
+        current = next((v.id for v in views if v.status != StepStatus.COMPLETED.value), None)
+    return Progress(completed_steps=done, total_steps=len(views), current_step=current)
+
+
+def run_view(run: RunRecord, workflow: Workflow[Any] | None) -> RunView:
+    return RunView(
+        run_id=run.run_id,
+        workflow=run.workflow,
+        status=run.status.value,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        deadline_at=run.deadline_at,
+        error=run.error,
+        deliveries=run.deliveries,
+        progress=progress(run, workflow),
+        steps=step_views(run, workflow),
+    )

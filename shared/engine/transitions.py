@@ -1,0 +1,49 @@
+"""What every way of ending a run writes, shared by the runner, cancel, dead-letter and sweep."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.engine.model import RunRecord, RunStatus, StepStatus, Write
+
+
+def terminal_fields(status: RunStatus, error: str | None, now: datetime) -> dict[str, Any]:
+    """A finished run holds no lease and has no watchdog time, so the sweep ignores it."""
+    return {
+        "status": status,
+        "finished_at": now,
+        "error": error,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "watchdog_at": None,
+    }
+
+
+def subject_status_writes(
+    run: RunRecord, status: RunStatus, error: str | None, now: datetime
+) -> list[Write]:
+    """The engine's convention with domain documents when a run ends badly.
+
+    A domain document (session, programme) carries `generationStatus` and
+    `error`; the engine sets them for FAILED and CANCELLED, while a
+    workflow's last step sets COMPLETED together with its results.
+    """
+    data: dict[str, Any] = {"generationStatus": status.value, "error": error, "updatedAt": now}
+    return [Write(path=run.subject, data=data, mode="merge")]
+
+
+def last_step_error(run: RunRecord) -> str | None:
+    for step_id in reversed(run.step_order):
+        record = run.steps.get(step_id)
+        if record is not None and record.error:
+            return f"{step_id}: {record.error}"
+    return None
+
+
+def current_step(run: RunRecord) -> str | None:
+    for step_id in run.step_order:
+        record = run.steps.get(step_id)
+        if record is not None and record.status is not StepStatus.COMPLETED:
+            return step_id
+    return None

@@ -1,0 +1,84 @@
+"""The api function: routing, authentication and the JSON error contract.
+
+Every outcome is JSON. A caller's mistake is a 4xx with a code and a
+message; anything else is a logged 500 whose body says nothing internal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Request, Response
+from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
+from werkzeug.exceptions import NotFound as WerkzeugNotFound
+from werkzeug.routing import Map, Rule
+
+from shared.adapters.jwt_auth import AuthUnavailable
+from shared.errors import ClientError, MethodNotAllowed, NotFound
+from shared.http import brainstorm, runs
+from shared.http.context import RequestContext
+from shared.http.responses import error_response, json_response
+from shared.services import Services
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[..., Response]
+
+ROUTES: dict[str, Handler] = {
+    "brainstorm.create": brainstorm.create_session,
+    "brainstorm.get": brainstorm.get_session,
+    "runs.get": runs.get_run,
+    "runs.cancel": runs.cancel,
+    "functions.list": runs.list_functions,
+}
+
+URL_MAP = Map(
+    [
+        Rule("/healthz", endpoint="healthz", methods=["GET"]),
+        Rule("/v1/brainstorm-sessions", endpoint="brainstorm.create", methods=["POST"]),
+        Rule("/v1/brainstorm-sessions/<session_id>", endpoint="brainstorm.get", methods=["GET"]),
+        Rule("/v1/runs/<run_id>", endpoint="runs.get", methods=["GET"]),
+        Rule("/v1/runs/<run_id>/cancel", endpoint="runs.cancel", methods=["POST"]),
+        Rule("/v1/functions", endpoint="functions.list", methods=["GET"]),
+    ],
+    strict_slashes=False,
+)
+
+
+class Api:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def handle(self, request: Request) -> Response:
+        try:
+            return self._dispatch(request)
+        except ClientError as error:
+            return error_response(error)
+        except AuthUnavailable:
+            log.exception("JWKS could not be fetched")
+            return json_response(
+                {"error": {"code": "auth_unavailable", "message": "cannot verify tokens now"}},
+                503,
+                {"Retry-After": "5"},
+            )
+        except Exception:
+            log.exception("unhandled error in the api")
+            return json_response({"error": {"code": "internal", "message": "internal error"}}, 500)
+
+    def _dispatch(self, request: Request) -> Response:
+        adapter = URL_MAP.bind_to_environ(request.environ)
+        try:
+            endpoint, args = adapter.match()
+        except WerkzeugNotFound:
+            raise NotFound(f"no route for {request.path}") from None
+        except WerkzeugMethodNotAllowed:
+            raise MethodNotAllowed(f"{request.method} is not allowed on {request.path}") from None
+        if endpoint == "healthz":
+            return json_response({"status": "ok"})
+        principal = self.services.verifier.verify(request.headers.get("Authorization"))
+        ctx = RequestContext(request=request, principal=principal, services=self.services)
+        handler = ROUTES[str(endpoint)]
+        kwargs: dict[str, Any] = dict(args)
+        return handler(ctx, **kwargs)

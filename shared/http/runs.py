@@ -1,0 +1,53 @@
+"""/v1/runs/{runId}: a run's timeline, and cancelling it."""
+
+from __future__ import annotations
+
+from flask import Response
+
+from shared.engine import registry
+from shared.engine.lifecycle import AlreadyFinished, cancel_run
+from shared.engine.timeline import run_view
+from shared.errors import Conflict, NotFound
+from shared.http.context import RequestContext
+from shared.http.responses import json_response
+
+
+def _owned_run_or_404(ctx: RequestContext, run_id: str) -> None:
+    loaded = ctx.services.store.load(run_id)
+    if loaded is None or loaded.record.tenant_id != ctx.principal.tenant_id:
+        raise NotFound("run not found")
+
+
+def get_run(ctx: RequestContext, run_id: str) -> Response:
+    loaded = ctx.services.store.load(run_id)
+    if loaded is None or loaded.record.tenant_id != ctx.principal.tenant_id:
+        raise NotFound("run not found")
+    run = loaded.record
+    return json_response(run_view(run, registry.get(run.workflow)))
+
+
+def cancel(ctx: RequestContext, run_id: str) -> Response:
+    _owned_run_or_404(ctx, run_id)
+    try:
+        run = cancel_run(ctx.services.store, run_id, ctx.services.now())
+    except AlreadyFinished as finished:
+        raise Conflict(f"run already finished with status {finished.status.value}") from None
+    if run is None:
+        raise NotFound("run not found")
+    return json_response({"runId": run_id, "status": run.status.value}, 202)
+
+
+def list_functions(ctx: RequestContext) -> Response:
+    return json_response(
+        {
+            "functions": [
+                {
+                    "id": wf.id,
+                    "description": wf.description,
+                    "steps": wf.declared_steps(),
+                    "deadlineSeconds": int(wf.deadline.total_seconds()),
+                }
+                for wf in registry.all_workflows()
+            ]
+        }
+    )

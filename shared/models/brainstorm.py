@@ -1,0 +1,78 @@
+"""brainstorm.generate-seeds: the request, the run input, the LLM's answer, the stored seed.
+
+Bounds are REFERENCE.md's. The LLM answer models are also the structured
+output schema sent to the model, so a bound here is a bound the model is
+asked to respect and is checked against on the way back.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated
+
+from annotated_types import Len
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic.alias_generators import to_camel
+
+from shared.models.common import CamelModel, RequestModel
+
+Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=1000)]
+
+
+class CreateBrainstormSession(RequestModel):
+    prompt: Prompt
+    # 0 is a valid temperature and must stay 0 (the old system's `|| 0.9` bug).
+    creativity_temp: float = Field(default=0.9, ge=0.0, le=1.0)
+    seed_count: int = Field(default=10, ge=5, le=15)
+
+
+class BrainstormInput(CamelModel):
+    session_id: str
+    prompt: str
+    creativity_temp: float
+    seed_count: int
+
+
+class SeedDraft(CamelModel):
+    """One seed as the LLM writes it: a casual and a formal version of each text."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    title: str = Field(min_length=5, max_length=200)
+    description: str = Field(min_length=50, max_length=2000)
+    approval_likelihood: float = Field(ge=0.0, le=1.0)
+    title_formal: str = Field(min_length=5, max_length=200)
+    description_formal: str = Field(min_length=50, max_length=2000)
+    approval_likelihood_formal: float = Field(ge=0.0, le=1.0)
+    suggested_tags: list[str] | None = None
+    estimated_duration: int | None = Field(default=None, ge=5, le=21)
+    estimated_participants: int | None = Field(default=None, ge=16, le=60)
+
+
+@functools.cache
+def seed_batch_schema(count: int) -> type[BaseModel]:
+    """The structured-output schema for exactly `count` seeds (minItems = maxItems)."""
+    return create_model(
+        f"Seeds{count}",
+        __config__=ConfigDict(extra="forbid"),
+        seeds=(Annotated[list[SeedDraft], Len(count, count)], ...),
+    )
+
+
+class LoadedSession(CamelModel):
+    prompt: str
+    creativity_temp: float
+    seed_count: int
+
+
+class GeneratedSeeds(CamelModel):
+    seeds: list[SeedDraft]
+    ai_model: str
+
+
+class SavedSeeds(CamelModel):
+    seed_ids: list[str]
+
+
+class SessionUpdated(CamelModel):
+    status: str

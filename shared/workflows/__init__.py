@@ -1,0 +1,5 @@
+"""Importing this package registers every workflow with the engine."""
+
+from shared.workflows import brainstorm
+
+__all__ = ["brainstorm"]

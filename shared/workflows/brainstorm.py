@@ -1,0 +1,97 @@
+"""brainstorm.generate-seeds: a prompt in, `seedCount` seeds on the session out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.engine import registry
+from shared.engine.workflow import StepContext, Workflow
+from shared.errors import NonRetriableError
+from shared.models import paths
+from shared.models.brainstorm import (
+    BrainstormInput,
+    GeneratedSeeds,
+    LoadedSession,
+    SavedSeeds,
+    SessionUpdated,
+    seed_batch_schema,
+)
+from shared.models.common import GenerationStatus
+from shared.workflows import prompts
+from shared.workflows.deps import llm
+
+brainstorm: Workflow[BrainstormInput] = Workflow(
+    id="brainstorm.generate-seeds",
+    input_model=BrainstormInput,
+    description="Generate seedCount project seeds for a brainstorm prompt.",
+)
+registry.register(brainstorm)
+
+Ctx = StepContext[BrainstormInput]
+
+
+@brainstorm.step("load-session", pure=True)
+def load_session(ctx: Ctx) -> LoadedSession:
+    doc = ctx.read(paths.brainstorm_session(ctx.input.session_id))
+    if doc is None:
+        raise NonRetriableError("the brainstorm session no longer exists")
+    return LoadedSession(
+        prompt=str(doc["prompt"]),
+        creativity_temp=float(doc["creativityTemp"]),
+        seed_count=int(doc["seedCount"]),
+    )
+
+
+@brainstorm.step("generate-seeds")
+def generate_seeds(ctx: Ctx) -> GeneratedSeeds:
+    session = ctx.output("load-session", LoadedSession)
+    schema = seed_batch_schema(session.seed_count)
+    generation = llm(ctx).generate(
+        schema,
+        system=prompts.BRAINSTORM_SYSTEM,
+        prompt=prompts.brainstorm_prompt(session.prompt, session.seed_count),
+        temperature=session.creativity_temp,
+    )
+    batch: Any = generation.value
+    return GeneratedSeeds(seeds=list(batch.seeds), ai_model=generation.model)
+
+
+@brainstorm.step("save-seeds")
+def save_seeds(ctx: Ctx) -> SavedSeeds:
+    generated = ctx.output("generate-seeds", GeneratedSeeds)
+    session_id = ctx.input.session_id
+    seed_ids: list[str] = []
+    for index, seed in enumerate(generated.seeds, start=1):
+        path = paths.seed(session_id, index)
+        seed_id = path.rsplit("/", 1)[1]
+        ctx.put(
+            path,
+            {
+                "id": seed_id,
+                "sessionId": session_id,
+                "tenantId": ctx.tenant_id,
+                "position": index,
+                **seed.model_dump(by_alias=True),
+                "isSaved": False,
+                "isDismissed": False,
+                "aiModel": generated.ai_model,
+                "createdAt": ctx.now,
+            },
+        )
+        seed_ids.append(seed_id)
+    return SavedSeeds(seed_ids=seed_ids)
+
+
+@brainstorm.step("update-session")
+def update_session(ctx: Ctx) -> SessionUpdated:
+    generated = ctx.output("generate-seeds", GeneratedSeeds)
+    ctx.merge(
+        paths.brainstorm_session(ctx.input.session_id),
+        {
+            "generationStatus": GenerationStatus.COMPLETED.value,
+            "aiModel": generated.ai_model,
+            "error": None,
+            "updatedAt": ctx.now,
+        },
+    )
+    return SessionUpdated(status=GenerationStatus.COMPLETED.value)

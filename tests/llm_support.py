@@ -1,0 +1,145 @@
+"""Helpers for the LLM adapter tests: a Secret Manager double over real HTTP, test keys, models.
+
+The Secret Manager client is exercised for real (its REST transport) against
+this server, the same way the OpenAI client is exercised against
+`devtools.openai_server`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud.secretmanager import SecretManagerServiceClient
+from pydantic import BaseModel, Field
+
+from devtools.openai_server import OpenAIServer
+from shared.adapters.openai_llm import OpenAILanguageModel
+
+_ACCESS_PATH = re.compile(r"^/v1/(?P<name>projects/[^/]+/secrets/[^/]+/versions/[^/:]+):access$")
+
+
+def make_test_key() -> str:
+    """A fresh, obviously fake API key, so no key-like string lives in the repository."""
+    return "test-" + secrets.token_hex(8)
+
+
+class SecretManagerDouble:
+    """Serves `GET /v1/{version name}:access` the way Secret Manager's REST API does.
+
+    `secrets` maps version names to payloads; unknown names answer 404,
+    `status_override` forces an error status (503 to simulate an outage).
+    `requests` lists the version names asked for, in order.
+    """
+
+    def __init__(self, secret_values: dict[str, str] | None = None) -> None:
+        self.secrets: dict[str, str] = dict(secret_values or {})
+        self.requests: list[str] = []
+        self.status_override: int | None = None
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+
+    @property
+    def endpoint(self) -> str:
+        assert self._httpd is not None, "not started"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def client(self) -> SecretManagerServiceClient:
+        """A real Secret Manager client (REST transport) pointed at this double."""
+        return SecretManagerServiceClient(
+            transport="rest",
+            client_options=ClientOptions(api_endpoint=self.endpoint),
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        )
+
+    def start(self) -> SecretManagerDouble:
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                match = _ACCESS_PATH.match(path)
+                name = match.group("name") if match else path
+                with double._lock:
+                    double.requests.append(name)
+                if double.status_override is not None:
+                    self._error(double.status_override, "UNAVAILABLE", "Service unavailable")
+                elif match is None or name not in double.secrets:
+                    self._error(404, "NOT_FOUND", f"Secret [{name}] not found or has no versions.")
+                else:
+                    data = base64.b64encode(double.secrets[name].encode()).decode()
+                    self._json(200, {"name": name, "payload": {"data": data}})
+
+            def _error(self, status: int, code: str, message: str) -> None:
+                self._json(status, {"error": {"code": status, "message": message, "status": code}})
+
+            def _json(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> SecretManagerDouble:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class Idea(BaseModel):
+    """A small LLM output model with the kinds of bounds the real ones have."""
+
+    title: str = Field(min_length=5, max_length=200)
+    score: float = Field(ge=0, le=1)
+
+
+def openai_model(
+    server: OpenAIServer,
+    *,
+    model: str = "gpt-test",
+    api_key: str | None = None,
+    timeout_seconds: float = 5.0,
+    schema_retries: int = 2,
+) -> OpenAILanguageModel:
+    """An `OpenAILanguageModel` talking to `server` with a freshly generated test key."""
+    return OpenAILanguageModel(
+        api_key=api_key or make_test_key(),
+        base_url=server.base_url,
+        model=model,
+        timeout_seconds=timeout_seconds,
+        schema_retries=schema_retries,
+    )

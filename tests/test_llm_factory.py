@@ -1,0 +1,150 @@
+"""Which language model a function gets, and where its key comes from.
+
+The key is read from Secret Manager (a local REST double here, reached by
+the real client) once per reader; the offline provider appears only when no
+key is configured and the settings allow it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from devtools.openai_server import OpenAIServer
+from shared.adapters.llm_factory import build_language_model
+from shared.adapters.offline_llm import OfflineLanguageModel
+from shared.adapters.openai_llm import OpenAILanguageModel
+from shared.adapters.secrets import SecretReader
+from shared.config import LLMSettings
+from shared.errors import NonRetriableError, TransientError
+from tests.llm_support import Idea, SecretManagerDouble, make_test_key
+
+SECRET = "projects/p/secrets/s/versions/latest"
+
+
+@pytest.fixture
+def server() -> Iterator[OpenAIServer]:
+    with OpenAIServer() as running:
+        yield running
+
+
+@pytest.fixture
+def secret_key() -> str:
+    return make_test_key()
+
+
+@pytest.fixture
+def secret_manager(secret_key: str) -> Iterator[SecretManagerDouble]:
+    with SecretManagerDouble({SECRET: secret_key}) as double:
+        yield double
+
+
+def test_configured_key_gives_the_openai_model_with_the_configured_name_and_url(
+    server: OpenAIServer,
+) -> None:
+    settings = LLMSettings(api_key=make_test_key(), base_url=server.base_url, model="gpt-x")
+
+    model = build_language_model(settings)
+    model.generate(Idea, system="s", prompt="p", temperature=0.5)
+
+    assert isinstance(model, OpenAILanguageModel)
+    assert model.model_name == "gpt-x"
+    assert server.requests[0]["model"] == "gpt-x"
+
+
+def test_configured_key_wins_over_the_offline_provider(server: OpenAIServer) -> None:
+    settings = LLMSettings(api_key=make_test_key(), base_url=server.base_url, offline_allowed=True)
+
+    assert not isinstance(build_language_model(settings), OfflineLanguageModel)
+
+
+def test_no_key_gives_the_offline_provider_where_allowed() -> None:
+    model = build_language_model(LLMSettings(offline_allowed=True))
+
+    assert isinstance(model, OfflineLanguageModel)
+    assert model.model_name == "offline"
+
+
+def test_no_key_where_offline_is_not_allowed_is_non_retriable() -> None:
+    with pytest.raises(NonRetriableError, match=r"No OpenAI key configured.*OPENAI_API_KEY_SECRET"):
+        build_language_model(LLMSettings(offline_allowed=False))
+
+
+def test_key_from_secret_manager_reaches_the_provider(
+    server: OpenAIServer, secret_manager: SecretManagerDouble, secret_key: str
+) -> None:
+    settings = LLMSettings(api_key_secret=SECRET, base_url=server.base_url, offline_allowed=False)
+
+    model = build_language_model(settings, SecretReader(secret_manager.client))
+    model.generate(Idea, system="s", prompt="p", temperature=0.5)
+
+    assert server.request_headers[0]["authorization"] == f"Bearer {secret_key}"
+
+
+def test_secret_is_fetched_once_for_several_builds_and_calls(
+    server: OpenAIServer, secret_manager: SecretManagerDouble
+) -> None:
+    settings = LLMSettings(api_key_secret=SECRET, base_url=server.base_url)
+    reader = SecretReader(secret_manager.client)
+
+    for _ in range(2):
+        model = build_language_model(settings, reader)
+        model.generate(Idea, system="s", prompt="p", temperature=0.5)
+
+    assert secret_manager.requests == [SECRET]
+    assert len(server.requests) == 2
+
+
+def test_concurrent_first_reads_fetch_the_secret_once(
+    secret_manager: SecretManagerDouble, secret_key: str
+) -> None:
+    reader = SecretReader(secret_manager.client)
+    results: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(reader.read(SECRET))) for _ in range(8)
+    ]
+
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert results == [secret_key] * 8
+    assert secret_manager.requests == [SECRET]
+
+
+def test_missing_secret_is_non_retriable_and_named(secret_manager: SecretManagerDouble) -> None:
+    missing = "projects/p/secrets/absent/versions/latest"
+    settings = LLMSettings(api_key_secret=missing)
+
+    with pytest.raises(NonRetriableError, match=rf"Secret {missing} does not exist"):
+        build_language_model(settings, SecretReader(secret_manager.client))
+
+
+def test_secret_error_never_shows_the_secret_value(
+    secret_manager: SecretManagerDouble, secret_key: str
+) -> None:
+    reader = SecretReader(secret_manager.client)
+    reader.read(SECRET)
+
+    assert secret_key not in repr(reader)
+
+
+def test_unavailable_secret_manager_is_transient(secret_manager: SecretManagerDouble) -> None:
+    secret_manager.status_override = 503
+
+    with pytest.raises(TransientError, match=rf"unavailable reading {SECRET}"):
+        SecretReader(secret_manager.client).read(SECRET)
+
+
+def test_failed_read_is_not_cached(secret_manager: SecretManagerDouble, secret_key: str) -> None:
+    reader = SecretReader(secret_manager.client)
+    secret_manager.status_override = 503
+    with pytest.raises(TransientError):
+        reader.read(SECRET)
+
+    secret_manager.status_override = None
+
+    assert reader.read(SECRET) == secret_key
