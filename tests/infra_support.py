@@ -184,7 +184,8 @@ class Infra:
 def block(body: dict[str, Any], name: str) -> dict[str, Any]:
     """The single nested block `name` of a resource body."""
     value = body.get(name)
-    assert isinstance(value, list) and len(value) == 1, f"expected one {name!r} block"
+    assert isinstance(value, list), f"no {name!r} block"
+    assert len(value) == 1, f"expected one {name!r} block"
     inner = value[0]
     assert isinstance(inner, dict)
     return inner

@@ -150,7 +150,8 @@ def test_subscriptions_retry_with_exponential_backoff_within_the_ack_cap(infra: 
     assert len(subs) == 2
     for name, sub in subs.items():
         retry = block(sub, "retry_policy")
-        assert retry.get("minimum_backoff") and retry.get("maximum_backoff"), name
+        assert retry.get("minimum_backoff"), name
+        assert retry.get("maximum_backoff"), name
         deadline = infra.resolve(str(sub["ack_deadline_seconds"]))
         assert "min(600" in deadline or (deadline.isdigit() and int(deadline) <= 600), deadline
         assert "var.worker_timeout_seconds" in deadline, "ack deadline must follow the timeout"
@@ -173,11 +174,11 @@ def test_push_account_invokes_only_the_worker_service(infra: Infra) -> None:
         for key, body in iam_resources(infra).items()
         if body.get("member") == member or member in body.get("members", [])
     ]
+    run_iam = ("google_cloud_run_v2_service_iam_member", "google_cloud_run_service_iam_member")
     invoker = [
         (key, body)
         for key, body in grants
-        if body.get("role") == "roles/run.invoker"
-        and key[0] in ("google_cloud_run_v2_service_iam_member", "google_cloud_run_service_iam_member")
+        if body.get("role") == "roles/run.invoker" and key[0] in run_iam
     ]
     assert len(invoker) == 1, f"push SA needs run.invoker on the worker service: {grants}"
     (_, body) = invoker[0]
@@ -339,7 +340,8 @@ def test_firestore_is_native_mode(infra: Infra) -> None:
 
 
 def test_every_variable_used_is_declared_and_every_declared_one_is_used(infra: Infra) -> None:
-    used = {m for s in infra.all_strings(exclude_files=("variables.tf",)) for m in VAR_REF.findall(s)}
+    strings = infra.all_strings(exclude_files=("variables.tf",))
+    used = {m for s in strings for m in VAR_REF.findall(s)}
     declared = set(infra.variables)
     assert used - declared == set(), "used but not declared"
     assert declared - used == set(), "declared but never used"
@@ -356,7 +358,8 @@ def test_max_delivery_attempts_is_validated_between_5_and_100(infra: Infra) -> N
     body = infra.variables["max_delivery_attempts"]
     assert body["default"] == 15
     condition = body["validation"][0]["condition"]
-    assert ">= 5" in condition and "<= 100" in condition
+    assert ">= 5" in condition
+    assert "<= 100" in condition
 
 
 def test_every_resource_and_data_reference_resolves(infra: Infra) -> None:
@@ -402,10 +405,7 @@ def test_env_name_collection_sees_merged_and_conditional_maps() -> None:
     infra = Infra.from_parsed(
         {
             "x.tf": parse_tf(
-                "locals {\n"
-                "  a = { ONE = var.x }\n"
-                "  b = var.y == null ? {} : { TWO = var.y }\n"
-                "}\n"
+                "locals {\n  a = { ONE = var.x }\n  b = var.y == null ? {} : { TWO = var.y }\n}\n"
             )
         }
     )

@@ -17,6 +17,10 @@ from shared.errors import NonRetriableError
 
 __all__ = ["build_language_model"]
 
+# One reader per process unless the caller brings its own: a warm instance
+# then reads the key from Secret Manager once, however often it builds.
+_process_secrets = SecretReader()
+
 
 def build_language_model(
     settings: LLMSettings, secrets: SecretReader | None = None
@@ -24,13 +28,13 @@ def build_language_model(
     """Return the OpenAI-backed model when a key is configured, else the offline one.
 
     The key comes from `settings.api_key` (local development) or is read from
-    Secret Manager through `settings.api_key_secret`. Pass one long-lived
-    `secrets` reader so that the secret is fetched once per process rather
-    than once per build.
+    Secret Manager through `settings.api_key_secret`, by `secrets` or else a
+    process-wide reader, so the secret is fetched once per process, not once
+    per build. A rotated key is therefore picked up by new instances.
     """
     api_key = settings.api_key
     if not api_key and settings.api_key_secret:
-        reader = secrets if secrets is not None else SecretReader()
+        reader = secrets if secrets is not None else _process_secrets
         api_key = reader.read(settings.api_key_secret)
     if api_key:
         return OpenAILanguageModel(

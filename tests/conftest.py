@@ -1,0 +1,85 @@
+"""Shared fixtures: the real emulators, a local OpenAI-compatible server, signing keys.
+
+The emulators start once per test session on free ports (and fail loudly if
+they are not installed); Firestore is emptied before each test that uses it,
+and each test gets its own Pub/Sub topics, so tests cannot see each other's
+messages.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devtools.emulators import Emulators, reset_firestore
+from devtools.openai_server import OpenAIServer
+from tests.auth_support import AUDIENCE, ISSUER, SigningKey, rsa_key, write_jwks
+from tests.stack import Stack
+
+PROJECT = "demo-genjobs-test"
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def emulators() -> Iterator[Emulators]:
+    with Emulators() as running:
+        os.environ.update(running.env())
+        os.environ["GOOGLE_CLOUD_PROJECT"] = PROJECT
+        yield running
+
+
+@pytest.fixture
+def llm_server() -> Iterator[OpenAIServer]:
+    with OpenAIServer(model="test-model") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> SigningKey:
+    return rsa_key("test-key")
+
+
+@pytest.fixture
+def jwks_file(tmp_path: Path, signing_key: SigningKey) -> Path:
+    path = tmp_path / "jwks.json"
+    write_jwks(path, signing_key)
+    return path
+
+
+@pytest.fixture
+def stack(
+    emulators: Emulators,
+    llm_server: OpenAIServer,
+    jwks_file: Path,
+    signing_key: SigningKey,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Stack]:
+    """The whole system wired through environment variables, as a deployment is."""
+    reset_firestore(emulators.firestore_host, PROJECT)
+    suffix = uuid.uuid4().hex[:8]
+    env = {
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "EVENTS_TOPIC": f"events-{suffix}",
+        "DEAD_LETTER_TOPIC": f"events-dlq-{suffix}",
+        "AUTH_JWKS_FILE": str(jwks_file),
+        "AUTH_ISSUER": ISSUER,
+        "AUTH_AUDIENCE": AUDIENCE,
+        # Generated per test: nothing key-like is stored in the repository.
+        "OPENAI_API_KEY": "test-" + secrets.token_hex(8),
+        "OPENAI_BASE_URL": llm_server.base_url,
+        "OPENAI_MODEL": "test-model",
+        "OPENAI_TIMEOUT_SECONDS": "10",
+        "LEASE_SECONDS": "30",
+        "STEP_MAX_ATTEMPTS": "3",
+        "LOG_LEVEL": "INFO",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("OPENAI_API_KEY_SECRET", raising=False)
+    with Stack.build(REPO, signing_key, llm_server) as built:
+        yield built

@@ -1,0 +1,176 @@
+"""The system under test, driven the way production drives it.
+
+The api and the worker are the real entry points loaded by
+functions-framework; requests go through its test client, and run events
+travel through a real Pub/Sub emulator topic: `deliver_all` pulls them from a
+test subscription and posts each to the worker as the CloudEvent a push
+subscription produces.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import functions_framework
+from flask.testing import FlaskClient
+from google.api_core import exceptions as gexc
+from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
+
+from devtools.openai_server import OpenAIServer
+from devtools.provision import provision
+from shared import services as services_module
+from shared.services import Services
+from tests.auth_support import SigningKey, bearer, claims, mint
+
+
+@dataclass
+class Delivery:
+    status: int
+    body: str
+
+
+@dataclass
+class Stack:
+    services: Services
+    api: FlaskClient
+    worker: FlaskClient
+    key: SigningKey
+    llm: OpenAIServer
+    subscription: str
+    subscriber: SubscriberClient
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    @classmethod
+    @contextmanager
+    def build(cls, repo: Path, key: SigningKey, llm: OpenAIServer) -> Iterator[Stack]:
+        services_module.from_environment.cache_clear()
+        services = services_module.from_environment()
+        settings = services.settings
+        provision(settings.project, settings.events_topic, settings.dead_letter_topic, None)
+        subscriber = SubscriberClient()
+        subscription = subscriber.subscription_path(
+            settings.project, f"pull-{settings.events_topic}"
+        )
+        subscriber.create_subscription(
+            request={
+                "name": subscription,
+                "topic": PublisherClient.topic_path(settings.project, settings.events_topic),
+                "ack_deadline_seconds": 60,
+            }
+        )
+        api_app = functions_framework.create_app("api", str(repo / "functions/api/main.py"))
+        worker_app = functions_framework.create_app(
+            "worker", str(repo / "functions/worker/main.py")
+        )
+        stack = cls(
+            services=services,
+            api=api_app.test_client(),
+            worker=worker_app.test_client(),
+            key=key,
+            llm=llm,
+            subscription=subscription,
+            subscriber=subscriber,
+        )
+        try:
+            yield stack
+        finally:
+            with suppress(gexc.NotFound):
+                subscriber.delete_subscription(subscription=subscription)
+            services_module.from_environment.cache_clear()
+
+    # -- the frontend's side ---------------------------------------------------
+
+    def token(self, tenant: str = "org-a", user: str = "user-1") -> dict[str, str]:
+        return {"Authorization": bearer(mint(self.key, claims(sub=user, org_id=tenant)))}
+
+    def post(self, path: str, body: Any, tenant: str = "org-a", **headers: str) -> Any:
+        return self.api.post(path, json=body, headers={**self.token(tenant), **headers})
+
+    def get(self, path: str, tenant: str = "org-a") -> Any:
+        return self.api.get(path, headers=self.token(tenant))
+
+    def create_brainstorm(self, **overrides: Any) -> dict[str, Any]:
+        body = {"prompt": "A youth exchange about climate and art", "seedCount": 5, **overrides}
+        response = self.post("/v1/brainstorm-sessions", body)
+        assert response.status_code == 202, response.get_json()
+        created: dict[str, Any] = response.get_json()
+        return created
+
+    # -- Pub/Sub's side ----------------------------------------------------------
+
+    def pull(self, max_messages: int = 10, wait: float = 5.0) -> list[Any]:
+        """Messages published since the last pull (acknowledged)."""
+        deadline = time.monotonic() + wait
+        while True:
+            response = self.subscriber.pull(
+                request={"subscription": self.subscription, "max_messages": max_messages},
+                timeout=5,
+            )
+            received = list(response.received_messages)
+            if received:
+                self.subscriber.acknowledge(
+                    request={
+                        "subscription": self.subscription,
+                        "ack_ids": [m.ack_id for m in received],
+                    }
+                )
+                return [m.message for m in received]
+            if time.monotonic() > deadline:
+                return []
+
+    def push(
+        self, data: bytes, attributes: dict[str, str] | None = None, topic: str | None = None
+    ) -> Delivery:
+        """Post a message to the worker exactly as a Pub/Sub push subscription does."""
+        settings = self.services.settings
+        topic = topic or settings.events_topic
+        envelope = {
+            "message": {
+                "data": base64.b64encode(data).decode(),
+                "attributes": attributes or {},
+                "messageId": str(time.time_ns()),
+                "publishTime": "2026-11-28T00:00:00Z",
+            },
+            "subscription": f"projects/{settings.project}/subscriptions/test",
+        }
+        response = self.worker.post(f"/projects/{settings.project}/topics/{topic}", json=envelope)
+        delivery = Delivery(response.status_code, response.get_data(as_text=True))
+        self.deliveries.append(delivery)
+        return delivery
+
+    def deliver_all(self, rounds: int = 20) -> list[Delivery]:
+        """Deliver every published message (and what failed deliveries re-raise) to the worker.
+
+        A failed delivery (5xx) is retried the way Pub/Sub redelivers it, up
+        to `rounds` times in total.
+        """
+        done: list[Delivery] = []
+        pending = [(m.data, dict(m.attributes)) for m in self.pull(wait=2.0)]
+        for _ in range(rounds):
+            if not pending:
+                pending = [(m.data, dict(m.attributes)) for m in self.pull(wait=0.2)]
+                if not pending:
+                    break
+            data, attributes = pending.pop(0)
+            delivery = self.push(data, attributes)
+            done.append(delivery)
+            if delivery.status >= 500:
+                pending.append((data, attributes))
+        return done
+
+    def run_doc(self, run_id: str) -> dict[str, Any]:
+        doc = self.services.db.collection("runs").document(run_id).get().to_dict()
+        assert doc is not None
+        return doc
+
+    def run_view(self, run_id: str, tenant: str = "org-a") -> dict[str, Any]:
+        response = self.get(f"/v1/runs/{run_id}", tenant)
+        assert response.status_code == 200, response.get_json()
+        view: dict[str, Any] = response.get_json()
+        return view
