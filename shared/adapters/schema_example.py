@@ -16,6 +16,7 @@ item bounds, booleans and null. It is deterministic: the same schema and
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -273,8 +274,8 @@ def _bounds(schema: Mapping[str, Any]) -> tuple[float | None, float | None, bool
 
 def _integer(schema: Mapping[str, Any]) -> int:
     low, high, low_open, high_open = _bounds(schema)
-    lo = None if low is None else (int(low) + 1 if low_open else _ceil(low))
-    hi = None if high is None else (_ceil(high) - 1 if high_open else int(high // 1))
+    lo = None if low is None else (math.floor(low) + 1 if low_open else math.ceil(low))
+    hi = None if high is None else (math.ceil(high) - 1 if high_open else math.floor(high))
     if lo is not None and hi is not None:
         value = (lo + hi) // 2
     elif lo is not None:
@@ -287,11 +288,6 @@ def _integer(schema: Mapping[str, Any]) -> int:
     if isinstance(step, int) and step > 0 and value % step:
         value += step - value % step
     return value
-
-
-def _ceil(value: float) -> int:
-    whole = int(value)
-    return whole + 1 if whole < value else whole
 
 
 def _number(schema: Mapping[str, Any]) -> float:
