@@ -52,11 +52,18 @@ def jwks_file(tmp_path: Path, signing_key: SigningKey) -> Path:
 
 
 @pytest.fixture
+def stack_env() -> dict[str, str]:
+    """Per-module overrides of the stack's environment (e.g. a short lease)."""
+    return {}
+
+
+@pytest.fixture
 def stack(
     emulators: Emulators,
     llm_server: OpenAIServer,
     jwks_file: Path,
     signing_key: SigningKey,
+    stack_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Stack]:
     """The whole system wired through environment variables, as a deployment is."""
@@ -77,6 +84,7 @@ def stack(
         "LEASE_SECONDS": "30",
         "STEP_MAX_ATTEMPTS": "3",
         "LOG_LEVEL": "INFO",
+        **stack_env,
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -44,6 +44,7 @@ class Stack:
     llm: OpenAIServer
     subscription: str
     subscriber: SubscriberClient
+    worker_app: Any = None
     deliveries: list[Delivery] = field(default_factory=list)
 
     @classmethod
@@ -76,6 +77,7 @@ class Stack:
             llm=llm,
             subscription=subscription,
             subscriber=subscriber,
+            worker_app=worker_app,
         )
         try:
             yield stack
@@ -83,6 +85,11 @@ class Stack:
             with suppress(gexc.NotFound):
                 subscriber.delete_subscription(subscription=subscription)
             services_module.from_environment.cache_clear()
+
+    def use_store(self, store: Any) -> None:
+        """Swap the run store the api and worker use (to inject faults around the real one)."""
+        self.services.__dict__["store"] = store
+        self.services.__dict__.pop("runner", None)
 
     # -- the frontend's side ---------------------------------------------------
 
@@ -163,6 +170,13 @@ class Stack:
             if delivery.status >= 500:
                 pending.append((data, attributes))
         return done
+
+    def sweep(self) -> Delivery:
+        """The Cloud Scheduler tick, as the worker receives it."""
+        return self.push(b'{"type": "sweep"}', {"type": "sweep"})
+
+    def published_run_ids(self, wait: float = 2.0) -> list[str]:
+        return [m.attributes["runId"] for m in self.pull(wait=wait) if "runId" in m.attributes]
 
     def run_doc(self, run_id: str) -> dict[str, Any]:
         doc = self.services.db.collection("runs").document(run_id).get().to_dict()
