@@ -112,11 +112,17 @@ class Stack:
     # -- Pub/Sub's side ----------------------------------------------------------
 
     def pull(self, max_messages: int = 10, wait: float = 5.0) -> list[Any]:
-        """Messages published since the last pull (acknowledged)."""
+        """Messages published since the last pull (acknowledged); [] after `wait` seconds."""
         deadline = time.monotonic() + wait
         while True:
             response = self.subscriber.pull(
-                request={"subscription": self.subscription, "max_messages": max_messages},
+                request={
+                    "subscription": self.subscription,
+                    "max_messages": max_messages,
+                    # Deprecated in Cloud, honoured by the emulator: an empty
+                    # pull answers at once instead of holding the call open.
+                    "return_immediately": True,
+                },
                 timeout=5,
             )
             received = list(response.received_messages)
@@ -130,6 +136,7 @@ class Stack:
                 return [m.message for m in received]
             if time.monotonic() > deadline:
                 return []
+            time.sleep(0.05)
 
     def push(
         self, data: bytes, attributes: dict[str, str] | None = None, topic: str | None = None
