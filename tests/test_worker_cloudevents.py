@@ -1,4 +1,4 @@
-"""The worker entry point takes real CloudEvents, structured and binary, through functions-framework.
+"""The worker takes real CloudEvents, structured and binary, through functions-framework.
 
 Also what Pub/Sub pushes besides run events: the sweep tick, dead-lettered
 messages, and messages that cannot be decoded (acknowledged, not retried).
@@ -21,7 +21,8 @@ PUBSUB_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
 
 def _event(stack: Stack, data: bytes, attributes: dict[str, str], topic: str | None = None):
     settings = stack.services.settings
-    source = f"//pubsub.googleapis.com/projects/{settings.project}/topics/{topic or settings.events_topic}"
+    topic = topic or settings.events_topic
+    source = f"//pubsub.googleapis.com/projects/{settings.project}/topics/{topic}"
     return CloudEvent(
         {"type": PUBSUB_TYPE, "source": source, "id": uuid.uuid4().hex},
         {
