@@ -195,3 +195,35 @@ class Stack:
         assert response.status_code == 200, response.get_json()
         view: dict[str, Any] = response.get_json()
         return view
+
+
+WIZARD_ANSWERS: dict[str, Any] = {
+    "theme": "Climate action through street art",
+    "description": "Young people from four countries paint murals about local climate issues.",
+    "age_group": "18-25",
+    "participant_count": 24,
+    "target_profile": "fewer_opportunities",
+    "duration_days": 7,
+    "activity_intensity": "medium",
+    "green_ambition": "high",
+    "partner_status": "some_confirmed",
+    "partner_experience": "mixed",
+    "preferred_countries": ["Portugal", "Poland"],
+    "primary_languages": "English",
+    "translation_support": True,
+    "interpretation_needed": False,
+    "digital_comfort": "medium",
+    "budget_flexibility": "moderate",
+}
+
+
+def create_project(stack: Stack, **overrides: Any) -> str:
+    """Run the idea wizard's workflow to completion; the new project's id."""
+    response = stack.post("/v1/project-sessions", {**WIZARD_ANSWERS, **overrides})
+    assert response.status_code == 202, response.get_json()
+    stack.deliver_all()
+    session_id = response.get_json()["sessionId"]
+    session = stack.get(f"/v1/project-sessions/{session_id}").get_json()
+    assert session["status"] == "COMPLETED", session
+    project_id: str = session["projectId"]
+    return project_id

@@ -73,6 +73,10 @@ class _Walker:
         # Successive "HH:MM" values go forward in time, so that a start_time
         # generated before its end_time comes out earlier, as validators expect.
         self._time_slot = 0
+        # Index of the array item being built, innermost last: bounded
+        # integers count up from their minimum along an array (day 1, 2, 3...)
+        # so items are distinct where validators want them to be.
+        self._indexes: list[int] = []
 
     def value(self, schema: Any, path: str) -> Any:
         if schema is True or schema is None or schema == {}:
@@ -100,7 +104,7 @@ class _Walker:
         if kind == "string":
             return self._string(schema, path)
         if kind == "integer":
-            return _integer(schema)
+            return _integer(schema, self._indexes[-1] if self._indexes else None)
         if kind == "number":
             return _number(schema)
         if kind == "boolean":
@@ -182,12 +186,15 @@ class _Walker:
         items = schema.get("items", {})
         result: list[Any] = []
         for i in range(count):
+            self._indexes.append(i)
             try:
                 result.append(self.value(items, f"{path}[{i}]"))
             except _Cycle:
                 if len(result) >= min_items:
                     break
                 raise
+            finally:
+                self._indexes.pop()
         return result
 
     def _string(self, schema: Mapping[str, Any], path: str) -> str:
@@ -272,11 +279,13 @@ def _bounds(schema: Mapping[str, Any]) -> tuple[float | None, float | None, bool
     return low, high, low_open, high_open
 
 
-def _integer(schema: Mapping[str, Any]) -> int:
+def _integer(schema: Mapping[str, Any], index: int | None = None) -> int:
     low, high, low_open, high_open = _bounds(schema)
     lo = None if low is None else (math.floor(low) + 1 if low_open else math.ceil(low))
     hi = None if high is None else (math.ceil(high) - 1 if high_open else math.floor(high))
-    if lo is not None and hi is not None:
+    if lo is not None and hi is not None and index is not None:
+        value = min(lo + index, hi)
+    elif lo is not None and hi is not None:
         value = (lo + hi) // 2
     elif lo is not None:
         value = max(lo, 1)

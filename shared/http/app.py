@@ -17,7 +17,7 @@ from werkzeug.routing import Map, Rule
 
 from shared.adapters.jwt_auth import AuthUnavailable
 from shared.errors import ClientError, MethodNotAllowed, NotFound
-from shared.http import brainstorm, runs
+from shared.http import brainstorm, programmes, projects, runs
 from shared.http.context import RequestContext
 from shared.http.responses import error_response, json_response
 from shared.services import Services
@@ -29,6 +29,11 @@ Handler = Callable[..., Response]
 ROUTES: dict[str, Handler] = {
     "brainstorm.create": brainstorm.create_session,
     "brainstorm.get": brainstorm.get_session,
+    "projects.create_session": projects.create_session,
+    "projects.get_session": projects.get_session,
+    "projects.get": projects.get_project,
+    "programmes.create": programmes.create_programme,
+    "programmes.get": programmes.get_programme,
     "runs.get": runs.get_run,
     "runs.cancel": runs.cancel,
     "functions.list": runs.list_functions,
@@ -39,6 +44,15 @@ URL_MAP = Map(
         Rule("/healthz", endpoint="healthz", methods=["GET"]),
         Rule("/v1/brainstorm-sessions", endpoint="brainstorm.create", methods=["POST"]),
         Rule("/v1/brainstorm-sessions/<session_id>", endpoint="brainstorm.get", methods=["GET"]),
+        Rule("/v1/project-sessions", endpoint="projects.create_session", methods=["POST"]),
+        Rule(
+            "/v1/project-sessions/<session_id>",
+            endpoint="projects.get_session",
+            methods=["GET"],
+        ),
+        Rule("/v1/projects/<project_id>", endpoint="projects.get", methods=["GET"]),
+        Rule("/v1/projects/<project_id>/programme", endpoint="programmes.create", methods=["POST"]),
+        Rule("/v1/programmes/<programme_id>", endpoint="programmes.get", methods=["GET"]),
         Rule("/v1/runs/<run_id>", endpoint="runs.get", methods=["GET"]),
         Rule("/v1/runs/<run_id>/cancel", endpoint="runs.cancel", methods=["POST"]),
         Rule("/v1/functions", endpoint="functions.list", methods=["GET"]),

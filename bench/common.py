@@ -1,0 +1,536 @@
+"""Plumbing shared by the benchmarks.
+
+- `bench_stack()` starts what a benchmark needs and stops it again (also on
+  Ctrl-C, SIGTERM or an error): the official Firestore and Pub/Sub emulators
+  on free ports, the zero-latency OpenAI-compatible server, a signing key made
+  at run time, the topics, the api in-process (functions-framework's test
+  client), and worker processes on demand.
+- `CountingClient` is a real `google.cloud.firestore.Client` whose gRPC
+  channel is intercepted to count document reads and writes the way
+  Firestore bills them.
+- Small helpers for statistics and tables.
+
+Everything listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.cloud import firestore
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECT = "demo-genjobs-bench"
+TENANT = "org-bench"
+USER = "bench-user"
+PROMPT = "A youth exchange about climate and art in a small coastal town"
+
+# Settings of shared/config.py that a benchmark pins or clears, so the caller's
+# shell cannot change what is measured.
+_CLEARED_SETTINGS = (
+    "FIRESTORE_DATABASE",
+    "EVENTS_TOPIC",
+    "DEAD_LETTER_TOPIC",
+    "LEASE_SECONDS",
+    "STEP_MAX_ATTEMPTS",
+    "REDRIVE_AFTER_SECONDS",
+    "AUTH_JWKS_URL",
+    "AUTH_TENANT_CLAIM",
+    "OPENAI_API_KEY_SECRET",
+    "OPENAI_MODEL",
+    "OPENAI_TIMEOUT_SECONDS",
+    "LLM_SCHEMA_RETRIES",
+    "K_SERVICE",
+)
+
+
+# -- counting Firestore operations at the gRPC level ---------------------------
+
+
+@dataclass
+class RpcRecord:
+    """One Firestore RPC: where it came from and what it costs."""
+
+    phase: str
+    step: str | None
+    method: str
+    writes: int = 0
+    documents: int = 0
+
+    @property
+    def reads(self) -> int:
+        """Billed reads: documents returned; a query costs at least one."""
+        if self.method == "RunQuery":
+            return max(1, self.documents)
+        return self.documents
+
+
+class OpCounter:
+    """Collects `RpcRecord`s, labelled with the phase the benchmark is in.
+
+    The phase is a plain attribute rather than a context variable, so RPCs
+    from background threads (the runner's lease heartbeat) are labelled too.
+    """
+
+    def __init__(self) -> None:
+        self.records: list[RpcRecord] = []
+        self.current = "untracked"
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[list[RpcRecord]]:
+        """Label RPCs made inside the block; yields the list of them (filled on exit)."""
+        mine: list[RpcRecord] = []
+        start = len(self.records)
+        previous, self.current = self.current, name
+        try:
+            yield mine
+        finally:
+            self.current = previous
+            with self._lock:
+                mine.extend(r for r in self.records[start:] if r.phase == name)
+
+    def record(self, method: str) -> RpcRecord:
+        entry = RpcRecord(phase=self.current, step=_current_step(), method=method)
+        with self._lock:
+            self.records.append(entry)
+        return entry
+
+
+def _current_step() -> str | None:
+    # The engine's log context knows which step is running (private, read only).
+    try:
+        from shared import logs
+
+        value = logs._step.get()
+    except (ImportError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _pb(message: Any) -> Any:
+    """The raw protobuf of a proto-plus message (or the message itself)."""
+    to_pb = getattr(type(message), "pb", None)
+    return to_pb(message) if callable(to_pb) else message
+
+
+class _CountingStream:
+    """A server-streaming call that counts documents as they are iterated."""
+
+    def __init__(self, inner: Any, on_item: Callable[[Any], None]) -> None:
+        self._inner = inner
+        self._on_item = on_item
+
+    def __iter__(self) -> _CountingStream:
+        return self
+
+    def __next__(self) -> Any:
+        item = next(self._inner)
+        self._on_item(item)
+        return item
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    def __init__(self, counter: OpCounter) -> None:
+        self.counter = counter
+
+    @staticmethod
+    def _method(details: Any) -> str:
+        method = details.method
+        if isinstance(method, bytes):
+            method = method.decode()
+        return str(method).rsplit("/", 1)[-1]
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        method = self._method(details)
+        entry = self.counter.record(method)
+        if method == "Commit":
+            entry.writes = len(_pb(request).writes)
+        elif method == "GetDocument":
+            entry.documents = 1
+        return continuation(details, request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        method = self._method(details)
+        entry = self.counter.record(method)
+        call = continuation(details, request)
+
+        def on_item(item: Any) -> None:
+            raw = _pb(item)
+            if method == "BatchGetDocuments":
+                # A missing document is billed as a read as well.
+                if raw.HasField("found") or raw.HasField("missing"):
+                    entry.documents += 1
+            elif method == "RunQuery" and raw.HasField("document"):
+                entry.documents += 1
+
+        return _CountingStream(call, on_item)
+
+
+class CountingClient(firestore.Client):
+    """A Firestore client (emulator only) whose channel counts billed operations."""
+
+    def __init__(self, counter: OpCounter, project: str) -> None:
+        super().__init__(project=project)
+        self.counter = counter
+
+    def _emulator_channel(self, transport: Any) -> Any:
+        channel = super()._emulator_channel(transport)
+        return grpc.intercept_channel(channel, _Interceptor(self.counter))
+
+
+def totals(records: Sequence[RpcRecord]) -> tuple[int, int]:
+    """(reads, writes) of some records."""
+    return sum(r.reads for r in records), sum(r.writes for r in records)
+
+
+# -- worker processes ---------------------------------------------------------
+
+
+def free_port() -> int:
+    from devtools.emulators import free_port as _free_port
+
+    return _free_port()
+
+
+class WorkerProcess:
+    """The worker function served by functions-framework (gunicorn) in its own process group."""
+
+    def __init__(self, name: str, log_dir: Path, env: dict[str, str]) -> None:
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log_dir / f"worker-{name}-{self.port}.log"
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> WorkerProcess:
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "functions_framework",
+                    "--target",
+                    "worker",
+                    "--source",
+                    str(REPO / "functions/worker/main.py"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                env=self.env,
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker {self.name} exited: {self.log.read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(self.url, timeout=1)
+                return self
+            except urllib.error.HTTPError:
+                return self  # it answers (a GET is not a CloudEvent): it is up
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"worker {self.name} did not start within {timeout:.0f} s")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (gunicorn master and workers)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        """The worker's structured log lines (one JSON object per line); others skipped."""
+        entries: list[dict[str, Any]] = []
+        if not self.log.exists():
+            return entries
+        for line in self.log.read_text(errors="replace").splitlines():
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(entry, dict):
+                entries.append(entry)
+        return entries
+
+    def deliveries_of(self, run_id: str) -> list[str]:
+        """Outcomes of the push requests this worker handled for a run."""
+        return [
+            str(e.get("outcome"))
+            for e in self.log_entries()
+            if e.get("message") == "delivery finished" and e.get("runId") == run_id
+        ]
+
+
+# -- the stack -----------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    workdir: Path
+    emulators: Any
+    llm: Any
+    keys: Any
+    services: Any
+    api: Any
+    counter: OpCounter
+    plain_db: firestore.Client
+    workers: list[WorkerProcess] = field(default_factory=list)
+    _token: str | None = None
+
+    @property
+    def settings(self) -> Any:
+        return self.services.settings
+
+    def headers(self) -> dict[str, str]:
+        from devtools.devauth import mint_token
+
+        if self._token is None:
+            self._token = mint_token(self.keys, TENANT, USER)
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def create_brainstorm(self, seed_count: int) -> dict[str, Any]:
+        response = self.api.post(
+            "/v1/brainstorm-sessions",
+            json={"prompt": PROMPT, "seedCount": seed_count},
+            headers=self.headers(),
+        )
+        if response.status_code != 202:
+            raise RuntimeError(f"create answered {response.status_code}: {response.get_data()!r}")
+        created: dict[str, Any] = response.get_json()
+        return created
+
+    def get_session(self, session_id: str) -> dict[str, Any]:
+        response = self.api.get(f"/v1/brainstorm-sessions/{session_id}", headers=self.headers())
+        if response.status_code != 200:
+            raise RuntimeError(f"get answered {response.status_code}: {response.get_data()!r}")
+        session: dict[str, Any] = response.get_json()
+        return session
+
+    def run_doc(self, run_id: str) -> dict[str, Any]:
+        """The run document, read with an uncounted client."""
+        return self.plain_db.collection("runs").document(run_id).get().to_dict() or {}
+
+    def worker_env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "PYTHONUNBUFFERED": "1",
+            "LOG_LEVEL": "INFO",  # "delivery finished" lines are counted
+        }
+
+    def start_worker(self, name: str) -> WorkerProcess:
+        worker = WorkerProcess(name, self.workdir, self.worker_env())
+        self.workers.append(worker)
+        return worker.start()
+
+    def push_to(self, worker: WorkerProcess) -> dict[str, str]:
+        """Create the push subscriptions to this worker, or repoint existing ones to it."""
+        from google.cloud.pubsub_v1 import SubscriberClient
+        from google.pubsub_v1.types import PushConfig
+
+        from devtools.provision import provision, push_endpoint
+
+        s = self.settings
+        subscriptions = provision(s.project, s.events_topic, s.dead_letter_topic, worker.url)
+        subscriber = SubscriberClient()
+        try:
+            for topic, subscription in subscriptions.items():
+                endpoint = push_endpoint(worker.url, s.project, topic)
+                subscriber.modify_push_config(
+                    subscription=subscription,
+                    push_config=PushConfig(push_endpoint=endpoint),
+                )
+        finally:
+            subscriber.close()
+        return subscriptions
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextmanager
+def bench_stack(extra_env: dict[str, str] | None = None) -> Iterator[Bench]:
+    """Start the emulators, the LLM server, auth and the in-process api; stop all at the end."""
+    from devtools.devauth import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys
+    from devtools.emulators import Emulators
+    from devtools.openai_server import OpenAIServer
+    from devtools.provision import provision
+
+    previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
+    saved_env = dict(os.environ)
+    workdir = Path(tempfile.mkdtemp(prefix="genjobs-bench-"))
+    with ExitStack() as stack:
+        stack.callback(signal.signal, signal.SIGTERM, previous_sigterm)
+        stack.callback(_restore_env, saved_env)
+        emulators = Emulators(log_dir=workdir)
+        stack.callback(emulators.stop)  # also stops a half-started pair
+        emulators.start()
+        llm = OpenAIServer(delay=0.0, model="bench-model")
+        stack.callback(llm.stop)
+        llm.start()
+        keys = ensure_dev_keys(workdir / "auth")
+
+        for name in _CLEARED_SETTINGS:
+            os.environ.pop(name, None)
+        os.environ.update(
+            {
+                **emulators.env(),
+                "GOOGLE_CLOUD_PROJECT": PROJECT,
+                "OPENAI_API_KEY": "bench-" + secrets.token_hex(8),
+                "OPENAI_BASE_URL": llm.base_url,
+                "AUTH_JWKS_FILE": str(keys.jwks_path),
+                "AUTH_ISSUER": DEV_ISSUER,
+                "AUTH_AUDIENCE": DEV_AUDIENCE,
+                # The in-process api and runner: warnings only, so figures stay readable.
+                "LOG_LEVEL": "WARNING",
+                **(extra_env or {}),
+            }
+        )
+
+        import functions_framework
+
+        from shared import services as services_module
+
+        services_module.from_environment.cache_clear()
+        stack.callback(services_module.from_environment.cache_clear)
+        services = services_module.from_environment()
+        counter = OpCounter()
+        counting = CountingClient(counter, services.settings.project)
+        stack.callback(_close_client, counting)
+        # Before anything touched `db`: the store and documents are built on it.
+        services.__dict__["db"] = counting
+        plain_db = firestore.Client(project=services.settings.project)
+        stack.callback(_close_client, plain_db)
+
+        s = services.settings
+        provision(s.project, s.events_topic, s.dead_letter_topic, None)
+        app = functions_framework.create_app("api", str(REPO / "functions/api/main.py"))
+        bench = Bench(
+            workdir=workdir,
+            emulators=emulators,
+            llm=llm,
+            keys=keys,
+            services=services,
+            api=app.test_client(),
+            counter=counter,
+            plain_db=plain_db,
+        )
+        stack.callback(_stop_workers, bench)
+        stack.callback(_close_publisher, services)
+        yield bench
+
+
+def _stop_workers(bench: Bench) -> None:
+    for worker in bench.workers:
+        worker.stop()
+
+
+def _close_publisher(services: Any) -> None:
+    client = getattr(services.__dict__.get("publisher"), "_client", None)
+    stop = getattr(client, "stop", None)
+    if callable(stop):
+        try:
+            stop()
+        except Exception as exc:  # the emulator may already be gone
+            print(f"(closing the Pub/Sub publisher: {exc})", file=sys.stderr)
+
+
+def _close_client(client: firestore.Client) -> None:
+    api = client._firestore_api_internal  # the gRPC channel, if one was opened
+    if api is not None:
+        api.transport.close()
+
+
+def _restore_env(saved: dict[str, str]) -> None:
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+# -- figures -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    n: int
+    median: float
+    p90: float
+    minimum: float
+    maximum: float
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    ordered = sorted(values)
+    if len(ordered) >= 2:
+        p90 = statistics.quantiles(ordered, n=10, method="inclusive")[8]
+    else:
+        p90 = ordered[0]
+    return Summary(
+        n=len(ordered),
+        median=statistics.median(ordered),
+        p90=p90,
+        minimum=ordered[0],
+        maximum=ordered[-1],
+    )
+
+
+def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=False))
+        ).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    out = [title, line(cells[0]), rule, *(line(r) for r in cells[1:])]
+    return "\n".join(out)
+
+
+def show(text: str = "") -> None:
+    print(text, flush=True)

@@ -1,0 +1,128 @@
+"""/v1/projects/{projectId}/programme and /v1/programmes/{programmeId}.
+
+Which request starts version n of a project's programme is decided by
+creating the document `<projectId>-v<n>`: the create and the run commit
+together or not at all, so of two racing requests exactly one starts a run
+and the other joins it. (A Firestore transaction would decide the same but
+retries under contention without backoff; a create precondition cannot
+livelock.)
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from flask import Response
+
+from shared.engine.lifecycle import new_run, start_run
+from shared.engine.model import Write
+from shared.engine.store import RunExists
+from shared.errors import Conflict, MalformedRequest
+from shared.http.context import RequestContext
+from shared.http.responses import json_response
+from shared.http.sessions import owned_document, run_progress
+from shared.models import paths
+from shared.models.common import GenerationStatus
+from shared.models.programme import ProgrammeInput
+from shared.workflows.programme import programme_from_concept
+
+ATTEMPTS = 5
+
+
+def _accepted(programme: dict[str, Any]) -> Response:
+    programme_id = str(programme["id"])
+    return json_response(
+        {
+            "programmeId": programme_id,
+            "runId": programme.get("runId"),
+            "status": programme.get("generationStatus"),
+            "version": programme.get("version"),
+        },
+        202,
+        {"Location": f"/v1/programmes/{programme_id}"},
+    )
+
+
+def create_programme(ctx: RequestContext, project_id: str) -> Response:
+    raw = ctx.request.get_data(cache=True).strip()
+    if raw not in (b"", b"{}"):
+        raise MalformedRequest("this route takes no request body (or an empty JSON object)")
+    services = ctx.services
+    for _ in range(ATTEMPTS):
+        project = owned_document(ctx, paths.project(project_id), "project")
+        latest = int(project.get("latestProgrammeVersion") or 0)
+        if latest:
+            current = services.documents.get(
+                paths.programme(paths.programme_id_for(project_id, latest))
+            )
+            if current and current.get("generationStatus") == GenerationStatus.IN_PROGRESS:
+                return _accepted(current)
+        version = latest + 1
+        programme_id = paths.programme_id_for(project_id, version)
+        run_id = uuid.uuid4().hex
+        now = services.now()
+        programme = {
+            "id": programme_id,
+            "projectId": project_id,
+            "tenantId": ctx.principal.tenant_id,
+            "userId": ctx.principal.user_id,
+            "version": version,
+            "status": "DRAFT",
+            "generationStatus": GenerationStatus.IN_PROGRESS.value,
+            "aiModel": None,
+            "runId": run_id,
+            "createdAt": now,
+            "updatedAt": now,
+        }
+        run = new_run(
+            programme_from_concept,
+            ProgrammeInput(programme_id=programme_id, project_id=project_id),
+            run_id=run_id,
+            tenant_id=ctx.principal.tenant_id,
+            user_id=ctx.principal.user_id,
+            subject=paths.programme(programme_id),
+            now=now,
+            redrive_after=timedelta(seconds=services.settings.redrive_after_seconds),
+        )
+        writes = [
+            Write(path=paths.programme(programme_id), data=programme, mode="create"),
+            Write(
+                path=paths.project(project_id),
+                data={"latestProgrammeVersion": version, "latestProgrammeId": programme_id},
+                mode="merge",
+            ),
+        ]
+        try:
+            start_run(services.store, services.publisher, run, writes)
+        except RunExists:
+            # Another request created version n first: join it if it is still running.
+            winner = services.documents.get(paths.programme(programme_id))
+            if winner and winner.get("generationStatus") == GenerationStatus.IN_PROGRESS:
+                return _accepted(winner)
+            continue
+        return _accepted(programme)
+    raise Conflict("the project's programme is changing too quickly; try again")
+
+
+def get_programme(ctx: RequestContext, programme_id: str) -> Response:
+    doc = owned_document(ctx, paths.programme(programme_id), "programme")
+    days = ctx.services.documents.list(paths.days_of(programme_id), order_by="dayNumber")
+    body: dict[str, Any] = {
+        "programmeId": programme_id,
+        "projectId": doc.get("projectId"),
+        "runId": doc.get("runId"),
+        "version": doc.get("version"),
+        "status": doc.get("generationStatus"),
+        "programmeStatus": doc.get("status"),
+        "aiModel": doc.get("aiModel"),
+        "generatedFromConcept": doc.get("generatedFromConcept"),
+        "createdAt": doc.get("createdAt"),
+        "updatedAt": doc.get("updatedAt"),
+        "days": [{k: v for k, v in d.items() if k != "tenantId"} for d in days],
+        "progress": run_progress(ctx, doc.get("runId")),
+    }
+    if doc.get("error"):
+        body["error"] = doc["error"]
+    return json_response(body)

@@ -1,0 +1,144 @@
+"""programme.generate-from-concept: the daily structure, each day's sessions, the stored programme.
+
+Field names are REFERENCE.md's (snake_case, as the app's programme editor
+uses them). Cross-field rules (a day per day number, sessions that end after
+they start) are validators on the structured-output models, so an answer
+that breaks them is retried like any other schema violation.
+"""
+
+from __future__ import annotations
+
+import functools
+from enum import StrEnum
+from typing import Annotated, Self
+
+from annotated_types import Len
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
+
+from shared.models.common import CamelModel
+
+
+class ActivityType(StrEnum):
+    ICEBREAKER = "ICEBREAKER"
+    WORKSHOP = "WORKSHOP"
+    REFLECTION = "REFLECTION"
+    ENERGIZER = "ENERGIZER"
+    FREE_TIME = "FREE_TIME"
+    MEAL = "MEAL"
+    PRESENTATION = "PRESENTATION"
+    GROUP_WORK = "GROUP_WORK"
+    OUTDOOR = "OUTDOOR"
+    CULTURAL = "CULTURAL"
+    INTERCULTURAL = "INTERCULTURAL"
+    CREATIVE = "CREATIVE"
+    SPORTS = "SPORTS"
+    DISCUSSION = "DISCUSSION"
+
+
+Clock = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+Short = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Focus = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+Item = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DayPlan(_Strict):
+    day_number: int = Field(ge=1, le=21)
+    theme: Short
+    morning_focus: Focus
+    afternoon_focus: Focus
+    evening_focus: Focus
+    morning_focus_formal: Focus
+    afternoon_focus_formal: Focus
+    evening_focus_formal: Focus
+    key_learning_outcomes: Annotated[list[Item], Len(1, 10)]
+
+
+class DailyStructure(_Strict):
+    days: list[DayPlan]
+
+    @model_validator(mode="after")
+    def _one_per_day(self) -> Self:
+        numbers = [d.day_number for d in self.days]
+        if numbers != list(range(1, len(numbers) + 1)):
+            raise ValueError("days must be numbered 1, 2, 3... once each, in order")
+        return self
+
+
+@functools.cache
+def daily_structure_schema(duration_days: int) -> type[DailyStructure]:
+    return create_model(
+        f"DailyStructure{duration_days}Days",
+        __base__=DailyStructure,
+        days=(Annotated[list[DayPlan], Len(duration_days, duration_days)], ...),
+    )
+
+
+class ProgrammeSession(_Strict):
+    title: Short
+    description: Body
+    activity_type: ActivityType
+    start_time: Clock
+    end_time: Clock
+    learning_objectives: Annotated[list[Item], Len(0, 10)]
+    methodology: Body
+    materials_needed: Annotated[list[Item], Len(0, 20)]
+    preparation_notes: Body
+    space_requirements: Focus
+    group_size: Short
+    accessibility_notes: Focus
+    language_level: Short
+    title_formal: Short
+    description_formal: Body
+    preparation_notes_formal: Body
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> Self:
+        if self.end_time <= self.start_time:  # "HH:MM" strings order like times
+            raise ValueError(f"session {self.title!r} must end after it starts")
+        return self
+
+
+class DaySessions(_Strict):
+    sessions: Annotated[list[ProgrammeSession], Len(3, 12)]
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Self:
+        starts = [s.start_time for s in self.sessions]
+        if starts != sorted(starts):
+            raise ValueError("sessions must be in order of start_time")
+        return self
+
+
+class ProgrammeInput(CamelModel):
+    programme_id: str
+    project_id: str
+
+
+class LoadedProject(CamelModel):
+    title: str
+    tagline: str
+    duration_days: int
+    participant_count: int
+    summary: str
+
+
+class GeneratedStructure(CamelModel):
+    structure: DailyStructure
+    ai_model: str
+
+
+class GeneratedDay(CamelModel):
+    day_number: int
+    sessions: list[ProgrammeSession]
+    ai_model: str
+
+
+class SavedProgramme(CamelModel):
+    programme_id: str
+    days: int
+    sessions: int

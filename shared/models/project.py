@@ -1,0 +1,210 @@
+"""project.generate-from-idea: the idea wizard's answers, ProjectDNA, ProjectConcept.
+
+Wire names are REFERENCE.md's exactly (the wizard's snake_case keys, the
+concept's camelCase fields), so models here use them as attribute names and
+the frontend needs no mapping layer. Bounds are REFERENCE.md's; where it
+gives none for a free-text field, a generous cap keeps documents bounded.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Literal, Self
+
+from annotated_types import Len
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
+
+from shared.models.common import CamelModel
+
+Level = Literal["low", "medium", "high"]
+AgeGroup = Literal["13-17", "18-25", "26-30", "mixed"]
+TargetProfile = Literal["general", "fewer_opportunities", "specific_needs"]
+GreenAmbition = Literal["basic", "moderate", "high"]
+PartnerStatus = Literal["confirmed", "need_suggestions", "some_confirmed"]
+PartnerExperience = Literal["new", "mixed", "experienced"]
+BudgetFlexibility = Literal["tight", "moderate", "flexible"]
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+class IdeaWizardAnswers(BaseModel):
+    """POST /v1/project-sessions: the wizard's answers, snake_case keys as the app sends them."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    theme: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    description: Text | None = None
+    age_group: AgeGroup
+    participant_count: int = Field(ge=16, le=60)
+    target_profile: TargetProfile
+    specific_needs_description: Text | None = None
+    duration_days: int = Field(ge=5, le=21)
+    activity_intensity: Level
+    green_ambition: GreenAmbition
+    partner_status: PartnerStatus
+    partner_experience: PartnerExperience
+    preferred_countries: (
+        Annotated[list[Annotated[str, StringConstraints(min_length=2, max_length=60)]], Len(0, 30)]
+        | None
+    ) = None
+    primary_languages: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ]
+    translation_support: bool
+    interpretation_needed: bool
+    digital_comfort: Level
+    budget_flexibility: BudgetFlexibility
+    additional_notes: Text | None = None
+
+
+class ProjectInput(CamelModel):
+    session_id: str
+    project_id: str
+
+
+# -- extract-dna (the LLM's first answer) ------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TargetGroup(_Strict):
+    age_range: AgeGroup
+    size: int = Field(ge=16, le=60)
+    profile: TargetProfile
+    specific_needs: list[Annotated[str, StringConstraints(max_length=300)]]
+
+
+class LanguageNeeds(_Strict):
+    primary: list[Annotated[str, StringConstraints(min_length=1, max_length=60)]]
+    translation_required: bool
+    interpretation_needed: bool
+
+
+class ProjectDNA(_Strict):
+    target_group: TargetGroup
+    theme: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    inclusion_complexity: Level
+    risk_level: Level
+    digital_comfort: Level
+    language_needs: LanguageNeeds
+    green_ambition: GreenAmbition
+    budget_flexibility: BudgetFlexibility
+    partner_maturity: PartnerExperience
+    duration_preference: int = Field(ge=5, le=21)
+    activity_intensity: Level
+
+
+# -- generate-concept (the LLM's second answer) ---------------------------------
+
+
+class Objective(_Strict):
+    text: Annotated[str, StringConstraints(min_length=10, max_length=500)]
+    erasmus_priority: Annotated[str, StringConstraints(min_length=3, max_length=100)]
+
+
+class OutlineDay(_Strict):
+    day: int = Field(ge=1, le=21)
+    morning: Annotated[str, StringConstraints(min_length=3, max_length=500)]
+    afternoon: Annotated[str, StringConstraints(min_length=3, max_length=500)]
+    evening: Annotated[str, StringConstraints(min_length=3, max_length=500)]
+
+
+class LearningOutcome(_Strict):
+    category: Annotated[str, StringConstraints(min_length=3, max_length=100)]
+    outcome: Annotated[str, StringConstraints(min_length=10, max_length=500)]
+
+
+class BudgetBreakdown(_Strict):
+    organizational: int = Field(ge=0)
+    travel_min: int = Field(ge=0)
+    travel_max: int = Field(ge=0)
+    individual_min: int = Field(ge=0)
+    individual_max: int = Field(ge=0)
+    inclusion: int = Field(ge=0)
+    exceptional: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Self:
+        if self.travel_min > self.travel_max or self.individual_min > self.individual_max:
+            raise ValueError("budget breakdown minimums must not exceed maximums")
+        return self
+
+
+class BudgetRange(_Strict):
+    min: int = Field(ge=0)
+    max: int = Field(ge=0)
+    currency: Literal["EUR"]
+    breakdown: BudgetBreakdown
+
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if self.min > self.max:
+            raise ValueError("estimatedBudgetRange.min must not exceed max")
+        return self
+
+
+Long = Annotated[str, StringConstraints(min_length=100, max_length=2000)]
+Narrative = Annotated[str, StringConstraints(min_length=80, max_length=1000)]
+
+
+class ProjectConcept(_Strict):
+    title: Annotated[str, StringConstraints(min_length=5, max_length=200)]
+    tagline: Annotated[str, StringConstraints(min_length=10, max_length=300)]
+    objectives: Annotated[list[Objective], Len(3, 5)]
+    targetGroupDescription: Long
+    targetGroupDescriptionFormal: Long
+    activityOutline: Annotated[list[OutlineDay], Len(5, 21)]
+    learningOutcomes: Annotated[list[LearningOutcome], Len(5, 10)]
+    inclusionPlanOverview: Long
+    inclusionPlanOverviewFormal: Long
+    partnerProfile: Long
+    partnerProfileFormal: Long
+    estimatedBudgetRange: BudgetRange
+    sustainabilityNarrative: Narrative
+    sustainabilityNarrativeFormal: Narrative
+    impactNarrative: Narrative
+    impactNarrativeFormal: Narrative
+
+    @model_validator(mode="after")
+    def _days_in_order(self) -> Self:
+        days = [d.day for d in self.activityOutline]
+        if days != list(range(1, len(days) + 1)):
+            raise ValueError("activityOutline days must be 1, 2, 3... in order")
+        return self
+
+
+@functools.cache
+def concept_schema(duration_days: int) -> type[ProjectConcept]:
+    """The concept schema with an activity outline of exactly the project's length."""
+    return create_model(
+        f"ProjectConcept{duration_days}Days",
+        __base__=ProjectConcept,
+        activityOutline=(Annotated[list[OutlineDay], Len(duration_days, duration_days)], ...),
+    )
+
+
+# -- step outputs ---------------------------------------------------------------
+
+
+class LoadedProjectSession(CamelModel):
+    answers: IdeaWizardAnswers
+
+
+class ExtractedDNA(CamelModel):
+    dna: ProjectDNA
+    ai_model: str
+
+
+class GeneratedConcept(CamelModel):
+    concept: ProjectConcept
+    ai_model: str
+
+
+class SavedProject(CamelModel):
+    project_id: str
+
+
+class ProjectSessionUpdated(CamelModel):
+    status: str

@@ -1,0 +1,118 @@
+"""project.generate-from-idea: wizard answers in, a Project (concept + DNA) out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shared.engine import registry
+from shared.engine.workflow import StepContext, Workflow
+from shared.errors import NonRetriableError
+from shared.models import paths
+from shared.models.common import GenerationStatus
+from shared.models.project import (
+    ExtractedDNA,
+    GeneratedConcept,
+    IdeaWizardAnswers,
+    LoadedProjectSession,
+    ProjectDNA,
+    ProjectInput,
+    ProjectSessionUpdated,
+    SavedProject,
+    concept_schema,
+)
+from shared.workflows import prompts
+from shared.workflows.deps import llm
+
+DNA_TEMPERATURE = 0.3
+CONCEPT_TEMPERATURE = 0.8
+
+project_from_idea: Workflow[ProjectInput] = Workflow(
+    id="project.generate-from-idea",
+    input_model=ProjectInput,
+    description="Turn the idea wizard's answers into a project concept.",
+    deadline=timedelta(minutes=20),
+)
+registry.register(project_from_idea)
+
+Ctx = StepContext[ProjectInput]
+
+
+@project_from_idea.step("load-session", pure=True)
+def load_session(ctx: Ctx) -> LoadedProjectSession:
+    doc = ctx.read(paths.project_session(ctx.input.session_id))
+    if doc is None:
+        raise NonRetriableError("the project session no longer exists")
+    return LoadedProjectSession(answers=IdeaWizardAnswers.model_validate(doc["answers"]))
+
+
+@project_from_idea.step("extract-dna")
+def extract_dna(ctx: Ctx) -> ExtractedDNA:
+    answers = ctx.output("load-session", LoadedProjectSession).answers
+    generation = llm(ctx).generate(
+        ProjectDNA,
+        system=prompts.DNA_SYSTEM,
+        prompt=prompts.dna_prompt(answers.model_dump_json(exclude_none=True)),
+        temperature=DNA_TEMPERATURE,
+    )
+    return ExtractedDNA(dna=generation.value, ai_model=generation.model)
+
+
+@project_from_idea.step("generate-concept")
+def generate_concept(ctx: Ctx) -> GeneratedConcept:
+    answers = ctx.output("load-session", LoadedProjectSession).answers
+    dna = ctx.output("extract-dna", ExtractedDNA).dna
+    generation = llm(ctx).generate(
+        concept_schema(answers.duration_days),
+        system=prompts.CONCEPT_SYSTEM,
+        prompt=prompts.concept_prompt(
+            dna.model_dump_json(),
+            answers.model_dump_json(exclude_none=True),
+            answers.duration_days,
+        ),
+        temperature=CONCEPT_TEMPERATURE,
+    )
+    return GeneratedConcept(concept=generation.value, ai_model=generation.model)
+
+
+@project_from_idea.step("save-project")
+def save_project(ctx: Ctx) -> SavedProject:
+    answers = ctx.output("load-session", LoadedProjectSession).answers
+    dna = ctx.output("extract-dna", ExtractedDNA).dna
+    generated = ctx.output("generate-concept", GeneratedConcept)
+    project_id = ctx.input.project_id
+    ctx.put(
+        paths.project(project_id),
+        {
+            "id": project_id,
+            "tenantId": ctx.tenant_id,
+            "userId": ctx.user_id,
+            "sessionId": ctx.input.session_id,
+            **generated.concept.model_dump(mode="json", exclude_none=True),
+            "projectDna": dna.model_dump(mode="json"),
+            "status": "CONCEPT",
+            "erasmusAction": "KA1-Youth-Exchange",
+            "durationDays": answers.duration_days,
+            "participantCount": answers.participant_count,
+            "aiModel": generated.ai_model,
+            "latestProgrammeVersion": 0,
+            "createdAt": ctx.now,
+            "updatedAt": ctx.now,
+        },
+    )
+    return SavedProject(project_id=project_id)
+
+
+@project_from_idea.step("update-session")
+def update_session(ctx: Ctx) -> ProjectSessionUpdated:
+    generated = ctx.output("generate-concept", GeneratedConcept)
+    ctx.merge(
+        paths.project_session(ctx.input.session_id),
+        {
+            "generationStatus": GenerationStatus.COMPLETED.value,
+            "projectId": ctx.input.project_id,
+            "aiModel": generated.ai_model,
+            "error": None,
+            "updatedAt": ctx.now,
+        },
+    )
+    return ProjectSessionUpdated(status=GenerationStatus.COMPLETED.value)
