@@ -217,11 +217,11 @@ def import_seconds(function: str) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def heaviest_imports(function: str, top: int = 4) -> list[tuple[str, float]]:
-    """What `main` imports directly, by cumulative import time (one `-X importtime` sample).
+def heaviest_imports(function: str, top: int = 4) -> list[tuple[str, str, float]]:
+    """Where `main` and our `shared` package pull in other packages, by cumulative time.
 
-    A module's cost is paid by its first importer, so this shows where the
-    time goes in import order, not what each package would cost alone.
+    From one `-X importtime` sample: (package, importer, seconds). A module's
+    cost is paid by its first importer, so this is the cost in import order.
     """
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import main"],
@@ -232,26 +232,33 @@ def heaviest_imports(function: str, top: int = 4) -> list[tuple[str, float]]:
         timeout=120,
         check=True,
     )
-    found: dict[str, float] = {}
+    # "import time: self [us] | cumulative | imported package", nested by indent,
+    # children printed before their parent.
+    lines: list[tuple[int, str, float]] = []
     for line in done.stderr.splitlines():
-        # "import time:  self [us] | cumulative | imported package", nesting by indent:
-        # `main` is indented by 1, what it imports directly by 3.
         parts = line.split("|")
         if not line.startswith("import time:") or len(parts) != 3:
             continue
-        name = parts[2].rstrip()
-        if len(name) - len(name.lstrip()) != 3:
-            continue
         try:
-            found[name.strip()] = int(parts[1].strip()) / 1_000_000
+            cumulative = int(parts[1].strip()) / 1_000_000
         except ValueError:
             continue
-    return sorted(found.items(), key=lambda item: -item[1])[:top]
+        name = parts[2].rstrip()
+        lines.append((len(name) - len(name.lstrip()), name.strip(), cumulative))
+    ours = ("main", "shared")
+    found: list[tuple[str, str, float]] = []
+    for index, (indent, name, cumulative) in enumerate(lines):
+        if name.split(".")[0] in ours:
+            continue
+        parent = next((n for i, n, _ in lines[index + 1 :] if i < indent), "")
+        if parent.split(".")[0] in ours:
+            found.append((name, parent, cumulative))
+    return sorted(found, key=lambda item: -item[2])[:top]
 
 
 def import_times() -> None:
     rows: list[list[object]] = []
-    heavy: dict[str, list[tuple[str, float]]] = {}
+    heavy: dict[str, list[tuple[str, str, float]]] = {}
     for function in ("api", "worker"):
         samples = [import_seconds(function) * 1000 for _ in range(IMPORT_SAMPLES)]
         s = summarize(samples)
@@ -266,8 +273,8 @@ def import_times() -> None:
         )
     )
     for function, items in heavy.items():
-        listed = ", ".join(f"{name} {sec * 1000:.0f} ms" for name, sec in items)
-        show(f"   {function}: main's direct imports by cumulative time (one sample): {listed}")
+        listed = ", ".join(f"{name} {sec * 1000:.0f} ms (by {by})" for name, by, sec in items)
+        show(f"   {function}: heaviest packages our code imports (one sample): {listed}")
     show()
 
 

@@ -518,18 +518,26 @@ def summarize(values: Sequence[float]) -> Summary:
 
 
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    """A plain-text table: numeric columns right-aligned, text left-aligned."""
+    body = [[str(c) for c in row] for row in rows]
+    cells = [[str(h) for h in headers], *body]
+    widths = [max(len(row[i]) for row in cells if i < len(row)) for i in range(len(headers))]
+    numeric = [
+        i > 0 and all(_numeric(row[i]) for row in body if i < len(row)) for i in range(len(headers))
+    ]
 
     def line(row: Sequence[str]) -> str:
         return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=False))
+            c.rjust(w) if right else c.ljust(w)
+            for c, w, right in zip(row, widths, numeric, strict=False)
         ).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    out = [title, line(cells[0]), rule, *(line(r) for r in cells[1:])]
-    return "\n".join(out)
+    return "\n".join([title, line(cells[0]), rule, *(line(r) for r in body)])
+
+
+def _numeric(text: str) -> bool:
+    return text.replace(".", "", 1).replace("-", "").isdigit()
 
 
 def show(text: str = "") -> None:

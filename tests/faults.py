@@ -21,13 +21,20 @@ class SimulatedCrash(BaseException):
 
 @dataclass
 class CrashingStore:
-    """Crashes once: before or after the commit that completes `step`, or right after the claim."""
+    """Crashes once: before or after the commit that completes `step`, or right after the claim.
+
+    `step` may end with "*" to match a prefix (fan-out steps), and `after`
+    says how many matching commits land before the crash. Once crashed the
+    "process" is dead: every later write from it fails too, as it would.
+    """
 
     inner: RunStore
     point: str  # "after-claim" | "before-commit" | "after-commit"
     step: str | None = None
+    after: int = 1
     armed: bool = True
-    commits: int = 0
+    dead: bool = False
+    seen: int = 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -38,18 +45,26 @@ class CrashingStore:
         if self.point == "after-claim":
             return "lease_owner" in patch.fields and patch.fields["lease_owner"] is not None
         completed = {s for s, r in patch.steps.items() if r.status is StepStatus.COMPLETED}
-        return self.step in completed
+        step = self.step or ""
+        if step.endswith("*"):
+            return any(s.startswith(step[:-1]) for s in completed)
+        return step in completed
 
     def update(
         self, run_id: str, version: object, patch: RunPatch, writes: Sequence[Write] = ()
     ) -> object:
+        if self.dead:
+            raise SimulatedCrash("this process is dead")
         hit = self._matches(patch)
         if hit and self.point == "before-commit":
-            self.armed = False
-            raise SimulatedCrash(f"crash before committing {self.step}")
+            self.seen += 1
+            if self.seen >= self.after:
+                self.armed, self.dead = False, True
+                raise SimulatedCrash(f"crash before committing {self.step}")
         result = self.inner.update(run_id, version, patch, writes)
-        self.commits += 1
-        if hit:
-            self.armed = False
-            raise SimulatedCrash(f"crash after {self.point} {self.step or ''}")
+        if hit and self.point != "before-commit":
+            self.seen += 1
+            if self.seen >= self.after:
+                self.armed, self.dead = False, True
+                raise SimulatedCrash(f"crash after {self.point} {self.step or ''}")
         return result
