@@ -151,6 +151,12 @@ def _scenario(bench: Bench, sweeper: Sweeper) -> int:
         f"generate-seeds attempts {attempts}, LLM requests {len(bench.llm.requests)}"
     )
     show(f"   B's push requests for the run (outcomes): {outcomes or '-'}")
+    if lease_expiry is not None:
+        show(
+            f"   expected at most: lease expiry {rel(lease_expiry)} + one sweep period "
+            f"({SWEEP_SECONDS:.0f} s) + a delivery = about "
+            f"{lease_expiry - b_started + SWEEP_SECONDS:+.0f} s"
+        )
     show()
     if status == "COMPLETED":
         verdict = "within" if elapsed < TARGET_SECONDS else "OVER"

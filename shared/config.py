@@ -47,6 +47,8 @@ class Settings(BaseModel):
     # A QUEUED run nobody picked up, or a released run nobody retried, is
     # re-published by the sweep after this long.
     redrive_after_seconds: float = 120.0
+    # Fan-out steps of one run executed at once (1 = one after another).
+    max_parallel_steps: int = 8
     log_level: str = "INFO"
     auth: AuthSettings = AuthSettings()
     llm: LLMSettings = LLMSettings()
@@ -71,6 +73,7 @@ class Settings(BaseModel):
             lease_seconds=num("LEASE_SECONDS", 30.0),
             step_max_attempts=int(num("STEP_MAX_ATTEMPTS", 5)),
             redrive_after_seconds=num("REDRIVE_AFTER_SECONDS", 120.0),
+            max_parallel_steps=int(num("MAX_PARALLEL_STEPS", 8)),
             log_level=opt("LOG_LEVEL") or "INFO",
             auth=AuthSettings(
                 jwks_url=opt("AUTH_JWKS_URL"),

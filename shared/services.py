@@ -58,6 +58,7 @@ class Services:
             lease_seconds=self.settings.lease_seconds,
             step_max_attempts=self.settings.step_max_attempts,
             redrive_after_seconds=self.settings.redrive_after_seconds,
+            max_parallel_steps=self.settings.max_parallel_steps,
         )
 
     @functools.cached_property

@@ -386,19 +386,29 @@ class _Execution:
                 step_ids = self._step_ids(stage)
             except KeyError:
                 return  # decided by a pure step's output we do not have yet
+            if stage.pure:
+                # Pure steps are cheap and safe to repeat: no crash accounting,
+                # so a worker dying later never blames them.
+                self._extend_order(patch, step_ids)
+                continue
             for step_id in step_ids:
                 if step_id in self.outputs:
                     continue
                 previous = self.run.steps.get(step_id)
                 attempts = (previous.attempts if previous else 0) + 1
                 if attempts > self.config.step_max_attempts:
-                    raise_message = (
+                    message = (
                         f"step {step_id} did not complete after "
                         f"{self.config.step_max_attempts} attempts"
                     )
                     if previous and previous.error:
-                        raise_message += f"; last error: {previous.error}"
-                    patch.fields.update(terminal_fields(RunStatus.FAILED, raise_message, now))
+                        message += f"; last error: {previous.error}"
+                    else:
+                        message += (
+                            "; the worker running it stopped without reporting an error"
+                            " (crash, timeout or out of memory)"
+                        )
+                    patch.fields.update(terminal_fields(RunStatus.FAILED, message, now))
                     patch.steps[step_id] = StepRecord(
                         status=StepStatus.FAILED,
                         attempts=attempts - 1,
@@ -406,7 +416,7 @@ class _Execution:
                         finished_at=now,
                         error=previous.error if previous else None,
                     )
-                    self.pending_failure = raise_message
+                    self.pending_failure = message
                     return
                 mark = StepRecord(
                     status=StepStatus.RUNNING,
@@ -417,8 +427,7 @@ class _Execution:
                 patch.steps[step_id] = mark
                 self.marked.add(step_id)
             self._extend_order(patch, step_ids)
-            if not stage.pure:
-                return
+            return
 
     def _mark_now(self, stage_index: int, todo: list[str]) -> None:
         with self.lock:
