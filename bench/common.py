@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -404,6 +405,7 @@ def bench_stack(extra_env: dict[str, str] | None = None) -> Iterator[Bench]:
     saved_env = dict(os.environ)
     workdir = Path(tempfile.mkdtemp(prefix="genjobs-bench-"))
     with ExitStack() as stack:
+        stack.push(_WorkdirCleanup(workdir))
         stack.callback(signal.signal, signal.SIGTERM, previous_sigterm)
         stack.callback(_restore_env, saved_env)
         emulators = Emulators(log_dir=workdir)
@@ -462,6 +464,21 @@ def bench_stack(extra_env: dict[str, str] | None = None) -> Iterator[Bench]:
         stack.callback(_stop_workers, bench)
         stack.callback(_close_publisher, services)
         yield bench
+
+
+class _WorkdirCleanup:
+    """Removes the logs and the run-time key; on an error keeps the logs and says where."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+
+    def __call__(self, exc_type: type[BaseException] | None, *_: object) -> bool:
+        shutil.rmtree(self.workdir / "auth", ignore_errors=True)
+        if exc_type is None or exc_type is KeyboardInterrupt:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        else:
+            print(f"(emulator and worker logs kept in {self.workdir})", file=sys.stderr)
+        return False
 
 
 def _stop_workers(bench: Bench) -> None:

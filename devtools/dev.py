@@ -76,9 +76,18 @@ def sweeper(env: dict[str, str]) -> None:
             print(f"sweep tick failed: {exc}", file=sys.stderr)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def dev() -> int:
     from devtools.emulators import EmulatorMissing, Emulators
     from devtools.provision import provision
+
+    # Ctrl-C or a supervisor's SIGTERM both stop everything this started, even
+    # when SIGINT was ignored by the shell that launched us in the background.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
 
     env = local_env()
     fs_port = int(env["FIRESTORE_EMULATOR_HOST"].rsplit(":", 1)[1])
@@ -121,7 +130,7 @@ def dev() -> int:
     finally:
         for child in children:
             if child.poll() is None:
-                child.send_signal(signal.SIGINT)
+                child.terminate()
         for child in children:
             try:
                 child.wait(timeout=10)
