@@ -17,7 +17,7 @@ from shared import logs
 from shared.adapters.firestore_docs import FirestoreDocuments
 from shared.adapters.firestore_store import FirestoreRunStore, client_for
 from shared.adapters.jwt_auth import TokenVerifier
-from shared.adapters.llm_factory import build_language_model
+from shared.adapters.llm import LanguageModel
 from shared.adapters.pubsub import PubSubPublisher
 from shared.config import Settings
 from shared.engine.runner import Clock, EngineConfig, Runner, utcnow
@@ -63,7 +63,14 @@ class Services:
 
     @functools.cached_property
     def runner(self) -> Runner:
-        deps = WorkflowDeps(lambda: build_language_model(self.settings.llm))
+        def language_model() -> LanguageModel:
+            # Imported here: `openai` costs ~0.4 s of cold start, and only a
+            # worker that reaches an LLM step needs it (never the api).
+            from shared.adapters.llm_factory import build_language_model
+
+            return build_language_model(self.settings.llm)
+
+        deps = WorkflowDeps(language_model)
         return Runner(self.store, deps=deps, config=self.engine_config, clock=self.clock)
 
 
