@@ -58,6 +58,7 @@ _CLEARED_SETTINGS = (
     "OPENAI_MODEL",
     "OPENAI_TIMEOUT_SECONDS",
     "LLM_SCHEMA_RETRIES",
+    "MAX_PARALLEL_STEPS",
     "K_SERVICE",
 )
 
@@ -74,6 +75,9 @@ class RpcRecord:
     method: str
     writes: int = 0
     documents: int = 0
+    # For a Commit: the written documents' paths, ids replaced by `*`
+    # (`runs/*`, `programmes/*/days/*`).
+    targets: list[str] = field(default_factory=list)
 
     @property
     def reads(self) -> int:
@@ -151,6 +155,13 @@ class _CountingStream:
         return getattr(self._inner, name)
 
 
+def _target(write: Any) -> str:
+    """`runs/*` for a write to `projects/p/databases/d/documents/runs/abc`."""
+    name = write.update.name if write.HasField("update") else write.delete
+    parts = str(name).split("/documents/", 1)[-1].split("/")
+    return "/".join(p if i % 2 == 0 else "*" for i, p in enumerate(parts))
+
+
 class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):  # type: ignore[misc]
     def __init__(self, counter: OpCounter) -> None:
         self.counter = counter
@@ -166,7 +177,9 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         method = self._method(details)
         entry = self.counter.record(method)
         if method == "Commit":
-            entry.writes = len(_pb(request).writes)
+            writes = _pb(request).writes
+            entry.writes = len(writes)
+            entry.targets = [_target(w) for w in writes]
         elif method == "GetDocument":
             entry.documents = 1
         return continuation(details, request)
@@ -349,6 +362,26 @@ class Bench:
             raise RuntimeError(f"get answered {response.status_code}: {response.get_data()!r}")
         session: dict[str, Any] = response.get_json()
         return session
+
+    def post(self, path: str, body: Any, expect: int = 202) -> dict[str, Any]:
+        """POST a JSON body to the in-process api; the JSON answer (status checked)."""
+        response = self.api.post(path, json=body, headers=self.headers())
+        if response.status_code != expect:
+            raise RuntimeError(
+                f"POST {path} answered {response.status_code}: {response.get_data()!r}"
+            )
+        answer: dict[str, Any] = response.get_json()
+        return answer
+
+    def get(self, path: str) -> dict[str, Any]:
+        """GET from the in-process api; the JSON answer (200 required)."""
+        response = self.api.get(path, headers=self.headers())
+        if response.status_code != 200:
+            raise RuntimeError(
+                f"GET {path} answered {response.status_code}: {response.get_data()!r}"
+            )
+        answer: dict[str, Any] = response.get_json()
+        return answer
 
     def run_doc(self, run_id: str) -> dict[str, Any]:
         """The run document, read with an uncounted client."""

@@ -8,6 +8,7 @@ are not installed this fails loudly: no in-memory stand-in replaces them.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -92,29 +93,13 @@ class Emulators:
         fs_log = self.log_dir / "firestore.log"
         ps_log = self.log_dir / "pubsub.log"
         firestore = subprocess.Popen(
-            [
-                "java",
-                "-Xmx512m",
-                "-Duser.language=en",
-                "-cp",
-                str(FIRESTORE_JAR),
-                "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
-                "start",
-                "--host=127.0.0.1",
-                f"--port={self.firestore_port}",
-            ],
+            self._firestore_command(),
             stdout=fs_log.open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.processes.append(firestore)
-        pubsub = subprocess.Popen(
-            [str(PUBSUB_BIN), "--host=127.0.0.1", f"--port={self.pubsub_port}"],
-            stdout=ps_log.open("wb"),
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "JAVA_TOOL_OPTIONS": "-Xmx512m"},
-            start_new_session=True,
-        )
+        pubsub = self._start_pubsub(ps_log)
         self.processes.append(pubsub)
         try:
             _wait_ready(f"http://{self.firestore_host}/", firestore, "Firestore", fs_log)
@@ -139,24 +124,68 @@ class Emulators:
                 process.wait()
         self.processes.clear()
 
-    def restart_firestore(self) -> None:
-        """Kill and start the Firestore emulator on the same port (its data is lost)."""
+    def _start_pubsub(self, log: Path) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [str(PUBSUB_BIN), "--host=127.0.0.1", f"--port={self.pubsub_port}"],
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "JAVA_TOOL_OPTIONS": "-Xmx512m"},
+            start_new_session=True,
+        )
+
+    def stop_pubsub(self) -> None:
+        """Kill the Pub/Sub emulator (an outage: topics and messages are gone with it)."""
+        os.killpg(self.processes[1].pid, signal.SIGKILL)
+        self.processes[1].wait()
+
+    def start_pubsub(self) -> None:
+        log = self.log_dir / "pubsub-restarted.log"
+        self.processes[1] = self._start_pubsub(log)
+        _wait_ready(f"http://{self.pubsub_host}/", self.processes[1], "Pub/Sub", log)
+
+    def _firestore_command(self, *extra: str) -> list[str]:
+        return [
+            "java",
+            "-Xmx512m",
+            "-Duser.language=en",
+            "-cp",
+            str(FIRESTORE_JAR),
+            "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+            "start",
+            "--host=127.0.0.1",
+            f"--port={self.firestore_port}",
+            *extra,
+        ]
+
+    def restart_firestore(self, project: str) -> None:
+        """Stop and start the Firestore emulator on the same port, keeping its data.
+
+        The data goes through the emulator's own export and import, as a
+        real database keeps it across a restart; documents come back with
+        new update times.
+        """
+        export_dir = Path(tempfile.mkdtemp(prefix="firestore-export-", dir=self.log_dir))
+        body = json.dumps(
+            {
+                "database": f"projects/{project}/databases/(default)",
+                "export_directory": str(export_dir),
+            }
+        ).encode()
+        request = urllib.request.Request(
+            f"http://{self.firestore_host}/emulator/v1/projects/{project}:export",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+        [metadata] = export_dir.glob("*/*.overall_export_metadata")
         firestore = self.processes[0]
         os.killpg(firestore.pid, signal.SIGKILL)
         firestore.wait()
         log = self.log_dir / "firestore-restarted.log"
         self.processes[0] = subprocess.Popen(
-            [
-                "java",
-                "-Xmx512m",
-                "-Duser.language=en",
-                "-cp",
-                str(FIRESTORE_JAR),
-                "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
-                "start",
-                "--host=127.0.0.1",
-                f"--port={self.firestore_port}",
-            ],
+            self._firestore_command(f"--import-data={metadata}"),
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,

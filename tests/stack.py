@@ -29,6 +29,21 @@ from shared.services import Services
 from tests.auth_support import SigningKey, bearer, claims, mint
 
 
+def _provision_pull(subscriber: SubscriberClient, settings: Any) -> str:
+    provision(settings.project, settings.events_topic, settings.dead_letter_topic, None)
+    subscription: str = subscriber.subscription_path(
+        settings.project, f"pull-{settings.events_topic}"
+    )
+    subscriber.create_subscription(
+        request={
+            "name": subscription,
+            "topic": PublisherClient.topic_path(settings.project, settings.events_topic),
+            "ack_deadline_seconds": 60,
+        }
+    )
+    return subscription
+
+
 @dataclass
 class Delivery:
     status: int
@@ -53,18 +68,8 @@ class Stack:
         services_module.from_environment.cache_clear()
         services = services_module.from_environment()
         settings = services.settings
-        provision(settings.project, settings.events_topic, settings.dead_letter_topic, None)
         subscriber = SubscriberClient()
-        subscription = subscriber.subscription_path(
-            settings.project, f"pull-{settings.events_topic}"
-        )
-        subscriber.create_subscription(
-            request={
-                "name": subscription,
-                "topic": PublisherClient.topic_path(settings.project, settings.events_topic),
-                "ack_deadline_seconds": 60,
-            }
-        )
+        subscription = _provision_pull(subscriber, settings)
         api_app = functions_framework.create_app("api", str(repo / "functions/api/main.py"))
         worker_app = functions_framework.create_app(
             "worker", str(repo / "functions/worker/main.py")
@@ -90,6 +95,10 @@ class Stack:
         """Swap the run store the api and worker use (to inject faults around the real one)."""
         self.services.__dict__["store"] = store
         self.services.__dict__.pop("runner", None)
+
+    def reprovision(self) -> None:
+        """Topics and the test subscription again, after the Pub/Sub emulator restarted."""
+        _provision_pull(self.subscriber, self.services.settings)
 
     # -- the frontend's side ---------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Leases: renewed while a long step runs, and a step that kills its process every time ends FAILED."""
+"""Leases: renewed while a long step runs; a step that kills its worker every time ends FAILED."""
 
 from __future__ import annotations
 

@@ -8,7 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PUBLISH_TIMEOUT_SECONDS = 30.0
+# A create waits at most this long for Pub/Sub; past it the run stays QUEUED
+# and the sweep publishes it (the caller still gets its 202).
+PUBLISH_TIMEOUT_SECONDS = 10.0
 
 
 class RunMessage(BaseModel):

@@ -182,9 +182,34 @@ class _Execution:
             return self._execute()
         except _Stop as stop:
             return stop.outcome
+        except RetryLater:
+            raise
+        except Exception as exc:
+            # Not a step's failure but ours (Firestore unreachable mid-commit,
+            # say): hand the run back so a redelivery need not wait for the
+            # lease to expire, then let Pub/Sub redeliver.
+            log.exception("delivery failed outside a step; releasing the run")
+            self._release()
+            raise RetryLater(f"delivery failed: {describe(exc)}") from exc
         finally:
             done.set()
             heartbeat.join(timeout=5)
+
+    def _release(self) -> None:
+        now = self.clock()
+        patch = RunPatch(
+            fields={
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "watchdog_at": self._watchdog(now + self._redrive()),
+            }
+        )
+        try:
+            with self.lock:
+                self.buffer.clear()
+                self._write(patch)
+        except (_Stop, Exception):
+            log.warning("could not release the run; its lease will expire instead")
 
     def _admit(self) -> Outcome | None:
         """Decide from the loaded run whether this delivery should run it at all."""
