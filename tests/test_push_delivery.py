@@ -17,8 +17,8 @@ from google.pubsub_v1.types import PushConfig
 
 from devtools.openai_server import Reply
 from devtools.provision import provision, push_endpoint
+from devtools.worker_process import WorkerProcess
 from tests.stack import Stack
-from tests.worker_process import WorkerProcess
 
 LEASE = 2.0
 

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.engine.model import RunRecord, RunStatus, Write
-from shared.engine.store import EventPublisher, RunPatch, RunStore, StaleRun
-from shared.engine.transitions import last_step_error, subject_status_writes, terminal_fields
+from shared.engine.store import EventPublisher, RunStore, StaleRun
+from shared.engine.transitions import end_run, last_step_error
 from shared.engine.workflow import Workflow
 
 log = logging.getLogger(__name__)
@@ -87,15 +87,8 @@ def cancel_run(store: RunStore, run_id: str, now: datetime) -> RunRecord | None:
         run = loaded.record
         if run.status.terminal:
             raise AlreadyFinished(run.status)
-        error = "cancelled on request"
-        patch = RunPatch(fields=terminal_fields(RunStatus.CANCELLED, error, now))
         try:
-            store.update(
-                run_id,
-                loaded.version,
-                patch,
-                subject_status_writes(run, RunStatus.CANCELLED, None, now),
-            )
+            end_run(store, loaded, RunStatus.CANCELLED, "cancelled on request", now)
         except StaleRun:
             continue
         return run.model_copy(update={"status": RunStatus.CANCELLED, "finished_at": now})
@@ -120,14 +113,8 @@ def fail_dead_lettered(store: RunStore, run_id: str, delivery_count: int, now: d
         last = last_step_error(run)
         if last:
             reason += f"; last error: {last}"
-        patch = RunPatch(fields=terminal_fields(RunStatus.FAILED, reason, now))
         try:
-            store.update(
-                run_id,
-                loaded.version,
-                patch,
-                subject_status_writes(run, RunStatus.FAILED, reason, now),
-            )
+            end_run(store, loaded, RunStatus.FAILED, reason, now)
         except StaleRun:
             continue
         log.error("run failed after dead-lettering", extra={"runId": run_id})

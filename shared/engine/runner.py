@@ -82,9 +82,10 @@ def describe(exc: BaseException) -> str:
 
 
 class _StepFailed(Exception):
-    def __init__(self, step_id: str, cause: BaseException, started: datetime) -> None:
+    def __init__(self, step_id: str, cause: BaseException, started: datetime, attempt: int) -> None:
         super().__init__(describe(cause))
         self.step_id = step_id
+        self.attempt = attempt
         self.cause = cause
         self.started = started
         self.retriable = not isinstance(cause, NonRetriableError)
@@ -196,18 +197,10 @@ class _Execution:
             heartbeat.join(timeout=5)
 
     def _release(self) -> None:
-        now = self.clock()
-        patch = RunPatch(
-            fields={
-                "lease_owner": None,
-                "lease_expires_at": None,
-                "watchdog_at": self._watchdog(now + self._redrive()),
-            }
-        )
         try:
             with self.lock:
                 self.buffer.clear()
-                self._write(patch)
+                self._write(RunPatch(fields=self._released(self.clock())))
         except (_Stop, Exception):
             log.warning("could not release the run; its lease will expire instead")
 
@@ -351,7 +344,7 @@ class _Execution:
                 raise
             except Exception as exc:
                 log.warning("step attempt failed: %s", describe(exc), extra={"attempt": attempt})
-                raise _StepFailed(step_id, exc, started) from exc
+                raise _StepFailed(step_id, exc, started, attempt) from exc
             finished = self.clock()
             record = StepRecord(
                 status=StepStatus.COMPLETED,
@@ -473,44 +466,23 @@ class _Execution:
 
     def _on_failure(self, failure: _StepFailed) -> Outcome:
         now = self.clock()
-        previous = self.run.steps.get(failure.step_id)
-        attempts = previous.attempts if previous and failure.step_id in self.marked else None
-        if attempts is None:
-            attempts = (previous.attempts if previous else 0) + 1
         message = describe(failure.cause)
-        exhausted = attempts >= self.config.step_max_attempts
-        if failure.retriable and not exhausted:
-            record = StepRecord(
-                status=StepStatus.RETRYING,
-                attempts=attempts,
-                started_at=failure.started,
-                finished_at=now,
-                duration_ms=int((now - failure.started).total_seconds() * 1000),
-                error=message,
-            )
-            patch = RunPatch(
-                fields={
-                    "lease_owner": None,
-                    "lease_expires_at": None,
-                    "watchdog_at": self._watchdog(now + self._redrive()),
-                },
-                steps={failure.step_id: record},
-            )
-            with self.lock:
-                self._write(patch)
-            raise RetryLater(f"step {failure.step_id} attempt {attempts} failed: {message}")
-        reason = (
-            message if not failure.retriable else (f"gave up after {attempts} attempts: {message}")
-        )
+        retry = failure.retriable and failure.attempt < self.config.step_max_attempts
         record = StepRecord(
-            status=StepStatus.FAILED,
-            attempts=attempts,
+            status=StepStatus.RETRYING if retry else StepStatus.FAILED,
+            attempts=failure.attempt,
             started_at=failure.started,
             finished_at=now,
             duration_ms=int((now - failure.started).total_seconds() * 1000),
             error=message,
         )
-        self._finish(RunStatus.FAILED, f"{failure.step_id}: {reason}", {failure.step_id: record})
+        if retry:
+            with self.lock:
+                self._write(RunPatch(fields=self._released(now), steps={failure.step_id: record}))
+            raise RetryLater(f"step {failure.step_id} attempt {failure.attempt} failed: {message}")
+        if failure.retriable:
+            message = f"gave up after {failure.attempt} attempts: {message}"
+        self._finish(RunStatus.FAILED, f"{failure.step_id}: {message}", {failure.step_id: record})
         return Outcome.FAILED
 
     def _finish(
@@ -604,6 +576,14 @@ class _Execution:
                     return
                 except Exception:
                     log.exception("lease renewal failed; will try again")
+
+    def _released(self, now: datetime) -> dict[str, Any]:
+        """No lease, so a redelivery may take the run at once; the sweep looks later."""
+        return {
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "watchdog_at": self._watchdog(now + self._redrive()),
+        }
 
     def _lease_fields(self, now: datetime) -> dict[str, Any]:
         expires = now + timedelta(seconds=self.config.lease_seconds)

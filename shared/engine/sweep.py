@@ -15,12 +15,7 @@ from datetime import datetime, timedelta
 
 from shared.engine.model import RunStatus
 from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore, StaleRun
-from shared.engine.transitions import (
-    current_step,
-    last_step_error,
-    subject_status_writes,
-    terminal_fields,
-)
+from shared.engine.transitions import current_step, end_run, last_step_error
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +72,7 @@ def _handle(
         last = last_step_error(run)
         if last:
             reason += f"; last error: {last}"
-        store.update(
-            run.run_id,
-            loaded.version,
-            RunPatch(fields=terminal_fields(RunStatus.FAILED, reason, now)),
-            subject_status_writes(run, RunStatus.FAILED, reason, now),
-        )
+        end_run(store, loaded, RunStatus.FAILED, reason, now)
         log.error("run failed by the sweep: %s", reason, extra={"runId": run.run_id})
         return "failed"
     if run.lease_live(now):

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.engine.model import RunRecord, RunStatus, StepStatus, Write
+from shared.engine.store import LoadedRun, RunPatch, RunStore
 
 
 def terminal_fields(status: RunStatus, error: str | None, now: datetime) -> dict[str, Any]:
@@ -47,3 +48,21 @@ def current_step(run: RunRecord) -> str | None:
         if record is not None and record.status is not StepStatus.COMPLETED:
             return step_id
     return None
+
+
+def end_run(
+    store: RunStore, loaded: LoadedRun, status: RunStatus, error: str | None, now: datetime
+) -> None:
+    """End a run from outside the runner (cancel, dead letter, sweep), if it is unchanged.
+
+    Raises StaleRun when the run moved on since it was loaded; the caller
+    reloads and decides again.
+    """
+    run = loaded.record
+    subject_error = None if status is RunStatus.CANCELLED else error
+    store.update(
+        run.run_id,
+        loaded.version,
+        RunPatch(fields=terminal_fields(status, error, now)),
+        subject_status_writes(run, status, subject_error, now),
+    )

@@ -1,0 +1,117 @@
+"""The worker function as a real process (functions-framework's server) that Pub/Sub pushes to.
+
+Used by the tests that kill a worker mid-step and by the benchmarks. The
+server runs under gunicorn (a master and its workers), so signals go to the
+whole process group: a SIGKILL leaves nothing running, like a vanished
+instance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from devtools.emulators import free_port
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class WorkerProcess:
+    """The worker function served by functions-framework (gunicorn) in its own process group."""
+
+    def __init__(
+        self, log_dir: Path, env: dict[str, str] | None = None, name: str = "worker"
+    ) -> None:
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log_dir / f"worker-{name}-{self.port}.log"
+        self.env = env if env is not None else {**os.environ, "PYTHONPATH": str(REPO)}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> WorkerProcess:
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "functions_framework",
+                    "--target",
+                    "worker",
+                    "--source",
+                    str(REPO / "functions/worker/main.py"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                env=self.env,
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker {self.name} exited: {self.log.read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(self.url, timeout=1)
+                return self
+            except urllib.error.HTTPError:
+                return self  # it answers (a GET is not a CloudEvent): it is up
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"worker {self.name} did not start within {timeout:.0f} s")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (gunicorn master and workers)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        """The worker's structured log lines (one JSON object per line); others skipped."""
+        entries: list[dict[str, Any]] = []
+        if not self.log.exists():
+            return entries
+        for line in self.log.read_text(errors="replace").splitlines():
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(entry, dict):
+                entries.append(entry)
+        return entries
+
+    def deliveries_of(self, run_id: str) -> list[str]:
+        """Outcomes of the push requests this worker handled for a run."""
+        return [
+            str(e.get("outcome"))
+            for e in self.log_entries()
+            if e.get("message") == "delivery finished" and e.get("runId") == run_id
+        ]
