@@ -173,8 +173,6 @@ class _Execution:
                 self.run, self.version = fresh.record, fresh.version
         else:
             return Outcome.LEASED_ELSEWHERE
-        if self.stopped is not None:
-            return self.stopped
 
         heartbeat = threading.Thread(target=self._heartbeat, daemon=True)
         done = self._done
@@ -247,7 +245,6 @@ class _Execution:
         if first is not None:
             self._add_marks(patch, first, now)
         self._write(patch, claim=True)
-        self.run = self.run.model_copy(update={"deliveries": self.run.deliveries + 1})
 
     def _replay(self) -> None:
         """Rebuild completed steps' outputs from their checkpoints."""
