@@ -26,15 +26,6 @@ locals {
         { field_path = "watchdogAt", order = "ASCENDING" },
       ]
     }
-    # Latest programme of a project.
-    programmes_project_version = {
-      collection  = "programmes"
-      query_scope = "COLLECTION"
-      fields = [
-        { field_path = "projectId", order = "ASCENDING" },
-        { field_path = "version", order = "DESCENDING" },
-      ]
-    }
   }
 }
 
@@ -53,4 +44,22 @@ resource "google_firestore_index" "composite" {
       order      = fields.value.order
     }
   }
+}
+
+# A run's step records carry checkpointed outputs (long JSON strings) and its
+# input; no query reads either, so they are exempt from indexing: cheaper,
+# faster writes, and no index-entry size limits on large outputs.
+locals {
+  runs_unindexed_fields = { steps = "steps", input = "input" }
+}
+
+resource "google_firestore_field" "runs_unindexed" {
+  for_each = local.runs_unindexed_fields
+
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = "runs"
+  field      = each.value
+
+  index_config {}
 }

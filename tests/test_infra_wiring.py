@@ -328,7 +328,17 @@ def index_specs(infra: Infra) -> list[tuple[str, list[tuple[str, str]]]]:
 def test_runs_index_serves_the_sweep_query(infra: Infra) -> None:
     specs = index_specs(infra)
     assert ("runs", [("status", "ASCENDING"), ("watchdogAt", "ASCENDING")]) in specs
-    assert ("programmes", [("projectId", "ASCENDING"), ("version", "DESCENDING")]) in specs
+
+
+def test_checkpointed_outputs_are_not_indexed(infra: Infra) -> None:
+    fields = infra.of_type("google_firestore_field")
+    exempt = {
+        (body["collection"], field)
+        for body in fields.values()
+        for field in infra.expand_for_each(body)
+    }
+    assert ("runs", "steps") in exempt
+    assert all(infra.text_of(body).count("index_config") == 1 for body in fields.values())
 
 
 def test_firestore_is_native_mode(infra: Infra) -> None:

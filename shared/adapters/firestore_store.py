@@ -24,8 +24,11 @@ from shared.engine.store import LoadedRun, RunExists, RunPatch, StaleRun
 
 RUNS = "runs"
 # Outputs larger than this live in runs/{runId}/outputs/{stepId} (written in
-# the same batch) so a run document stays far below Firestore's 1 MiB limit.
-INLINE_OUTPUT_LIMIT = 64_000
+# the same batch as the step's record). The largest workflow has 24 steps
+# (a 21-day programme), so inline outputs stay under 24 x 32 kB = 768 kB,
+# below Firestore's 1 MiB document limit, while typical outputs (a batch of
+# seeds, one day's sessions) stay inline and cost no extra write.
+INLINE_OUTPUT_LIMIT = 32_000
 
 
 @functools.cache

@@ -1,0 +1,61 @@
+"""A step output too large to keep inline in the run document is stored beside it and replayed."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from devtools.openai_server import Reply
+from shared.adapters.firestore_store import INLINE_OUTPUT_LIMIT
+from tests.faults import CrashingStore, SimulatedCrash
+from tests.stack import Stack
+
+LEASE = 1.0
+
+
+@pytest.fixture
+def stack_env() -> dict[str, str]:
+    return {"LEASE_SECONDS": str(LEASE)}
+
+
+def _long_seeds(count: int) -> str:
+    def seed(i: int) -> dict:
+        return {
+            "title": f"Seed number {i}",
+            "description": f"Seed {i}: " + "a long description " * 100,
+            "approvalLikelihood": 0.5,
+            "titleFormal": f"Formal seed number {i}",
+            "descriptionFormal": f"Seed {i}, formally: " + "a formal description " * 90,
+            "approvalLikelihoodFormal": 0.6,
+            "suggestedTags": None,
+            "estimatedDuration": None,
+            "estimatedParticipants": None,
+        }
+
+    return json.dumps({"seeds": [seed(i) for i in range(count)]})
+
+
+def test_a_large_output_survives_a_crash_and_is_replayed_from_beside_the_run(stack: Stack):
+    content = _long_seeds(15)
+    assert len(content) > INLINE_OUTPUT_LIMIT
+    stack.llm.script(Reply(content=content))
+    real = stack.services.store
+    stack.use_store(CrashingStore(real, point="after-commit", step="generate-seeds"))
+    created = stack.create_brainstorm(seedCount=15)
+    [message] = stack.pull()
+    with pytest.raises(SimulatedCrash):
+        stack.push(message.data, dict(message.attributes))
+    stack.use_store(real)
+
+    record = stack.run_doc(created["runId"])["steps"]["generate-seeds"]
+    assert record["output"] is None
+    assert record["outputExternal"] is True
+    time.sleep(LEASE + 0.2)
+    stack.push(message.data, dict(message.attributes))
+
+    session = stack.get(f"/v1/brainstorm-sessions/{created['sessionId']}").get_json()
+    assert session["status"] == "COMPLETED"
+    assert [s["title"] for s in session["seeds"]] == [f"Seed number {i}" for i in range(15)]
+    assert len(stack.llm.requests) == 1
