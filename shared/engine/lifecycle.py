@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.engine.model import RunRecord, RunStatus, Write
-from shared.engine.store import EventPublisher, RunStore, StaleRun
+from shared.engine.store import EventPublisher, LoadedRun, RunStore, StaleRun
 from shared.engine.transitions import end_run, last_step_error
 from shared.engine.workflow import Workflow
 
@@ -74,25 +74,26 @@ class AlreadyFinished(Exception):
         self.status = status
 
 
-def cancel_run(store: RunStore, run_id: str, now: datetime) -> RunRecord | None:
-    """Cancel a run that has not finished; None if it does not exist.
+def cancel_run(store: RunStore, loaded: LoadedRun | None, now: datetime) -> RunRecord | None:
+    """Cancel a run that has not finished; None if it does not exist (any more).
 
     The runner notices at its next commit (its version is stale) and stops
     before another step's effects land.
     """
     for _ in range(5):
-        loaded = store.load(run_id)
         if loaded is None:
             return None
+        run_id = loaded.record.run_id
         run = loaded.record
         if run.status.terminal:
             raise AlreadyFinished(run.status)
         try:
             end_run(store, loaded, RunStatus.CANCELLED, "cancelled on request", now)
         except StaleRun:
+            loaded = store.load(run_id)
             continue
         return run.model_copy(update={"status": RunStatus.CANCELLED, "finished_at": now})
-    raise StaleRun(run_id)
+    raise StaleRun(loaded.record.run_id if loaded else "")
 
 
 def fail_dead_lettered(store: RunStore, run_id: str, delivery_count: int, now: datetime) -> bool:

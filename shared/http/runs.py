@@ -6,30 +6,30 @@ from flask import Response
 
 from shared.engine import registry
 from shared.engine.lifecycle import AlreadyFinished, cancel_run
+from shared.engine.store import LoadedRun
 from shared.engine.timeline import run_view
 from shared.errors import Conflict, NotFound
 from shared.http.context import RequestContext
 from shared.http.responses import json_response
 
 
-def _owned_run_or_404(ctx: RequestContext, run_id: str) -> None:
+def _owned_run(ctx: RequestContext, run_id: str) -> LoadedRun:
+    """The run if it belongs to the caller's tenant; 404 exactly like a missing one."""
     loaded = ctx.services.store.load(run_id)
     if loaded is None or loaded.record.tenant_id != ctx.principal.tenant_id:
         raise NotFound("run not found")
+    return loaded
 
 
 def get_run(ctx: RequestContext, run_id: str) -> Response:
-    loaded = ctx.services.store.load(run_id)
-    if loaded is None or loaded.record.tenant_id != ctx.principal.tenant_id:
-        raise NotFound("run not found")
-    run = loaded.record
+    run = _owned_run(ctx, run_id).record
     return json_response(run_view(run, registry.get(run.workflow)))
 
 
 def cancel(ctx: RequestContext, run_id: str) -> Response:
-    _owned_run_or_404(ctx, run_id)
+    loaded = _owned_run(ctx, run_id)
     try:
-        run = cancel_run(ctx.services.store, run_id, ctx.services.now())
+        run = cancel_run(ctx.services.store, loaded, ctx.services.now())
     except AlreadyFinished as finished:
         raise Conflict(f"run already finished with status {finished.status.value}") from None
     if run is None:
