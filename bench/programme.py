@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.common import Bench, RpcRecord, bench_stack, show, table, totals
+from devtools.samples import WIZARD_ANSWERS as SAMPLE_ANSWERS
 
 DAYS = 7
 LLM_DELAY = 1.0  # seconds per chat completion, for the timed programmes
@@ -47,25 +48,7 @@ API = "api (create)"
 WORKER = "worker (execution)"
 POLL = "GET (excluded)"
 
-# tests/stack.py's WIZARD_ANSWERS (copied: tests/ is not imported), 7 days.
-WIZARD_ANSWERS: dict[str, Any] = {
-    "theme": "Climate action through street art",
-    "description": "Young people from four countries paint murals about local climate issues.",
-    "age_group": "18-25",
-    "participant_count": 24,
-    "target_profile": "fewer_opportunities",
-    "duration_days": DAYS,
-    "activity_intensity": "medium",
-    "green_ambition": "high",
-    "partner_status": "some_confirmed",
-    "partner_experience": "mixed",
-    "preferred_countries": ["Portugal", "Poland"],
-    "primary_languages": "English",
-    "translation_support": True,
-    "interpretation_needed": False,
-    "digital_comfort": "medium",
-    "budget_flexibility": "moderate",
-}
+WIZARD_ANSWERS: dict[str, Any] = {**SAMPLE_ANSWERS, "duration_days": DAYS}
 
 
 @dataclass

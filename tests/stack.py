@@ -24,6 +24,7 @@ from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 
 from devtools.openai_server import OpenAIServer
 from devtools.provision import provision
+from devtools.samples import WIZARD_ANSWERS
 from shared import services as services_module
 from shared.services import Services
 from tests.auth_support import SigningKey, bearer, claims, mint
@@ -204,26 +205,6 @@ class Stack:
         assert response.status_code == 200, response.get_json()
         view: dict[str, Any] = response.get_json()
         return view
-
-
-WIZARD_ANSWERS: dict[str, Any] = {
-    "theme": "Climate action through street art",
-    "description": "Young people from four countries paint murals about local climate issues.",
-    "age_group": "18-25",
-    "participant_count": 24,
-    "target_profile": "fewer_opportunities",
-    "duration_days": 7,
-    "activity_intensity": "medium",
-    "green_ambition": "high",
-    "partner_status": "some_confirmed",
-    "partner_experience": "mixed",
-    "preferred_countries": ["Portugal", "Poland"],
-    "primary_languages": "English",
-    "translation_support": True,
-    "interpretation_needed": False,
-    "digital_comfort": "medium",
-    "budget_flexibility": "moderate",
-}
 
 
 def create_project(stack: Stack, **overrides: Any) -> str:

@@ -13,8 +13,9 @@ import time
 import pytest
 
 from devtools.openai_server import Reply
+from devtools.samples import WIZARD_ANSWERS
 from tests.faults import CrashingStore, SimulatedCrash
-from tests.stack import WIZARD_ANSWERS, Stack, create_project
+from tests.stack import Stack, create_project
 
 LEASE = 1.0
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.stack import WIZARD_ANSWERS, Stack
+from devtools.samples import WIZARD_ANSWERS
+from tests.stack import Stack
 
 
 def test_wizard_answers_become_a_project_with_dna_and_concept_within_bounds(stack: Stack):

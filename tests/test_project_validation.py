@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.stack import WIZARD_ANSWERS, Stack
+from devtools.samples import WIZARD_ANSWERS
+from tests.stack import Stack
 
 REQUIRED = [
     "theme",
