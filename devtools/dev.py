@@ -35,6 +35,8 @@ def local_env() -> dict[str, str]:
     env.setdefault("AUTH_JWKS_FILE", str(keys.jwks_path))
     env.setdefault("AUTH_ISSUER", DEV_ISSUER)
     env.setdefault("AUTH_AUDIENCE", DEV_AUDIENCE)
+    # Usual local frontend dev servers (Vite, Next.js/CRA).
+    env.setdefault("CORS_ALLOWED_ORIGINS", "http://localhost:5173,http://localhost:3000")
     env["PYTHONPATH"] = str(REPO)
     return env
 

@@ -14,6 +14,8 @@ locals {
     AUTH_ISSUER       = var.auth_issuer
     AUTH_AUDIENCE     = var.auth_audience
     AUTH_TENANT_CLAIM = var.auth_tenant_claim
+    # The frontend's origins (CORS); empty = same-origin callers only.
+    CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins)
   }
 
   worker_env = {

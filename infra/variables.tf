@@ -176,6 +176,17 @@ variable "auth_tenant_claim" {
   }
 }
 
+variable "cors_allowed_origins" {
+  type        = list(string)
+  description = "Browser origins (scheme://host[:port]) allowed to call the api cross-origin, e.g. the frontend's URL. Empty: no CORS headers."
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.cors_allowed_origins : can(regex("^https?://[^/]+$", o))])
+    error_message = "Each origin is scheme://host[:port], without a path or trailing slash."
+  }
+}
+
 # ---------------------------------------------------------------------------
 # Sizing and engine tuning
 # ---------------------------------------------------------------------------

@@ -50,6 +50,8 @@ class Settings(BaseModel):
     # Fan-out steps of one run executed at once (1 = one after another).
     max_parallel_steps: int = 8
     log_level: str = "INFO"
+    # Browser origins allowed to call the api (CORS); empty = same-origin only.
+    cors_origins: tuple[str, ...] = ()
     auth: AuthSettings = AuthSettings()
     llm: LLMSettings = LLMSettings()
 
@@ -75,6 +77,11 @@ class Settings(BaseModel):
             redrive_after_seconds=num("REDRIVE_AFTER_SECONDS", 120.0),
             max_parallel_steps=int(num("MAX_PARALLEL_STEPS", 8)),
             log_level=opt("LOG_LEVEL") or "INFO",
+            cors_origins=tuple(
+                o.strip().rstrip("/")
+                for o in (opt("CORS_ALLOWED_ORIGINS") or "").split(",")
+                if o.strip()
+            ),
             auth=AuthSettings(
                 jwks_url=opt("AUTH_JWKS_URL"),
                 jwks_file=opt("AUTH_JWKS_FILE"),

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[..., Response]
 
+CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key"
+
 ROUTES: dict[str, Handler] = {
     "brainstorm.create": brainstorm.create_session,
     "brainstorm.get": brainstorm.get_session,
@@ -66,6 +68,25 @@ class Api:
         self.services = services
 
     def handle(self, request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return self._with_cors(request, Response(status=204), preflight=True)
+        return self._with_cors(request, self._answer(request))
+
+    def _with_cors(self, request: Request, response: Response, preflight: bool = False) -> Response:
+        """CORS for the browser frontend: allowed origins only, bearer tokens (no cookies)."""
+        origin = request.headers.get("Origin", "").rstrip("/")
+        allowed = self.services.settings.cors_origins
+        if origin and ("*" in allowed or origin in allowed):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+            response.headers["Access-Control-Expose-Headers"] = "Location"
+            if preflight:
+                response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+                response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+                response.headers["Access-Control-Max-Age"] = "3600"
+        return response
+
+    def _answer(self, request: Request) -> Response:
         try:
             return self._dispatch(request)
         except ClientError as error:

@@ -11,6 +11,7 @@ from shared.http.responses import json_response, parse_body
 from shared.http.sessions import owned_document, run_progress, start_session
 from shared.models import paths
 from shared.models.brainstorm import BrainstormInput, CreateBrainstormSession
+from shared.models.common import GenerationStatus
 from shared.workflows.brainstorm import brainstorm
 
 SEED_FIELDS = (
@@ -58,10 +59,14 @@ def create_session(ctx: RequestContext) -> Response:
 
 def get_session(ctx: RequestContext, session_id: str) -> Response:
     doc = owned_document(ctx, paths.brainstorm_session(session_id), "brainstorm session")
-    seeds = [
-        {"id": s.get("id"), **{k: s.get(k) for k in SEED_FIELDS}}
-        for s in ctx.services.documents.list(paths.seeds_of(session_id), order_by="position")
-    ]
+    seeds: list[dict[str, Any]] = []
+    if doc.get("generationStatus") == GenerationStatus.COMPLETED:
+        # Only a completed session has its seeds: a frontend polling an
+        # IN_PROGRESS one costs two reads, not a query as well.
+        seeds = [
+            {"id": s.get("id"), **{k: s.get(k) for k in SEED_FIELDS}}
+            for s in ctx.services.documents.list(paths.seeds_of(session_id), order_by="position")
+        ]
     body: dict[str, Any] = {
         "sessionId": session_id,
         "runId": doc.get("runId"),
