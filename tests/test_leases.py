@@ -11,7 +11,7 @@ from devtools.openai_server import Reply
 from tests.faults import CrashingStore, SimulatedCrash
 from tests.stack import Stack
 
-LEASE = 1.0
+LEASE = 2.0
 
 
 @pytest.fixture
@@ -20,13 +20,13 @@ def stack_env() -> dict[str, str]:
 
 
 def test_a_step_longer_than_the_lease_keeps_it_and_duplicates_stay_out(stack: Stack):
-    stack.llm.script(Reply(delay=LEASE * 3))
+    stack.llm.script(Reply(delay=LEASE * 2.5))
     created = stack.create_brainstorm()
     [message] = stack.pull()
     first = threading.Thread(target=stack.push, args=(message.data, dict(message.attributes)))
     first.start()
 
-    time.sleep(LEASE * 2)  # well past the first lease's expiry: only renewal keeps it
+    time.sleep(LEASE * 1.75)  # well past the first lease's expiry: only renewal keeps it
     duplicate = stack.push(message.data, dict(message.attributes))
     first.join(timeout=30)
 
