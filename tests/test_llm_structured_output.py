@@ -29,8 +29,31 @@ def test_request_asks_for_json_schema_output_built_from_the_model(server: OpenAI
     assert response_format["json_schema"]["name"] == "Idea"
     schema = response_format["json_schema"]["schema"]
     assert set(schema["properties"]) == {"title", "score"}
-    assert schema["properties"]["title"]["minLength"] == 5
+    assert schema["additionalProperties"] is False
+    assert response_format["json_schema"]["strict"] is True
     assert schema["properties"]["score"]["maximum"] == 1
+
+
+def test_string_length_bounds_travel_as_descriptions_not_as_keywords(
+    server: OpenAIServer,
+) -> None:
+    """Strict mode's documented subset has no minLength/maxLength: sending them risks a 400."""
+    openai_model(server).generate(Idea, system="s", prompt="p", temperature=0.5)
+
+    schema = server.requests[0]["response_format"]["json_schema"]["schema"]
+    title = schema["properties"]["title"]
+    assert "minLength" not in json.dumps(schema)
+    assert "maxLength" not in json.dumps(schema)
+    assert "5 to" in title["description"]
+
+
+def test_an_answer_breaking_a_length_bound_is_still_rejected(server: OpenAIServer) -> None:
+    from shared.errors import NonRetriableError
+
+    server.responder = lambda request: Reply(content=json.dumps({"title": "x", "score": 0.5}))
+
+    with pytest.raises(NonRetriableError, match="schema"):
+        openai_model(server).generate(Idea, system="s", prompt="p", temperature=0.5)
 
 
 def test_request_names_the_configured_model(server: OpenAIServer) -> None:

@@ -2,9 +2,9 @@
 
 Chat Completions (not the Responses API) is used on purpose: every
 OpenAI-compatible server implements it, so `base_url` can point anywhere.
-`client.chat.completions.parse()` sends the pydantic model's strict JSON
-schema as `response_format` and validates the answer against the model, so
-nothing here parses JSON by hand.
+The request carries the pydantic model's strict JSON schema as
+`response_format` (see `provider_schema` for what is left out and why), and
+the answer is validated against the full model.
 
 The SDK's own retries are switched off (`max_retries=0`): retrying with
 backoff is the engine's job, and two retry layers would multiply the delay
@@ -26,6 +26,7 @@ from openai.types.chat import (
 )
 
 from shared.adapters.llm import Generation, T, describe_validation_error
+from shared.adapters.provider_schema import response_format
 from shared.errors import NonRetriableError, TransientError
 
 __all__ = ["OpenAILanguageModel"]
@@ -133,27 +134,14 @@ class OpenAILanguageModel:
             # The raw-response variant lets us check the body's shape before
             # the SDK parses it; an OpenAI-compatible server that answers
             # without `choices` would otherwise surface as a bare TypeError.
-            raw = self._client.chat.completions.with_raw_response.parse(
+            raw = self._client.chat.completions.with_raw_response.create(
                 model=self._model,
                 messages=messages,
-                response_format=schema,
+                response_format=response_format(schema),
                 temperature=temperature,
             )
             _check_shape(raw.text)
             completion = raw.parse()
-        except pydantic.ValidationError as exc:
-            # The SDK validates the message content with the pydantic model;
-            # invalid JSON shows up here too (error type "json_invalid").
-            raise _SchemaMismatch(describe_validation_error(exc)) from exc
-        except openai.LengthFinishReasonError as exc:
-            raise NonRetriableError(
-                "The model's answer was cut off at its length limit (finish_reason length), "
-                "so it cannot be complete JSON"
-            ) from exc
-        except openai.ContentFilterFinishReasonError as exc:
-            raise NonRetriableError(
-                "The provider's content filter blocked the model's answer"
-            ) from exc
         except openai.APIStatusError as exc:
             # `from None`: the SDK's message quotes the provider's body, which
             # for auth failures can echo the key.
@@ -167,12 +155,26 @@ class OpenAILanguageModel:
                 "Could not connect to the LLM provider (connection error)"
             ) from exc
 
-        message = completion.choices[0].message
+        choice = completion.choices[0]
+        message = choice.message
         if message.refusal:
             raise NonRetriableError(f"The model refused: {message.refusal}")
-        if message.parsed is None:
+        if choice.finish_reason == "length":
+            raise NonRetriableError(
+                "The model's answer was cut off at its length limit (finish_reason length), "
+                "so it cannot be complete JSON"
+            )
+        if choice.finish_reason == "content_filter":
+            raise NonRetriableError("The provider's content filter blocked the model's answer")
+        if not message.content:
             raise _SchemaMismatch("the answer was empty")
-        return Generation(value=message.parsed, model=completion.model or self._model)
+        try:
+            # Validated against the full model, bounds the schema could not
+            # carry included; invalid JSON fails here too ("json_invalid").
+            value = schema.model_validate_json(message.content)
+        except pydantic.ValidationError as exc:
+            raise _SchemaMismatch(describe_validation_error(exc)) from exc
+        return Generation(value=value, model=completion.model or self._model)
 
     def _status_error(self, exc: openai.APIStatusError) -> Exception:
         status = exc.status_code
