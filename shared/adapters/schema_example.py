@@ -198,8 +198,7 @@ class _Walker:
         return result
 
     def _string(self, schema: Mapping[str, Any], path: str) -> str:
-        min_len = int(schema.get("minLength", 0))
-        max_len = schema.get("maxLength")
+        min_len, max_len = _length_bounds(schema)
         fmt = schema.get("format")
         pattern = schema.get("pattern")
 
@@ -223,6 +222,31 @@ class _Walker:
         minutes = (9 * 60 + self._time_slot * 30) % (24 * 60)
         self._time_slot += 1
         return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+_HINTED_RANGE = re.compile(r"(\d+) to (\d+) characters")
+_HINTED_MIN = re.compile(r"at least (\d+) characters")
+_HINTED_MAX = re.compile(r"at most (\d+) characters")
+
+
+def _length_bounds(schema: Mapping[str, Any]) -> tuple[int, int | None]:
+    """Length bounds from the keywords, or, as a model reads them, from the description.
+
+    Schemas sent to providers carry string lengths in the description
+    (shared.adapters.provider_schema); a stand-in model must honour them too.
+    """
+    low = schema.get("minLength")
+    high = schema.get("maxLength")
+    description = str(schema.get("description", ""))
+    if low is None and high is None and description:
+        if match := _HINTED_RANGE.search(description):
+            low, high = int(match[1]), int(match[2])
+        else:
+            if match := _HINTED_MIN.search(description):
+                low = int(match[1])
+            if match := _HINTED_MAX.search(description):
+                high = int(match[1])
+    return int(low or 0), None if high is None else int(high)
 
 
 def _fit(text: str, min_len: int, max_len: int | None) -> str:
