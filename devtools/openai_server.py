@@ -24,10 +24,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from devtools.local_server import LocalServer, QuietHandler, send_json
 from shared.adapters.schema_example import example_for_schema
 
 __all__ = ["OpenAIServer", "Reply"]
@@ -62,7 +62,7 @@ class Reply:
     body: str | None = None
 
 
-class OpenAIServer:
+class OpenAIServer(LocalServer):
     """A local Chat Completions endpoint on 127.0.0.1 (a free port unless given).
 
     Thread-safe: requests are served concurrently, as the engine's fan-out
@@ -77,66 +77,23 @@ class OpenAIServer:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__(host, port)
         self.delay = delay
         self.model = model
         self.requests: list[dict[str, Any]] = []
         # Headers of each request, in the same order (to check what credentials arrived).
         self.request_headers: list[dict[str, str]] = []
         self.responder: Callable[[dict[str, Any]], Reply] | None = None
-        self._host = host
-        self._port = port
         self._lock = threading.Lock()
         self._script: collections.deque[Reply] = collections.deque()
         self._counter = itertools.count(1)
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("OpenAIServer is not started")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        return f"{self.origin}/v1"
 
-    def start(self) -> OpenAIServer:
-        if self._httpd is not None:
-            return self
-        handler = _make_handler(self)
-        httpd = ThreadingHTTPServer((self._host, self._port), handler)
-        # Handler threads may be sleeping out a scripted delay after the
-        # client gave up; they must not keep stop() or the process waiting.
-        httpd.daemon_threads = True
-        self._httpd = httpd
-        # A short poll interval keeps stop() (and so each test's teardown) fast.
-        self._thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="openai-server",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> OpenAIServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     def script(self, *replies: Reply) -> None:
         """Queue answers for the next requests, first in first out."""
@@ -232,7 +189,7 @@ def _error_body(status: int, message: str | None) -> dict[str, Any]:
 
 
 def _make_handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:
@@ -264,20 +221,7 @@ def _make_handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             self._send(404, json.dumps(_error_body(404, f"Unknown path {self.path}")))
 
         def _send(self, status: int, payload: str) -> None:
-            data = payload.encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                # The client gave up (a timeout test): nothing to deliver.
-                self.close_connection = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            # Quiet by default: test output should show failures, not traffic.
-            return
+            send_json(self, status, payload.encode())
 
     return Handler
 

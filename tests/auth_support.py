@@ -19,12 +19,11 @@ import hashlib
 import hmac
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from devtools.local_server import LocalServer, QuietHandler, send_json
 
 ISSUER = "https://issuer.test.genjobs.dev"
 AUDIENCE = "genjobs-test"
@@ -155,7 +156,7 @@ def bearer(token: str) -> str:
     return f"Bearer {token}"
 
 
-class JwksServer:
+class JwksServer(LocalServer):
     """A JWKS endpoint on 127.0.0.1 that counts its requests.
 
     Change `document`, `status` or `raw_body` while it runs to simulate key
@@ -163,43 +164,28 @@ class JwksServer:
     """
 
     def __init__(self, document: dict[str, Any]) -> None:
+        super().__init__()
         self.document = document
         self.status = 200
         self.raw_body: bytes | None = None
         self.requests = 0
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 server.requests += 1
                 body = server.raw_body
                 if body is None:
                     body = json.dumps(server.document).encode()
-                self.send_response(server.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, server.status, body)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        return Handler
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}/.well-known/jwks.json"
-
-    def __enter__(self) -> JwksServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        return f"{self.origin}/.well-known/jwks.json"
 
 
 @contextmanager

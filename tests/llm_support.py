@@ -12,8 +12,7 @@ import json
 import re
 import secrets
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from google.api_core.client_options import ClientOptions
@@ -21,6 +20,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud.secretmanager import SecretManagerServiceClient
 from pydantic import BaseModel, Field
 
+from devtools.local_server import LocalServer, QuietHandler, send_json
 from devtools.openai_server import OpenAIServer
 from shared.adapters.openai_llm import OpenAILanguageModel
 
@@ -32,7 +32,7 @@ def make_test_key() -> str:
     return "test-" + secrets.token_hex(8)
 
 
-class SecretManagerDouble:
+class SecretManagerDouble(LocalServer):
     """Serves `GET /v1/{version name}:access` the way Secret Manager's REST API does.
 
     `secrets` maps version names to payloads; unknown names answer 404,
@@ -41,17 +41,15 @@ class SecretManagerDouble:
     """
 
     def __init__(self, secret_values: dict[str, str] | None = None) -> None:
+        super().__init__()
         self.secrets: dict[str, str] = dict(secret_values or {})
         self.requests: list[str] = []
         self.status_override: int | None = None
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
 
     @property
     def endpoint(self) -> str:
-        assert self._httpd is not None, "not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.origin
 
     def client(self) -> SecretManagerServiceClient:
         """A real Secret Manager client (REST transport) pointed at this double."""
@@ -61,10 +59,10 @@ class SecretManagerDouble:
             credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
         )
 
-    def start(self) -> SecretManagerDouble:
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         double = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
@@ -85,39 +83,9 @@ class SecretManagerDouble:
                 self._json(status, {"error": {"code": status, "message": message, "status": code}})
 
             def _json(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, json.dumps(body).encode())
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> SecretManagerDouble:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return Handler
 
 
 class Idea(BaseModel):
