@@ -153,6 +153,7 @@ class _Execution:
         # Set when marking finds a step out of attempts: the commit fails the run.
         self.pending_failure: str | None = None
         self._done = threading.Event()
+        self._validated_input: BaseModel | None = None
 
     # -- entry -------------------------------------------------------------
 
@@ -319,7 +320,7 @@ class _Execution:
                 run_id=self.run.run_id,
                 tenant_id=self.run.tenant_id,
                 user_id=self.run.user_id,
-                input=self._wf().input_model.model_validate(self.run.input),
+                input=self._input(),
                 now=started,
                 attempt=attempt,
                 outputs=dict(self.outputs),
@@ -598,6 +599,12 @@ class _Execution:
         assert self.workflow is not None
         return self.workflow
 
+    def _input(self) -> BaseModel:
+        """The run's input, validated once per delivery rather than once per step."""
+        if self._validated_input is None:
+            self._validated_input = self._wf().input_model.model_validate(self.run.input)
+        return self._validated_input
+
     def _stage_index(self, stage: Stage) -> int:
         return self._wf().stages.index(stage)
 
@@ -619,7 +626,7 @@ class _Execution:
             run_id=self.run.run_id,
             tenant_id=self.run.tenant_id,
             user_id=self.run.user_id,
-            input=self._wf().input_model.model_validate(self.run.input),
+            input=self._input(),
             now=self.clock(),
             attempt=0,
             outputs=dict(self.outputs),
