@@ -26,6 +26,45 @@ locals {
         { field_path = "watchdogAt", order = "ASCENDING" },
       ]
     }
+    # GET /v1/runs and the bulk operations: a tenant's runs, newest first,
+    # optionally narrowed by status and/or workflow (createdAt ranges ride
+    # on the same indexes). Ties on createdAt are broken by document id.
+    runs_tenant_created = {
+      collection  = "runs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "tenantId", order = "ASCENDING" },
+        { field_path = "createdAt", order = "DESCENDING" },
+      ]
+    }
+    runs_tenant_status_created = {
+      collection  = "runs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "tenantId", order = "ASCENDING" },
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "createdAt", order = "DESCENDING" },
+      ]
+    }
+    runs_tenant_workflow_created = {
+      collection  = "runs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "tenantId", order = "ASCENDING" },
+        { field_path = "workflow", order = "ASCENDING" },
+        { field_path = "createdAt", order = "DESCENDING" },
+      ]
+    }
+    runs_tenant_status_workflow_created = {
+      collection  = "runs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "tenantId", order = "ASCENDING" },
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "workflow", order = "ASCENDING" },
+        { field_path = "createdAt", order = "DESCENDING" },
+      ]
+    }
   }
 }
 

@@ -15,6 +15,7 @@ from google.cloud import firestore
 
 from shared import logs
 from shared.adapters.firestore_docs import FirestoreDocuments
+from shared.adapters.firestore_runs import FirestoreRunIndex
 from shared.adapters.firestore_store import FirestoreRunStore, client_for
 from shared.adapters.jwt_auth import TokenVerifier
 from shared.adapters.llm import LanguageModel
@@ -43,6 +44,10 @@ class Services:
     @functools.cached_property
     def store(self) -> FirestoreRunStore:
         return FirestoreRunStore(self.db)
+
+    @functools.cached_property
+    def run_index(self) -> FirestoreRunIndex:
+        return FirestoreRunIndex(self.db)
 
     @functools.cached_property
     def publisher(self) -> PubSubPublisher:

@@ -17,7 +17,7 @@ from werkzeug.routing import Map, Rule
 
 from shared.adapters.jwt_auth import AuthUnavailable
 from shared.errors import ClientError, MethodNotAllowed, NotFound
-from shared.http import brainstorm, programmes, projects, runs
+from shared.http import brainstorm, programmes, projects, run_list, runs
 from shared.http.context import RequestContext
 from shared.http.responses import error_response, json_response
 from shared.services import Services
@@ -36,6 +36,7 @@ ROUTES: dict[str, Handler] = {
     "projects.get": projects.get_project,
     "programmes.create": programmes.create_programme,
     "programmes.get": programmes.get_programme,
+    "runs.list": run_list.list_runs,
     "runs.get": runs.get_run,
     "runs.cancel": runs.cancel,
     "functions.list": runs.list_functions,
@@ -55,6 +56,7 @@ URL_MAP = Map(
         Rule("/v1/projects/<project_id>", endpoint="projects.get", methods=["GET"]),
         Rule("/v1/projects/<project_id>/programme", endpoint="programmes.create", methods=["POST"]),
         Rule("/v1/programmes/<programme_id>", endpoint="programmes.get", methods=["GET"]),
+        Rule("/v1/runs", endpoint="runs.list", methods=["GET"]),
         Rule("/v1/runs/<run_id>", endpoint="runs.get", methods=["GET"]),
         Rule("/v1/runs/<run_id>/cancel", endpoint="runs.cancel", methods=["POST"]),
         Rule("/v1/functions", endpoint="functions.list", methods=["GET"]),

@@ -1,0 +1,80 @@
+"""Firestore implementation of the engine's `RunIndex`: a tenant's runs, newest first.
+
+Each page is one query that reads `size + 1` documents (the extra one only
+tells whether another page exists) and fetches only the summary fields, not
+the step records and outputs that make a run document large. The composite
+indexes these queries need are declared in `infra/firestore.tf`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared.adapters.firestore_store import RUNS
+from shared.engine.listing import Cursor, RunFilter, RunPage, RunSummary
+from shared.engine.model import RunStatus
+from shared.engine.usage import Usage
+
+SUMMARY_FIELDS = [
+    "runId",
+    "workflow",
+    "status",
+    "subject",
+    "createdAt",
+    "finishedAt",
+    "error",
+    "usage",
+]
+
+
+def _summary(data: dict[str, Any]) -> RunSummary:
+    return RunSummary(
+        run_id=data["runId"],
+        workflow=data["workflow"],
+        status=RunStatus(data["status"]),
+        subject=data["subject"],
+        created_at=data["createdAt"],
+        finished_at=data.get("finishedAt"),
+        error=data.get("error"),
+        usage=Usage.model_validate(data.get("usage") or {}),
+    )
+
+
+class FirestoreRunIndex:
+    def __init__(self, client: firestore.Client) -> None:
+        self._db = client
+
+    def query(self, tenant_id: str, where: RunFilter) -> firestore.Query:
+        """The tenant's runs matching `where`, newest first (ties broken by id)."""
+        query = self._db.collection(RUNS).where(filter=FieldFilter("tenantId", "==", tenant_id))
+        if where.statuses is not None:
+            values = [s.value for s in where.statuses]
+            if len(values) == 1:
+                query = query.where(filter=FieldFilter("status", "==", values[0]))
+            else:
+                query = query.where(filter=FieldFilter("status", "in", values))
+        if where.workflow is not None:
+            query = query.where(filter=FieldFilter("workflow", "==", where.workflow))
+        if where.created_after is not None:
+            query = query.where(filter=FieldFilter("createdAt", ">=", where.created_after))
+        if where.created_before is not None:
+            query = query.where(filter=FieldFilter("createdAt", "<", where.created_before))
+        return query.order_by("createdAt", direction=firestore.Query.DESCENDING).order_by(
+            "__name__", direction=firestore.Query.DESCENDING
+        )
+
+    def page(
+        self, tenant_id: str, where: RunFilter, size: int, after: Cursor | None = None
+    ) -> RunPage:
+        query = self.query(tenant_id, where).select(SUMMARY_FIELDS)
+        if after is not None:
+            query = query.start_after({"createdAt": after.created_at, "__name__": after.run_id})
+        found = [_summary(s.to_dict() or {}) for s in query.limit(size + 1).stream()]
+        runs = found[:size]
+        more = len(found) > size
+        last = runs[-1] if runs and more else None
+        cursor = Cursor(created_at=last.created_at, run_id=last.run_id) if last else None
+        return RunPage(runs=runs, next=cursor)

@@ -1,0 +1,57 @@
+"""Finding runs: the filter an operator searches with, and the index interface that answers it.
+
+Results come newest first. A page ends at a `Cursor` (the last run's
+creation time and id), so the next page starts exactly after it even when
+runs are being created meanwhile; offsets would skip or repeat runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from shared.engine.model import RunStatus
+from shared.engine.usage import Usage
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which of a tenant's runs: every given criterion must hold (`None` = any)."""
+
+    statuses: tuple[RunStatus, ...] | None = None
+    workflow: str | None = None
+    created_after: datetime | None = None  # inclusive
+    created_before: datetime | None = None  # exclusive
+
+
+@dataclass(frozen=True)
+class Cursor:
+    created_at: datetime
+    run_id: str
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    workflow: str
+    status: RunStatus
+    subject: str
+    created_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: list[RunSummary]
+    # Where the next page starts; None when this page is the last.
+    next: Cursor | None
+
+
+class RunIndex(Protocol):
+    def page(
+        self, tenant_id: str, where: RunFilter, size: int, after: Cursor | None = None
+    ) -> RunPage:
+        """Up to `size` of the tenant's runs matching `where`, newest first, after `after`."""

@@ -1,0 +1,82 @@
+"""`GET /v1/runs`: an operator's search over the tenant's runs, newest first, page by page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Response
+
+from shared.engine import registry
+from shared.engine.listing import RunFilter, RunSummary
+from shared.engine.usage import Usage
+from shared.errors import InvalidInput
+from shared.http import page_tokens
+from shared.http.context import RequestContext
+from shared.http.responses import json_response, parse_query
+from shared.models.common import CamelModel
+from shared.models.runs import RunCriteria, RunListQuery
+
+
+class RunListItem(CamelModel):
+    run_id: str
+    workflow: str
+    status: str
+    subject: str
+    created_at: datetime
+    finished_at: datetime | None
+    error: str | None = None
+    usage: Usage
+
+
+def run_filter(criteria: RunCriteria) -> RunFilter:
+    """The engine's filter for validated criteria; an unknown workflow is the caller's mistake."""
+    if criteria.workflow is not None and registry.get(criteria.workflow) is None:
+        known = ", ".join(w.id for w in registry.all_workflows())
+        raise InvalidInput(
+            f"workflow: unknown workflow (known: {known})",
+            details=[{"field": "workflow", "message": "unknown workflow"}],
+        )
+    return RunFilter(
+        statuses=tuple(dict.fromkeys(criteria.status)) if criteria.status else None,
+        workflow=criteria.workflow,
+        created_after=criteria.created_after,
+        created_before=criteria.created_before,
+    )
+
+
+def _scope(where: RunFilter) -> str:
+    """The search's criteria, canonically: a page token is only valid for the same search."""
+    statuses = sorted(s.value for s in where.statuses) if where.statuses else []
+    after = where.created_after.isoformat() if where.created_after else ""
+    before = where.created_before.isoformat() if where.created_before else ""
+    return f"{','.join(statuses)}|{where.workflow or ''}|{after}|{before}"
+
+
+def _item(run: RunSummary) -> dict[str, Any]:
+    item = RunListItem(
+        run_id=run.run_id,
+        workflow=run.workflow,
+        status=run.status.value,
+        subject=run.subject,
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+        error=run.error,
+        usage=run.usage,
+    ).model_dump(mode="json", by_alias=True)
+    if item["error"] is None:
+        del item["error"]
+    return item
+
+
+def list_runs(ctx: RequestContext) -> Response:
+    query = parse_query(ctx.request, RunListQuery, lists=("status",))
+    where = run_filter(query)
+    tenant = ctx.principal.tenant_id
+    scope = _scope(where)
+    after = page_tokens.decode(query.page_token, tenant, scope) if query.page_token else None
+    page = ctx.services.run_index.page(tenant, where, query.page_size, after)
+    body: dict[str, Any] = {"runs": [_item(r) for r in page.runs]}
+    if page.next is not None:
+        body["nextPageToken"] = page_tokens.encode(page.next, tenant, scope)
+    return json_response(body)

@@ -1,0 +1,39 @@
+"""Requests that search runs: the list's query string and the bulk operations' filter."""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
+
+from shared.engine.model import RunStatus
+from shared.models.common import RequestModel
+
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+
+
+class RunCriteria(RequestModel):
+    """Which runs: all given criteria must hold. Times are ISO 8601 with a zone."""
+
+    status: list[RunStatus] | None = Field(default=None, min_length=1, max_length=5)
+    workflow: str | None = Field(default=None, min_length=1, max_length=100)
+    created_after: AwareDatetime | None = None
+    created_before: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> RunCriteria:
+        if (
+            self.created_after is not None
+            and self.created_before is not None
+            and self.created_after >= self.created_before
+        ):
+            raise ValueError("createdAfter must be earlier than createdBefore")
+        return self
+
+
+class RunListQuery(RunCriteria):
+    """`GET /v1/runs`: query-string values arrive as text, so types are coerced."""
+
+    model_config = ConfigDict(strict=False)
+
+    page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    page_token: str | None = Field(default=None, max_length=1000)
