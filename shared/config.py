@@ -1,102 +1,238 @@
 """Every setting of both functions, read from the environment in one place.
 
-Nothing else in `shared` reads `os.environ`; tests build `Settings` directly.
+Nothing else in `shared` reads `os.environ`. Each setting is declared once
+here, with its environment variable, default and bounds; `Settings.from_env()`
+reads them all and refuses a bad value with `InvalidSettings`, naming the
+variable, so a misconfigured instance stops at start instead of failing runs.
+Building a settings object in code (tests do) never reads the environment.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+import json
+import re
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+_URL = re.compile(r"https?://[^\s/]+(/\S*)?")
+# A browser origin as the Origin header carries it, or "*" for any.
+_ORIGIN = re.compile(r"\*|https?://[^\s/]+")
 
 
-class AuthSettings(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    jwks_url: str | None = None
-    jwks_file: str | None = None
-    issuer: str | None = None
-    audience: str | None = None
-    tenant_claim: str = "org_id"
+class InvalidSettings(ValueError):
+    """One or more environment variables hold values the functions cannot run with."""
 
 
-class LLMSettings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class _Group(BaseSettings):
+    """A group of settings: from keyword arguments in code, from the environment in `from_env`.
 
-    api_key: str | None = Field(default=None, repr=False)
-    api_key_secret: str | None = None
-    base_url: str | None = None
-    model: str = "gpt-4o-mini"
-    timeout_seconds: float = 120.0
-    schema_retries: int = 2
+    Fields are validated by their environment variable name (the alias) or by
+    their Python name; the environment is consulted only by `Settings.from_env`,
+    so a test's settings never pick up a developer's exported key.
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        str_strip_whitespace=True,
+        case_sensitive=True,
+        env_ignore_empty=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        extra="forbid",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is not None and not _URL.fullmatch(value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+class AuthSettings(_Group):
+    jwks_url: str | None = Field(default=None, validation_alias="AUTH_JWKS_URL")
+    jwks_file: str | None = Field(default=None, validation_alias="AUTH_JWKS_FILE")
+    issuer: str | None = Field(default=None, validation_alias="AUTH_ISSUER")
+    audience: str | None = Field(default=None, validation_alias="AUTH_AUDIENCE")
+    tenant_claim: str = Field(default="org_id", min_length=1, validation_alias="AUTH_TENANT_CLAIM")
+
+    _jwks_url_is_a_url = field_validator("jwks_url")(_check_url)
+
+
+class ModelPrice(BaseModel):
+    """What a model costs, in US dollars per million tokens."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True)
+
+    input_per_million: float = Field(ge=0, alias="inputPerMillion")
+    output_per_million: float = Field(ge=0, alias="outputPerMillion")
+
+    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (
+            prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million
+        ) / 1_000_000
+
+
+# OpenAI's list prices (standard tier) when this was written; LLM_PRICES
+# overrides a model's entry or adds models.
+DEFAULT_PRICES: dict[str, ModelPrice] = {
+    "gpt-4o-mini": ModelPrice(input_per_million=0.15, output_per_million=0.60),
+    "gpt-4o": ModelPrice(input_per_million=2.50, output_per_million=10.00),
+}
+
+
+class LLMSettings(_Group):
+    api_key: str | None = Field(default=None, repr=False, validation_alias="OPENAI_API_KEY")
+    api_key_secret: str | None = Field(default=None, validation_alias="OPENAI_API_KEY_SECRET")
+    base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    model: str = Field(default="gpt-4o-mini", min_length=1, validation_alias="OPENAI_MODEL")
+    timeout_seconds: float = Field(
+        default=120.0, gt=0, le=3600, validation_alias="OPENAI_TIMEOUT_SECONDS"
+    )
+    schema_retries: int = Field(default=2, ge=0, le=10, validation_alias="LLM_SCHEMA_RETRIES")
+    # A budget shared by every instance; None = no limit.
+    requests_per_minute: int | None = Field(
+        default=None, gt=0, validation_alias="LLM_REQUESTS_PER_MINUTE"
+    )
+    tokens_per_minute: int | None = Field(
+        default=None, gt=0, validation_alias="LLM_TOKENS_PER_MINUTE"
+    )
+    # Per-model prices for usage cost; LLM_PRICES (JSON) entries are merged over
+    # the defaults.
+    prices: Annotated[dict[str, ModelPrice], NoDecode] = Field(
+        default=DEFAULT_PRICES, validation_alias="LLM_PRICES"
+    )
     # The offline placeholder provider is allowed only off Google Cloud, and
-    # only when no key is configured at all.
+    # only when no key is configured at all (`from_env` sets it from K_SERVICE).
     offline_allowed: bool = True
 
+    _base_url_is_a_url = field_validator("base_url")(_check_url)
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _merge_prices(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"must be a JSON object ({error.msg})") from None
+        if not isinstance(value, dict):
+            raise ValueError('must be a JSON object {"<model>": {"inputPerMillion": ..., ...}}')
+        return {**DEFAULT_PRICES, **value}
 
-    project: str = "demo-genjobs"
-    firestore_database: str = "(default)"
-    events_topic: str = "generation-events"
-    dead_letter_topic: str = "generation-events-dead-letter"
-    lease_seconds: float = 30.0
-    step_max_attempts: int = 5
+    def price_of(self, model: str) -> ModelPrice | None:
+        return self.prices.get(model)
+
+
+class Settings(_Group):
+    project: str = Field(
+        default="demo-genjobs", min_length=1, validation_alias="GOOGLE_CLOUD_PROJECT"
+    )
+    firestore_database: str = Field(
+        default="(default)", min_length=1, validation_alias="FIRESTORE_DATABASE"
+    )
+    events_topic: str = Field(
+        default="generation-events", min_length=1, validation_alias="EVENTS_TOPIC"
+    )
+    dead_letter_topic: str = Field(
+        default="generation-events-dead-letter",
+        min_length=1,
+        validation_alias="DEAD_LETTER_TOPIC",
+    )
+    # Every terminal transition of a run is published here.
+    results_topic: str = Field(
+        default="generation-results", min_length=1, validation_alias="RESULTS_TOPIC"
+    )
+    lease_seconds: float = Field(default=30.0, gt=0, le=3600, validation_alias="LEASE_SECONDS")
+    step_max_attempts: int = Field(default=5, ge=1, le=100, validation_alias="STEP_MAX_ATTEMPTS")
     # A QUEUED run nobody picked up, or a released run nobody retried, is
     # re-published by the sweep after this long.
-    redrive_after_seconds: float = 120.0
+    redrive_after_seconds: float = Field(
+        default=120.0, gt=0, validation_alias="REDRIVE_AFTER_SECONDS"
+    )
     # Fan-out steps of one run executed at once (1 = one after another).
-    max_parallel_steps: int = 8
-    log_level: str = "INFO"
+    max_parallel_steps: int = Field(default=8, ge=1, le=64, validation_alias="MAX_PARALLEL_STEPS")
+    # Runs of one tenant executing at once; the others wait QUEUED.
+    tenant_max_active_runs: int = Field(default=5, ge=1, validation_alias="TENANT_MAX_ACTIVE_RUNS")
+    # Requests one instance serves at once. functions-framework's gunicorn
+    # reads it itself; it is declared here so a bad value stops the start.
+    threads: int | None = Field(default=None, ge=1, le=1000, validation_alias="THREADS")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", validation_alias="LOG_LEVEL"
+    )
     # Browser origins allowed to call the api (CORS); empty = same-origin only.
-    cors_origins: tuple[str, ...] = ()
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias="CORS_ALLOWED_ORIGINS"
+    )
     auth: AuthSettings = AuthSettings()
     llm: LLMSettings = LLMSettings()
 
+    @field_validator("log_level", mode="before")
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        e = os.environ if env is None else env
+    def _upper_case_level(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
 
-        def opt(name: str) -> str | None:
-            value = e.get(name, "").strip()
-            return value or None
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        for origin in value:
+            if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin such as https://app.example.com")
+        return value
 
-        def num(name: str, default: float) -> float:
-            value = opt(name)
-            return float(value) if value is not None else default
+    @classmethod
+    def from_env(cls) -> Settings:
+        """All settings from the process environment; `InvalidSettings` names every bad one."""
+        problems: list[str] = []
 
-        return cls(
-            project=opt("GOOGLE_CLOUD_PROJECT") or "demo-genjobs",
-            firestore_database=opt("FIRESTORE_DATABASE") or "(default)",
-            events_topic=opt("EVENTS_TOPIC") or "generation-events",
-            dead_letter_topic=opt("DEAD_LETTER_TOPIC") or "generation-events-dead-letter",
-            lease_seconds=num("LEASE_SECONDS", 30.0),
-            step_max_attempts=int(num("STEP_MAX_ATTEMPTS", 5)),
-            redrive_after_seconds=num("REDRIVE_AFTER_SECONDS", 120.0),
-            max_parallel_steps=int(num("MAX_PARALLEL_STEPS", 8)),
-            log_level=opt("LOG_LEVEL") or "INFO",
-            cors_origins=tuple(
-                o.strip().rstrip("/")
-                for o in (opt("CORS_ALLOWED_ORIGINS") or "").split(",")
-                if o.strip()
-            ),
-            auth=AuthSettings(
-                jwks_url=opt("AUTH_JWKS_URL"),
-                jwks_file=opt("AUTH_JWKS_FILE"),
-                issuer=opt("AUTH_ISSUER"),
-                audience=opt("AUTH_AUDIENCE"),
-                tenant_claim=opt("AUTH_TENANT_CLAIM") or "org_id",
-            ),
-            llm=LLMSettings(
-                api_key=opt("OPENAI_API_KEY"),
-                api_key_secret=opt("OPENAI_API_KEY_SECRET"),
-                base_url=opt("OPENAI_BASE_URL"),
-                model=opt("OPENAI_MODEL") or "gpt-4o-mini",
-                timeout_seconds=num("OPENAI_TIMEOUT_SECONDS", 120.0),
-                schema_retries=int(num("LLM_SCHEMA_RETRIES", 2)),
-                # K_SERVICE is set by Cloud Run, which hosts gen2 functions.
-                offline_allowed=opt("K_SERVICE") is None,
-            ),
-        )
+        def read(group: type[_G], **extra: Any) -> _G | None:
+            source = EnvSettingsSource(group)
+            try:
+                return group(**source(), **extra)
+            except ValidationError as error:
+                problems.extend(_describe(e) for e in error.errors())
+                return None
+
+        env = EnvSettingsSource(cls).env_vars
+        auth = read(AuthSettings)
+        # K_SERVICE is set by Cloud Run, which hosts gen2 functions.
+        llm = read(LLMSettings, offline_allowed=env.get("K_SERVICE") is None)
+        groups = {"auth": auth, "llm": llm}
+        settings = read(cls, **{name: group for name, group in groups.items() if group})
+        if settings is None or problems:
+            raise InvalidSettings("invalid settings: " + "; ".join(problems))
+        return settings
+
+
+_G = TypeVar("_G", bound=_Group)
+# Values never repeated in a message, even when wrong.
+_SECRET_VARIABLES = frozenset({"OPENAI_API_KEY"})
+
+
+def _describe(error: Any) -> str:
+    name = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    value = error.get("input")
+    if error["loc"][0] in _SECRET_VARIABLES or not isinstance(value, str):
+        return f"{name}: {message}"
+    return f"{name}={value!r}: {message}"

@@ -31,8 +31,8 @@ RESOURCE_REF = re.compile(r"(?<![\w.])(google_[a-z0-9_]+)\.([A-Za-z_][A-Za-z0-9_
 DATA_REF = re.compile(r"(?<![\w.])data\.([a-z0-9_]+)\.([A-Za-z_][A-Za-z0-9_-]*)")
 # `NAME = ...` inside an object expression: an environment variable key.
 ENV_KEY = re.compile(r"(?<![\w.])([A-Z][A-Z0-9_]*)\s*=(?!=)")
-# The settings shared/config.py reads: opt("NAME") and num("NAME", default).
-CONFIG_READ = re.compile(r"\b(?:opt|num)\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']")
+# The settings shared/config.py reads: each field's validation_alias="NAME".
+CONFIG_READ = re.compile(r"\bvalidation_alias=\s*[\"']([A-Z][A-Z0-9_]*)[\"']")
 
 
 def parse_tf(text: str) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def strings_in(value: Any) -> Iterator[str]:
 
 
 def config_env_names(text: str) -> set[str]:
-    """Environment variable names read through opt()/num() in config.py source."""
+    """Environment variable names of the settings fields in config.py source."""
     return set(CONFIG_READ.findall(text))
 
 

@@ -423,6 +423,10 @@ def test_env_name_collection_sees_merged_and_conditional_maps() -> None:
     assert infra.env_names(expr) == {"ONE", "TWO", "THREE"}
 
 
-def test_config_reader_finds_opt_and_num_calls() -> None:
-    text = 'x = opt("ALPHA") or 1\ny = num("BETA", 2.0)\nz = e.get("GAMMA")\n'
+def test_config_reader_finds_the_environment_names_of_fields() -> None:
+    text = (
+        'x: int = Field(1, validation_alias="ALPHA")\n'
+        'y = Field(validation_alias= "BETA")\n'
+        'z = e.get("GAMMA")\n'
+    )
     assert config_env_names(text) == {"ALPHA", "BETA"}

@@ -9,6 +9,10 @@ import shared.workflows  # noqa: F401 - registers the workflows with the engine
 from shared.http.app import Api
 from shared.services import from_environment
 
+# Read and check every setting now: a bad value stops the instance at start,
+# naming the variable, instead of failing requests or runs later.
+from_environment()
+
 
 @functools.cache
 def _api() -> Api:

@@ -11,6 +11,10 @@ import shared.workflows  # noqa: F401 - registers the workflows with the engine
 from shared.events import handle_pubsub
 from shared.services import from_environment
 
+# Read and check every setting now: a bad value stops the instance at start,
+# naming the variable, instead of failing requests or runs later.
+from_environment()
+
 
 @functions_framework.cloud_event
 def worker(event: CloudEvent) -> None:
