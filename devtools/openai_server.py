@@ -51,7 +51,8 @@ class Reply:
     `content` is the raw message content (any string, valid JSON or not);
     None means "generate it from the request's schema". For an error status,
     `content`, if given, becomes the error message. `body` replaces the whole
-    HTTP body (to send something that is not JSON at all).
+    HTTP body (to send something that is not JSON at all). `usage` is the
+    answer's (prompt_tokens, completion_tokens); the total is their sum.
     """
 
     status: int = 200
@@ -60,6 +61,7 @@ class Reply:
     finish_reason: str = "stop"
     delay: float = 0.0
     body: str | None = None
+    usage: tuple[int, int] = (10, 20)
 
 
 class OpenAIServer(LocalServer):
@@ -154,7 +156,11 @@ class OpenAIServer(LocalServer):
                     "finish_reason": reply.finish_reason,
                 }
             ],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30},
+            "usage": {
+                "prompt_tokens": reply.usage[0],
+                "completion_tokens": reply.usage[1],
+                "total_tokens": sum(reply.usage),
+            },
         }
 
 

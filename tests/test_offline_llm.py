@@ -10,6 +10,8 @@ import pytest
 from pydantic import BaseModel, Field, model_validator
 
 from shared.adapters.offline_llm import OfflineLanguageModel
+from shared.engine.meter import StepMeter
+from shared.engine.model import TokenUsage
 from shared.errors import NonRetriableError
 
 HH_MM = r"^([01]\d|2[0-3]):[0-5]\d$"
@@ -125,3 +127,11 @@ def test_offline_example_hook_is_used_when_the_model_defines_it() -> None:
 def test_model_the_schema_cannot_satisfy_fails_naming_the_hook() -> None:
     with pytest.raises(NonRetriableError, match=r"define Budget\.offline_example\(\)"):
         generate(Budget)
+
+
+def test_the_offline_model_reports_each_call_with_zero_tokens():
+    meter = StepMeter()
+    OfflineLanguageModel().generate(Seeds, system="s", prompt="p", temperature=0.9, meter=meter)
+    OfflineLanguageModel().generate(Seeds, system="s", prompt="p", temperature=0.9, meter=meter)
+
+    assert meter.usage == TokenUsage(calls=2, model="offline")

@@ -15,12 +15,13 @@ the engine understands:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["Generation", "LanguageModel", "T", "describe_validation_error"]
+__all__ = ["Generation", "LanguageModel", "T", "UsageSink", "describe_validation_error"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -37,6 +38,20 @@ class Generation(Generic[T]):
     model: str
 
 
+class UsageSink(Protocol):
+    """Where a model reports what a step's calls cost and what it repaired.
+
+    The engine's per-attempt meter implements it; declared here so adapters
+    never import the engine.
+    """
+
+    def add_usage(
+        self, model: str, prompt_tokens: int, completion_tokens: int, total_tokens: int
+    ) -> None: ...
+
+    def add_repairs(self, repairs: Sequence[str]) -> None: ...
+
+
 class LanguageModel(Protocol):
     @property
     def model_name(self) -> str:
@@ -44,12 +59,19 @@ class LanguageModel(Protocol):
         ...
 
     def generate(
-        self, schema: type[T], *, system: str, prompt: str, temperature: float
+        self,
+        schema: type[T],
+        *,
+        system: str,
+        prompt: str,
+        temperature: float,
+        meter: UsageSink | None = None,
     ) -> Generation[T]:
         """Return an instance of `schema` produced by the model.
 
         `temperature` is passed to the provider exactly as given: 0.0 is a
-        legitimate choice, not a missing value.
+        legitimate choice, not a missing value. Every answer received
+        (including ones rejected and asked again) is reported to `meter`.
         """
         ...
 

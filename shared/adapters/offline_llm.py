@@ -12,7 +12,7 @@ from typing import Any
 
 import pydantic
 
-from shared.adapters.llm import Generation, T, describe_validation_error
+from shared.adapters.llm import Generation, T, UsageSink, describe_validation_error
 from shared.adapters.schema_example import SchemaExampleError, example_for_schema
 from shared.errors import NonRetriableError
 
@@ -35,8 +35,16 @@ class OfflineLanguageModel:
         return OFFLINE_MODEL_NAME
 
     def generate(
-        self, schema: type[T], *, system: str, prompt: str, temperature: float
+        self,
+        schema: type[T],
+        *,
+        system: str,
+        prompt: str,
+        temperature: float,
+        meter: UsageSink | None = None,
     ) -> Generation[T]:
+        if meter is not None:
+            meter.add_usage(OFFLINE_MODEL_NAME, 0, 0, 0)
         return Generation(value=self._example(schema), model=OFFLINE_MODEL_NAME)
 
     def _example(self, schema: type[T]) -> T:

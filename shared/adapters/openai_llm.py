@@ -25,7 +25,7 @@ from openai.types.chat import (
     ChatCompletionUserMessageParam,
 )
 
-from shared.adapters.llm import Generation, T, describe_validation_error
+from shared.adapters.llm import Generation, T, UsageSink, describe_validation_error
 from shared.adapters.provider_schema import response_format
 from shared.errors import NonRetriableError, TransientError
 
@@ -90,7 +90,13 @@ class OpenAILanguageModel:
         return self._model
 
     def generate(
-        self, schema: type[T], *, system: str, prompt: str, temperature: float
+        self,
+        schema: type[T],
+        *,
+        system: str,
+        prompt: str,
+        temperature: float,
+        meter: UsageSink | None = None,
     ) -> Generation[T]:
         messages: list[ChatCompletionMessageParam] = [
             ChatCompletionSystemMessageParam(role="system", content=system),
@@ -100,7 +106,7 @@ class OpenAILanguageModel:
         first_summary = ""
         for attempt in range(attempts):
             try:
-                return self._generate_once(schema, messages, temperature)
+                return self._generate_once(schema, messages, temperature, meter)
             except _SchemaMismatch as mismatch:
                 first_summary = first_summary or mismatch.summary
                 if attempt + 1 < attempts:
@@ -129,6 +135,7 @@ class OpenAILanguageModel:
         schema: type[T],
         messages: list[ChatCompletionMessageParam],
         temperature: float,
+        meter: UsageSink | None,
     ) -> Generation[T]:
         try:
             # The raw-response variant lets us check the body's shape before
@@ -155,6 +162,15 @@ class OpenAILanguageModel:
                 "Could not connect to the LLM provider (connection error)"
             ) from exc
 
+        # Every answer is paid for, including the ones rejected below.
+        if meter is not None and completion.usage is not None:
+            usage = completion.usage
+            meter.add_usage(
+                completion.model or self._model,
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                usage.total_tokens,
+            )
         choice = completion.choices[0]
         message = choice.message
         if message.refusal:

@@ -33,12 +33,50 @@ class StepStatus(StrEnum):
     FAILED = "FAILED"
 
 
+class TokenUsage(BaseModel):
+    """Tokens a step's model calls consumed, summed over its calls (and attempts).
+
+    `model` is the model that answered (the latest, should calls differ).
+    """
+
+    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    calls: int = 0
+    model: str | None = None
+
+    def plus(self, earlier: TokenUsage | None) -> TokenUsage:
+        """This usage added to an earlier one (None counts as nothing)."""
+        if earlier is None:
+            return self
+        return TokenUsage(
+            prompt_tokens=earlier.prompt_tokens + self.prompt_tokens,
+            completion_tokens=earlier.completion_tokens + self.completion_tokens,
+            total_tokens=earlier.total_tokens + self.total_tokens,
+            calls=earlier.calls + self.calls,
+            model=self.model or earlier.model,
+        )
+
+
+def total_usage(*usages: TokenUsage | None) -> TokenUsage | None:
+    """The sum of the given usages; None if none of them is known."""
+    total: TokenUsage | None = None
+    for usage in usages:
+        if usage is not None:
+            total = usage.plus(total)
+    return total
+
+
 class StepRecord(BaseModel):
     """One step's checkpoint and timeline entry.
 
     `output` is the step's pydantic output as JSON text: a string keeps
     Firestore from reshaping it (no nested arrays, int/float drift) and
-    replays byte for byte.
+    replays byte for byte. `usage` sums every attempt's model calls (failed
+    attempts cost money too); `repairs` are what the latest attempt's answers
+    needed fixed before they validated.
     """
 
     model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
@@ -50,6 +88,8 @@ class StepRecord(BaseModel):
     duration_ms: int | None = None
     error: str | None = None
     output: str | None = None
+    usage: TokenUsage | None = None
+    repairs: list[str] = Field(default_factory=list)
 
 
 class RunRecord(BaseModel):

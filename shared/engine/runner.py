@@ -33,7 +33,8 @@ from pydantic import BaseModel, ValidationError
 
 from shared import logs
 from shared.engine import registry
-from shared.engine.model import RunStatus, StepRecord, StepStatus, Write
+from shared.engine.meter import StepMeter
+from shared.engine.model import RunStatus, StepRecord, StepStatus, Write, total_usage
 from shared.engine.store import LoadedRun, RunPatch, RunStore, StaleRun
 from shared.engine.transitions import subject_status_writes, terminal_fields
 from shared.engine.workflow import FanOut, Stage, Step, StepContext, Workflow
@@ -82,12 +83,20 @@ def describe(exc: BaseException) -> str:
 
 
 class _StepFailed(Exception):
-    def __init__(self, step_id: str, cause: BaseException, started: datetime, attempt: int) -> None:
+    def __init__(
+        self,
+        step_id: str,
+        cause: BaseException,
+        started: datetime,
+        attempt: int,
+        meter: StepMeter,
+    ) -> None:
         super().__init__(describe(cause))
         self.step_id = step_id
         self.attempt = attempt
         self.cause = cause
         self.started = started
+        self.meter = meter
         self.retriable = not isinstance(cause, NonRetriableError)
 
 
@@ -316,6 +325,7 @@ class _Execution:
             if attempt is None:
                 attempt = (previous.attempts if previous else 0) + 1
             started = self.clock()
+            meter = StepMeter()
             ctx: StepContext[Any] = StepContext(
                 run_id=self.run.run_id,
                 tenant_id=self.run.tenant_id,
@@ -326,6 +336,7 @@ class _Execution:
                 outputs=dict(self.outputs),
                 reader=self.store.read,
                 deps=self.runner.deps,
+                meter=meter,
             )
             log.info("step started", extra={"attempt": attempt})
             try:
@@ -342,7 +353,7 @@ class _Execution:
                 raise
             except Exception as exc:
                 log.warning("step attempt failed: %s", describe(exc), extra={"attempt": attempt})
-                raise _StepFailed(step_id, exc, started, attempt) from exc
+                raise _StepFailed(step_id, exc, started, attempt, meter) from exc
             finished = self.clock()
             record = StepRecord(
                 status=StepStatus.COMPLETED,
@@ -352,6 +363,8 @@ class _Execution:
                 duration_ms=int((finished - started).total_seconds() * 1000),
                 error=previous.error if previous else None,
                 output=output.model_dump_json(),
+                usage=total_usage(previous.usage if previous else None, meter.usage),
+                repairs=meter.repairs,
             )
             self._commit_step(stage, step_id, record, output, ctx.writes, is_last=is_last)
             log.info(
@@ -431,6 +444,8 @@ class _Execution:
                         started_at=previous.started_at if previous else None,
                         finished_at=now,
                         error=previous.error if previous else None,
+                        usage=previous.usage if previous else None,
+                        repairs=previous.repairs if previous else [],
                     )
                     self.pending_failure = message
                     return
@@ -439,6 +454,9 @@ class _Execution:
                     attempts=attempts,
                     started_at=now,
                     error=previous.error if previous else None,
+                    # Carried forward: the attempt's commit adds its own usage to it.
+                    usage=previous.usage if previous else None,
+                    repairs=previous.repairs if previous else [],
                 )
                 patch.steps[step_id] = mark
                 self.marked.add(step_id)
@@ -466,6 +484,7 @@ class _Execution:
         now = self.clock()
         message = describe(failure.cause)
         retry = failure.retriable and failure.attempt < self.config.step_max_attempts
+        previous = self.run.steps.get(failure.step_id)
         record = StepRecord(
             status=StepStatus.RETRYING if retry else StepStatus.FAILED,
             attempts=failure.attempt,
@@ -473,6 +492,8 @@ class _Execution:
             finished_at=now,
             duration_ms=int((now - failure.started).total_seconds() * 1000),
             error=message,
+            usage=total_usage(previous.usage if previous else None, failure.meter.usage),
+            repairs=failure.meter.repairs,
         )
         if retry:
             with self.lock:
@@ -632,5 +653,6 @@ class _Execution:
             outputs=dict(self.outputs),
             reader=self.store.read,
             deps=self.runner.deps,
+            meter=StepMeter(),
         )
         return [stage.step_id(item) for item in stage.over(ctx)]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.engine.model import RunRecord, StepStatus
+from pydantic import Field
+
+from shared.engine.model import RunRecord, StepStatus, TokenUsage
 from shared.engine.workflow import FanOut, Workflow
 from shared.models.common import CamelModel, Progress
 
@@ -18,6 +20,9 @@ class StepView(CamelModel):
     finished_at: datetime | None = None
     duration_ms: int | None = None
     error: str | None = None
+    # Model tokens over every attempt, and what the latest attempt's answers needed repaired.
+    usage: TokenUsage | None = None
+    repairs: list[str] = Field(default_factory=list)
 
 
 class RunView(CamelModel):
@@ -75,6 +80,8 @@ def step_views(run: RunRecord, workflow: Workflow[Any] | None) -> list[StepView]
                 finished_at=record.finished_at,
                 duration_ms=record.duration_ms,
                 error=record.error,
+                usage=record.usage,
+                repairs=record.repairs,
             )
         )
     return views

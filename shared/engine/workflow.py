@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from shared.engine.meter import StepMeter
 from shared.engine.model import Write
 
 InputT = TypeVar("InputT", bound=BaseModel)
@@ -40,6 +41,7 @@ class StepContext(Generic[InputT]):
         outputs: dict[str, BaseModel],
         reader: Callable[[str], dict[str, Any] | None],
         deps: Any,
+        meter: StepMeter,
     ) -> None:
         self.run_id = run_id
         self.tenant_id = tenant_id
@@ -48,6 +50,8 @@ class StepContext(Generic[InputT]):
         self.now = now
         self.attempt = attempt
         self.deps = deps
+        # Where model adapters report tokens and repairs (see `workflows.deps.llm`).
+        self.meter = meter
         self._outputs = outputs
         self._reader = reader
         self.writes: list[Write] = []

@@ -1,7 +1,9 @@
 """What workflow steps need from outside the engine: for now, a language model.
 
 The model is built on first use, so a worker instance that only sweeps or
-replays checkpoints never fetches the key from Secret Manager.
+replays checkpoints never fetches the key from Secret Manager. `llm(ctx)`
+hands a step the model bound to its attempt's meter, so every call's tokens
+land in the step's record without the step passing anything.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from shared.adapters.llm import LanguageModel
+from shared.adapters.llm import Generation, LanguageModel, T, UsageSink
 from shared.engine.workflow import StepContext
 
 
@@ -28,8 +30,37 @@ class WorkflowDeps:
             return self._llm
 
 
+class _MeteredModel:
+    """A `LanguageModel` that reports to one step attempt's meter unless told otherwise."""
+
+    def __init__(self, inner: LanguageModel, meter: UsageSink) -> None:
+        self._inner = inner
+        self._meter = meter
+
+    @property
+    def model_name(self) -> str:
+        return self._inner.model_name
+
+    def generate(
+        self,
+        schema: type[T],
+        *,
+        system: str,
+        prompt: str,
+        temperature: float,
+        meter: UsageSink | None = None,
+    ) -> Generation[T]:
+        return self._inner.generate(
+            schema,
+            system=system,
+            prompt=prompt,
+            temperature=temperature,
+            meter=meter or self._meter,
+        )
+
+
 def llm(ctx: StepContext[Any]) -> LanguageModel:
     deps = ctx.deps
     if not isinstance(deps, WorkflowDeps):
         raise TypeError("the runner was built without WorkflowDeps")
-    return deps.llm
+    return _MeteredModel(deps.llm, ctx.meter)
