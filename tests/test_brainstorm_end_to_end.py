@@ -18,7 +18,7 @@ def test_created_session_completes_with_the_requested_number_of_distinct_seeds(s
     assert len({s["id"] for s in session["seeds"]}) == 7
     assert len({s["title"] for s in session["seeds"]}) == 7
     assert session["aiModel"] == "test-model"
-    assert session["progress"] == {"completedSteps": 4, "totalSteps": 4, "currentStep": None}
+    assert session["progress"] == {"completedSteps": 4, "totalSteps": 4}  # no currentStep: done
     for seed in session["seeds"]:
         assert 5 <= len(seed["title"]) <= 200
         assert 50 <= len(seed["description"]) <= 2000

@@ -7,62 +7,159 @@ message; anything else is a logged 500 whose body says nothing internal.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import re
 from typing import Any
 
 from flask import Request, Response
+from pydantic.alias_generators import to_snake
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
 
 from shared.adapters.jwt_auth import AuthUnavailable
-from shared.errors import ClientError, MethodNotAllowed, NotFound
+from shared.engine.timeline import RunView
+from shared.errors import ClientError, Conflict, MalformedRequest, MethodNotAllowed, NotFound
 from shared.http import brainstorm, programmes, projects, run_list, runs
 from shared.http.context import RequestContext
-from shared.http.responses import error_response, json_response
+from shared.http.responses import error_response, json_response, parse_body, parse_query
+from shared.http.routing import PATH_PARAM_PATTERN, HandlerResult, Reply, Route
+from shared.http.run_list import RunList
+from shared.models.api import (
+    BrainstormSessionView,
+    FunctionList,
+    Health,
+    ProgrammeStarted,
+    ProgrammeView,
+    ProjectSessionView,
+    ProjectView,
+    RunCancelled,
+    SessionStarted,
+)
+from shared.models.brainstorm import CreateBrainstormSession
+from shared.models.project import IdeaWizardAnswers
+from shared.models.runs import RunListQuery
 from shared.services import Services
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[..., Response]
-
 CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key"
 
-ROUTES: dict[str, Handler] = {
-    "brainstorm.create": brainstorm.create_session,
-    "brainstorm.get": brainstorm.get_session,
-    "projects.create_session": projects.create_session,
-    "projects.get_session": projects.get_session,
-    "projects.get": projects.get_project,
-    "programmes.create": programmes.create_programme,
-    "programmes.get": programmes.get_programme,
-    "runs.list": run_list.list_runs,
-    "runs.get": runs.get_run,
-    "runs.cancel": runs.cancel,
-    "functions.list": runs.list_functions,
-}
+
+def healthz() -> Health:
+    return Health(status="ok")
+
+
+# The API, one entry per operation: dispatch and /openapi.json both read it.
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/healthz", healthz, "Liveness", Health, auth=False, tag="meta"),
+    Route(
+        "POST",
+        "/v1/brainstorm-sessions",
+        brainstorm.create_session,
+        "Start a brainstorm: a session and its run",
+        SessionStarted,
+        status=202,
+        body=CreateBrainstormSession,
+        idempotency_key=True,
+        errors=(Conflict,),
+        tag="brainstorm",
+    ),
+    Route(
+        "GET",
+        "/v1/brainstorm-sessions/{sessionId}",
+        brainstorm.get_session,
+        "A brainstorm session: status, progress and, once completed, its seeds",
+        BrainstormSessionView,
+        tag="brainstorm",
+    ),
+    Route(
+        "POST",
+        "/v1/project-sessions",
+        projects.create_session,
+        "Start a project from the idea wizard's answers (snake_case keys, as the app sends them)",
+        SessionStarted,
+        status=202,
+        body=IdeaWizardAnswers,
+        idempotency_key=True,
+        errors=(Conflict,),
+        tag="projects",
+    ),
+    Route(
+        "GET",
+        "/v1/project-sessions/{sessionId}",
+        projects.get_session,
+        "A project session: status, progress and, once completed, the project's id",
+        ProjectSessionView,
+        tag="projects",
+    ),
+    Route(
+        "GET",
+        "/v1/projects/{projectId}",
+        projects.get_project,
+        "A project: its concept and ProjectDNA",
+        ProjectView,
+        tag="projects",
+    ),
+    Route(
+        "POST",
+        "/v1/projects/{projectId}/programme",
+        programmes.create_programme,
+        "Generate the project's next programme version (or join the one generating)",
+        ProgrammeStarted,
+        status=202,
+        errors=(MalformedRequest, Conflict),
+        tag="programmes",
+    ),
+    Route(
+        "GET",
+        "/v1/programmes/{programmeId}",
+        programmes.get_programme,
+        "A programme: its days with their sessions",
+        ProgrammeView,
+        tag="programmes",
+    ),
+    Route(
+        "GET",
+        "/v1/runs",
+        run_list.list_runs,
+        "The tenant's runs, newest first, filtered, one page at a time",
+        RunList,
+        query=RunListQuery,
+        tag="runs",
+    ),
+    Route(
+        "GET",
+        "/v1/runs/{runId}",
+        runs.get_run,
+        "A run's timeline: status, deadline, deliveries and every step",
+        RunView,
+        tag="runs",
+    ),
+    Route(
+        "POST",
+        "/v1/runs/{runId}/cancel",
+        runs.cancel,
+        "Cancel a run that has not finished",
+        RunCancelled,
+        status=202,
+        errors=(Conflict,),
+        tag="runs",
+    ),
+    Route(
+        "GET",
+        "/v1/functions",
+        runs.list_functions,
+        "The workflows this deployment runs, with their steps",
+        FunctionList,
+        tag="runs",
+    ),
+)
 
 URL_MAP = Map(
-    [
-        Rule("/healthz", endpoint="healthz", methods=["GET"]),
-        Rule("/v1/brainstorm-sessions", endpoint="brainstorm.create", methods=["POST"]),
-        Rule("/v1/brainstorm-sessions/<session_id>", endpoint="brainstorm.get", methods=["GET"]),
-        Rule("/v1/project-sessions", endpoint="projects.create_session", methods=["POST"]),
-        Rule(
-            "/v1/project-sessions/<session_id>",
-            endpoint="projects.get_session",
-            methods=["GET"],
-        ),
-        Rule("/v1/projects/<project_id>", endpoint="projects.get", methods=["GET"]),
-        Rule("/v1/projects/<project_id>/programme", endpoint="programmes.create", methods=["POST"]),
-        Rule("/v1/programmes/<programme_id>", endpoint="programmes.get", methods=["GET"]),
-        Rule("/v1/runs", endpoint="runs.list", methods=["GET"]),
-        Rule("/v1/runs/<run_id>", endpoint="runs.get", methods=["GET"]),
-        Rule("/v1/runs/<run_id>/cancel", endpoint="runs.cancel", methods=["POST"]),
-        Rule("/v1/functions", endpoint="functions.list", methods=["GET"]),
-    ],
+    [Rule(route.rule, endpoint=route, methods=[route.method]) for route in ROUTES],
     strict_slashes=False,
 )
+_PATH_PARAM = re.compile(PATH_PARAM_PATTERN)
 
 
 class Api:
@@ -107,15 +204,33 @@ class Api:
     def _dispatch(self, request: Request) -> Response:
         adapter = URL_MAP.bind_to_environ(request.environ)
         try:
-            endpoint, args = adapter.match()
+            route, args = adapter.match()
         except WerkzeugNotFound:
             raise NotFound(f"no route for {request.path}") from None
         except WerkzeugMethodNotAllowed:
             raise MethodNotAllowed(f"{request.method} is not allowed on {request.path}") from None
-        if endpoint == "healthz":
-            return json_response({"status": "ok"})
-        principal = self.services.verifier.verify(request.headers.get("Authorization"))
-        ctx = RequestContext(request=request, principal=principal, services=self.services)
-        handler = ROUTES[str(endpoint)]
-        kwargs: dict[str, Any] = dict(args)
-        return handler(ctx, **kwargs)
+        assert isinstance(route, Route)
+        if not all(_PATH_PARAM.match(value) for value in args.values()):
+            raise NotFound(f"nothing at {request.path}")
+        kwargs: dict[str, Any] = {to_snake(name): value for name, value in args.items()}
+        if route.auth:
+            principal = self.services.verifier.verify(request.headers.get("Authorization"))
+            ctx = RequestContext(request=request, principal=principal, services=self.services)
+            kwargs["ctx"] = ctx
+        if route.body is not None:
+            kwargs["body"] = parse_body(request, route.body)
+        if route.query is not None:
+            kwargs["query"] = parse_query(request, route.query, lists=route.list_params)
+        return _reply(route, route.handler(**kwargs))
+
+
+def _reply(route: Route, result: HandlerResult) -> Response:
+    """The handler's answer as declared: its model, sent with the route's status."""
+    if isinstance(result, Response):
+        if route.response is not None:
+            raise TypeError(f"{route.operation_id} returned a raw response")
+        return result
+    reply = result if isinstance(result, Reply) else Reply(result)
+    if route.response is None or not isinstance(reply.body, route.response):
+        raise TypeError(f"{route.operation_id} returned {type(reply.body).__name__}")
+    return json_response(reply.body, route.status, dict(reply.headers))

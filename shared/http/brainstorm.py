@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Response
-
 from shared.http.context import RequestContext
-from shared.http.responses import json_response, parse_body
+from shared.http.routing import Reply
 from shared.http.sessions import owned_document, run_progress, start_session
 from shared.models import paths
+from shared.models.api import BrainstormSessionView, SeedView
 from shared.models.brainstorm import BrainstormInput, CreateBrainstormSession
 from shared.models.common import GenerationStatus
 from shared.workflows.brainstorm import brainstorm
 
-SEED_FIELDS = (
-    "title",
-    "description",
-    "approvalLikelihood",
-    "titleFormal",
-    "descriptionFormal",
-    "approvalLikelihoodFormal",
-    "suggestedTags",
-    "estimatedDuration",
-    "estimatedParticipants",
-    "isSaved",
-    "isDismissed",
-    "createdAt",
-)
 
-
-def create_session(ctx: RequestContext) -> Response:
-    body = parse_body(ctx.request, CreateBrainstormSession)
+def create_session(ctx: RequestContext, body: CreateBrainstormSession) -> Reply:
     session_id, run_id, key = ctx.new_ids("brainstorm")
     return start_session(
         ctx,
@@ -57,29 +38,22 @@ def create_session(ctx: RequestContext) -> Response:
     )
 
 
-def get_session(ctx: RequestContext, session_id: str) -> Response:
+def get_session(ctx: RequestContext, session_id: str) -> BrainstormSessionView:
     doc = owned_document(ctx, paths.brainstorm_session(session_id), "brainstorm session")
-    seeds: list[dict[str, Any]] = []
+    seeds: list[SeedView] = []
     if doc.get("generationStatus") == GenerationStatus.COMPLETED:
         # Only a completed session has its seeds: a frontend polling an
         # IN_PROGRESS one costs two reads, not a query as well.
         seeds = [
-            {"id": s.get("id"), **{k: s.get(k) for k in SEED_FIELDS}}
+            SeedView.model_validate(s)
             for s in ctx.services.documents.list(paths.seeds_of(session_id), order_by="position")
         ]
-    body: dict[str, Any] = {
-        "sessionId": session_id,
-        "runId": doc.get("runId"),
-        "status": doc.get("generationStatus"),
-        "prompt": doc.get("prompt"),
-        "creativityTemp": doc.get("creativityTemp"),
-        "seedCount": doc.get("seedCount"),
-        "aiModel": doc.get("aiModel"),
-        "createdAt": doc.get("createdAt"),
-        "updatedAt": doc.get("updatedAt"),
-        "seeds": seeds,
-        "progress": run_progress(ctx, doc.get("runId")),
-    }
-    if doc.get("error"):
-        body["error"] = doc["error"]
-    return json_response(body)
+    return BrainstormSessionView.model_validate(
+        {
+            **doc,
+            "sessionId": session_id,
+            "status": doc.get("generationStatus"),
+            "seeds": seeds,
+            "progress": run_progress(ctx, doc.get("runId")),
+        }
+    )

@@ -14,16 +14,15 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from flask import Response
-
 from shared.engine.lifecycle import new_run, start_run
 from shared.engine.model import Write
 from shared.engine.store import RunExists
 from shared.errors import Conflict, MalformedRequest
 from shared.http.context import RequestContext
-from shared.http.responses import json_response
+from shared.http.routing import Reply
 from shared.http.sessions import owned_document, run_progress
 from shared.models import paths
+from shared.models.api import ProgrammeStarted, ProgrammeView
 from shared.models.common import GenerationStatus
 from shared.models.programme import ProgrammeInput
 from shared.workflows.programme import programme_from_concept
@@ -31,21 +30,18 @@ from shared.workflows.programme import programme_from_concept
 ATTEMPTS = 5
 
 
-def _accepted(programme: dict[str, Any]) -> Response:
+def _accepted(programme: dict[str, Any]) -> Reply:
     programme_id = str(programme["id"])
-    return json_response(
-        {
-            "programmeId": programme_id,
-            "runId": programme.get("runId"),
-            "status": programme.get("generationStatus"),
-            "version": programme.get("version"),
-        },
-        202,
-        {"Location": f"/v1/programmes/{programme_id}"},
+    started = ProgrammeStarted(
+        programme_id=programme_id,
+        run_id=programme["runId"],
+        status=programme["generationStatus"],
+        version=programme["version"],
     )
+    return Reply(started, {"Location": f"/v1/programmes/{programme_id}"})
 
 
-def create_programme(ctx: RequestContext, project_id: str) -> Response:
+def create_programme(ctx: RequestContext, project_id: str) -> Reply:
     raw = ctx.request.get_data(cache=True).strip()
     if raw not in (b"", b"{}"):
         raise MalformedRequest("this route takes no request body (or an empty JSON object)")
@@ -106,23 +102,16 @@ def create_programme(ctx: RequestContext, project_id: str) -> Response:
     raise Conflict("the project's programme is changing too quickly; try again")
 
 
-def get_programme(ctx: RequestContext, programme_id: str) -> Response:
+def get_programme(ctx: RequestContext, programme_id: str) -> ProgrammeView:
     doc = owned_document(ctx, paths.programme(programme_id), "programme")
     days = ctx.services.documents.list(paths.days_of(programme_id), order_by="dayNumber")
-    body: dict[str, Any] = {
-        "programmeId": programme_id,
-        "projectId": doc.get("projectId"),
-        "runId": doc.get("runId"),
-        "version": doc.get("version"),
-        "status": doc.get("generationStatus"),
-        "programmeStatus": doc.get("status"),
-        "aiModel": doc.get("aiModel"),
-        "generatedFromConcept": doc.get("generatedFromConcept"),
-        "createdAt": doc.get("createdAt"),
-        "updatedAt": doc.get("updatedAt"),
-        "days": [{k: v for k, v in d.items() if k != "tenantId"} for d in days],
-        "progress": run_progress(ctx, doc.get("runId")),
-    }
-    if doc.get("error"):
-        body["error"] = doc["error"]
-    return json_response(body)
+    return ProgrammeView.model_validate(
+        {
+            **doc,
+            "programmeId": programme_id,
+            "status": doc.get("generationStatus"),
+            "programmeStatus": doc.get("status"),
+            "days": days,
+            "progress": run_progress(ctx, doc.get("runId")),
+        }
+    )

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
-
-from flask import Response
 
 from shared.http.context import RequestContext
-from shared.http.responses import json_response, parse_body
+from shared.http.routing import Reply
 from shared.http.sessions import owned_document, run_progress, start_session
 from shared.models import paths
+from shared.models.api import ProjectSessionView, ProjectView
 from shared.models.project import IdeaWizardAnswers, ProjectInput
 from shared.workflows.project import project_from_idea
-
-HIDDEN = ("tenantId",)
 
 
 def project_id_for(run_id: str) -> str:
@@ -22,8 +18,7 @@ def project_id_for(run_id: str) -> str:
     return "prj" + hashlib.sha256(f"project:{run_id}".encode()).hexdigest()[:29]
 
 
-def create_session(ctx: RequestContext) -> Response:
-    answers = parse_body(ctx.request, IdeaWizardAnswers)
+def create_session(ctx: RequestContext, body: IdeaWizardAnswers) -> Reply:
     session_id, run_id, key = ctx.new_ids("project")
     project_id = project_id_for(run_id)
     return start_session(
@@ -32,7 +27,7 @@ def create_session(ctx: RequestContext) -> Response:
         session_path=paths.project_session(session_id),
         session={
             "id": session_id,
-            "answers": answers.model_dump(mode="json"),
+            "answers": body.model_dump(mode="json"),
             "projectId": None,
             "aiModel": None,
             "idempotencyKey": key,
@@ -44,27 +39,18 @@ def create_session(ctx: RequestContext) -> Response:
     )
 
 
-def get_session(ctx: RequestContext, session_id: str) -> Response:
+def get_session(ctx: RequestContext, session_id: str) -> ProjectSessionView:
     doc = owned_document(ctx, paths.project_session(session_id), "project session")
-    body: dict[str, Any] = {
-        "sessionId": session_id,
-        "runId": doc.get("runId"),
-        "status": doc.get("generationStatus"),
-        "answers": doc.get("answers"),
-        "aiModel": doc.get("aiModel"),
-        "createdAt": doc.get("createdAt"),
-        "updatedAt": doc.get("updatedAt"),
-        "progress": run_progress(ctx, doc.get("runId")),
-    }
-    if doc.get("projectId"):
-        body["projectId"] = doc["projectId"]
-    if doc.get("error"):
-        body["error"] = doc["error"]
-    return json_response(body)
+    return ProjectSessionView.model_validate(
+        {
+            **doc,
+            "sessionId": session_id,
+            "status": doc.get("generationStatus"),
+            "progress": run_progress(ctx, doc.get("runId")),
+        }
+    )
 
 
-def get_project(ctx: RequestContext, project_id: str) -> Response:
+def get_project(ctx: RequestContext, project_id: str) -> ProjectView:
     doc = owned_document(ctx, paths.project(project_id), "project")
-    body = {k: v for k, v in doc.items() if k not in HIDDEN}
-    body["projectId"] = project_id
-    return json_response(body)
+    return ProjectView.model_validate({**doc, "projectId": project_id})

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-from flask import Response
 
 from shared.engine import registry
 from shared.engine.listing import RunFilter, RunSummary
@@ -13,7 +10,6 @@ from shared.engine.usage import Usage
 from shared.errors import InvalidInput
 from shared.http import page_tokens
 from shared.http.context import RequestContext
-from shared.http.responses import json_response, parse_query
 from shared.models.common import CamelModel
 from shared.models.runs import RunCriteria, RunListQuery
 
@@ -24,9 +20,14 @@ class RunListItem(CamelModel):
     status: str
     subject: str
     created_at: datetime
-    finished_at: datetime | None
+    finished_at: datetime | None = None
     error: str | None = None
     usage: Usage
+
+
+class RunList(CamelModel):
+    runs: list[RunListItem]
+    next_page_token: str | None = None
 
 
 def run_filter(criteria: RunCriteria) -> RunFilter:
@@ -53,8 +54,8 @@ def _scope(where: RunFilter) -> str:
     return f"{','.join(statuses)}|{where.workflow or ''}|{after}|{before}"
 
 
-def _item(run: RunSummary) -> dict[str, Any]:
-    item = RunListItem(
+def _item(run: RunSummary) -> RunListItem:
+    return RunListItem(
         run_id=run.run_id,
         workflow=run.workflow,
         status=run.status.value,
@@ -63,20 +64,14 @@ def _item(run: RunSummary) -> dict[str, Any]:
         finished_at=run.finished_at,
         error=run.error,
         usage=run.usage,
-    ).model_dump(mode="json", by_alias=True)
-    if item["error"] is None:
-        del item["error"]
-    return item
+    )
 
 
-def list_runs(ctx: RequestContext) -> Response:
-    query = parse_query(ctx.request, RunListQuery, lists=("status",))
+def list_runs(ctx: RequestContext, query: RunListQuery) -> RunList:
     where = run_filter(query)
     tenant = ctx.principal.tenant_id
     scope = _scope(where)
     after = page_tokens.decode(query.page_token, tenant, scope) if query.page_token else None
     page = ctx.services.run_index.page(tenant, where, query.page_size, after)
-    body: dict[str, Any] = {"runs": [_item(r) for r in page.runs]}
-    if page.next is not None:
-        body["nextPageToken"] = page_tokens.encode(page.next, tenant, scope)
-    return json_response(body)
+    token = page_tokens.encode(page.next, tenant, scope) if page.next is not None else None
+    return RunList(runs=[_item(r) for r in page.runs], next_page_token=token)

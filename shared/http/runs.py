@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Response
-
 from shared.engine import registry
 from shared.engine.lifecycle import AlreadyFinished, cancel_run
 from shared.engine.store import LoadedRun
-from shared.engine.timeline import run_view
+from shared.engine.timeline import RunView, run_view
 from shared.errors import Conflict, NotFound
 from shared.http.context import RequestContext
-from shared.http.responses import json_response
+from shared.models.api import FunctionList, FunctionView, RunCancelled
 
 
 def _owned_run(ctx: RequestContext, run_id: str) -> LoadedRun:
@@ -21,12 +19,12 @@ def _owned_run(ctx: RequestContext, run_id: str) -> LoadedRun:
     return loaded
 
 
-def get_run(ctx: RequestContext, run_id: str) -> Response:
+def get_run(ctx: RequestContext, run_id: str) -> RunView:
     run = _owned_run(ctx, run_id).record
-    return json_response(run_view(run, registry.get(run.workflow)))
+    return run_view(run, registry.get(run.workflow))
 
 
-def cancel(ctx: RequestContext, run_id: str) -> Response:
+def cancel(ctx: RequestContext, run_id: str) -> RunCancelled:
     loaded = _owned_run(ctx, run_id)
     try:
         run = cancel_run(ctx.services.store, loaded, ctx.services.now())
@@ -34,20 +32,18 @@ def cancel(ctx: RequestContext, run_id: str) -> Response:
         raise Conflict(f"run already finished with status {finished.status.value}") from None
     if run is None:
         raise NotFound("run not found")
-    return json_response({"runId": run_id, "status": run.status.value}, 202)
+    return RunCancelled(run_id=run_id, status=run.status.value)
 
 
-def list_functions(ctx: RequestContext) -> Response:
-    return json_response(
-        {
-            "functions": [
-                {
-                    "id": wf.id,
-                    "description": wf.description,
-                    "steps": wf.declared_steps(),
-                    "deadlineSeconds": int(wf.deadline.total_seconds()),
-                }
-                for wf in registry.all_workflows()
-            ]
-        }
+def list_functions(ctx: RequestContext) -> FunctionList:
+    return FunctionList(
+        functions=[
+            FunctionView(
+                id=wf.id,
+                description=wf.description,
+                steps=wf.declared_steps(),
+                deadline_seconds=int(wf.deadline.total_seconds()),
+            )
+            for wf in registry.all_workflows()
+        ]
     )

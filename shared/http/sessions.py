@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from flask import Response
 from pydantic import BaseModel
 
 from shared.engine import registry
@@ -22,8 +21,9 @@ from shared.engine.timeline import progress
 from shared.engine.workflow import Workflow
 from shared.errors import Conflict, NotFound
 from shared.http.context import RequestContext
-from shared.http.responses import json_response
-from shared.models.common import GenerationStatus
+from shared.http.routing import Reply
+from shared.models.api import SessionStarted
+from shared.models.common import GenerationStatus, Progress
 
 
 def start_session(
@@ -36,7 +36,7 @@ def start_session(
     run_id: str,
     location: str,
     compare: Sequence[str],
-) -> Response:
+) -> Reply:
     """Create `session` (already carrying id, runId...) and its run; 202 with the ids."""
     services = ctx.services
     now = services.now()
@@ -75,15 +75,12 @@ def start_session(
                 "this Idempotency-Key was already used with a different request body"
             ) from None
         document = existing
-    return json_response(
-        {
-            "sessionId": document["id"],
-            "runId": document.get("runId"),
-            "status": document.get("generationStatus"),
-        },
-        202,
-        {"Location": location},
+    started = SessionStarted(
+        session_id=document["id"],
+        run_id=document["runId"],
+        status=document["generationStatus"],
     )
+    return Reply(started, {"Location": location})
 
 
 def owned_document(ctx: RequestContext, path: str, what: str) -> dict[str, Any]:
@@ -94,11 +91,11 @@ def owned_document(ctx: RequestContext, path: str, what: str) -> dict[str, Any]:
     return doc
 
 
-def run_progress(ctx: RequestContext, run_id: Any) -> dict[str, Any] | None:
+def run_progress(ctx: RequestContext, run_id: Any) -> Progress | None:
     if not run_id:
         return None
     loaded = ctx.services.store.load(str(run_id))
     if loaded is None:
         return None
     workflow = registry.get(loaded.record.workflow)
-    return progress(loaded.record, workflow).model_dump(by_alias=True)
+    return progress(loaded.record, workflow)

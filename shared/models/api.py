@@ -1,0 +1,167 @@
+"""What the API answers: the response bodies, as the OpenAPI document publishes them.
+
+Handlers build these models, so the published schema is the shape that is
+sent. A field that may be absent defaults to None and is left out of the
+JSON when it is (`exclude_none`). Stored documents are read into the views
+with `extra="ignore"`, so internal fields (`tenantId`) never leave.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from shared.models.brainstorm import SeedDraft
+from shared.models.common import CamelModel, GenerationStatus, Progress
+from shared.models.programme import DayPlan, ProgrammeSession
+from shared.models.project import IdeaWizardAnswers, ProjectConcept, ProjectDNA
+
+_READ = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx: `{"error": {"code", "message", "details"?}}`."""
+
+    error: ErrorInfo
+
+
+class Health(BaseModel):
+    status: str
+
+
+class SessionStarted(CamelModel):
+    session_id: str
+    run_id: str
+    status: GenerationStatus
+
+
+class SeedView(SeedDraft):
+    model_config = _READ
+
+    id: str
+    is_saved: bool
+    is_dismissed: bool
+    created_at: datetime
+
+
+class BrainstormSessionView(CamelModel):
+    session_id: str
+    run_id: str
+    status: GenerationStatus
+    prompt: str
+    creativity_temp: float
+    seed_count: int
+    ai_model: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    seeds: list[SeedView] = Field(description="Empty until the session is COMPLETED.")
+    progress: Progress | None = None
+    error: str | None = None
+
+
+class ProjectSessionView(CamelModel):
+    session_id: str
+    run_id: str
+    status: GenerationStatus
+    answers: IdeaWizardAnswers
+    project_id: str | None = None
+    ai_model: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    progress: Progress | None = None
+    error: str | None = None
+
+
+class ProjectView(ProjectConcept):
+    """The project: its concept's fields (REFERENCE.md's names) and what the wizard fixed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    projectId: str
+    id: str
+    sessionId: str
+    userId: str
+    projectDna: ProjectDNA
+    status: str
+    erasmusAction: str
+    durationDays: int
+    participantCount: int
+    aiModel: str
+    latestProgrammeVersion: int
+    latestProgrammeId: str | None = None
+    createdAt: datetime
+    updatedAt: datetime
+
+
+class ProgrammeStarted(CamelModel):
+    programme_id: str
+    run_id: str
+    status: GenerationStatus
+    version: int
+
+
+class ScheduledSession(ProgrammeSession):
+    model_config = ConfigDict(extra="ignore")
+
+    position: int
+
+
+class ProgrammeDay(DayPlan):
+    """A day as the programme editor reads it: snake_case fields, as REFERENCE.md names them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    day_number: int = Field(alias="dayNumber", ge=1, le=21)
+    programme_id: str = Field(alias="programmeId")
+    sessions: list[ScheduledSession]
+
+
+class GeneratedFrom(CamelModel):
+    project_title: str
+    duration_days: int
+    generated_at: datetime
+
+
+class ProgrammeView(CamelModel):
+    programme_id: str
+    project_id: str
+    run_id: str
+    version: int
+    status: GenerationStatus
+    programme_status: str = Field(description="Editorial status: DRAFT, FINAL or ARCHIVED.")
+    ai_model: str | None = None
+    generated_from_concept: GeneratedFrom | None = None
+    created_at: datetime
+    updated_at: datetime
+    days: list[ProgrammeDay]
+    progress: Progress | None = None
+    error: str | None = None
+
+
+class RunCancelled(CamelModel):
+    run_id: str
+    status: str
+
+
+class FunctionView(CamelModel):
+    id: str
+    description: str
+    steps: list[str]
+    deadline_seconds: int
+
+
+class FunctionList(BaseModel):
+    functions: list[FunctionView]
