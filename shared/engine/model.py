@@ -92,6 +92,19 @@ class StepRecord(BaseModel):
     repairs: list[str] = Field(default_factory=list)
 
 
+class Resume(BaseModel):
+    """One resume of a finished run, kept on the run for its timeline."""
+
+    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+
+    at: datetime
+    by: str
+    previous_status: RunStatus
+    previous_error: str | None = None
+    # The bulk operation that resumed it, if any.
+    operation_id: str | None = None
+
+
 class RunRecord(BaseModel):
     """A run document as stored (camelCase in Firestore, like every document)."""
 
@@ -120,6 +133,7 @@ class RunRecord(BaseModel):
     # Step ids in execution order, as far as they are known (fan-out steps
     # appear once the step that decides them has completed).
     step_order: list[str] = Field(default_factory=list)
+    resumes: list[Resume] = Field(default_factory=list)
 
     def lease_live(self, now: datetime) -> bool:
         return (

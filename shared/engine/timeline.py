@@ -25,6 +25,14 @@ class StepView(CamelModel):
     repairs: list[str] = Field(default_factory=list)
 
 
+class ResumeView(CamelModel):
+    at: datetime
+    by: str
+    previous_status: str
+    previous_error: str | None = None
+    operation_id: str | None = None
+
+
 class RunView(CamelModel):
     run_id: str
     workflow: str
@@ -37,6 +45,8 @@ class RunView(CamelModel):
     deliveries: int
     progress: Progress
     steps: list[StepView]
+    # Each time the run was resumed after it had failed or been cancelled.
+    resumes: list[ResumeView]
 
 
 def _step_ids(run: RunRecord, workflow: Workflow[Any] | None) -> list[str]:
@@ -109,4 +119,14 @@ def run_view(run: RunRecord, workflow: Workflow[Any] | None) -> RunView:
         deliveries=run.deliveries,
         progress=progress(run, workflow),
         steps=step_views(run, workflow),
+        resumes=[
+            ResumeView(
+                at=r.at,
+                by=r.by,
+                previous_status=r.previous_status.value,
+                previous_error=r.previous_error,
+                operation_id=r.operation_id,
+            )
+            for r in run.resumes
+        ],
     )

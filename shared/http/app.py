@@ -33,6 +33,7 @@ from shared.models.api import (
     ProjectSessionView,
     ProjectView,
     RunCancelled,
+    RunResumed,
     SessionStarted,
 )
 from shared.models.brainstorm import CreateBrainstormSession
@@ -141,6 +142,16 @@ ROUTES: tuple[Route, ...] = (
         runs.cancel,
         "Cancel a run that has not finished",
         RunCancelled,
+        status=202,
+        errors=(Conflict,),
+        tag="runs",
+    ),
+    Route(
+        "POST",
+        "/v1/runs/{runId}/resume",
+        runs.resume,
+        "Queue a FAILED or CANCELLED run again: completed steps are kept, the rest run",
+        RunResumed,
         status=202,
         errors=(Conflict,),
         tag="runs",

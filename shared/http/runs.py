@@ -1,14 +1,17 @@
-"""/v1/runs/{runId}: a run's timeline, and cancelling it."""
+"""/v1/runs/{runId}: a run's timeline, cancelling and resuming it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from shared.engine import registry
 from shared.engine.lifecycle import AlreadyFinished, cancel_run
+from shared.engine.resume import NotResumable, resume_run
 from shared.engine.store import LoadedRun
 from shared.engine.timeline import RunView, run_view
 from shared.errors import Conflict, NotFound
 from shared.http.context import RequestContext
-from shared.models.api import FunctionList, FunctionView, RunCancelled
+from shared.models.api import FunctionList, FunctionView, RunCancelled, RunResumed
 
 
 def _owned_run(ctx: RequestContext, run_id: str) -> LoadedRun:
@@ -33,6 +36,25 @@ def cancel(ctx: RequestContext, run_id: str) -> RunCancelled:
     if run is None:
         raise NotFound("run not found")
     return RunCancelled(run_id=run_id, status=run.status.value)
+
+
+def resume(ctx: RequestContext, run_id: str) -> RunResumed:
+    loaded = _owned_run(ctx, run_id)
+    try:
+        run = resume_run(
+            ctx.services.store,
+            ctx.services.publisher,
+            loaded,
+            by=ctx.principal.user_id,
+            now=ctx.services.now(),
+            redrive_after=timedelta(seconds=ctx.services.settings.redrive_after_seconds),
+        )
+    except NotResumable as not_resumable:
+        raise Conflict(
+            f"only a FAILED or CANCELLED run can be resumed; this one is "
+            f"{not_resumable.status.value}"
+        ) from None
+    return RunResumed(run_id=run.run_id, status=run.status.value)
 
 
 def list_functions(ctx: RequestContext) -> FunctionList:

@@ -156,6 +156,11 @@ class RunCancelled(CamelModel):
     status: str
 
 
+class RunResumed(CamelModel):
+    run_id: str
+    status: str
+
+
 class FunctionView(CamelModel):
     id: str
     description: str
