@@ -22,13 +22,11 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from shared.errors import InvalidSettings
+
 _URL = re.compile(r"https?://[^\s/]+(/\S*)?")
 # A browser origin as the Origin header carries it, or "*" for any.
 _ORIGIN = re.compile(r"\*|https?://[^\s/]+")
-
-
-class InvalidSettings(ValueError):
-    """One or more environment variables hold values the functions cannot run with."""
 
 
 class _Group(BaseSettings):

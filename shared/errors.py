@@ -1,19 +1,46 @@
-"""Errors that cross module boundaries, each mapped to exactly one outcome.
+"""Every error the project raises on purpose, each declaring what it becomes.
 
-The HTTP layer turns `ClientError` subclasses into 4xx JSON; the engine turns
-`NonRetriableError` into a FAILED run at once and any other exception into a
-Pub/Sub redelivery. Messages are written for a person reading the run's
-timeline, so they never carry secrets or stack traces.
+One base class, `GenjobsError`, and one attribute, `becomes`, so the mapping
+from an error to its outcome is read here rather than rediscovered at each
+`except`: the HTTP layer answers `ClientError`s with their 4xx JSON body and
+`AuthUnavailable` with 503; the engine fails a run at once on
+`NonRetriableError`, retries a step on anything else, and answers a delivery
+with `RetryLater` so Pub/Sub redelivers. Messages are written for a person
+reading a run's timeline or an API answer, so they never carry secrets or
+stack traces (`describe` relies on that).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
 
 
-class ClientError(Exception):
+class Becomes(StrEnum):
+    """What an error turns into where it is finally handled."""
+
+    CLIENT_ERROR = "a 4xx JSON answer with the error's status and code"
+    UNAVAILABLE = "a 503 JSON answer with Retry-After"
+    RUN_FAILED = "the run ends FAILED with this message, without another attempt"
+    STEP_RETRIED = "the step attempt is recorded RETRYING and Pub/Sub redelivers the run"
+    REDELIVERY = "the worker answers 500, so Pub/Sub redelivers the message with backoff"
+    RELOAD = "the caller reloads the run and decides again (never leaves the engine's callers)"
+    STARTUP_FAILURE = "the function instance refuses to start, naming the setting"
+
+
+class GenjobsError(Exception):
+    """Base of the project's errors. `str(error)` is safe to show to a person."""
+
+    becomes: ClassVar[Becomes]
+
+
+# -- the caller's mistakes (HTTP) ------------------------------------------------
+
+
+class ClientError(GenjobsError):
     """The caller's mistake: answered with `status` and a JSON error body."""
 
+    becomes = Becomes.CLIENT_ERROR
     status: int = 400
     code: str = "bad_request"
 
@@ -53,16 +80,100 @@ class MethodNotAllowed(ClientError):
     code = "method_not_allowed"
 
 
-class NonRetriableError(Exception):
+class AlreadyFinished(Conflict):
+    """Cancelling a run that already ended."""
+
+    def __init__(self, run_status: str) -> None:
+        super().__init__(f"run already finished with status {run_status}")
+        self.run_status = run_status
+
+
+class NotResumable(Conflict):
+    """Resuming a run that is not FAILED or CANCELLED."""
+
+    def __init__(self, run_status: str) -> None:
+        super().__init__(f"only a FAILED or CANCELLED run can be resumed; this one is {run_status}")
+        self.run_status = run_status
+
+
+class AuthUnavailable(GenjobsError):
+    """The identity provider's keys cannot be fetched, so no token can be judged.
+
+    Kept apart from `Unauthenticated` so that an outage answers 503 (retry
+    later) instead of telling a correctly signed-in user that their token is bad.
+    """
+
+    becomes = Becomes.UNAVAILABLE
+
+
+# -- step outcomes (engine) --------------------------------------------------------
+
+
+class NonRetriableError(GenjobsError):
     """A step failure that another attempt cannot fix (bad input, refusal, unmeetable schema).
 
     The engine fails the run immediately and records this message as its error.
     """
 
+    becomes = Becomes.RUN_FAILED
 
-class TransientError(Exception):
+
+class TransientError(GenjobsError):
     """A step failure worth another attempt (rate limit, 5xx, timeout).
 
     Raising any other exception is treated the same way; this class exists so
     that adapters can say so explicitly and give a readable message.
     """
+
+    becomes = Becomes.STEP_RETRIED
+
+
+class SchemaExampleError(GenjobsError, ValueError):
+    """A JSON schema that placeholder content cannot satisfy (the offline model's problem)."""
+
+    becomes = Becomes.RUN_FAILED
+
+
+class RetryLater(GenjobsError):
+    """A delivery ended in a way another delivery may fix: nack it."""
+
+    becomes = Becomes.REDELIVERY
+
+
+# -- the run store's preconditions ---------------------------------------------------
+
+
+class StaleRun(GenjobsError):
+    """The run document changed since the version the caller holds."""
+
+    becomes = Becomes.RELOAD
+
+
+class RunExists(GenjobsError):
+    """A create found the run or one of its documents already there.
+
+    The create routes turn it into the existing session (same Idempotency-Key
+    and body) or a 409.
+    """
+
+    becomes = Becomes.RELOAD
+
+
+# -- configuration -------------------------------------------------------------------
+
+
+class InvalidSettings(GenjobsError, ValueError):
+    """One or more environment variables hold values the functions cannot run with."""
+
+    becomes = Becomes.STARTUP_FAILURE
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line error for a person reading the timeline.
+
+    Our own errors are written to be read as they are; anything else (a
+    library's exception) is prefixed with its type, which is often the only
+    clue its message lacks.
+    """
+    text = str(exc) if isinstance(exc, GenjobsError) else f"{type(exc).__name__}: {exc}"
+    return text.strip()[:500] or type(exc).__name__

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.adapters.jwt_auth import AuthUnavailable, Principal, TokenVerifier
+from shared.adapters.jwt_auth import Principal, TokenVerifier
 from shared.config import AuthSettings
-from shared.errors import Unauthenticated
+from shared.errors import AuthUnavailable, Unauthenticated
 from tests.auth_support import (
     AUDIENCE,
     ISSUER,

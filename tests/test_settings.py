@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import AuthSettings, InvalidSettings, LLMSettings, ModelPrice, Settings
+from shared.config import AuthSettings, LLMSettings, ModelPrice, Settings
+from shared.errors import InvalidSettings
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -20,7 +20,8 @@ from google.cloud.firestore_v1.field_path import FieldPath
 from pydantic.alias_generators import to_camel
 
 from shared.engine.model import RunRecord, RunStatus, StepRecord, Write
-from shared.engine.store import LoadedRun, RunExists, RunPatch, StaleRun
+from shared.engine.store import LoadedRun, RunPatch
+from shared.errors import RunExists, StaleRun
 
 RUNS = "runs"
 # Outputs larger than this live in runs/{runId}/outputs/{stepId} (written in

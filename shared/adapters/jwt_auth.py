@@ -38,7 +38,7 @@ from jwt.exceptions import (
 )
 
 from shared.config import AuthSettings
-from shared.errors import Unauthenticated
+from shared.errors import AuthUnavailable, Unauthenticated
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +56,6 @@ JWKS_FETCH_TIMEOUT_SECONDS = 5.0
 JWKS_CACHE_SECONDS = 300.0
 
 NOT_CONFIGURED = "authentication is not configured"
-
-
-class AuthUnavailable(Exception):
-    """The identity provider's keys cannot be fetched, so no token can be judged.
-
-    Kept apart from `Unauthenticated` so that an outage answers 503 (retry
-    later) instead of telling a correctly signed-in user that their token is bad.
-    """
 
 
 @dataclass(frozen=True)

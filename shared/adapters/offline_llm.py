@@ -13,8 +13,8 @@ from typing import Any
 import pydantic
 
 from shared.adapters.llm import Generation, T, UsageSink, describe_validation_error
-from shared.adapters.schema_example import SchemaExampleError, example_for_schema
-from shared.errors import NonRetriableError
+from shared.adapters.schema_example import example_for_schema
+from shared.errors import NonRetriableError, SchemaExampleError
 
 __all__ = ["OFFLINE_MODEL_NAME", "OfflineLanguageModel"]
 

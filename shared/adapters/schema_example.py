@@ -21,6 +21,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from shared.errors import SchemaExampleError
+
 __all__ = ["SchemaExampleError", "example_for_schema"]
 
 _FILLER = " placeholder"
@@ -51,14 +53,6 @@ _PATTERN_CANDIDATES: tuple[str, ...] = (
     "PLACEHOLDER",
     "placeholder-1",
 )
-
-
-class SchemaExampleError(ValueError):
-    """The schema asks for something the generator cannot produce (an exotic pattern, say).
-
-    Models that hit this should define `offline_example()`; the error names
-    the place in the schema so that it is easy to find.
-    """
 
 
 class _Cycle(Exception):

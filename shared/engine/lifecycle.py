@@ -15,9 +15,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.engine.model import RunRecord, RunStatus, Write
-from shared.engine.store import EventPublisher, LoadedRun, RunStore, StaleRun
+from shared.engine.store import EventPublisher, LoadedRun, RunStore
 from shared.engine.transitions import end_run, last_step_error
 from shared.engine.workflow import Workflow
+from shared.errors import AlreadyFinished, StaleRun
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +69,6 @@ def start_run(
         )
 
 
-class AlreadyFinished(Exception):
-    def __init__(self, status: RunStatus) -> None:
-        super().__init__(status.value)
-        self.status = status
-
-
 def cancel_run(store: RunStore, loaded: LoadedRun | None, now: datetime) -> RunRecord | None:
     """Cancel a run that has not finished; None if it does not exist (any more).
 
@@ -86,7 +81,7 @@ def cancel_run(store: RunStore, loaded: LoadedRun | None, now: datetime) -> RunR
         run_id = loaded.record.run_id
         run = loaded.record
         if run.status.terminal:
-            raise AlreadyFinished(run.status)
+            raise AlreadyFinished(run.status.value)
         try:
             end_run(store, loaded, RunStatus.CANCELLED, "cancelled on request", now)
         except StaleRun:

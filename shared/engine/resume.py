@@ -17,18 +17,13 @@ from typing import Any
 
 from shared.engine import registry
 from shared.engine.model import Resume, RunRecord, RunStatus, StepRecord, StepStatus, Write
-from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore, StaleRun
+from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore
+from shared.errors import NotResumable, StaleRun
 from shared.models.common import GenerationStatus
 
 log = logging.getLogger(__name__)
 
 RESUMABLE = (RunStatus.FAILED, RunStatus.CANCELLED)
-
-
-class NotResumable(Exception):
-    def __init__(self, status: RunStatus) -> None:
-        super().__init__(status.value)
-        self.status = status
 
 
 def _reset_steps(run: RunRecord) -> dict[str, StepRecord]:
@@ -96,7 +91,7 @@ def resume_run(
     for _ in range(5):
         run = loaded.record
         if run.status not in RESUMABLE:
-            raise NotResumable(run.status)
+            raise NotResumable(run.status.value)
         patch, writes = resume_patch(
             run, by=by, now=now, redrive_after=redrive_after, operation_id=operation_id
         )

@@ -35,10 +35,10 @@ from shared import logs
 from shared.engine import registry
 from shared.engine.meter import StepMeter
 from shared.engine.model import RunStatus, StepRecord, StepStatus, Write, total_usage
-from shared.engine.store import LoadedRun, RunPatch, RunStore, StaleRun
+from shared.engine.store import LoadedRun, RunPatch, RunStore
 from shared.engine.transitions import subject_status_writes, terminal_fields
 from shared.engine.workflow import FanOut, Stage, Step, StepContext, Workflow
-from shared.errors import NonRetriableError
+from shared.errors import NonRetriableError, RetryLater, StaleRun, describe
 
 log = logging.getLogger(__name__)
 
@@ -59,27 +59,12 @@ class Outcome(StrEnum):
     UNKNOWN_RUN = "UNKNOWN_RUN"
 
 
-class RetryLater(Exception):
-    """A step failed in a way another attempt may fix: nack the delivery."""
-
-
 @dataclass(frozen=True)
 class EngineConfig:
     lease_seconds: float = 30.0
     step_max_attempts: int = 5
     redrive_after_seconds: float = 120.0
     max_parallel_steps: int = 8
-
-
-def describe(exc: BaseException) -> str:
-    """A one-line error for a person reading the timeline."""
-    if isinstance(exc, NonRetriableError | RetryLater) or type(exc).__module__.startswith(
-        "shared."
-    ):
-        text = str(exc)
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    return text.strip()[:500] or type(exc).__name__
 
 
 class _StepFailed(Exception):

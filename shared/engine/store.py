@@ -1,4 +1,4 @@
-"""The engine's one storage interface, and the errors it speaks.
+"""The engine's one storage interface.
 
 Five operations are all the engine needs. Every change to a run after its
 creation is conditional on the version the caller last saw, which is how
@@ -14,14 +14,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared.engine.model import RunRecord, StepRecord, Write
-
-
-class StaleRun(Exception):
-    """The run document changed since the version the caller holds."""
-
-
-class RunExists(Exception):
-    """A create found the run or one of its documents already there."""
 
 
 @dataclass(frozen=True)

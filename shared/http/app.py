@@ -16,9 +16,15 @@ from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
 
-from shared.adapters.jwt_auth import AuthUnavailable
 from shared.engine.timeline import RunView
-from shared.errors import ClientError, Conflict, MalformedRequest, MethodNotAllowed, NotFound
+from shared.errors import (
+    AuthUnavailable,
+    ClientError,
+    Conflict,
+    MalformedRequest,
+    MethodNotAllowed,
+    NotFound,
+)
 from shared.http import brainstorm, programmes, projects, run_list, runs
 from shared.http.context import RequestContext
 from shared.http.responses import error_response, json_response, parse_body, parse_query

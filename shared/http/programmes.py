@@ -16,8 +16,7 @@ from typing import Any
 
 from shared.engine.lifecycle import new_run, start_run
 from shared.engine.model import Write
-from shared.engine.store import RunExists
-from shared.errors import Conflict, MalformedRequest
+from shared.errors import Conflict, MalformedRequest, RunExists
 from shared.http.context import RequestContext
 from shared.http.routing import Reply
 from shared.http.sessions import owned_document, run_progress

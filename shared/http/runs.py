@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shared.engine import registry
-from shared.engine.lifecycle import AlreadyFinished, cancel_run
-from shared.engine.resume import NotResumable, resume_run
+from shared.engine.lifecycle import cancel_run
+from shared.engine.resume import resume_run
 from shared.engine.store import LoadedRun
 from shared.engine.timeline import RunView, run_view
-from shared.errors import Conflict, NotFound
+from shared.errors import NotFound
 from shared.http.context import RequestContext
 from shared.models.api import FunctionList, FunctionView, RunCancelled, RunResumed
 
@@ -29,10 +29,7 @@ def get_run(ctx: RequestContext, run_id: str) -> RunView:
 
 def cancel(ctx: RequestContext, run_id: str) -> RunCancelled:
     loaded = _owned_run(ctx, run_id)
-    try:
-        run = cancel_run(ctx.services.store, loaded, ctx.services.now())
-    except AlreadyFinished as finished:
-        raise Conflict(f"run already finished with status {finished.status.value}") from None
+    run = cancel_run(ctx.services.store, loaded, ctx.services.now())
     if run is None:
         raise NotFound("run not found")
     return RunCancelled(run_id=run_id, status=run.status.value)
@@ -40,20 +37,14 @@ def cancel(ctx: RequestContext, run_id: str) -> RunCancelled:
 
 def resume(ctx: RequestContext, run_id: str) -> RunResumed:
     loaded = _owned_run(ctx, run_id)
-    try:
-        run = resume_run(
-            ctx.services.store,
-            ctx.services.publisher,
-            loaded,
-            by=ctx.principal.user_id,
-            now=ctx.services.now(),
-            redrive_after=timedelta(seconds=ctx.services.settings.redrive_after_seconds),
-        )
-    except NotResumable as not_resumable:
-        raise Conflict(
-            f"only a FAILED or CANCELLED run can be resumed; this one is "
-            f"{not_resumable.status.value}"
-        ) from None
+    run = resume_run(
+        ctx.services.store,
+        ctx.services.publisher,
+        loaded,
+        by=ctx.principal.user_id,
+        now=ctx.services.now(),
+        redrive_after=timedelta(seconds=ctx.services.settings.redrive_after_seconds),
+    )
     return RunResumed(run_id=run.run_id, status=run.status.value)
 
 

@@ -16,10 +16,9 @@ from pydantic import BaseModel
 from shared.engine import registry
 from shared.engine.lifecycle import new_run, start_run
 from shared.engine.model import Write
-from shared.engine.store import RunExists
 from shared.engine.timeline import progress
 from shared.engine.workflow import Workflow
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, RunExists
 from shared.http.context import RequestContext
 from shared.http.routing import Reply
 from shared.models.api import SessionStarted
