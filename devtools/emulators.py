@@ -1,8 +1,13 @@
-"""Start and stop the official Firestore and Pub/Sub emulators (Java), for tests and `make dev`.
+"""The official Firestore and Pub/Sub emulators (Java), for tests, `make emulators` and `make dev`.
 
 They are called directly rather than through `gcloud emulators`, which is
 slow to start and leaves Java running when its wrapper is killed. If they
 are not installed this fails loudly: no in-memory stand-in replaces them.
+
+`make emulators` (`LocalCloud`) is what Google Cloud provides to the
+functions: both emulators, the topics and push subscriptions Terraform
+creates (pushing to the worker at `WORKER_URL`, default port `WORKER_PORT`),
+and Cloud Scheduler's sweep tick every `SWEEP_SECONDS`.
 """
 
 from __future__ import annotations
@@ -18,12 +23,18 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from devtools import supervise
+from devtools.provision import SweepTick, provision
+from devtools.supervise import supervised
 
 SDK = Path(os.environ.get("CLOUDSDK_PLATFORM_DIR", "/usr/lib/google-cloud-sdk/platform"))
 FIRESTORE_JAR = SDK / "cloud-firestore-emulator" / "cloud-firestore-emulator.jar"
 PUBSUB_BIN = SDK / "pubsub-emulator" / "bin" / "cloud-pubsub-emulator"
+DEFAULT_PROJECT = "demo-genjobs"
 INSTALL_HINT = (
     "Install the Debian packages google-cloud-cli-firestore-emulator and "
     "google-cloud-cli-pubsub-emulator (and Java 17)."
@@ -92,12 +103,7 @@ class Emulators:
         self.pubsub_port = self.pubsub_port or free_port()
         fs_log = self.log_dir / "firestore.log"
         ps_log = self.log_dir / "pubsub.log"
-        firestore = subprocess.Popen(
-            self._firestore_command(),
-            stdout=fs_log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        firestore = supervise.spawn(self._firestore_command(), log=fs_log)
         self.processes.append(firestore)
         pubsub = self._start_pubsub(ps_log)
         self.processes.append(pubsub)
@@ -109,28 +115,18 @@ class Emulators:
             raise
         return self
 
+    def alive(self) -> bool:
+        return all(process.poll() is None for process in self.processes)
+
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    continue
-        for process in self.processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        supervise.stop(self.processes)
         self.processes.clear()
 
     def _start_pubsub(self, log: Path) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
+        return supervise.spawn(
             [str(PUBSUB_BIN), "--host=127.0.0.1", f"--port={self.pubsub_port}"],
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
             env={**os.environ, "JAVA_TOOL_OPTIONS": "-Xmx512m"},
-            start_new_session=True,
+            log=log,
         )
 
     def stop_pubsub(self) -> None:
@@ -184,11 +180,8 @@ class Emulators:
         os.killpg(firestore.pid, signal.SIGKILL)
         firestore.wait()
         log = self.log_dir / "firestore-restarted.log"
-        self.processes[0] = subprocess.Popen(
-            self._firestore_command(f"--import-data={metadata}"),
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        self.processes[0] = supervise.spawn(
+            self._firestore_command(f"--import-data={metadata}"), log=log
         )
         _wait_ready(f"http://{self.firestore_host}/", self.processes[0], "Firestore", log)
 
@@ -207,28 +200,110 @@ def reset_firestore(host: str, project: str) -> None:
         pass
 
 
+def _port(host: str) -> int:
+    return int(host.rsplit(":", 1)[1])
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    """Where the local pieces find each other, from the same variables the functions read."""
+
+    project: str
+    firestore_port: int
+    pubsub_port: int
+    events_topic: str
+    dead_letter_topic: str
+    worker_url: str
+    sweep_seconds: float
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LocalConfig:
+        return cls(
+            project=env.get("GOOGLE_CLOUD_PROJECT") or DEFAULT_PROJECT,
+            firestore_port=_port(env.get("FIRESTORE_EMULATOR_HOST") or "127.0.0.1:8681"),
+            pubsub_port=_port(env.get("PUBSUB_EMULATOR_HOST") or "127.0.0.1:8682"),
+            events_topic=env.get("EVENTS_TOPIC") or "generation-events",
+            dead_letter_topic=env.get("DEAD_LETTER_TOPIC") or "generation-events-dead-letter",
+            worker_url=env.get("WORKER_URL")
+            or f"http://127.0.0.1:{env.get('WORKER_PORT') or 8081}",
+            sweep_seconds=float(env.get("SWEEP_SECONDS") or 15),
+        )
+
+    def env(self) -> dict[str, str]:
+        """The variables a function process needs to find this local cloud."""
+        return {
+            "GOOGLE_CLOUD_PROJECT": self.project,
+            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{self.firestore_port}",
+            "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.pubsub_port}",
+            "EVENTS_TOPIC": self.events_topic,
+            "DEAD_LETTER_TOPIC": self.dead_letter_topic,
+        }
+
+
+class LocalCloud:
+    """The emulators, provisioned as Terraform provisions Cloud, plus the sweep tick."""
+
+    def __init__(self, config: LocalConfig) -> None:
+        self.config = config
+        self.emulators = Emulators(
+            firestore_port=config.firestore_port, pubsub_port=config.pubsub_port
+        )
+        self._tick: SweepTick | None = None
+
+    def start(self) -> LocalCloud:
+        self.emulators.start()
+        # The Pub/Sub client finds the emulator through the environment.
+        os.environ.update(self.config.env())
+        provision(
+            self.config.project,
+            self.config.events_topic,
+            self.config.dead_letter_topic,
+            self.config.worker_url,
+        )
+        self._tick = SweepTick(
+            self.config.project, self.config.events_topic, self.config.sweep_seconds
+        )
+        return self
+
+    def tick_if_due(self) -> None:
+        if self._tick is not None:
+            self._tick.tick_if_due()
+
+    def describe(self) -> str:
+        c = self.config
+        tick = f"every {c.sweep_seconds:g} s" if c.sweep_seconds > 0 else "off (SWEEP_SECONDS=0)"
+        return (
+            f"Firestore emulator {self.emulators.firestore_host}, "
+            f"Pub/Sub {self.emulators.pubsub_host} (logs in {self.emulators.log_dir})\n"
+            f"topics {c.events_topic}, {c.dead_letter_topic}; push subscriptions to "
+            f"{c.worker_url}; sweep tick {tick}"
+        )
+
+    def stop(self) -> None:
+        self.emulators.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Run the Firestore and Pub/Sub emulators.")
-    parser.add_argument("--firestore-port", type=int, default=8681)
-    parser.add_argument("--pubsub-port", type=int, default=8682)
-    args = parser.parse_args(argv)
-    emulators = Emulators(firestore_port=args.firestore_port, pubsub_port=args.pubsub_port)
-    try:
-        emulators.start()
-    except EmulatorMissing as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    print(f"Firestore emulator on {emulators.firestore_host}, Pub/Sub on {emulators.pubsub_host}")
-    print(f"logs in {emulators.log_dir}; Ctrl-C stops both", flush=True)
-    try:
-        while all(p.poll() is None for p in emulators.processes):
-            time.sleep(1)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.parse_args(argv)
+    supervise.stop_on_signals()
+    supervise.die_with_parent()
+    cloud = LocalCloud(LocalConfig.from_env(os.environ))
+
+    def serve() -> int:
+        try:
+            cloud.start()
+        except EmulatorMissing as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        print(f"{cloud.describe()}\nCtrl-C stops everything", flush=True)
+        while cloud.emulators.alive():
+            cloud.tick_if_due()
+            time.sleep(0.5)
         print("an emulator exited", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        emulators.stop()
+
+    return supervised(serve, cloud.stop)
 
 
 if __name__ == "__main__":

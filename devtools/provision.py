@@ -1,4 +1,10 @@
-"""Create the topics and push subscriptions on the Pub/Sub emulator, as Terraform does in Cloud.
+"""Create on the Pub/Sub emulator what Terraform creates in Cloud (`infra/pubsub.tf`).
+
+Both topics; the events topic's push subscription to the worker, with the
+retry policy and the dead-letter policy; the dead-letter topic's push
+subscription to the worker, which fails the dead-lettered runs. The
+expected values live here once, so `devtools.doctor` checks against the same.
+(Cloud Scheduler's sweep tick is `SweepTick`, run by `make emulators`.)
 
 Push endpoints carry the topic in their path (`/projects/<p>/topics/<t>`):
 functions-framework turns that into the CloudEvent's source, which is how
@@ -10,14 +16,26 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import time
 
 from google.api_core import exceptions as gexc
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 from google.pubsub_v1.types import DeadLetterPolicy, PushConfig, RetryPolicy
 
+# infra/variables.tf defaults: max_delivery_attempts, worker_timeout_seconds + 30.
+MAX_DELIVERY_ATTEMPTS = 15
+ACK_DEADLINE_SECONDS = 570
+MIN_BACKOFF_SECONDS = 10
+MAX_BACKOFF_SECONDS = 600
+
 
 def push_endpoint(worker_url: str, project: str, topic: str) -> str:
     return f"{worker_url.rstrip('/')}/projects/{project}/topics/{topic}"
+
+
+def subscription_id(topic: str) -> str:
+    """The worker's push subscription on `topic`, named as Terraform names it."""
+    return f"{topic}-worker"
 
 
 def provision(
@@ -26,8 +44,8 @@ def provision(
     dead_letter_topic: str,
     worker_url: str | None,
     *,
-    max_delivery_attempts: int = 15,
-    ack_deadline_seconds: int = 600,
+    max_delivery_attempts: int = MAX_DELIVERY_ATTEMPTS,
+    ack_deadline_seconds: int = ACK_DEADLINE_SECONDS,
 ) -> dict[str, str]:
     """Idempotently create both topics and, if a worker URL is given, both push subscriptions."""
     publisher = PublisherClient()
@@ -42,14 +60,15 @@ def provision(
     if worker_url is None:
         return subscriptions
     for topic, dead_letter in ((events_topic, True), (dead_letter_topic, False)):
-        name = subscriber.subscription_path(project, f"{topic}-worker-push")
+        name = subscriber.subscription_path(project, subscription_id(topic))
         request: dict[str, object] = {
             "name": name,
             "topic": topics[topic],
             "push_config": PushConfig(push_endpoint=push_endpoint(worker_url, project, topic)),
             "ack_deadline_seconds": ack_deadline_seconds,
             "retry_policy": RetryPolicy(
-                minimum_backoff={"seconds": 10}, maximum_backoff={"seconds": 600}
+                minimum_backoff={"seconds": MIN_BACKOFF_SECONDS},
+                maximum_backoff={"seconds": MAX_BACKOFF_SECONDS},
             ),
         }
         if dead_letter:
@@ -61,6 +80,26 @@ def provision(
             subscriber.create_subscription(request=request)
         subscriptions[topic] = name
     return subscriptions
+
+
+class SweepTick:
+    """Cloud Scheduler's job locally: the sweep message on the events topic every `every` s."""
+
+    def __init__(self, project: str, topic: str, every: float) -> None:
+        from shared.adapters.pubsub import PubSubPublisher
+
+        self.every = every
+        self._publisher = PubSubPublisher(project, topic)
+        self._next = time.monotonic() + every
+
+    def tick_if_due(self) -> None:
+        if self.every <= 0 or time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + self.every
+        try:
+            self._publisher.publish_sweep()
+        except Exception as exc:  # keep ticking: the emulator may be restarting
+            print(f"sweep tick failed: {exc}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

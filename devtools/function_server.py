@@ -1,0 +1,40 @@
+"""Serve one function as functions-framework does, with Cloud Run's short shutdown grace.
+
+`python -m functions_framework` runs gunicorn with its default 30 s graceful
+timeout: told to stop while a request waits on an emulator that is already
+gone, it keeps the port for half a minute. Cloud Run gives an instance 10 s
+after SIGTERM; locally the pieces get GRACE_SECONDS, so a stopped stack is
+gone within seconds. Otherwise identical: same app factory, same gunicorn
+application class and settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from functions_framework import create_app
+from functions_framework._http import create_server
+
+REPO = Path(__file__).resolve().parent.parent
+GRACE_SECONDS = 5
+
+
+def command(target: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "devtools.function_server", target, str(port)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("target", choices=["api", "worker"])
+    parser.add_argument("port", type=int)
+    args = parser.parse_args(argv)
+    app = create_app(args.target, str(REPO / "functions" / args.target / "main.py"))  # type: ignore[no-untyped-call]
+    server = create_server(app, False, graceful_timeout=GRACE_SECONDS)  # type: ignore[no-untyped-call]
+    server.run("127.0.0.1", args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
