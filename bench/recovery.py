@@ -22,7 +22,7 @@ from typing import Any
 from bench.common import Bench, bench_stack, show, table
 
 SEEDS = 10
-SWEEP_SECONDS = 15.0  # devtools/dev.py's default tick
+SWEEP_SECONDS = 15.0  # the default tick of make emulators (devtools/emulators.py)
 FIRST_CALL_DELAY = 60.0
 BOUND_SECONDS = 180.0
 TARGET_SECONDS = 60.0

@@ -1,0 +1,151 @@
+"""The local stack's `make` targets as a developer runs them, each in a process of its own.
+
+Each piece is `make <target>` in its own process group, on free ports given
+through the environment the README documents (FIRESTORE_EMULATOR_HOST,
+PUBSUB_EMULATOR_HOST, WORKER_PORT, API_PORT, SWEEP_SECONDS), so it never
+touches the default ports another stack may be using.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devtools import supervise
+from devtools.emulators import free_port
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Variables of the surrounding test session that must not leak into a piece.
+_SESSION_ONLY = (
+    "FIRESTORE_EMULATOR_HOST",
+    "PUBSUB_EMULATOR_HOST",
+    "GOOGLE_CLOUD_PROJECT",
+    "EVENTS_TOPIC",
+    "DEAD_LETTER_TOPIC",
+    "OPENAI_API_KEY",
+    "OPENAI_API_KEY_SECRET",
+    "OPENAI_BASE_URL",
+    "MAKEFLAGS",
+    "MFLAGS",
+)
+
+
+@dataclass
+class Ports:
+    firestore: int = field(default_factory=free_port)
+    pubsub: int = field(default_factory=free_port)
+    worker: int = field(default_factory=free_port)
+    api: int = field(default_factory=free_port)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{self.firestore}",
+            "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.pubsub}",
+            "WORKER_PORT": str(self.worker),
+            "API_PORT": str(self.api),
+        }
+
+    def all(self) -> list[int]:
+        return [self.firestore, self.pubsub, self.worker, self.api]
+
+
+def piece_env(ports: Ports, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SESSION_ONLY}
+    return {**env, **ports.env(), **extra}
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent to reap it is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found.append(child)
+            found.extend(descendants(child))
+    return found
+
+
+@dataclass
+class Piece:
+    """`make <target>` in its own process group; its log in `log`."""
+
+    target: str
+    env: dict[str, str]
+    log: Path
+    process: supervise.Popen | None = None
+
+    def start(self) -> Piece:
+        self.process = supervise.spawn(
+            ["make", "--no-print-directory", self.target], env=self.env, cwd=REPO, log=self.log
+        )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def wait_listening(self, ports: list[int], timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(listening(port) for port in ports):
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"make {self.target} exited:\n{self.log.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"make {self.target} not listening on {ports} after {timeout:.0f} s:\n"
+                    f"{self.log.read_text()[-3000:]}"
+                )
+            time.sleep(0.2)
+
+    def signal(self, signum: signal.Signals) -> None:
+        os.kill(self.pid, signum)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            supervise.stop([self.process])
+
+
+def wait_until_free(ports: list[int], timeout: float) -> list[int]:
+    """The ports still listening after `timeout` seconds ([] as soon as all are free)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        busy = [port for port in ports if listening(port)]
+        if not busy or time.monotonic() > deadline:
+            return busy
+        time.sleep(0.2)
+
+
+def wait_until_dead(pids: list[int], timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        running = [pid for pid in pids if alive(pid)]
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.2)
