@@ -2,7 +2,9 @@
 
 Bounds are REFERENCE.md's. The LLM answer models are also the structured
 output schema sent to the model, so a bound here is a bound the model is
-asked to respect and is checked against on the way back.
+asked to respect and is checked against on the way back; the repairs
+declared here (`shared.models.repair`) fix the sloppy answers that need no
+new call.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 from pydantic.alias_generators import to_camel
 
 from shared.models.common import CamelModel, RequestModel
+from shared.models.repair import Capped, DropDuplicates
 
 Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=1000)]
 
@@ -38,11 +41,11 @@ class SeedDraft(CamelModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
-    title: str = Field(min_length=5, max_length=200)
-    description: str = Field(min_length=50, max_length=2000)
+    title: Annotated[str, Capped(200, min_length=5)]
+    description: Annotated[str, Capped(2000, min_length=50)]
     approval_likelihood: float = Field(ge=0.0, le=1.0)
-    title_formal: str = Field(min_length=5, max_length=200)
-    description_formal: str = Field(min_length=50, max_length=2000)
+    title_formal: Annotated[str, Capped(200, min_length=5)]
+    description_formal: Annotated[str, Capped(2000, min_length=50)]
     approval_likelihood_formal: float = Field(ge=0.0, le=1.0)
     suggested_tags: list[str] | None = None
     estimated_duration: int | None = Field(default=None, ge=5, le=21)
@@ -51,11 +54,14 @@ class SeedDraft(CamelModel):
 
 @functools.cache
 def seed_batch_schema(count: int) -> type[BaseModel]:
-    """The structured-output schema for exactly `count` seeds (minItems = maxItems)."""
+    """The structured-output schema for exactly `count` seeds (minItems = maxItems).
+
+    Exact repeats are dropped when the rest still make `count`.
+    """
     return create_model(
         f"Seeds{count}",
         __config__=ConfigDict(extra="forbid"),
-        seeds=(Annotated[list[SeedDraft], Len(count, count)], ...),
+        seeds=(Annotated[list[SeedDraft], Len(count, count), DropDuplicates()], ...),
     )
 
 

@@ -3,7 +3,8 @@
 Field names are REFERENCE.md's (snake_case, as the app's programme editor
 uses them). Cross-field rules (a day per day number, sessions that end after
 they start) are validators on the structured-output models, so an answer
-that breaks them is retried like any other schema violation.
+that breaks them is retried like any other schema violation, unless a repair
+declared here (order, over-long text, exact repeats) fixes it first.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from annotated_types import Len
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
 from shared.models.common import CamelModel
+from shared.models.repair import Capped, DropDuplicates, SortedBy
 
 
 class ActivityType(StrEnum):
@@ -36,10 +38,10 @@ class ActivityType(StrEnum):
 
 
 Clock = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
-Short = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Focus = Annotated[str, StringConstraints(min_length=1, max_length=500)]
-Body = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-Item = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+Short = Annotated[str, Capped(200, min_length=1)]
+Focus = Annotated[str, Capped(500, min_length=1)]
+Body = Annotated[str, Capped(2000, min_length=1)]
+Item = Annotated[str, Capped(300, min_length=1)]
 
 
 class _Strict(BaseModel):
@@ -58,8 +60,12 @@ class DayPlan(_Strict):
     key_learning_outcomes: Annotated[list[Item], Len(1, 10)]
 
 
+# The model may list days in any order; they are put in order of day_number.
+Days = Annotated[list[DayPlan], SortedBy("day_number")]
+
+
 class DailyStructure(_Strict):
-    days: list[DayPlan]
+    days: Days
 
     @model_validator(mode="after")
     def _one_per_day(self) -> Self:
@@ -74,7 +80,7 @@ def daily_structure_schema(duration_days: int) -> type[DailyStructure]:
     return create_model(
         f"DailyStructure{duration_days}Days",
         __base__=DailyStructure,
-        days=(Annotated[list[DayPlan], Len(duration_days, duration_days)], ...),
+        days=(Annotated[Days, Len(duration_days, duration_days)], ...),
     )
 
 
@@ -104,7 +110,10 @@ class ProgrammeSession(_Strict):
 
 
 class DaySessions(_Strict):
-    sessions: Annotated[list[ProgrammeSession], Len(3, 12)]
+    # A model's answer out of start-time order is sorted, exact repeats dropped.
+    sessions: Annotated[
+        list[ProgrammeSession], Len(3, 12), DropDuplicates(), SortedBy("start_time")
+    ]
 
     @model_validator(mode="after")
     def _in_order(self) -> Self:

@@ -15,6 +15,7 @@ from annotated_types import Len
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
 from shared.models.common import CamelModel
+from shared.models.repair import Capped, SortedBy
 
 Level = Literal["low", "medium", "high"]
 AgeGroup = Literal["13-17", "18-25", "26-30", "mixed"]
@@ -73,18 +74,18 @@ class TargetGroup(_Strict):
     age_range: AgeGroup
     size: int = Field(ge=16, le=60)
     profile: TargetProfile
-    specific_needs: list[Annotated[str, StringConstraints(max_length=300)]]
+    specific_needs: list[Annotated[str, Capped(300)]]
 
 
 class LanguageNeeds(_Strict):
-    primary: list[Annotated[str, StringConstraints(min_length=1, max_length=60)]]
+    primary: list[Annotated[str, Capped(60, min_length=1)]]
     translation_required: bool
     interpretation_needed: bool
 
 
 class ProjectDNA(_Strict):
     target_group: TargetGroup
-    theme: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    theme: Annotated[str, Capped(500, min_length=1)]
     inclusion_complexity: Level
     risk_level: Level
     digital_comfort: Level
@@ -100,20 +101,20 @@ class ProjectDNA(_Strict):
 
 
 class Objective(_Strict):
-    text: Annotated[str, StringConstraints(min_length=10, max_length=500)]
-    erasmus_priority: Annotated[str, StringConstraints(min_length=3, max_length=100)]
+    text: Annotated[str, Capped(500, min_length=10)]
+    erasmus_priority: Annotated[str, Capped(100, min_length=3)]
 
 
 class OutlineDay(_Strict):
     day: int = Field(ge=1, le=21)
-    morning: Annotated[str, StringConstraints(min_length=3, max_length=500)]
-    afternoon: Annotated[str, StringConstraints(min_length=3, max_length=500)]
-    evening: Annotated[str, StringConstraints(min_length=3, max_length=500)]
+    morning: Annotated[str, Capped(500, min_length=3)]
+    afternoon: Annotated[str, Capped(500, min_length=3)]
+    evening: Annotated[str, Capped(500, min_length=3)]
 
 
 class LearningOutcome(_Strict):
-    category: Annotated[str, StringConstraints(min_length=3, max_length=100)]
-    outcome: Annotated[str, StringConstraints(min_length=10, max_length=500)]
+    category: Annotated[str, Capped(100, min_length=3)]
+    outcome: Annotated[str, Capped(500, min_length=10)]
 
 
 class BudgetBreakdown(_Strict):
@@ -145,17 +146,21 @@ class BudgetRange(_Strict):
         return self
 
 
-Long = Annotated[str, StringConstraints(min_length=100, max_length=2000)]
-Narrative = Annotated[str, StringConstraints(min_length=80, max_length=1000)]
+Long = Annotated[str, Capped(2000, min_length=100)]
+Narrative = Annotated[str, Capped(1000, min_length=80)]
+
+
+# The model may list days in any order; they are put in order of day.
+Outline = Annotated[list[OutlineDay], SortedBy("day")]
 
 
 class ProjectConcept(_Strict):
-    title: Annotated[str, StringConstraints(min_length=5, max_length=200)]
-    tagline: Annotated[str, StringConstraints(min_length=10, max_length=300)]
+    title: Annotated[str, Capped(200, min_length=5)]
+    tagline: Annotated[str, Capped(300, min_length=10)]
     objectives: Annotated[list[Objective], Len(3, 5)]
     targetGroupDescription: Long
     targetGroupDescriptionFormal: Long
-    activityOutline: Annotated[list[OutlineDay], Len(5, 21)]
+    activityOutline: Annotated[Outline, Len(5, 21)]
     learningOutcomes: Annotated[list[LearningOutcome], Len(5, 10)]
     inclusionPlanOverview: Long
     inclusionPlanOverviewFormal: Long
@@ -181,7 +186,7 @@ def concept_schema(duration_days: int) -> type[ProjectConcept]:
     return create_model(
         f"ProjectConcept{duration_days}Days",
         __base__=ProjectConcept,
-        activityOutline=(Annotated[list[OutlineDay], Len(duration_days, duration_days)], ...),
+        activityOutline=(Annotated[Outline, Len(duration_days, duration_days)], ...),
     )
 
 
