@@ -4,7 +4,8 @@ Chat Completions (not the Responses API) is used on purpose: every
 OpenAI-compatible server implements it, so `base_url` can point anywhere.
 The request carries the pydantic model's strict JSON schema as
 `response_format` (see `provider_schema` for what is left out and why), and
-the answer is validated against the full model.
+the answer is validated against the full model, after the repairs that model
+declares (`shared.models.repair`), which are reported to the step's meter.
 
 The SDK's own retries are switched off (`max_retries=0`): retrying with
 backoff is the engine's job, and two retry layers would multiply the delay
@@ -28,6 +29,7 @@ from openai.types.chat import (
 from shared.adapters.llm import Generation, T, UsageSink, describe_validation_error
 from shared.adapters.provider_schema import response_format
 from shared.errors import NonRetriableError, TransientError
+from shared.models.repair import validate_repaired
 
 __all__ = ["OpenAILanguageModel"]
 
@@ -187,9 +189,13 @@ class OpenAILanguageModel:
         try:
             # Validated against the full model, bounds the schema could not
             # carry included; invalid JSON fails here too ("json_invalid").
-            value = schema.model_validate_json(message.content)
+            # What the model declares repairable (order, over-long text,
+            # repeats) is fixed here; only the rest costs another call.
+            value, repairs = validate_repaired(schema, message.content)
         except pydantic.ValidationError as exc:
             raise _SchemaMismatch(describe_validation_error(exc)) from exc
+        if meter is not None and repairs:
+            meter.add_repairs(repairs)
         return Generation(value=value, model=completion.model or self._model)
 
     def _status_error(self, exc: openai.APIStatusError) -> Exception:

@@ -52,14 +52,14 @@ def trim_at_word(text: str, max_length: int, min_length: int = 0) -> str:
     """`text` cut to at most `max_length` characters, at the last word boundary if one is near.
 
     A cut mid-word is used only when the last boundary would leave the text
-    under `min_length` or lose more than a fifth of the allowance.
+    under `min_length` or lose more than half of the allowance.
     """
     if len(text) <= max_length:
         return text
     head = text[: max_length + 1]
     boundary = max((m.start() for m in re.finditer(r"\s", head)), default=-1)
     cut = head[:boundary].rstrip(_TRAILING) if boundary > 0 else ""
-    if len(cut) < max(min_length, max_length * 4 // 5):
+    if len(cut) < max(min_length, max_length // 2):
         cut = text[:max_length].rstrip()
     return cut if len(cut) >= min_length else text[:max_length]
 
@@ -113,11 +113,11 @@ class SortedBy:
         log = _repair_log(info)
         if log is None or not isinstance(value, list):
             return value
-        keys = [item.get(self.key) if isinstance(item, dict) else None for item in value]
-        if not keys or not (
-            all(isinstance(k, str) for k in keys)
-            or all(isinstance(k, int | float) and not isinstance(k, bool) for k in keys)
-        ):
+        keys: list[Any] = [item.get(self.key) if isinstance(item, dict) else None for item in value]
+        comparable = all(isinstance(k, str) for k in keys) or all(
+            isinstance(k, int | float) and not isinstance(k, bool) for k in keys
+        )
+        if not keys or not comparable:
             return value  # validation will say what is wrong with the items
         order = sorted(range(len(value)), key=lambda i: keys[i])
         if order == list(range(len(value))):
