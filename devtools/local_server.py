@@ -31,6 +31,13 @@ class QuietHandler(BaseHTTPRequestHandler):
         return
 
 
+class _Server(ThreadingHTTPServer):
+    # The standard library's listen backlog is 5: a burst of concurrent
+    # clients (a worker running dozens of runs at once) would see refused
+    # connections that a real provider never causes.
+    request_queue_size = 256
+
+
 class LocalServer:
     """Start/stop and context management around a handler class chosen by the subclass."""
 
@@ -53,7 +60,7 @@ class LocalServer:
     def start(self) -> Self:
         if self._httpd is not None:
             return self
-        httpd = ThreadingHTTPServer((self._host, self._port), self.handler())
+        httpd = _Server((self._host, self._port), self.handler())
         # Handler threads may be sleeping out a scripted delay after the
         # client gave up; they must not keep stop() or the process waiting.
         httpd.daemon_threads = True

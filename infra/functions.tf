@@ -29,6 +29,14 @@ locals {
   # Set only when configured: an empty OPENAI_BASE_URL must not override the
   # client's default.
   worker_optional_env = var.openai_base_url == null ? {} : { OPENAI_BASE_URL = var.openai_base_url }
+
+  # Read by functions-framework, not by shared/config.py: its gunicorn serves
+  # THREADS requests at once in one process (WORKERS defaults to 1), so the
+  # Firestore, Pub/Sub and OpenAI clients are shared by every request of an
+  # instance. THREADS must equal the instance's request concurrency, or Cloud
+  # Run sends requests that wait in gunicorn's backlog.
+  api_server_env    = { THREADS = tostring(var.api_concurrency) }
+  worker_server_env = { THREADS = tostring(var.worker_concurrency) }
 }
 
 # --- api: public HTTPS, every /v1 route verifies a JWT itself ----------------
@@ -54,13 +62,16 @@ resource "google_cloudfunctions2_function" "api" {
   }
 
   service_config {
-    available_memory               = var.api_memory
-    max_instance_count             = var.api_max_instances
-    timeout_seconds                = 60
-    ingress_settings               = "ALLOW_ALL"
-    all_traffic_on_latest_revision = true
-    service_account_email          = google_service_account.api.email
-    environment_variables          = merge(local.common_env, local.api_env)
+    available_memory = var.api_memory
+    available_cpu    = var.api_cpu
+    # Requests one instance serves at once (Cloud Run needs >= 1 vCPU for > 1).
+    max_instance_request_concurrency = var.api_concurrency
+    max_instance_count               = var.api_max_instances
+    timeout_seconds                  = 60
+    ingress_settings                 = "ALLOW_ALL"
+    all_traffic_on_latest_revision   = true
+    service_account_email            = google_service_account.api.email
+    environment_variables            = merge(local.common_env, local.api_env, local.api_server_env)
   }
 
   depends_on = [
@@ -101,14 +112,18 @@ resource "google_cloudfunctions2_function" "worker" {
   }
 
   service_config {
-    available_memory   = var.worker_memory
-    max_instance_count = var.worker_max_instances
-    timeout_seconds    = var.worker_timeout_seconds
+    available_memory = var.worker_memory
+    available_cpu    = var.worker_cpu
+    # Runs one instance executes at once: each mostly waits on the LLM, so
+    # one instance holds many (README "Sizing").
+    max_instance_request_concurrency = var.worker_concurrency
+    max_instance_count               = var.worker_max_instances
+    timeout_seconds                  = var.worker_timeout_seconds
     # Pub/Sub push counts as internal traffic; nothing else needs to reach it.
     ingress_settings               = "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.worker.email
-    environment_variables          = merge(local.common_env, local.worker_env, local.worker_optional_env)
+    environment_variables          = merge(local.common_env, local.worker_env, local.worker_optional_env, local.worker_server_env)
   }
 
   # No event_trigger: an Eventarc trigger would create its own subscription

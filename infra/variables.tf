@@ -202,6 +202,28 @@ variable "api_memory" {
   }
 }
 
+variable "api_cpu" {
+  type        = string
+  description = "vCPUs of each api instance. At least 1: Cloud Run serves more than one request per instance only with a whole vCPU."
+  default     = "1"
+
+  validation {
+    condition     = contains(["1", "2", "4", "6", "8"], var.api_cpu)
+    error_message = "api_cpu must be 1, 2, 4, 6 or 8 (concurrency above 1 needs at least one vCPU)."
+  }
+}
+
+variable "api_concurrency" {
+  type        = number
+  description = "Requests one api instance serves at once (max_instance_request_concurrency, and functions-framework's THREADS). Requests are short Firestore reads and writes, so one vCPU keeps up with many."
+  default     = 80
+
+  validation {
+    condition     = var.api_concurrency >= 1 && var.api_concurrency <= 1000 && floor(var.api_concurrency) == var.api_concurrency
+    error_message = "api_concurrency must be a whole number between 1 and 1000 (Cloud Run limit)."
+  }
+}
+
 variable "api_max_instances" {
   type        = number
   description = "Upper bound on concurrently running api instances."
@@ -215,7 +237,7 @@ variable "api_max_instances" {
 
 variable "worker_memory" {
   type        = string
-  description = "Memory of each worker instance, e.g. 1Gi."
+  description = "Memory of each worker instance, e.g. 1Gi. Size it for worker_concurrency runs at once: about 150 MiB for the process plus 2 MiB per in-flight run (README, Sizing)."
   default     = "1Gi"
 
   validation {
@@ -224,10 +246,32 @@ variable "worker_memory" {
   }
 }
 
+variable "worker_cpu" {
+  type        = string
+  description = "vCPUs of each worker instance. At least 1: Cloud Run runs more than one request per instance only with a whole vCPU. Runs mostly wait on the LLM, so one vCPU serves worker_concurrency of them."
+  default     = "1"
+
+  validation {
+    condition     = contains(["1", "2", "4", "6", "8"], var.worker_cpu)
+    error_message = "worker_cpu must be 1, 2, 4, 6 or 8 (concurrency above 1 needs at least one vCPU)."
+  }
+}
+
+variable "worker_concurrency" {
+  type        = number
+  description = "Run deliveries one worker instance executes at once (max_instance_request_concurrency, and functions-framework's THREADS). Runs at once in the whole deployment = worker_concurrency x worker_max_instances."
+  default     = 80
+
+  validation {
+    condition     = var.worker_concurrency >= 1 && var.worker_concurrency <= 1000 && floor(var.worker_concurrency) == var.worker_concurrency
+    error_message = "worker_concurrency must be a whole number between 1 and 1000 (Cloud Run limit)."
+  }
+}
+
 variable "worker_max_instances" {
   type        = number
-  description = "Upper bound on concurrently running worker instances (bounds parallel runs and OpenAI spend)."
-  default     = 10
+  description = "Upper bound on worker instances. With worker_concurrency runs each, it bounds the runs in flight (and the OpenAI calls at once); deliveries beyond it wait in Pub/Sub."
+  default     = 5
 
   validation {
     condition     = var.worker_max_instances >= 1 && var.worker_max_instances <= 1000 && floor(var.worker_max_instances) == var.worker_max_instances

@@ -34,6 +34,8 @@ COMMON_ENV |= {"LOG_LEVEL"}
 API_ENV = {"AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_TENANT_CLAIM"}
 WORKER_ENV = {"OPENAI_API_KEY_SECRET", "OPENAI_MODEL", "OPENAI_BASE_URL", "LEASE_SECONDS"}
 WORKER_ENV |= {"STEP_MAX_ATTEMPTS"}
+# Read by functions-framework's gunicorn, not by shared/config.py.
+SERVER_ENV = {"THREADS"}
 
 
 @pytest.fixture(scope="module")
@@ -259,9 +261,25 @@ def test_functions_run_python312_from_content_addressed_bundles(infra: Infra) ->
 def test_function_env_is_what_shared_config_reads(
     infra: Infra, config_names: set[str], entry_point: str, own: set[str]
 ) -> None:
-    names = infra.env_names(env_of(infra, entry_point))
+    names = infra.env_names(env_of(infra, entry_point)) - SERVER_ENV
     assert names <= config_names, f"not read by shared/config.py: {names - config_names}"
     assert COMMON_ENV | own <= names, f"missing: {(COMMON_ENV | own) - names}"
+
+
+@pytest.mark.parametrize("entry_point", ["api", "worker"])
+def test_gunicorn_threads_match_the_request_concurrency(infra: Infra, entry_point: str) -> None:
+    _, body = function(infra, entry_point)
+    service = block(body, "service_config")
+    concurrency = unwrap(str(service["max_instance_request_concurrency"]))
+    assert concurrency == f"var.{entry_point}_concurrency"
+    threads = infra.env_values(env_of(infra, entry_point))["THREADS"]
+    assert threads == f"${{tostring({concurrency})}}"
+    assert infra.variables[f"{entry_point}_concurrency"]["default"] >= 64
+    # Cloud Run serves concurrent requests only with at least one whole vCPU.
+    assert unwrap(str(service["available_cpu"])) == f"var.{entry_point}_cpu"
+    cpu = infra.variables[f"{entry_point}_cpu"]
+    assert float(cpu["default"]) >= 1
+    assert "contains([" in cpu["validation"][0]["condition"]
 
 
 def test_worker_never_gets_the_openai_key_itself(infra: Infra) -> None:

@@ -1,0 +1,217 @@
+"""Runs per worker instance: `python -m bench.concurrency`.
+
+Cloud Run sends one instance up to `max_instance_request_concurrency` push
+requests at once, and functions-framework's gunicorn serves THREADS of them in
+one process. This starts the worker exactly that way (the command Cloud Run
+runs, THREADS = the Terraform default of `worker_concurrency`, read from
+infra/variables.tf), creates N brainstorm runs through the api, then posts
+their N run events to the worker all at once, as Pub/Sub push would (the
+emulator's own push parallelism is about 2 here, so it cannot show this),
+with a model that answers after LLM_DELAY seconds.
+
+Figures: wall time from the first push until every push was answered
+(each answer comes when its run has finished) against the ideal of one
+model latency, runs COMPLETED, the worker's peak RSS and its RSS per
+in-flight run, and Firestore reads and writes per run (counted at the gRPC
+level on a second, in-process pass of the same runner with the same model).
+
+Prints figures only; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import hcl2
+from hcl2 import SerializationOptions
+
+from bench.common import REPO, Bench, bench_stack, show, summarize, table, totals
+from devtools.worker_process import WorkerProcess
+
+RUNS = 64
+LLM_DELAY = 5.0
+SEEDS = 5
+COUNTED_RUNS = 8
+GOAL_FACTOR = 1.5
+GOAL_RSS_MIB = 512
+VARIABLES_TF = REPO / "infra" / "variables.tf"
+
+
+def terraform_threads(variables_tf: Path = VARIABLES_TF) -> int:
+    """The default of `worker_concurrency`, which Terraform also passes as THREADS."""
+    options = SerializationOptions(
+        strip_string_quotes=True, explicit_blocks=False, with_comments=False
+    )
+    parsed = hcl2.loads(variables_tf.read_text(encoding="utf-8"), serialization_options=options)
+    for block in parsed.get("variable", []):
+        if "worker_concurrency" in block:
+            return int(block["worker_concurrency"]["default"])
+    raise RuntimeError(f"no variable worker_concurrency in {variables_tf}")
+
+
+# -- the worker process ------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _status_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} for process {pid}")
+
+
+def serving_pid(worker: WorkerProcess) -> int:
+    """The gunicorn worker process (the one that runs the function), not the master."""
+    assert worker.process is not None
+    children = _children(worker.process.pid)
+    if len(children) != 1:
+        raise RuntimeError(f"expected one gunicorn worker (WORKERS=1), found {children}")
+    return children[0]
+
+
+# -- pushing -----------------------------------------------------------------------
+
+
+def push(worker: WorkerProcess, bench: Bench, run_id: str, workflow: str) -> tuple[int, float]:
+    """POST one run event the way a Pub/Sub push subscription does: (HTTP status, seconds)."""
+    s = bench.settings
+    data = json.dumps({"type": "run", "runId": run_id, "workflow": workflow}).encode()
+    envelope = {
+        "message": {
+            "data": base64.b64encode(data).decode(),
+            "attributes": {"type": "run", "event": workflow, "runId": run_id},
+            "messageId": run_id,
+            "publishTime": "2026-11-29T00:00:00Z",
+        },
+        "subscription": f"projects/{s.project}/subscriptions/bench",
+    }
+    request = urllib.request.Request(
+        f"{worker.url}/projects/{s.project}/topics/{s.events_topic}",
+        data=json.dumps(envelope).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    start = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            status = int(response.status)
+    except urllib.error.HTTPError as error:  # a 5xx: Pub/Sub would redeliver it
+        status = error.code
+    return status, time.perf_counter() - start
+
+
+def create_runs(bench: Bench, count: int) -> list[str]:
+    return [bench.create_brainstorm(SEEDS)["runId"] for _ in range(count)]
+
+
+# -- the measurements ----------------------------------------------------------------
+
+
+def concurrent_push(bench: Bench, runs: int, threads: int) -> None:
+    env = {**bench.worker_env(), "THREADS": str(threads), "LOG_LEVEL": "WARNING"}
+    env.pop("WORKERS", None)  # functions-framework's default, 1, as on Cloud Run
+    worker = WorkerProcess(bench.workdir, env, "concurrency")
+    bench.workers.append(worker)
+    worker.start()
+    pid = serving_pid(worker)
+    rss_started = _status_kib(pid, "VmRSS")
+
+    # One run first: the worker's first delivery imports openai and opens its
+    # channels; that is the instance's start, not a cost per run.
+    (warm,) = create_runs(bench, 1)
+    push(worker, bench, warm, "brainstorm")
+    rss_warm = _status_kib(pid, "VmRSS")
+
+    run_ids = create_runs(bench, runs)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=runs) as pool:
+        answers = list(pool.map(lambda r: push(worker, bench, r, "brainstorm"), run_ids))
+    wall = time.perf_counter() - start
+    peak = _status_kib(pid, "VmHWM")
+    master_peak = _status_kib(worker.process.pid, "VmHWM") if worker.process else 0
+
+    statuses = [str(bench.run_doc(r).get("status")) for r in run_ids]
+    completed = statuses.count("COMPLETED")
+    latency = summarize([seconds for _, seconds in answers])
+    http = sorted({status for status, _ in answers})
+    ideal = bench.llm.delay
+    per_run_kib = max(0, peak - rss_warm) / runs
+    rows: list[list[object]] = [
+        ["runs COMPLETED", f"{completed}/{runs}", f"{runs}/{runs}"],
+        ["wall time, first push -> last answer (s)", f"{wall:.2f}", f"<= {ideal * GOAL_FACTOR:.1f}"],
+        ["  vs the ideal (one model latency)", f"{wall / ideal:.2f}x", f"<= {GOAL_FACTOR}x"],
+        ["push answer time median / max (s)", f"{latency.median:.2f} / {latency.maximum:.2f}", ""],
+        ["worker RSS after start (MiB)", f"{rss_started / 1024:.0f}", ""],
+        ["worker RSS after one run (MiB)", f"{rss_warm / 1024:.0f}", ""],
+        ["worker peak RSS (MiB)", f"{peak / 1024:.0f}", f"< {GOAL_RSS_MIB}"],
+        ["  per in-flight run (MiB)", f"{per_run_kib / 1024:.2f}", ""],
+        ["gunicorn master peak RSS (MiB)", f"{master_peak / 1024:.0f}", ""],
+    ]
+    show(
+        table(
+            f"1. {runs} run events pushed at once to one worker process "
+            f"(functions-framework gunicorn, THREADS={threads}, WORKERS=1), "
+            f"model latency {ideal:g} s, brainstorm seedCount={SEEDS}, emulators",
+            ["figure", "value", "goal"],
+            rows,
+        )
+    )
+    show(f"   push HTTP statuses: {http}; run statuses: {sorted(set(statuses))}")
+    errors = [e for e in worker.log_entries() if e.get("severity") in ("ERROR", "WARNING")]
+    for entry in errors[:10]:
+        show(f"   worker log: {entry}")
+    show()
+
+
+def writes_per_run(bench: Bench, count: int) -> None:
+    """Reads and writes per run when `count` runs execute at once in one process."""
+    run_ids = create_runs(bench, count)
+    with bench.counter.phase("worker") as records:
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            outcomes = list(pool.map(lambda r: bench.services.runner.run(r).value, run_ids))
+    reads, writes = totals(records)
+    show(
+        table(
+            f"2. Firestore documents per run, {count} runs at once in one process "
+            f"(the same runner, counted at the gRPC level), model latency {bench.llm.delay:g} s",
+            ["figure", "value"],
+            [
+                ["reads per run", f"{reads / count:g}"],
+                ["writes per run", f"{writes / count:g}"],
+                ["outcomes", ", ".join(sorted(set(outcomes)))],
+            ],
+        )
+    )
+    show()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.concurrency", description=__doc__)
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"run events at once ({RUNS})")
+    parser.add_argument("--delay", type=float, default=LLM_DELAY, help="model latency, seconds")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="THREADS (default: Terraform's worker_concurrency)"
+    )
+    args = parser.parse_args(argv)
+    threads = args.threads if args.threads is not None else terraform_threads()
+    with bench_stack() as bench:
+        bench.llm.delay = args.delay
+        concurrent_push(bench, args.runs, threads)
+        writes_per_run(bench, COUNTED_RUNS)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
