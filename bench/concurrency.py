@@ -28,7 +28,6 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import hcl2
 from hcl2 import SerializationOptions
@@ -148,9 +147,10 @@ def concurrent_push(bench: Bench, runs: int, threads: int) -> None:
     http = sorted({status for status, _ in answers})
     ideal = bench.llm.delay
     per_run_kib = max(0, peak - rss_warm) / runs
+    goal = ideal * GOAL_FACTOR
     rows: list[list[object]] = [
         ["runs COMPLETED", f"{completed}/{runs}", f"{runs}/{runs}"],
-        ["wall time, first push -> last answer (s)", f"{wall:.2f}", f"<= {ideal * GOAL_FACTOR:.1f}"],
+        ["wall time, first push -> last answer (s)", f"{wall:.2f}", f"<= {goal:.1f}"],
         ["  vs the ideal (one model latency)", f"{wall / ideal:.2f}x", f"<= {GOAL_FACTOR}x"],
         ["push answer time median / max (s)", f"{latency.median:.2f} / {latency.maximum:.2f}", ""],
         ["worker RSS after start (MiB)", f"{rss_started / 1024:.0f}", ""],
@@ -178,9 +178,8 @@ def concurrent_push(bench: Bench, runs: int, threads: int) -> None:
 def writes_per_run(bench: Bench, count: int) -> None:
     """Reads and writes per run when `count` runs execute at once in one process."""
     run_ids = create_runs(bench, count)
-    with bench.counter.phase("worker") as records:
-        with ThreadPoolExecutor(max_workers=count) as pool:
-            outcomes = list(pool.map(lambda r: bench.services.runner.run(r).value, run_ids))
+    with bench.counter.phase("worker") as records, ThreadPoolExecutor(count) as pool:
+        outcomes = list(pool.map(lambda r: bench.services.runner.run(r).value, run_ids))
     reads, writes = totals(records)
     show(
         table(
@@ -202,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=RUNS, help=f"run events at once ({RUNS})")
     parser.add_argument("--delay", type=float, default=LLM_DELAY, help="model latency, seconds")
     parser.add_argument(
-        "--threads", type=int, default=None, help="THREADS (default: Terraform's worker_concurrency)"
+        "--threads", type=int, help="THREADS (default: Terraform's worker_concurrency)"
     )
     args = parser.parse_args(argv)
     threads = args.threads if args.threads is not None else terraform_threads()

@@ -2,27 +2,63 @@
 
 Construction is lazy: an api instance answering /healthz never opens a
 Firestore channel, and a worker never fetches the OpenAI key until a step
-asks for the model.
+asks for the model. The adapters are imported when first built, not at
+import: `google.cloud.firestore` alone is ~0.3 s of a function's cold start.
+
+One instance serves many requests at once (THREADS), so each adapter is
+built once even when the first requests arrive together: they share one
+Firestore channel, one Pub/Sub publisher and one OpenAI client.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-
-from google.cloud import firestore
+from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 from shared import logs
-from shared.adapters.firestore_docs import FirestoreDocuments
-from shared.adapters.firestore_runs import FirestoreRunIndex
-from shared.adapters.firestore_store import FirestoreRunStore, client_for
-from shared.adapters.jwt_auth import TokenVerifier
 from shared.adapters.llm import LanguageModel
-from shared.adapters.pubsub import PubSubPublisher
 from shared.config import Settings
 from shared.engine.runner import Clock, EngineConfig, Runner, utcnow
 from shared.workflows.deps import WorkflowDeps
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+    from shared.adapters.firestore_docs import FirestoreDocuments
+    from shared.adapters.firestore_runs import FirestoreRunIndex
+    from shared.adapters.firestore_store import FirestoreRunStore
+    from shared.adapters.jwt_auth import TokenVerifier
+    from shared.adapters.pubsub import PubSubPublisher
+
+T = TypeVar("T")
+
+
+class _built_once(functools.cached_property[T]):
+    """`cached_property` that builds once under concurrent first access.
+
+    Python 3.12 (the functions' runtime) dropped cached_property's lock, so
+    two requests arriving together could each build a client.
+    """
+
+    def __init__(self, func: Callable[[Any], T]) -> None:
+        super().__init__(func)
+        self._lock = threading.RLock()
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> Self: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> T: ...
+
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> T | Self:
+        if instance is None:
+            return self
+        with self._lock:
+            return super().__get__(instance, owner)
 
 
 @dataclass
@@ -33,31 +69,43 @@ class Services:
     def now(self) -> datetime:
         return self.clock()
 
-    @functools.cached_property
+    @_built_once
     def db(self) -> firestore.Client:
+        from shared.adapters.firestore_store import client_for
+
         return client_for(self.settings.project, self.settings.firestore_database)
 
-    @functools.cached_property
+    @_built_once
     def documents(self) -> FirestoreDocuments:
+        from shared.adapters.firestore_docs import FirestoreDocuments
+
         return FirestoreDocuments(self.db)
 
-    @functools.cached_property
+    @_built_once
     def store(self) -> FirestoreRunStore:
+        from shared.adapters.firestore_store import FirestoreRunStore
+
         return FirestoreRunStore(self.db)
 
-    @functools.cached_property
+    @_built_once
     def run_index(self) -> FirestoreRunIndex:
+        from shared.adapters.firestore_runs import FirestoreRunIndex
+
         return FirestoreRunIndex(self.db)
 
-    @functools.cached_property
+    @_built_once
     def publisher(self) -> PubSubPublisher:
+        from shared.adapters.pubsub import PubSubPublisher
+
         return PubSubPublisher(self.settings.project, self.settings.events_topic)
 
-    @functools.cached_property
+    @_built_once
     def verifier(self) -> TokenVerifier:
+        from shared.adapters.jwt_auth import TokenVerifier
+
         return TokenVerifier(self.settings.auth)
 
-    @functools.cached_property
+    @_built_once
     def engine_config(self) -> EngineConfig:
         return EngineConfig(
             lease_seconds=self.settings.lease_seconds,
@@ -66,7 +114,7 @@ class Services:
             max_parallel_steps=self.settings.max_parallel_steps,
         )
 
-    @functools.cached_property
+    @_built_once
     def runner(self) -> Runner:
         def language_model() -> LanguageModel:
             # Imported here: `openai` costs ~0.4 s of cold start, and only a
