@@ -30,8 +30,8 @@ locals {
   # client's default.
   worker_optional_env = var.openai_base_url == null ? {} : { OPENAI_BASE_URL = var.openai_base_url }
 
-  # Read by functions-framework, not by shared/config.py: its gunicorn serves
-  # THREADS requests at once in one process (WORKERS defaults to 1), so the
+  # Read by functions-framework (shared/config.py only bounds-checks it): its
+  # gunicorn serves THREADS requests at once in one process (WORKERS defaults to 1), so the
   # Firestore, Pub/Sub and OpenAI clients are shared by every request of an
   # instance. THREADS must equal the instance's request concurrency, or Cloud
   # Run sends requests that wait in gunicorn's backlog.

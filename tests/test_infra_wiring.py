@@ -31,11 +31,9 @@ IAM_SUFFIXES = ("_iam_member", "_iam_binding", "_iam_policy")
 
 COMMON_ENV = {"GOOGLE_CLOUD_PROJECT", "FIRESTORE_DATABASE", "EVENTS_TOPIC", "DEAD_LETTER_TOPIC"}
 COMMON_ENV |= {"LOG_LEVEL"}
-API_ENV = {"AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_TENANT_CLAIM"}
+API_ENV = {"AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_TENANT_CLAIM", "THREADS"}
 WORKER_ENV = {"OPENAI_API_KEY_SECRET", "OPENAI_MODEL", "OPENAI_BASE_URL", "LEASE_SECONDS"}
-WORKER_ENV |= {"STEP_MAX_ATTEMPTS"}
-# Read by functions-framework's gunicorn, not by shared/config.py.
-SERVER_ENV = {"THREADS"}
+WORKER_ENV |= {"STEP_MAX_ATTEMPTS", "THREADS"}
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +259,7 @@ def test_functions_run_python312_from_content_addressed_bundles(infra: Infra) ->
 def test_function_env_is_what_shared_config_reads(
     infra: Infra, config_names: set[str], entry_point: str, own: set[str]
 ) -> None:
-    names = infra.env_names(env_of(infra, entry_point)) - SERVER_ENV
+    names = infra.env_names(env_of(infra, entry_point))
     assert names <= config_names, f"not read by shared/config.py: {names - config_names}"
     assert COMMON_ENV | own <= names, f"missing: {(COMMON_ENV | own) - names}"
 
