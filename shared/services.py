@@ -16,14 +16,14 @@ import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 from shared import logs
 from shared.adapters.llm import LanguageModel
 from shared.config import Settings
 from shared.engine.runner import Clock, EngineConfig, Runner, utcnow
-from shared.workflows.deps import WorkflowDeps
+from shared.workflows.deps import OpsDeps, WorkflowDeps
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -123,7 +123,13 @@ class Services:
 
             return build_language_model(self.settings.llm)
 
-        deps = WorkflowDeps(language_model)
+        ops = OpsDeps(
+            store=self.store,
+            publisher=self.publisher,
+            index=self.run_index,
+            redrive_after=timedelta(seconds=self.settings.redrive_after_seconds),
+        )
+        deps = WorkflowDeps(language_model, ops)
         return Runner(self.store, deps=deps, config=self.engine_config, clock=self.clock)
 
 

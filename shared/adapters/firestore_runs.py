@@ -14,11 +14,12 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.adapters.firestore_store import RUNS
-from shared.engine.listing import Cursor, RunFilter, RunPage, RunSummary
+from shared.engine.listing import Cursor, RunFilter, RunPage, RunSummary, matches
 from shared.engine.model import RunStatus
 from shared.engine.usage import Usage
 
 SUMMARY_FIELDS = [
+    "tenantId",
     "runId",
     "workflow",
     "status",
@@ -78,3 +79,22 @@ class FirestoreRunIndex:
         last = runs[-1] if runs and more else None
         cursor = Cursor(created_at=last.created_at, run_id=last.run_id) if last else None
         return RunPage(runs=runs, next=cursor)
+
+    def count(self, tenant_id: str, where: RunFilter) -> int:
+        # The client's type hints get `AggregationQuery.get` wrong; it returns rows of results.
+        aggregation: Any = self.query(tenant_id, where).count(alias="runs")
+        rows = aggregation.get()
+        return int(rows[0][0].value)
+
+    def pick(self, tenant_id: str, where: RunFilter, run_ids: list[str]) -> list[str]:
+        refs = [self._db.collection(RUNS).document(i) for i in dict.fromkeys(run_ids)]
+        found = {
+            s.id: s.to_dict() or {} for s in self._db.get_all(refs, field_paths=SUMMARY_FIELDS)
+        }
+        return [
+            run_id
+            for run_id in dict.fromkeys(run_ids)
+            if run_id in found
+            and found[run_id].get("tenantId") == tenant_id
+            and matches(where, _summary(found[run_id]))
+        ]

@@ -69,7 +69,12 @@ def start_run(
         )
 
 
-def cancel_run(store: RunStore, loaded: LoadedRun | None, now: datetime) -> RunRecord | None:
+def cancel_run(
+    store: RunStore,
+    loaded: LoadedRun | None,
+    now: datetime,
+    reason: str = "cancelled on request",
+) -> RunRecord | None:
     """Cancel a run that has not finished; None if it does not exist (any more).
 
     The runner notices at its next commit (its version is stale) and stops
@@ -83,7 +88,7 @@ def cancel_run(store: RunStore, loaded: LoadedRun | None, now: datetime) -> RunR
         if run.status.terminal:
             raise AlreadyFinished(run.status.value)
         try:
-            end_run(store, loaded, RunStatus.CANCELLED, "cancelled on request", now)
+            end_run(store, loaded, RunStatus.CANCELLED, reason, now)
         except StaleRun:
             loaded = store.load(run_id)
             continue

@@ -55,3 +55,18 @@ class RunIndex(Protocol):
         self, tenant_id: str, where: RunFilter, size: int, after: Cursor | None = None
     ) -> RunPage:
         """Up to `size` of the tenant's runs matching `where`, newest first, after `after`."""
+
+    def count(self, tenant_id: str, where: RunFilter) -> int:
+        """How many of the tenant's runs match `where` (an aggregation, not a read per run)."""
+
+    def pick(self, tenant_id: str, where: RunFilter, run_ids: list[str]) -> list[str]:
+        """Those of `run_ids` that are the tenant's and match `where`, in the order given."""
+
+
+def matches(where: RunFilter, run: RunSummary) -> bool:
+    return (
+        (where.statuses is None or run.status in where.statuses)
+        and (where.workflow is None or run.workflow == where.workflow)
+        and (where.created_after is None or run.created_at >= where.created_after)
+        and (where.created_before is None or run.created_at < where.created_before)
+    )

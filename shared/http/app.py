@@ -25,7 +25,7 @@ from shared.errors import (
     MethodNotAllowed,
     NotFound,
 )
-from shared.http import brainstorm, programmes, projects, run_list, runs
+from shared.http import brainstorm, bulk, programmes, projects, run_list, runs
 from shared.http.context import RequestContext
 from shared.http.responses import error_response, json_response, parse_body, parse_query
 from shared.http.routing import PATH_PARAM_PATTERN, HandlerResult, Reply, Route
@@ -44,7 +44,7 @@ from shared.models.api import (
 )
 from shared.models.brainstorm import CreateBrainstormSession
 from shared.models.project import IdeaWizardAnswers
-from shared.models.runs import RunListQuery
+from shared.models.runs import BulkRequest, BulkStarted, OperationView, RunListQuery
 from shared.services import Services
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,36 @@ ROUTES: tuple[Route, ...] = (
         "The tenant's runs, newest first, filtered, one page at a time",
         RunList,
         query=RunListQuery,
+        tag="runs",
+    ),
+    Route(
+        "POST",
+        "/v1/runs/bulk-cancel",
+        bulk.bulk_cancel,
+        "Cancel every QUEUED or RUNNING run that matches, as a durable operation",
+        BulkStarted,
+        status=202,
+        body=BulkRequest,
+        idempotency_key=True,
+        tag="runs",
+    ),
+    Route(
+        "POST",
+        "/v1/runs/bulk-resume",
+        bulk.bulk_resume,
+        "Resume every FAILED or CANCELLED run that matches, as a durable operation",
+        BulkStarted,
+        status=202,
+        body=BulkRequest,
+        idempotency_key=True,
+        tag="runs",
+    ),
+    Route(
+        "GET",
+        "/v1/operations/{operationId}",
+        bulk.get_operation,
+        "A bulk operation's progress: matched, selected, succeeded, skipped",
+        OperationView,
         tag="runs",
     ),
     Route(

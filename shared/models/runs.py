@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, ConfigDict, Field, model_validator
+import re
+from datetime import datetime
+
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
 from shared.engine.model import RunStatus
-from shared.models.common import RequestModel
+from shared.models.common import CamelModel, RequestModel
+
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
@@ -37,3 +42,36 @@ class RunListQuery(RunCriteria):
 
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     page_token: str | None = Field(default=None, max_length=1000)
+
+
+class BulkRequest(RunCriteria):
+    """`POST /v1/runs/bulk-cancel|bulk-resume`: the runs to act on (all criteria must hold)."""
+
+    run_ids: list[str] | None = Field(default=None, min_length=1, max_length=500)
+
+    @field_validator("run_ids")
+    @classmethod
+    def _ids(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not all(RUN_ID.match(v) for v in value):
+            raise ValueError("each runId must be a run id (letters, digits, - and _)")
+        return value
+
+
+class BulkStarted(CamelModel):
+    operation_id: str
+    matched: int
+
+
+class OperationView(CamelModel):
+    """A bulk operation's progress, read from its document."""
+
+    operation_id: str
+    action: str
+    status: str
+    matched: int
+    selected: int | None = None
+    succeeded: int
+    skipped: int
+    created_at: datetime
+    finished_at: datetime | None = None
+    error: str | None = None

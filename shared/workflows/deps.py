@@ -10,14 +10,31 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from shared.adapters.llm import Generation, LanguageModel, T, UsageSink
+from shared.engine.listing import RunIndex
+from shared.engine.store import EventPublisher, RunStore
 from shared.engine.workflow import StepContext
 
 
+@dataclass(frozen=True)
+class OpsDeps:
+    """What the `ops.*` workflows act on: the engine's own runs."""
+
+    store: RunStore
+    publisher: EventPublisher
+    index: RunIndex
+    redrive_after: timedelta
+
+
 class WorkflowDeps:
-    def __init__(self, llm_factory: Callable[[], LanguageModel]) -> None:
+    def __init__(
+        self, llm_factory: Callable[[], LanguageModel], ops: OpsDeps | None = None
+    ) -> None:
+        self.ops = ops
         self._factory = llm_factory
         self._llm: LanguageModel | None = None
         self._lock = threading.Lock()
@@ -64,3 +81,10 @@ def llm(ctx: StepContext[Any]) -> LanguageModel:
     if not isinstance(deps, WorkflowDeps):
         raise TypeError("the runner was built without WorkflowDeps")
     return _MeteredModel(deps.llm, ctx.meter)
+
+
+def ops(ctx: StepContext[Any]) -> OpsDeps:
+    deps = ctx.deps
+    if not isinstance(deps, WorkflowDeps) or deps.ops is None:
+        raise TypeError("the runner was built without OpsDeps")
+    return deps.ops
