@@ -9,8 +9,7 @@ from shared.engine import registry
 from shared.engine.lifecycle import new_run, start_run
 from shared.engine.model import RunStatus, Write
 from shared.engine.resume import RESUMABLE
-from shared.engine.store import RunExists
-from shared.errors import InvalidInput, NotFound
+from shared.errors import InvalidInput, NotFound, RunExists
 from shared.http.context import RequestContext
 from shared.http.run_list import run_filter
 from shared.models.common import GenerationStatus

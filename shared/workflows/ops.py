@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from shared.engine import registry
-from shared.engine.lifecycle import AlreadyFinished, cancel_run
+from shared.engine.lifecycle import cancel_run
 from shared.engine.listing import RunFilter
 from shared.engine.model import RunStatus
-from shared.engine.resume import NotResumable, resume_run
+from shared.engine.resume import resume_run
 from shared.engine.store import LoadedRun
 from shared.engine.workflow import StepContext, Workflow
+from shared.errors import AlreadyFinished, NotResumable
 from shared.models.common import CamelModel, GenerationStatus
 from shared.workflows.deps import OpsDeps, ops
 
