@@ -15,6 +15,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from shared.redaction import redact
+
 
 class Becomes(StrEnum):
     """What an error turns into where it is finally handled."""
@@ -176,4 +178,5 @@ def describe(exc: BaseException) -> str:
     clue its message lacks.
     """
     text = str(exc) if isinstance(exc, GenjobsError) else f"{type(exc).__name__}: {exc}"
-    return text.strip()[:500] or type(exc).__name__
+    # A library's message may quote a request's credentials; runs record this text.
+    return redact(text.strip())[:500] or type(exc).__name__

@@ -3,6 +3,13 @@
 Cloud Logging reads `severity` and `message` from a JSON line on stdout;
 every other key becomes a searchable jsonPayload field, so a run's whole
 history is one filter away: `jsonPayload.runId="..."`.
+
+A line about an exception carries its type and message (`errorType`,
+`errorMessage`, and the message itself). An unexpected exception (not one of
+ours, `shared.errors.GenjobsError`, whose messages are written for people)
+also carries its stack trace in `stack_trace` and is marked as a
+`ReportedErrorEvent`, the form Cloud Error Reporting picks up from Cloud
+Logging and groups. Every text is redacted first (`shared.redaction`).
 """
 
 from __future__ import annotations
@@ -11,10 +18,14 @@ import contextvars
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+
+from shared.errors import GenjobsError
+from shared.redaction import redact
 
 _run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("run_id", default=None)
 _step: contextvars.ContextVar[str | None] = contextvars.ContextVar("step", default=None)
@@ -28,11 +39,18 @@ _SEVERITY = {
 }
 
 
+# Marks a jsonPayload as an error event for Cloud Error Reporting.
+REPORTED_ERROR_EVENT = (
+    "type.googleapis.com/google.devtools.clouderrorreporting.v1beta1.ReportedErrorEvent"
+)
+_FIELDS = ("workflow", "attempt", "durationMs", "outcome", "status", "count")
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "severity": _SEVERITY.get(record.levelno, "DEFAULT"),
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "logger": record.name,
         }
@@ -42,15 +60,27 @@ class JsonFormatter(logging.Formatter):
             entry["runId"] = run_id
         if step:
             entry["step"] = step
-        for key in ("workflow", "attempt", "durationMs", "outcome", "status", "count"):
+        for key in _FIELDS:
             value = getattr(record, key, None)
             if value is not None:
-                entry[key] = value
-        if record.exc_info and record.exc_info[0] is not None:
-            # Exception type only: messages of third-party errors can carry
-            # request details, and a stack trace is noise in a run timeline.
-            entry["exception"] = record.exc_info[0].__name__
+                entry[key] = redact(value) if isinstance(value, str) else value
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            _describe_error(entry, error)
         return json.dumps(entry, default=str)
+
+
+def _describe_error(entry: dict[str, Any], error: BaseException) -> None:
+    text = redact(str(error).strip())
+    entry["errorType"] = type(error).__name__
+    entry["errorMessage"] = text
+    if text and text not in entry["message"]:
+        entry["message"] += f": {type(error).__name__}: {text}"
+    if not isinstance(error, GenjobsError):
+        # The traceback ends with the exception's type and message, and
+        # includes chained causes: everything an operator needs, redacted.
+        entry["@type"] = REPORTED_ERROR_EVENT
+        entry["stack_trace"] = redact("".join(traceback.format_exception(error)))
 
 
 def configure(level: str = "INFO") -> None:

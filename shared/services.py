@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
-from shared import logs
+from shared import logs, redaction
 from shared.adapters.llm import LanguageModel
 from shared.config import Settings
 from shared.engine.runner import Clock, EngineConfig, Runner, utcnow
@@ -136,5 +136,6 @@ class Services:
 @functools.cache
 def from_environment() -> Services:
     settings = Settings.from_env()
+    redaction.remember(settings.llm.api_key)
     logs.configure(settings.log_level)
     return Services(settings=settings)

@@ -30,6 +30,7 @@ from shared.adapters.llm import Generation, T, UsageSink, describe_validation_er
 from shared.adapters.provider_schema import response_format
 from shared.errors import NonRetriableError, TransientError
 from shared.models.repair import validate_repaired
+from shared.redaction import redact, remember
 
 __all__ = ["OpenAILanguageModel"]
 
@@ -68,7 +69,8 @@ class OpenAILanguageModel:
             raise ValueError("api_key must not be empty")
         if schema_retries < 0:
             raise ValueError("schema_retries must be >= 0")
-        self._api_key = api_key
+        # Whatever its shape, this key is redacted from every log line and error.
+        remember(api_key)
         self._model = model
         self._timeout_seconds = timeout_seconds
         self._schema_retries = schema_retries
@@ -225,7 +227,7 @@ class OpenAILanguageModel:
         message = body.get("message") if isinstance(body, dict) else None
         if not isinstance(message, str):
             return ""
-        message = message.replace(self._api_key, "[redacted]")
+        message = redact(message)
         if len(message) > _PROVIDER_MESSAGE_LIMIT:
             message = message[:_PROVIDER_MESSAGE_LIMIT] + "..."
         return message

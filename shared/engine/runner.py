@@ -337,7 +337,14 @@ class _Execution:
             except _Stop:
                 raise
             except Exception as exc:
-                log.warning("step attempt failed: %s", describe(exc), extra={"attempt": attempt})
+                # exc_info: an unexpected error's stack trace goes to the log
+                # (redacted, as an Error Reporting event); ours need no trace.
+                log.warning(
+                    "step attempt failed: %s",
+                    describe(exc),
+                    extra={"attempt": attempt},
+                    exc_info=exc,
+                )
                 raise _StepFailed(step_id, exc, started, attempt, meter) from exc
             finished = self.clock()
             record = StepRecord(
