@@ -1,6 +1,7 @@
-"""The worker function as a real process (functions-framework's server) that Pub/Sub pushes to.
+"""A function as a real process (functions-framework's server): the worker Pub/Sub pushes to.
 
-Used by the tests that kill a worker mid-step and by the benchmarks. The
+Used by the tests that kill a worker mid-step, by the benchmarks, and (with
+`target="api"`) by the tests of what the server itself answers. The
 server runs under gunicorn (a master and its workers), so signals go to the
 whole process group: a SIGKILL leaves nothing running, like a vanished
 instance.
@@ -25,15 +26,20 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 class WorkerProcess:
-    """The worker function served by functions-framework (gunicorn) in its own process group."""
+    """A function served by functions-framework (gunicorn) in its own process group."""
 
     def __init__(
-        self, log_dir: Path, env: dict[str, str] | None = None, name: str = "worker"
+        self,
+        log_dir: Path,
+        env: dict[str, str] | None = None,
+        name: str = "worker",
+        target: str = "worker",
     ) -> None:
         self.name = name
+        self.target = target
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log_dir / f"worker-{name}-{self.port}.log"
+        self.log = log_dir / f"{target}-{name}-{self.port}.log"
         self.env = env if env is not None else {**os.environ, "PYTHONPATH": str(REPO)}
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -45,9 +51,9 @@ class WorkerProcess:
                     "-m",
                     "functions_framework",
                     "--target",
-                    "worker",
+                    self.target,
                     "--source",
-                    str(REPO / "functions/worker/main.py"),
+                    str(REPO / f"functions/{self.target}/main.py"),
                     "--host",
                     "127.0.0.1",
                     "--port",

@@ -67,6 +67,11 @@ class Unauthenticated(ClientError):
     code = "unauthenticated"
 
 
+class PayloadTooLarge(ClientError):
+    status = 413
+    code = "payload_too_large"
+
+
 class NotFound(ClientError):
     status = 404
     code = "not_found"

@@ -2,16 +2,23 @@
 
 import functools
 
+import flask
 import functions_framework
 from flask import Request, Response
 
 import shared.workflows  # noqa: F401 - registers the workflows with the engine
+from shared.http import framework
 from shared.http.app import Api
 from shared.services import from_environment
 
 # Read and check every setting now: a bad value stops the instance at start,
 # naming the variable, instead of failing requests or runs later.
 from_environment()
+
+# functions-framework imports this module inside its Flask app's context: the
+# one moment its app (and so the answers it gives before ours) can be set up.
+if flask.has_app_context():
+    framework.configure(flask.current_app)
 
 
 @functools.cache

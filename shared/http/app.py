@@ -7,7 +7,7 @@ message; anything else is a logged 500 whose body says nothing internal.
 from __future__ import annotations
 
 import logging
-import re
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Request, Response
@@ -24,12 +24,22 @@ from shared.errors import (
     MalformedRequest,
     MethodNotAllowed,
     NotFound,
+    PayloadTooLarge,
 )
 from shared.http import brainstorm, bulk, programmes, projects, run_list, runs
 from shared.http.context import RequestContext
-from shared.http.responses import error_response, json_response, parse_body, parse_query
-from shared.http.routing import PATH_PARAM_PATTERN, HandlerResult, Reply, Route
+from shared.http.responses import (
+    error_json,
+    error_response,
+    json_response,
+    parse_body,
+    parse_query,
+    read_body,
+    unread_body_response,
+)
+from shared.http.routing import HandlerResult, Reply, Route
 from shared.http.run_list import RunList
+from shared.models import paths
 from shared.models.api import (
     BrainstormSessionView,
     FunctionList,
@@ -205,8 +215,9 @@ ROUTES: tuple[Route, ...] = (
 URL_MAP = Map(
     [Rule(route.rule, endpoint=route, methods=[route.method]) for route in ROUTES],
     strict_slashes=False,
+    # `//v1//runs` is not a route; merging would answer it with a redirect.
+    merge_slashes=False,
 )
-_PATH_PARAM = re.compile(PATH_PARAM_PATTERN)
 
 
 class Api:
@@ -234,36 +245,38 @@ class Api:
 
     def _answer(self, request: Request) -> Response:
         try:
+            read_body(request)
             return self._dispatch(request)
+        except PayloadTooLarge as error:
+            return unread_body_response(error)
         except ClientError as error:
             return error_response(error)
         except AuthUnavailable:
             log.exception("JWKS could not be fetched")
-            return json_response(
-                {"error": {"code": "auth_unavailable", "message": "cannot verify tokens now"}},
-                503,
-                {"Retry-After": "5"},
+            return error_json(
+                503, "auth_unavailable", "cannot verify tokens now", headers={"Retry-After": "5"}
             )
         except Exception:
             log.exception("unhandled error in the api")
-            return json_response({"error": {"code": "internal", "message": "internal error"}}, 500)
+            return error_json(500, "internal", "internal error")
 
     def _dispatch(self, request: Request) -> Response:
         adapter = URL_MAP.bind_to_environ(request.environ)
         try:
             route, args = adapter.match()
         except WerkzeugNotFound:
-            raise NotFound(f"no route for {request.path}") from None
+            raise NotFound(f"no route for {_shown(request.path)}") from None
         except WerkzeugMethodNotAllowed:
-            raise MethodNotAllowed(f"{request.method} is not allowed on {request.path}") from None
+            raise MethodNotAllowed(
+                f"{_shown(request.method)} is not allowed on {_shown(request.path)}"
+            ) from None
         assert isinstance(route, Route)
-        if not all(_PATH_PARAM.match(value) for value in args.values()):
-            raise NotFound(f"nothing at {request.path}")
         kwargs: dict[str, Any] = {to_snake(name): value for name, value in args.items()}
         if route.auth:
             principal = self.services.verifier.verify(request.headers.get("Authorization"))
             ctx = RequestContext(request=request, principal=principal, services=self.services)
             kwargs["ctx"] = ctx
+        _check_path_ids(args)
         if route.body is not None:
             kwargs["body"] = parse_body(request, route.body)
         if route.query is not None:
@@ -281,3 +294,20 @@ def _reply(route: Route, result: HandlerResult) -> Response:
     if route.response is None or not isinstance(reply.body, route.response):
         raise TypeError(f"{route.operation_id} returned {type(reply.body).__name__}")
     return json_response(reply.body, route.status, dict(reply.headers))
+
+
+def _check_path_ids(args: Mapping[str, Any]) -> None:
+    """A path id that cannot name a document is answered like a missing document.
+
+    Checked before any handler runs, so no route can pass such an id to
+    Firestore (which answers InvalidArgument, not "missing", for many of them).
+    """
+    for name, value in args.items():
+        if not paths.is_document_id(str(value)):
+            noun = name.removesuffix("_id").removesuffix("Id").replace("_", " ")
+            raise NotFound(f"{noun} not found")
+
+
+def _shown(text: str, limit: int = 100) -> str:
+    """Request text echoed in a message, cut short: a URL may be megabytes long."""
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -17,13 +17,21 @@ from flask import Response
 from pydantic import BaseModel
 from pydantic.alias_generators import to_snake
 
-from shared.errors import ClientError, InvalidInput, MalformedRequest, NotFound, Unauthenticated
+from shared.errors import (
+    ClientError,
+    InvalidInput,
+    MalformedRequest,
+    NotFound,
+    PayloadTooLarge,
+    Unauthenticated,
+)
+from shared.models import paths
 
 JSON = "application/json"
 
-# A path parameter is a Firestore document id we minted (uuid or sha256 hex,
-# `prj…`, `<projectId>-v<n>`); anything else cannot name a resource.
-PATH_PARAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+# A path parameter is a document id (`paths.DOCUMENT_ID`, the one pattern
+# dispatch checks); anything else cannot name a resource.
+PATH_PARAM_PATTERN = f"^{paths.DOCUMENT_ID.pattern}$"
 _PATH_PARAM = re.compile(r"\{([A-Za-z][A-Za-z0-9]*)\}")
 
 
@@ -109,6 +117,9 @@ class Route:
             implied.append(InvalidInput)
         if self.path_params:
             implied.append(NotFound)
+        if self.method == "POST":
+            # Every body is read (and bounded) before routing, even where none is expected.
+            implied.append(PayloadTooLarge)
         by_status: dict[int, list[type[ClientError]]] = {}
         for error in (*implied, *self.errors):
             listed = by_status.setdefault(error.status, [])

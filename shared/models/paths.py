@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
+# Every id we mint is hex, `prj` + hex or `<projectId>-v<n>`. Firestore rejects
+# or reserves much else (".", "..", "__x__", "/", over 1500 bytes), and an id
+# it rejects raises InvalidArgument instead of reading as missing, so an id
+# from outside is checked against this before it reaches Firestore.
+DOCUMENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+def is_document_id(value: str) -> bool:
+    return DOCUMENT_ID.fullmatch(value) is not None
+
+
 BRAINSTORM_SESSIONS = "brainstormSessions"
 SEEDS = "seeds"
 
