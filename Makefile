@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TENANT ?= org-dev
 USER ?= dev-user
 
-.PHONY: install lint typecheck test dev emulators api worker token bundle infra-check bench clean
+.PHONY: install lint typecheck test dev emulators api worker doctor token bundle infra-check bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -42,6 +42,10 @@ api: install
 
 worker: install
 	$(BIN)/python -m devtools.dev worker
+
+# What is misconfigured or stuck in the local stack, and the fix (Cloud: python -m devtools.doctor --project P --region R).
+doctor: install
+	$(BIN)/python -m devtools.doctor
 
 token: install
 	@$(BIN)/python -m devtools.devauth token --tenant "$(TENANT)" --user "$(USER)"

@@ -86,6 +86,8 @@ class OpenAIServer(LocalServer):
         # Headers of each request, in the same order (to check what credentials arrived).
         self.request_headers: list[dict[str, str]] = []
         self.responder: Callable[[dict[str, Any]], Reply] | None = None
+        # When set, the models list refuses any other key with 401, as the provider does.
+        self.accepted_keys: set[str] | None = None
         self._lock = threading.Lock()
         self._script: collections.deque[Reply] = collections.deque()
         self._counter = itertools.count(1)
@@ -217,6 +219,12 @@ def _make_handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             self._send(status, payload)
 
         def do_GET(self) -> None:
+            key = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if server.accepted_keys is not None and key not in server.accepted_keys:
+                # Like the real API, the message echoes the key.
+                message = f"Incorrect API key provided: {key}"
+                self._send(401, json.dumps(_error_body(401, message)))
+                return
             if self.path.rstrip("/") == "/v1/models":
                 models = {
                     "object": "list",

@@ -25,6 +25,8 @@ from shared.services import Services
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_COUNT_ATTRIBUTE = "CloudPubSubDeadLetterSourceDeliveryCount"
+# Written after every sweep, so `doctor` can tell a sweep that stopped ticking.
+SWEEP_HEARTBEAT = "system/sweep"
 
 
 def _topic_of(source: str) -> str:
@@ -54,11 +56,15 @@ def handle_pubsub(services: Services, source: str, envelope: dict[str, Any]) -> 
     if decoded.type == "sweep":
         if dead_lettered:
             return "ignored"
+        now = services.now()
         report = sweep(
             services.store,
             services.publisher,
-            now=services.now(),
+            now=now,
             redrive_after=timedelta(seconds=services.settings.redrive_after_seconds),
+        )
+        services.db.document(SWEEP_HEARTBEAT).set(
+            {"lastSweepAt": now, "redriven": report.redriven, "failed": report.failed}
         )
         return f"swept redriven={report.redriven} failed={report.failed}"
     if not decoded.run_id:

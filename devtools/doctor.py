@@ -1,0 +1,517 @@
+"""What is misconfigured or stuck, and the command that fixes it.
+
+`make doctor` checks the local stack of `make dev` (or of its pieces) on the
+ports and names the environment gives; `python -m devtools.doctor --project P
+--region R` checks a deployment with Application Default Credentials, reading
+the deployed functions' own configuration. Every check prints OK, FAIL (with
+the fix: a command to run or a Terraform variable to set) or SKIP (does not
+apply here); any FAIL makes the exit status 1. No secret is ever printed:
+keys are sent to their provider and nowhere else, and answers are reported by
+status code, never by body (a provider may echo the key back).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
+
+from devtools.provision import (
+    MAX_BACKOFF_SECONDS,
+    MIN_BACKOFF_SECONDS,
+    push_endpoint,
+    subscription_id,
+)
+from shared.events import SWEEP_HEARTBEAT
+
+Status = Literal["OK", "FAIL", "SKIP"]
+HTTP_TIMEOUT = 10.0
+OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
+STUCK_LISTED = 20
+
+
+@dataclass(frozen=True)
+class Result:
+    check: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+    def render(self) -> str:
+        line = f"{self.status:<4}  {self.check}: {self.detail}"
+        return f"{line}\n      fix: {self.fix}" if self.status == "FAIL" and self.fix else line
+
+
+def ok(check: str, detail: str) -> Result:
+    return Result(check, "OK", detail)
+
+
+def fail(check: str, detail: str, fix: str) -> Result:
+    return Result(check, "FAIL", detail, fix)
+
+
+@dataclass(frozen=True)
+class Fixes:
+    """The fix for each kind of problem, in the words of where the stack runs."""
+
+    pubsub: str
+    worker: str
+    api: str
+    llm_key: str
+    llm_url: str
+    jwks: str
+    sweep: str
+    backlog: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the checks compare against, resolved for the local stack or a deployment."""
+
+    where: Literal["local", "cloud"]
+    project: str
+    events_topic: str
+    dead_letter_topic: str
+    worker_url: str | None
+    api_url: str | None
+    fixes: Fixes
+    # Cloud: the OIDC identity and audience the push subscriptions must carry.
+    push_identity: str | None = None
+    llm_key: str | None = field(default=None, repr=False)
+    llm_key_secret: str | None = None
+    llm_base_url: str | None = None
+    jwks_url: str | None = None
+    jwks_file: str | None = None
+    sweep_max_age: timedelta = timedelta(minutes=3)
+    redrive_after: timedelta = timedelta(seconds=120)
+    # How long past a due time a run may wait for the sweep before it counts as stuck.
+    grace: timedelta = timedelta(minutes=3)
+
+
+@dataclass
+class Clients:
+    publisher: PublisherClient
+    subscriber: SubscriberClient
+    db: firestore.Client
+    # Cloud only (None: the check does not apply, as on the emulators).
+    topic_policy: Callable[[str], dict[str, Any]] | None = None
+    read_secret: Callable[[str], str] | None = None
+    dead_letter_backlog: Callable[[str], int | None] | None = None
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+# --- HTTP -------------------------------------------------------------------
+
+
+def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """Status and body of a GET; status 0 when nothing answered (the body says why)."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except urllib.error.URLError as exc:
+        reason = exc.reason if isinstance(exc.reason, Exception) else exc
+        return 0, type(reason).__name__.encode()
+    except (OSError, ValueError) as exc:
+        return 0, type(exc).__name__.encode()
+
+
+# --- Pub/Sub ----------------------------------------------------------------
+
+
+def check_topics(target: Target, clients: Clients) -> list[Result]:
+    results = []
+    for topic in (target.events_topic, target.dead_letter_topic):
+        path = clients.publisher.topic_path(target.project, topic)
+        try:
+            clients.publisher.get_topic(topic=path)
+            results.append(ok(f"topic {topic}", "exists"))
+        except gexc.NotFound:
+            results.append(fail(f"topic {topic}", "does not exist", target.fixes.pubsub))
+    return results
+
+
+def _subscription_problems(
+    target: Target, sub: Any, topic: str, dead_letter: str | None
+) -> list[str]:
+    project = target.project
+    problems = []
+    if sub.topic != PublisherClient.topic_path(project, topic):
+        problems.append(f"its topic is {sub.topic}, not {topic}")
+    endpoint = sub.push_config.push_endpoint
+    if target.worker_url is None:
+        problems.append("the worker's URL is unknown")
+    else:
+        expected = push_endpoint(target.worker_url, project, topic)
+        if endpoint != expected:
+            problems.append(
+                f"pushes to {endpoint or '(nothing: a pull subscription)'}, not {expected}"
+            )
+    if target.push_identity is not None:
+        oidc = sub.push_config.oidc_token
+        if oidc.service_account_email != target.push_identity:
+            problems.append(
+                f"OIDC identity is {oidc.service_account_email or '(none)'}, "
+                f"not {target.push_identity}"
+            )
+        if target.worker_url and oidc.audience != target.worker_url:
+            problems.append(
+                f"OIDC audience is {oidc.audience or '(none)'}, not {target.worker_url}"
+            )
+    retry = sub.retry_policy
+    backoff = (retry.minimum_backoff.seconds, retry.maximum_backoff.seconds)
+    if backoff != (MIN_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS):
+        problems.append(
+            f"retry backoff is {backoff[0]}-{backoff[1]} s, "
+            f"not {MIN_BACKOFF_SECONDS}-{MAX_BACKOFF_SECONDS} s"
+        )
+    policy = sub.dead_letter_policy
+    if dead_letter is None:
+        if policy.dead_letter_topic:
+            problems.append(f"dead-letters to {policy.dead_letter_topic}: nothing should")
+    elif policy.dead_letter_topic != PublisherClient.topic_path(project, dead_letter):
+        problems.append(
+            f"dead-letters to {policy.dead_letter_topic or '(nothing)'}, not {dead_letter}"
+        )
+    elif not 5 <= policy.max_delivery_attempts <= 100:
+        problems.append(f"max delivery attempts {policy.max_delivery_attempts} (5-100)")
+    return problems
+
+
+def check_subscriptions(target: Target, clients: Clients) -> list[Result]:
+    results = []
+    for topic, dead_letter in (
+        (target.events_topic, target.dead_letter_topic),
+        (target.dead_letter_topic, None),
+    ):
+        name = subscription_id(topic)
+        check = f"subscription {name}"
+        path = clients.subscriber.subscription_path(target.project, name)
+        try:
+            sub = clients.subscriber.get_subscription(subscription=path)
+        except gexc.NotFound:
+            results.append(fail(check, "does not exist", target.fixes.pubsub))
+            continue
+        problems = _subscription_problems(target, sub, topic, dead_letter)
+        if problems:
+            results.append(fail(check, "; ".join(problems), target.fixes.pubsub))
+        else:
+            what = "push to the worker, retry policy"
+            what += ", dead-letter policy" if dead_letter else ""
+            what += ", OIDC identity" if target.push_identity else ""
+            results.append(ok(check, what))
+    return results
+
+
+def _is_pubsub_agent(member: str) -> bool:
+    name = member.removeprefix("serviceAccount:")
+    return (
+        member.startswith("serviceAccount:service-")
+        and name.endswith("@gcp-sa-pubsub.iam.gserviceaccount.com")
+        and name.removeprefix("service-").split("@")[0].isdigit()
+    )
+
+
+def check_dead_letter_permission(target: Target, clients: Clients) -> Result:
+    check = "Pub/Sub may dead-letter"
+    if clients.topic_policy is None:
+        return Result(check, "SKIP", "the emulator has no IAM")
+    topic = PublisherClient.topic_path(target.project, target.dead_letter_topic)
+    try:
+        policy = clients.topic_policy(topic)
+    except gexc.GoogleAPICallError as exc:
+        return fail(
+            check, f"cannot read the IAM policy of {topic} ({exc.code})", target.fixes.pubsub
+        )
+    for binding in policy.get("bindings", []):
+        if binding.get("role") == "roles/pubsub.publisher" and any(
+            _is_pubsub_agent(m) for m in binding.get("members", [])
+        ):
+            return ok(check, f"the Pub/Sub service agent may publish to {target.dead_letter_topic}")
+    return fail(
+        check,
+        f"the Pub/Sub service agent may not publish to {target.dead_letter_topic}: "
+        "dead-lettered runs would be retried forever instead of failed",
+        target.fixes.pubsub,
+    )
+
+
+def check_backlog(target: Target, clients: Clients) -> Result:
+    check = "dead-letter backlog"
+    if clients.dead_letter_backlog is None:
+        return Result(check, "SKIP", "the emulator keeps no metrics")
+    name = subscription_id(target.dead_letter_topic)
+    backlog = clients.dead_letter_backlog(name)
+    if backlog is None:
+        return fail(check, f"no backlog metric for {name}", target.fixes.pubsub)
+    if backlog:
+        return fail(check, f"{backlog} messages undelivered on {name}", target.fixes.backlog)
+    return ok(check, f"nothing waiting on {name}")
+
+
+# --- the functions ------------------------------------------------------------
+
+
+def check_worker(target: Target) -> Result:
+    check = "worker answers"
+    if target.worker_url is None:
+        return fail(check, "its URL is unknown", target.fixes.worker)
+    status, body = http_get(target.worker_url)
+    # A GET is not a CloudEvent: functions-framework answers 405, Cloud Run 403
+    # without a token. Either way the worker is there.
+    if status == 0:
+        return fail(
+            check, f"nothing answers at {target.worker_url} ({body.decode()})", target.fixes.worker
+        )
+    if status == 404 or status >= 500:
+        return fail(check, f"{target.worker_url} answers {status}", target.fixes.worker)
+    return ok(check, f"{target.worker_url} (HTTP {status})")
+
+
+def check_api(target: Target) -> Result:
+    check = "api /healthz"
+    if target.api_url is None:
+        return fail(check, "its URL is unknown", target.fixes.api)
+    url = f"{target.api_url.rstrip('/')}/healthz"
+    status, body = http_get(url)
+    if status == 200:
+        return ok(check, url)
+    shown = body.decode() if status == 0 else f"HTTP {status}"
+    return fail(check, f"{url} answers {shown}", target.fixes.api)
+
+
+def check_llm(target: Target, clients: Clients) -> Result:
+    check = "LLM provider"
+    key = target.llm_key
+    if key is None and target.llm_key_secret:
+        if clients.read_secret is None:
+            return fail(check, "no Secret Manager access", target.fixes.llm_key)
+        try:
+            key = clients.read_secret(target.llm_key_secret)
+        except Exception as exc:  # the adapter's messages name the secret, never a value
+            return fail(check, str(exc), target.fixes.llm_key)
+    base = (target.llm_base_url or OPENAI_DEFAULT_URL).rstrip("/")
+    if key is None and target.llm_base_url is None:
+        if target.where == "local":
+            return Result(check, "SKIP", "no key configured: the offline placeholder model")
+        return fail(
+            check, "neither a key secret nor a base URL is configured", target.fixes.llm_key
+        )
+    status, body = http_get(f"{base}/models", {"Authorization": f"Bearer {key}"} if key else None)
+    where = f"{base}/models"
+    if status == 200:
+        source = "the key" if key else "no key"
+        return ok(check, f"{where} accepts {source} (models listed)")
+    if status in (401, 403):
+        return fail(check, f"{where} refuses the key (HTTP {status})", target.fixes.llm_key)
+    shown = body.decode() if status == 0 else f"HTTP {status}"
+    return fail(check, f"{where} answers {shown}", target.fixes.llm_url)
+
+
+def check_jwks(target: Target) -> Result:
+    check = "JWKS"
+    if target.jwks_url:
+        status, body = http_get(target.jwks_url)
+        source = target.jwks_url
+        if status != 200:
+            shown = body.decode() if status == 0 else f"HTTP {status}"
+            return fail(check, f"{source} answers {shown}", target.fixes.jwks)
+    elif target.jwks_file:
+        source = target.jwks_file
+        try:
+            with open(source, "rb") as handle:
+                body = handle.read()
+        except OSError as exc:
+            return fail(check, f"cannot read {source} ({type(exc).__name__})", target.fixes.jwks)
+    else:
+        return fail(check, "no JWKS URL configured", target.fixes.jwks)
+    try:
+        keys = json.loads(body).get("keys")
+    except (ValueError, AttributeError):
+        keys = None
+    if not isinstance(keys, list) or not keys:
+        return fail(check, f"{source} holds no keys", target.fixes.jwks)
+    return ok(check, f"{source} holds {len(keys)} key(s)")
+
+
+# --- the runs ---------------------------------------------------------------
+
+
+def check_sweep(target: Target, clients: Clients) -> Result:
+    check = "sweep ran recently"
+    snapshot = clients.db.document(SWEEP_HEARTBEAT).get()
+    data = snapshot.to_dict() if snapshot.exists else None
+    last = (data or {}).get("lastSweepAt")
+    if not isinstance(last, datetime):
+        return fail(check, "the sweep has never run", target.fixes.sweep)
+    age = clients.now() - last
+    if age > target.sweep_max_age:
+        return fail(
+            check,
+            f"last ran {age.total_seconds():.0f} s ago (more than "
+            f"{target.sweep_max_age.total_seconds():.0f} s)",
+            target.fixes.sweep,
+        )
+    return ok(check, f"{age.total_seconds():.0f} s ago")
+
+
+def _why_stuck(run: dict[str, Any], now: datetime, target: Target) -> str | None:
+    late = now - target.grace
+    deadline = run.get("deadlineAt")
+    if isinstance(deadline, datetime) and deadline < late:
+        return "past its deadline"
+    if run.get("status") == "RUNNING":
+        lease = run.get("leaseExpiresAt")
+        if isinstance(lease, datetime) and lease < late:
+            return "RUNNING with an expired lease"
+    if run.get("status") == "QUEUED":
+        resumes = run.get("resumes") or []
+        since = resumes[-1].get("at") if resumes else run.get("createdAt")
+        if isinstance(since, datetime) and since + target.redrive_after < late:
+            return "QUEUED past the redrive time"
+    return None
+
+
+def stuck_runs(target: Target, clients: Clients) -> list[tuple[str, str]]:
+    """(runId, why) of unfinished runs the sweep should have acted on by now."""
+    now = clients.now()
+    query = (
+        clients.db.collection("runs")
+        .where(filter=firestore.FieldFilter("status", "in", ["QUEUED", "RUNNING"]))
+        .select(["status", "createdAt", "deadlineAt", "leaseExpiresAt", "resumes"])
+    )
+    found = []
+    for snapshot in query.stream():
+        why = _why_stuck(snapshot.to_dict() or {}, now, target)
+        if why:
+            found.append((snapshot.id, why))
+    return sorted(found)
+
+
+def check_stuck(target: Target, clients: Clients) -> Result:
+    check = "stuck runs"
+    found = stuck_runs(target, clients)
+    if not found:
+        return ok(check, "none")
+    listed = ", ".join(f"{run_id} ({why})" for run_id, why in found[:STUCK_LISTED])
+    more = f" and {len(found) - STUCK_LISTED} more" if len(found) > STUCK_LISTED else ""
+    return fail(
+        check,
+        f"{len(found)}: {listed}{more}",
+        "the sweep should have re-driven or failed these: fix the sweep check first; "
+        "inspect one with GET /v1/runs/<runId>, end it with POST /v1/runs/<runId>/cancel",
+    )
+
+
+def run_checks(target: Target, clients: Clients) -> list[Result]:
+    return [
+        *check_topics(target, clients),
+        *check_subscriptions(target, clients),
+        check_dead_letter_permission(target, clients),
+        check_worker(target),
+        check_api(target),
+        check_llm(target, clients),
+        check_jwks(target),
+        check_sweep(target, clients),
+        check_stuck(target, clients),
+        check_backlog(target, clients),
+    ]
+
+
+def report(results: Iterable[Result], out: Any = None) -> int:
+    out = out or sys.stdout
+    failed = 0
+    for result in results:
+        print(result.render(), file=out)
+        failed += result.status == "FAIL"
+    print(f"\n{failed} check(s) failed" if failed else "\nall checks passed", file=out)
+    return 1 if failed else 0
+
+
+# --- where the stack runs -----------------------------------------------------
+
+
+def local_target(env: dict[str, str]) -> Target:
+    """The stack of `make dev`, from the environment its pieces get."""
+    from devtools.emulators import LocalConfig
+
+    config = LocalConfig.from_env(env)
+    sweep = config.sweep_seconds if config.sweep_seconds > 0 else 15.0
+    fixes = Fixes(
+        pubsub="restart `make emulators` (or `make dev`): it provisions topics and subscriptions "
+        "as infra/pubsub.tf does",
+        worker=f"start the worker: `make worker` (it listens on WORKER_PORT, {config.worker_url})",
+        api="start the api: `make api` (it listens on API_PORT)",
+        llm_key="set OPENAI_API_KEY to a key the provider accepts, or unset it for the offline "
+        "placeholder model",
+        llm_url="set OPENAI_BASE_URL to an OpenAI-compatible server that is running",
+        jwks="set AUTH_JWKS_URL (or AUTH_JWKS_FILE) to your issuer's keys; `make dev` uses "
+        ".dev/jwks.json",
+        sweep="`make emulators` (or `make dev`) publishes the sweep tick: run it with "
+        "SWEEP_SECONDS > 0, and check the worker answers",
+        backlog="see the worker's log for why dead-lettered messages fail",
+    )
+    return Target(
+        where="local",
+        project=config.project,
+        events_topic=config.events_topic,
+        dead_letter_topic=config.dead_letter_topic,
+        worker_url=config.worker_url,
+        api_url=f"http://127.0.0.1:{env.get('API_PORT') or 8080}",
+        fixes=fixes,
+        llm_key=env.get("OPENAI_API_KEY") or None,
+        llm_key_secret=env.get("OPENAI_API_KEY_SECRET") or None,
+        llm_base_url=env.get("OPENAI_BASE_URL") or None,
+        jwks_url=env.get("AUTH_JWKS_URL") or None,
+        jwks_file=env.get("AUTH_JWKS_FILE") or None,
+        sweep_max_age=timedelta(seconds=3 * sweep + 5),
+        redrive_after=timedelta(seconds=float(env.get("REDRIVE_AFTER_SECONDS") or 120)),
+        grace=timedelta(seconds=3 * sweep + 5),
+    )
+
+
+def local_clients(target: Target, database: str) -> Clients:
+    from shared.adapters.firestore_store import client_for
+
+    return Clients(
+        publisher=PublisherClient(),
+        subscriber=SubscriberClient(),
+        db=client_for(target.project, database),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--project", help="a deployed project (Cloud); without it: the local stack")
+    parser.add_argument("--region", help="the deployment's region (with --project)")
+    args = parser.parse_args(argv)
+    if args.project:
+        if not args.region:
+            parser.error("--region is needed with --project")
+        from devtools.doctor_cloud import cloud_checks
+
+        return report(cloud_checks(args.project, args.region))
+    from devtools.dev import local_env
+
+    env = local_env()
+    os.environ.update({k: env[k] for k in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST")})
+    target = local_target(env)
+    clients = local_clients(target, env.get("FIRESTORE_DATABASE") or "(default)")
+    return report(run_checks(target, clients))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

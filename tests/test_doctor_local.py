@@ -1,0 +1,242 @@
+"""`make doctor` finds each fault injected into a local stack, with its fix, and prints no secret.
+
+The stack is the real one: emulators with the topics and push subscriptions
+`make emulators` provisions, the worker and api as processes, the sweep's
+heartbeat written by a real sweep tick, the OpenAI double over HTTP.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from google.cloud.pubsub_v1 import SubscriberClient
+from google.pubsub_v1.types import PushConfig
+
+from devtools.doctor import Result, local_clients, local_target, report, run_checks
+from devtools.emulators import Emulators, free_port
+from devtools.provision import provision, subscription_id
+from shared.events import SWEEP_HEARTBEAT
+from tests.doctor_support import FunctionProcess
+from tests.stack import Stack
+
+
+@pytest.fixture(scope="module")
+def functions(
+    emulators: Emulators, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, FunctionProcess]]:
+    logs = tmp_path_factory.mktemp("doctor-functions")
+    started: dict[str, FunctionProcess] = {}
+    try:
+        for target in ("worker", "api"):
+            started[target] = FunctionProcess(target, logs / f"{target}.log").start()
+        yield started
+    finally:
+        for process in started.values():
+            process.stop()
+
+
+@pytest.fixture
+def env(stack: Stack, functions: dict[str, FunctionProcess]) -> dict[str, str]:
+    """The environment of a healthy `make dev`: provisioned, swept once, on these ports."""
+    settings = stack.services.settings
+    provision(
+        settings.project, settings.events_topic, settings.dead_letter_topic, functions["worker"].url
+    )
+    assert stack.sweep().status == 200  # Cloud Scheduler's tick: leaves the heartbeat
+    return {
+        **os.environ,
+        "WORKER_URL": functions["worker"].url,
+        "API_PORT": str(functions["api"].port),
+        "SWEEP_SECONDS": "15",
+    }
+
+
+def doctor(
+    env: dict[str, str], later: timedelta = timedelta()
+) -> tuple[int, str, dict[str, Result]]:
+    target = local_target(env)
+    clients = local_clients(target, "(default)")
+    clients.now = lambda: datetime.now(UTC) + later
+    results = run_checks(target, clients)
+    out = io.StringIO()
+    code = report(results, out)
+    return code, out.getvalue(), {r.check: r for r in results}
+
+
+def _dead_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def test_a_healthy_local_stack_passes_every_check(env: dict[str, str], stack: Stack):
+    stack.llm.accepted_keys = {env["OPENAI_API_KEY"]}
+
+    code, out, results = doctor(env)
+
+    assert code == 0, out
+    assert {r.status for r in results.values()} <= {"OK", "SKIP"}
+    assert results["LLM provider"].status == "OK"
+    skipped = {name for name, r in results.items() if r.status == "SKIP"}
+    assert skipped == {"Pub/Sub may dead-letter", "dead-letter backlog"}  # no IAM, no metrics
+    assert env["OPENAI_API_KEY"] not in out
+
+
+def test_a_deleted_subscription_fails_with_the_command_that_provisions_it(
+    env: dict[str, str], stack: Stack
+):
+    settings = stack.services.settings
+    name = subscription_id(settings.events_topic)
+    SubscriberClient().delete_subscription(
+        subscription=SubscriberClient.subscription_path(settings.project, name)
+    )
+
+    code, out, results = doctor(env)
+
+    assert code == 1
+    failed = results[f"subscription {name}"]
+    assert failed.status == "FAIL"
+    assert failed.detail == "does not exist"
+    assert "make emulators" in failed.fix
+    assert f"FAIL  subscription {name}: does not exist\n      fix: " in out
+
+
+def test_a_subscription_pushing_elsewhere_fails(env: dict[str, str], stack: Stack):
+    settings = stack.services.settings
+    name = subscription_id(settings.dead_letter_topic)
+    elsewhere = f"{_dead_url()}/projects/{settings.project}/topics/{settings.dead_letter_topic}"
+    SubscriberClient().modify_push_config(
+        subscription=SubscriberClient.subscription_path(settings.project, name),
+        push_config=PushConfig(push_endpoint=elsewhere),
+    )
+
+    code, _, results = doctor(env)
+
+    assert code == 1
+    assert results[f"subscription {name}"].status == "FAIL"
+    assert (
+        f"pushes to {elsewhere}, not {env['WORKER_URL']}/" in results[f"subscription {name}"].detail
+    )
+
+
+def test_a_subscription_without_dead_lettering_fails(env: dict[str, str], stack: Stack):
+    settings = stack.services.settings
+    name = subscription_id(settings.events_topic)
+    subscriber = SubscriberClient()
+    path = subscriber.subscription_path(settings.project, name)
+    subscriber.delete_subscription(subscription=path)
+    subscriber.create_subscription(
+        request={
+            "name": path,
+            "topic": f"projects/{settings.project}/topics/{settings.events_topic}",
+            "push_config": PushConfig(
+                push_endpoint=f"{env['WORKER_URL']}/projects/{settings.project}/topics/{settings.events_topic}"
+            ),
+        }
+    )
+
+    code, _, results = doctor(env)
+
+    assert code == 1
+    detail = results[f"subscription {name}"].detail
+    assert "retry backoff is 0-0 s, not 10-600 s" in detail
+    assert f"dead-letters to (nothing), not {settings.dead_letter_topic}" in detail
+
+
+def test_a_sweep_that_stopped_ticking_fails(env: dict[str, str]):
+    code, _, results = doctor(env, later=timedelta(minutes=5))
+
+    assert code == 1
+    assert results["sweep ran recently"].status == "FAIL"
+    assert results["sweep ran recently"].detail.startswith("last ran 30")
+    assert "SWEEP_SECONDS" in results["sweep ran recently"].fix
+
+
+def test_a_sweep_that_never_ran_fails(env: dict[str, str], stack: Stack):
+    stack.services.db.document(SWEEP_HEARTBEAT).delete()
+
+    code, _, results = doctor(env)
+
+    assert code == 1
+    assert results["sweep ran recently"].detail == "the sweep has never run"
+
+
+def test_a_key_the_provider_refuses_fails_and_is_never_printed(env: dict[str, str], stack: Stack):
+    stack.llm.accepted_keys = {"test-another-key"}
+
+    code, out, results = doctor(env)
+
+    assert code == 1
+    assert results["LLM provider"].status == "FAIL"
+    assert "refuses the key (HTTP 401)" in results["LLM provider"].detail
+    assert "OPENAI_API_KEY" in results["LLM provider"].fix
+    assert env["OPENAI_API_KEY"] not in out
+
+
+def test_an_openai_url_that_does_not_answer_fails(env: dict[str, str]):
+    code, _, results = doctor({**env, "OPENAI_BASE_URL": f"{_dead_url()}/v1"})
+
+    assert code == 1
+    assert "ConnectionRefusedError" in results["LLM provider"].detail
+    assert "OPENAI_BASE_URL" in results["LLM provider"].fix
+
+
+def test_a_worker_and_api_that_do_not_answer_fail(env: dict[str, str]):
+    code, _, results = doctor({**env, "WORKER_URL": _dead_url(), "API_PORT": str(free_port())})
+
+    assert code == 1
+    assert results["worker answers"].status == "FAIL"
+    assert "make worker" in results["worker answers"].fix
+    assert results["api /healthz"].status == "FAIL"
+    assert "make api" in results["api /healthz"].fix
+
+
+def test_a_jwks_without_keys_fails(env: dict[str, str], tmp_path: Path):
+    empty = tmp_path / "empty-jwks.json"
+    empty.write_text(json.dumps({"keys": []}))
+
+    code, _, results = doctor({**env, "AUTH_JWKS_FILE": str(empty)})
+
+    assert code == 1
+    assert results["JWKS"].detail == f"{empty} holds no keys"
+
+
+@pytest.mark.parametrize(
+    ("fault", "why"),
+    [
+        ({}, "QUEUED past the redrive time"),
+        (
+            {"status": "RUNNING", "leaseOwner": "gone", "leaseExpiresAt": -600},
+            "RUNNING with an expired lease",
+        ),
+        ({"deadlineAt": -600}, "past its deadline"),
+    ],
+)
+def test_stuck_runs_are_listed_with_their_ids(
+    env: dict[str, str], stack: Stack, fault: dict[str, object], why: str
+):
+    settings = stack.services.settings
+    SubscriberClient().delete_subscription(  # published, never delivered
+        subscription=SubscriberClient.subscription_path(
+            settings.project, subscription_id(settings.events_topic)
+        )
+    )
+    created = stack.create_brainstorm()
+    fresh = stack.create_brainstorm(prompt="A second exchange about rivers and music")
+    now = datetime.now(UTC)
+    stuck = {k: now + timedelta(seconds=v) if isinstance(v, int) else v for k, v in fault.items()}
+    if stuck:
+        stack.services.db.document(f"runs/{created['runId']}").update(stuck)
+    later = timedelta(seconds=200) if not fault else timedelta()
+
+    code, _, results = doctor(env, later)
+
+    assert code == 1
+    detail = results["stuck runs"].detail
+    assert f"{created['runId']} ({why})" in detail
+    if fault:
+        assert fresh["runId"] not in detail
