@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,62 @@ def test_missing_tenant_claim(verifier: TokenVerifier, rsa: SigningKey) -> None:
 def test_non_string_tenant_claim(verifier: TokenVerifier, rsa: SigningKey) -> None:
     token = mint(rsa, claims(org_id=42))  # type: ignore[arg-type]
     assert rejection(verifier, bearer(token)) == "token has no org_id claim"
+
+
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("offset", [-10, 300])
+def test_a_time_claim_that_is_a_numeric_string_is_rejected(
+    verifier: TokenVerifier, rsa: SigningKey, name: str, offset: int
+) -> None:
+    """RFC 7519: NumericDate is a JSON number; "1795921579" is a string that only looks like one."""
+    payload = claims()
+    payload[name] = str(int(time.time()) + (offset if name == "exp" else -abs(offset)))
+
+    assert rejection(verifier, bearer(mint(rsa, payload))) == f"token claim {name} must be a number"
+
+
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize(
+    "value", [True, [1], {"t": 1}, 1e400], ids=["bool", "list", "object", "inf"]
+)
+def test_a_time_claim_of_another_type_is_rejected(
+    verifier: TokenVerifier, rsa: SigningKey, name: str, value: object
+) -> None:
+    payload = claims()
+    payload[name] = value
+
+    with pytest.raises(Unauthenticated):
+        verifier.verify(bearer(mint(rsa, payload)))
+
+
+def test_a_fractional_time_claim_is_a_number_and_accepted(
+    verifier: TokenVerifier, rsa: SigningKey
+) -> None:
+    now = time.time()
+    payload = claims(sub="alice", org_id="acme")
+    payload.update(exp=now + 300.5, nbf=now - 0.5, iat=now - 0.25)
+
+    assert verifier.verify(bearer(mint(rsa, payload))) == Principal("alice", "acme")
+
+
+@pytest.mark.parametrize("value", ["", " ", "\t\n", 7, ["alice"], None])
+def test_sub_must_be_a_non_empty_string(
+    verifier: TokenVerifier, rsa: SigningKey, value: object
+) -> None:
+    payload = claims()
+    payload["sub"] = value
+
+    assert rejection(verifier, bearer(mint(rsa, payload))) == "token has no sub claim"
+
+
+@pytest.mark.parametrize("value", ["", " ", 7, ["acme"], {"id": "acme"}, True])
+def test_the_tenant_claim_must_be_a_non_empty_string(
+    verifier: TokenVerifier, rsa: SigningKey, value: object
+) -> None:
+    payload = claims()
+    payload["org_id"] = value
+
+    assert rejection(verifier, bearer(mint(rsa, payload))) == "token has no org_id claim"
 
 
 def test_missing_exp(verifier: TokenVerifier, rsa: SigningKey) -> None:

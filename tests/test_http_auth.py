@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.auth_support import AUDIENCE, bearer, claims, mint, rsa_key
@@ -21,6 +23,7 @@ def _call(stack: Stack, method: str, path: str, headers: dict[str, str]):
 
 
 def _tokens(stack: Stack) -> dict[str, dict[str, str]]:
+    exp = str(int(time.time()) + 300)  # RFC 7519 wants a number; this string only looks like one
     return {
         "missing": {},
         "not-bearer": {"Authorization": "Basic dXNlcjpwYXNz"},
@@ -29,13 +32,25 @@ def _tokens(stack: Stack) -> dict[str, dict[str, str]]:
         "other-key": {"Authorization": bearer(mint(rsa_key(stack.key.kid), claims()))},
         "wrong-audience": {"Authorization": bearer(mint(stack.key, claims(aud="someone-else")))},
         "no-tenant": {"Authorization": bearer(mint(stack.key, claims(org_id=None)))},
+        "empty-tenant": {"Authorization": bearer(mint(stack.key, claims(org_id="")))},
+        "exp-as-string": {"Authorization": bearer(mint(stack.key, {**claims(), "exp": exp}))},
     }
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 @pytest.mark.parametrize(
     "token",
-    ["missing", "not-bearer", "garbage", "expired", "other-key", "wrong-audience", "no-tenant"],
+    [
+        "missing",
+        "not-bearer",
+        "garbage",
+        "expired",
+        "other-key",
+        "wrong-audience",
+        "no-tenant",
+        "empty-tenant",
+        "exp-as-string",
+    ],
 )
 def test_a_request_without_a_valid_token_is_401_json(
     stack: Stack, method: str, path: str, token: str

@@ -17,7 +17,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import jwt
 from jwt import PyJWK, PyJWKClient, PyJWKSet
@@ -36,6 +36,7 @@ from jwt.exceptions import (
     PyJWKSetError,
     PyJWTError,
 )
+from pydantic import Field, Strict, TypeAdapter, ValidationError
 
 from shared.config import AuthSettings
 from shared.errors import AuthUnavailable, Unauthenticated
@@ -56,6 +57,14 @@ JWKS_FETCH_TIMEOUT_SECONDS = 5.0
 JWKS_CACHE_SECONDS = 300.0
 
 NOT_CONFIGURED = "authentication is not configured"
+
+# RFC 7519's NumericDate: a JSON number of seconds. PyJWT compares these
+# claims after int(), so without this a token whose `exp` is the string
+# "1795921579" (or `true`) would pass; a typed claim is checked, not coerced.
+TIME_CLAIMS = ("exp", "nbf", "iat")
+_NUMERIC_DATE: TypeAdapter[float] = TypeAdapter(
+    Annotated[float, Strict(), Field(allow_inf_nan=False)]
+)
 
 
 @dataclass(frozen=True)
@@ -243,6 +252,12 @@ class TokenVerifier:
             raise Unauthenticated(f"token has no {exc.claim} claim") from None
         except (InvalidTokenError, PyJWTError):
             raise Unauthenticated("token is invalid") from None
+        for name in TIME_CLAIMS:
+            if name in claims:
+                try:
+                    _NUMERIC_DATE.validate_python(claims[name])
+                except ValidationError:
+                    raise Unauthenticated(f"token claim {name} must be a number") from None
         return claims
 
 
