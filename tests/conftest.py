@@ -19,6 +19,7 @@ import pytest
 from devtools.emulators import Emulators, reset_firestore
 from devtools.openai_server import OpenAIServer
 from tests.auth_support import AUDIENCE, ISSUER, SigningKey, rsa_key, write_jwks
+from tests.doctor_support import FunctionProcess
 from tests.stack import Stack
 
 PROJECT = "demo-genjobs-test"
@@ -91,3 +92,19 @@ def stack(
     monkeypatch.delenv("OPENAI_API_KEY_SECRET", raising=False)
     with Stack.build(REPO, signing_key, llm_server) as built:
         yield built
+
+
+@pytest.fixture(scope="module")
+def functions(
+    emulators: Emulators, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, FunctionProcess]]:
+    """The api and the worker as processes on free ports (they only need to answer)."""
+    logs = tmp_path_factory.mktemp("doctor-functions")
+    started: dict[str, FunctionProcess] = {}
+    try:
+        for target in ("worker", "api"):
+            started[target] = FunctionProcess(target, logs / f"{target}.log").start()
+        yield started
+    finally:
+        for process in started.values():
+            process.stop()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,26 +18,11 @@ from google.cloud.pubsub_v1 import SubscriberClient
 from google.pubsub_v1.types import PushConfig
 
 from devtools.doctor import Result, local_clients, local_target, report, run_checks
-from devtools.emulators import Emulators, free_port
+from devtools.emulators import free_port
 from devtools.provision import provision, subscription_id
 from shared.events import SWEEP_HEARTBEAT
 from tests.doctor_support import FunctionProcess
 from tests.stack import Stack
-
-
-@pytest.fixture(scope="module")
-def functions(
-    emulators: Emulators, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, FunctionProcess]]:
-    logs = tmp_path_factory.mktemp("doctor-functions")
-    started: dict[str, FunctionProcess] = {}
-    try:
-        for target in ("worker", "api"):
-            started[target] = FunctionProcess(target, logs / f"{target}.log").start()
-        yield started
-    finally:
-        for process in started.values():
-            process.stop()
 
 
 @pytest.fixture

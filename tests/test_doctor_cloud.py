@@ -1,0 +1,221 @@
+"""`python -m devtools.doctor --project P --region R` finds each Cloud-only fault, with its fix.
+
+Google's APIs without an emulator are local doubles over real HTTP: Cloud
+Functions (the deployed configuration), Pub/Sub IAM, Monitoring (the
+dead-letter backlog), Secret Manager (the key, through the real client's REST
+transport); the JWKS and the OpenAI-compatible provider are doubles too.
+Pub/Sub and Firestore are the emulators, the worker and api real processes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
+from google.pubsub_v1.types import PushConfig
+
+from devtools.doctor import Result, report
+from devtools.doctor_cloud import PUSH_ACCOUNT, Endpoints, cloud_checks
+from devtools.provision import push_endpoint, subscription_id
+from tests.auth_support import JwksServer, SigningKey, jwks
+from tests.doctor_support import FunctionProcess, GoogleApisDouble
+from tests.llm_support import SecretManagerDouble, make_test_key
+from tests.stack import Stack
+
+REGION = "europe-west1"
+PUBSUB_AGENT = "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+
+@dataclass
+class Deployment:
+    """A healthy deployment; each test breaks one thing."""
+
+    project: str
+    events_topic: str
+    dead_letter_topic: str
+    apis: GoogleApisDouble
+    secrets: SecretManagerDouble
+    secret_version: str
+    key: str
+    jwks: JwksServer
+    stack: Stack
+
+    def doctor(self) -> tuple[int, str, dict[str, Result]]:
+        results = cloud_checks(
+            self.project,
+            REGION,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            endpoints=Endpoints(
+                functions=self.apis.origin,
+                monitoring=self.apis.origin,
+                pubsub=self.apis.origin,
+                secret_manager=self.secrets.endpoint,
+            ),
+        )
+        out = io.StringIO()
+        code = report(results, out)
+        return code, out.getvalue(), {r.check: r for r in results}
+
+
+@pytest.fixture
+def deployment(
+    stack: Stack, functions: dict[str, FunctionProcess], signing_key: SigningKey
+) -> Iterator[Deployment]:
+    settings = stack.services.settings
+    project, events, dead_letter = (
+        settings.project,
+        settings.events_topic,
+        settings.dead_letter_topic,
+    )
+    worker_url = functions["worker"].url
+    publisher, subscriber = PublisherClient(), SubscriberClient()
+    identity = f"{PUSH_ACCOUNT}@{project}.iam.gserviceaccount.com"
+    # The stack created both topics; Terraform's subscriptions, OIDC included:
+    for topic, dead_lettered_to in ((events, dead_letter), (dead_letter, None)):
+        request: dict[str, object] = {
+            "name": subscriber.subscription_path(project, subscription_id(topic)),
+            "topic": publisher.topic_path(project, topic),
+            "push_config": PushConfig(
+                push_endpoint=push_endpoint(worker_url, project, topic),
+                oidc_token=PushConfig.OidcToken(
+                    service_account_email=identity, audience=worker_url
+                ),
+            ),
+            "retry_policy": {
+                "minimum_backoff": {"seconds": 10},
+                "maximum_backoff": {"seconds": 600},
+            },
+        }
+        if dead_lettered_to:
+            request["dead_letter_policy"] = {
+                "dead_letter_topic": publisher.topic_path(project, dead_lettered_to),
+                "max_delivery_attempts": 15,
+            }
+        subscriber.create_subscription(request=request)
+    assert stack.sweep().status == 200  # the heartbeat of a sweep that runs
+
+    key = make_test_key()
+    version = f"projects/{project}/secrets/openai-api-key/versions/latest"
+    stack.llm.accepted_keys = {key}
+    with (
+        GoogleApisDouble() as apis,
+        SecretManagerDouble({version: key}) as secrets,
+        JwksServer(jwks(signing_key)) as jwks_server,
+    ):
+        apis.functions = {
+            "api": {
+                "uri": functions["api"].url,
+                "environmentVariables": {"AUTH_JWKS_URL": jwks_server.url},
+            },
+            "worker": {
+                "uri": worker_url,
+                "environmentVariables": {
+                    "EVENTS_TOPIC": events,
+                    "DEAD_LETTER_TOPIC": dead_letter,
+                    "FIRESTORE_DATABASE": "(default)",
+                    "OPENAI_API_KEY_SECRET": version,
+                    "OPENAI_BASE_URL": stack.llm.base_url,
+                },
+            },
+        }
+        apis.policies = {
+            publisher.topic_path(project, dead_letter): {
+                "bindings": [{"role": "roles/pubsub.publisher", "members": [PUBSUB_AGENT]}]
+            }
+        }
+        apis.backlogs = {subscription_id(dead_letter): 0}
+        yield Deployment(
+            project, events, dead_letter, apis, secrets, version, key, jwks_server, stack
+        )
+
+
+def test_a_healthy_deployment_passes_every_check(deployment: Deployment):
+    code, out, results = deployment.doctor()
+
+    assert code == 0, out
+    assert {r.status for r in results.values()} == {"OK"}
+    assert "Pub/Sub may dead-letter" in results
+    assert results["dead-letter backlog"].detail.startswith("nothing waiting")
+    assert deployment.key not in out
+
+
+def test_a_pubsub_agent_that_may_not_dead_letter_fails(deployment: Deployment):
+    deployment.apis.policies = {}  # no policy: nobody may publish
+
+    code, _, results = deployment.doctor()
+
+    assert code == 1
+    assert results["Pub/Sub may dead-letter"].status == "FAIL"
+    assert "terraform apply" in results["Pub/Sub may dead-letter"].fix
+
+
+def test_a_push_subscription_without_the_oidc_identity_fails(deployment: Deployment):
+    project, topic = deployment.project, deployment.events_topic
+    name = subscription_id(topic)
+    worker_url = deployment.apis.functions["worker"]["uri"]
+    SubscriberClient().modify_push_config(
+        subscription=SubscriberClient.subscription_path(project, name),
+        push_config=PushConfig(push_endpoint=push_endpoint(worker_url, project, topic)),
+    )
+
+    code, _, results = deployment.doctor()
+
+    assert code == 1
+    detail = results[f"subscription {name}"].detail
+    assert f"OIDC identity is (none), not {PUSH_ACCOUNT}@{project}.iam" in detail
+
+
+def test_a_key_secret_without_a_version_fails_with_the_command_that_adds_one(
+    deployment: Deployment,
+):
+    deployment.secrets.secrets.clear()
+
+    code, _, results = deployment.doctor()
+
+    assert code == 1
+    assert results["LLM provider"].status == "FAIL"
+    assert "does not exist" in results["LLM provider"].detail
+    assert "gcloud secrets versions add openai-api-key" in results["LLM provider"].fix
+
+
+def test_a_key_the_provider_refuses_fails_and_is_never_printed(deployment: Deployment):
+    deployment.stack.llm.accepted_keys = {make_test_key()}
+
+    code, out, results = deployment.doctor()
+
+    assert code == 1
+    assert "refuses the key (HTTP 401)" in results["LLM provider"].detail
+    assert deployment.key not in out
+
+
+def test_a_jwks_url_without_keys_fails_with_the_terraform_variable(deployment: Deployment):
+    deployment.jwks.document = {"keys": []}
+
+    code, _, results = deployment.doctor()
+
+    assert code == 1
+    assert results["JWKS"].detail.endswith("holds no keys")
+    assert "auth_jwks_url" in results["JWKS"].fix
+
+
+def test_a_dead_letter_backlog_fails(deployment: Deployment):
+    deployment.apis.backlogs = {subscription_id(deployment.dead_letter_topic): 3}
+
+    code, _, results = deployment.doctor()
+
+    assert code == 1
+    assert results["dead-letter backlog"].detail.startswith("3 messages undelivered")
+
+
+def test_a_function_that_is_not_deployed_fails(deployment: Deployment):
+    del deployment.apis.functions["worker"]
+
+    code, _, results = deployment.doctor()
+
+    assert code == 1
+    assert results["function worker"].detail == "not deployed"
+    assert results["worker answers"].status == "FAIL"
