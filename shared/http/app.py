@@ -25,6 +25,7 @@ from shared.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    StaleRun,
 )
 from shared.http import brainstorm, bulk, programmes, projects, run_list, runs
 from shared.http.context import RequestContext
@@ -251,6 +252,14 @@ class Api:
             return unread_body_response(error)
         except ClientError as error:
             return error_response(error)
+        except StaleRun:
+            # The engine reloads and retries a few times before giving up; a run
+            # that kept changing under this request (a busy runner) is a 409 the
+            # caller can retry, never a 500.
+            log.warning("run kept changing while a request tried to change it")
+            return error_response(
+                Conflict("the run changed while this request was handled; try again")
+            )
         except AuthUnavailable:
             log.exception("JWKS could not be fetched")
             return error_json(
