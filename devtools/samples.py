@@ -16,7 +16,7 @@ WIZARD_ANSWERS: dict[str, Any] = {
     "green_ambition": "high",
     "partner_status": "some_confirmed",
     "partner_experience": "mixed",
-    "preferred_countries": ["Portugal", "Poland"],
+    "preferred_countries": "Portugal, Poland",
     "primary_languages": "English",
     "translation_support": True,
     "interpretation_needed": False,

@@ -12,7 +12,15 @@ import functools
 from typing import Annotated, Literal, Self
 
 from annotated_types import Len
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    create_model,
+    model_validator,
+)
 
 from shared.models.common import CamelModel
 from shared.models.repair import Capped, SortedBy
@@ -25,37 +33,60 @@ PartnerStatus = Literal["confirmed", "need_suggestions", "some_confirmed"]
 PartnerExperience = Literal["new", "mixed", "experienced"]
 BudgetFlexibility = Literal["tight", "moderate", "flexible"]
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+def _blank_is_absent(value: object) -> object:
+    """The wizard sends '' for every text field the user left alone: that means "not given"."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+BLANK_IS_ABSENT = BeforeValidator(_blank_is_absent)
+
+Text = Annotated[
+    Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None,
+    BLANK_IS_ABSENT,
+]
+Countries = Annotated[
+    Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None,
+    BLANK_IS_ABSENT,
+]
+Languages = Annotated[
+    Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None,
+    BLANK_IS_ABSENT,
+]
 
 
 class IdeaWizardAnswers(BaseModel):
-    """POST /v1/project-sessions: the wizard's answers, snake_case keys as the app sends them."""
+    """POST /v1/project-sessions: the wizard's answers, keys and types as the app's zod sends them.
+
+    Free-text answers are strings (`preferred_countries` too: "Spain, Poland"
+    as typed); '' is the wizard's "left alone" and is stored as absent, so
+    neither the stored session nor the model's prompt carries empty answers.
+    `primary_languages` is a required key whose value may likewise be ''.
+    Everything else is strict: no "24" for 24, no unknown keys.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     theme: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-    description: Text | None = None
+    description: Text = None
     age_group: AgeGroup
     participant_count: int = Field(ge=16, le=60)
     target_profile: TargetProfile
-    specific_needs_description: Text | None = None
+    specific_needs_description: Text = None
     duration_days: int = Field(ge=5, le=21)
     activity_intensity: Level
     green_ambition: GreenAmbition
     partner_status: PartnerStatus
     partner_experience: PartnerExperience
-    preferred_countries: (
-        Annotated[list[Annotated[str, StringConstraints(min_length=2, max_length=60)]], Len(0, 30)]
-        | None
-    ) = None
-    primary_languages: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-    ]
+    preferred_countries: Countries = None
+    primary_languages: Languages
     translation_support: bool
     interpretation_needed: bool
     digital_comfort: Level
     budget_flexibility: BudgetFlexibility
-    additional_notes: Text | None = None
+    additional_notes: Text = None
 
 
 class ProjectInput(CamelModel):
