@@ -176,6 +176,18 @@ class Settings(_Group):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", validation_alias="LOG_LEVEL"
     )
+    # A run's event stream (SSE) sends a comment after this much silence, so
+    # proxies do not cut it as idle, and a client that went away is noticed
+    # (a write fails) within this time.
+    events_keepalive_seconds: float = Field(
+        default=15.0, gt=0, le=300, validation_alias="EVENTS_KEEPALIVE_SECONDS"
+    )
+    # A run's event stream ends itself after this long and the client
+    # reconnects: keep it below the api's request timeout (Terraform: 60 s),
+    # or Cloud Run cuts the stream mid-event.
+    events_stream_seconds: float = Field(
+        default=50.0, gt=0, le=3600, validation_alias="EVENTS_STREAM_SECONDS"
+    )
     # Browser origins allowed to call the api (CORS); empty = same-origin only.
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), validation_alias="CORS_ALLOWED_ORIGINS"

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from shared.adapters.firestore_docs import FirestoreDocuments
     from shared.adapters.firestore_runs import FirestoreRunIndex
     from shared.adapters.firestore_store import FirestoreRunStore
+    from shared.adapters.firestore_watch import FirestoreRunWatcher
     from shared.adapters.jwt_auth import TokenVerifier
     from shared.adapters.pubsub import PubSubPublisher
 
@@ -92,6 +93,12 @@ class Services:
         from shared.adapters.firestore_runs import FirestoreRunIndex
 
         return FirestoreRunIndex(self.db)
+
+    @_built_once
+    def watcher(self) -> FirestoreRunWatcher:
+        from shared.adapters.firestore_watch import FirestoreRunWatcher
+
+        return FirestoreRunWatcher(self.db)
 
     @_built_once
     def publisher(self) -> PubSubPublisher:

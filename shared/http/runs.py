@@ -14,7 +14,7 @@ from shared.http.context import RequestContext
 from shared.models.api import FunctionList, FunctionView, RunCancelled, RunResumed
 
 
-def _owned_run(ctx: RequestContext, run_id: str) -> LoadedRun:
+def owned_run(ctx: RequestContext, run_id: str) -> LoadedRun:
     """The run if it belongs to the caller's tenant; 404 exactly like a missing one."""
     loaded = ctx.services.store.load(run_id)
     if loaded is None or loaded.record.tenant_id != ctx.principal.tenant_id:
@@ -23,12 +23,12 @@ def _owned_run(ctx: RequestContext, run_id: str) -> LoadedRun:
 
 
 def get_run(ctx: RequestContext, run_id: str) -> RunView:
-    run = _owned_run(ctx, run_id).record
+    run = owned_run(ctx, run_id).record
     return run_view(run, registry.get(run.workflow))
 
 
 def cancel(ctx: RequestContext, run_id: str) -> RunCancelled:
-    loaded = _owned_run(ctx, run_id)
+    loaded = owned_run(ctx, run_id)
     run = cancel_run(ctx.services.store, loaded, ctx.services.now())
     if run is None:
         raise NotFound("run not found")
@@ -36,7 +36,7 @@ def cancel(ctx: RequestContext, run_id: str) -> RunCancelled:
 
 
 def resume(ctx: RequestContext, run_id: str) -> RunResumed:
-    loaded = _owned_run(ctx, run_id)
+    loaded = owned_run(ctx, run_id)
     run = resume_run(
         ctx.services.store,
         ctx.services.publisher,

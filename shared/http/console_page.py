@@ -1,0 +1,65 @@
+"""GET /console: the operator's page, served by the api itself (same origin, no CORS).
+
+The page is plain HTML, CSS and JavaScript (`shared/http/console/`), no build
+step. They are served as one document with the style and script inline, so
+the page is one request wherever the api is mounted, and a strict Content
+Security Policy allows exactly those two blocks (by hash) and calls to this
+origin only. The page itself needs no token; every data call it makes sends
+the token the user gave it.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+from pathlib import Path
+
+from flask import Response
+
+ASSETS = Path(__file__).with_name("console")
+STYLE_SLOT = "/* console.css */"
+SCRIPT_SLOT = "/* console.js */"
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+@functools.cache
+def _document() -> tuple[bytes, str]:
+    """The page and its Content-Security-Policy, built once per process."""
+    html = (ASSETS / "index.html").read_text(encoding="utf-8")
+    style = (ASSETS / "console.css").read_text(encoding="utf-8")
+    script = (ASSETS / "console.js").read_text(encoding="utf-8")
+    if STYLE_SLOT not in html or SCRIPT_SLOT not in html:
+        raise RuntimeError("console/index.html lost its style or script slot")
+    page = html.replace(STYLE_SLOT, style).replace(SCRIPT_SLOT, script)
+    policy = "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {_sha256(script)}",
+            f"style-src {_sha256(style)}",
+            "connect-src 'self'",
+            "img-src 'self'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    return page.encode("utf-8"), policy
+
+
+def page() -> Response:
+    body, policy = _document()
+    return Response(
+        body,
+        status=200,
+        mimetype="text/html",
+        headers={
+            "Content-Security-Policy": policy,
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-cache",
+        },
+    )

@@ -1,0 +1,130 @@
+"""GET /v1/runs/{runId}/events: a run's status and step changes as Server-Sent Events.
+
+The stream is driven by a Firestore listener on the run document, not by
+polling: each committed change arrives once, and an idle run costs nothing.
+Events (`text/event-stream`):
+
+- `run`: the run as `GET /v1/runs/{runId}` shows it, first as it is now, then
+  after every change of its status, error, deliveries or any step;
+- `end`: `{runId, status}` once the run is terminal, right after the `run`
+  event that shows it; then the stream closes. A stream that closes without
+  `end` (it reached `EVENTS_STREAM_SECONDS`, or the listener stopped) means
+  "reconnect": a reconnection starts with the current state, so nothing is
+  missed;
+- comment lines (`: keep-alive`) after `EVENTS_KEEPALIVE_SECONDS` of silence,
+  so that proxies do not cut an idle stream.
+
+Serving cost: a stream holds one server thread for as long as it is open
+(functions-framework's gunicorn serves `THREADS` requests at once per
+instance, and Cloud Run counts the stream as one of the instance's
+concurrent requests) plus one listener thread. A client that goes away is
+noticed at the next write, within one keep-alive, and its listener is
+closed then.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import time
+from collections.abc import Callable, Iterator
+
+from flask import Response
+
+from shared.engine import registry
+from shared.engine.model import RunRecord
+from shared.engine.timeline import run_view
+from shared.engine.watch import RunWatcher
+from shared.http.context import RequestContext
+from shared.http.runs import owned_run
+
+log = logging.getLogger(__name__)
+
+# How long a browser's EventSource waits before reconnecting (milliseconds).
+RECONNECT_MS = 2000
+KEEPALIVE = ": keep-alive\n\n"
+
+
+def _event(name: str, data: str) -> str:
+    return f"event: {name}\ndata: {data}\n\n"
+
+
+def _view_json(run: RunRecord) -> str:
+    view = run_view(run, registry.get(run.workflow))
+    return view.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def _end(run: RunRecord) -> str:
+    return _event("end", json.dumps({"runId": run.run_id, "status": run.status.value}))
+
+
+def run_events(
+    first: RunRecord,
+    watcher: RunWatcher,
+    keepalive_seconds: float,
+    stream_seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[str]:
+    """The stream's text, chunk by chunk; closing the iterator closes the listener."""
+    yield f"retry: {RECONNECT_MS}\n\n"
+    if first.status.terminal:
+        # Nothing will change any more: no listener needed.
+        yield _event("run", _view_json(first))
+        yield _end(first)
+        return
+    changes: queue.SimpleQueue[RunRecord | None] = queue.SimpleQueue()
+    subscription = watcher.watch(first.run_id, changes.put)
+    ends_at = clock() + stream_seconds
+    outcome = "client gone"
+    last = ""
+    try:
+        while True:
+            remaining = ends_at - clock()
+            if remaining <= 0:
+                outcome = "stream time over"
+                return
+            try:
+                run = changes.get(timeout=min(keepalive_seconds, remaining))
+            except queue.Empty:
+                if not subscription.active:
+                    outcome = "listener stopped"
+                    return
+                yield KEEPALIVE
+                continue
+            if run is None:
+                outcome = "run gone"
+                return
+            view = _view_json(run)
+            if view != last:  # a lease renewal changes the document, not the view
+                last = view
+                yield _event("run", view)
+            if run.status.terminal:
+                outcome = "run ended"
+                yield _end(run)
+                return
+    finally:
+        subscription.close()
+        log.info("run event stream closed", extra={"runId": first.run_id, "outcome": outcome})
+
+
+def stream_events(ctx: RequestContext, run_id: str) -> Response:
+    # Checked before the stream starts, so another tenant's run is a plain 404.
+    first = owned_run(ctx, run_id).record
+    settings = ctx.services.settings
+    body = run_events(
+        first,
+        ctx.services.watcher,
+        settings.events_keepalive_seconds,
+        settings.events_stream_seconds,
+    )
+    return Response(
+        body,
+        status=200,
+        mimetype="text/event-stream",
+        headers={
+            "Cache-Control": "no-cache, no-transform",
+            # Tells nginx-style proxies not to buffer the stream.
+            "X-Accel-Buffering": "no",
+        },
+    )
