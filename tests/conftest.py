@@ -18,6 +18,7 @@ import pytest
 
 from devtools.emulators import Emulators, reset_firestore
 from devtools.openai_server import OpenAIServer
+from devtools.worker_process import WorkerProcess
 from tests.auth_support import AUDIENCE, ISSUER, SigningKey, rsa_key, write_jwks
 from tests.doctor_support import FunctionProcess
 from tests.stack import Stack
@@ -108,3 +109,17 @@ def functions(
     finally:
         for process in started.values():
             process.stop()
+
+
+@pytest.fixture
+def api_process(stack: Stack, tmp_path: Path) -> Iterator[WorkerProcess]:
+    """The api served over real HTTP (functions-framework's gunicorn), with the stack's settings.
+
+    For what the Flask test client cannot show: a streamed response as a
+    client receives it, and a browser.
+    """
+    api = WorkerProcess(tmp_path, name="api", target="api").start()
+    try:
+        yield api
+    finally:
+        api.stop()

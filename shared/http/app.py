@@ -27,7 +27,16 @@ from shared.errors import (
     PayloadTooLarge,
     StaleRun,
 )
-from shared.http import brainstorm, bulk, programmes, projects, run_list, runs
+from shared.http import (
+    brainstorm,
+    bulk,
+    console_page,
+    programmes,
+    projects,
+    run_events,
+    run_list,
+    runs,
+)
 from shared.http.context import RequestContext
 from shared.http.responses import (
     error_json,
@@ -70,6 +79,16 @@ def healthz() -> Health:
 # The API, one entry per operation: dispatch and /openapi.json both read it.
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", healthz, "Liveness", Health, auth=False, tag="meta"),
+    Route(
+        "GET",
+        "/console",
+        console_page.page,
+        "The operators' console: a web page whose data calls send the user's token",
+        None,
+        auth=False,
+        media_type="text/html",
+        tag="meta",
+    ),
     Route(
         "POST",
         "/v1/brainstorm-sessions",
@@ -201,6 +220,15 @@ ROUTES: tuple[Route, ...] = (
         RunResumed,
         status=202,
         errors=(Conflict,),
+        tag="runs",
+    ),
+    Route(
+        "GET",
+        "/v1/runs/{runId}/events",
+        run_events.stream_events,
+        "The run's status and step changes as Server-Sent Events, until it is terminal",
+        None,
+        media_type="text/event-stream",
         tag="runs",
     ),
     Route(
