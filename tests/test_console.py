@@ -1,0 +1,295 @@
+"""The /console page in real headless Chromium, against the api served over HTTP.
+
+The api is a functions-framework process on the emulators; runs are
+executed by the worker through the real Pub/Sub topic meanwhile. Each
+scenario saves screenshots under tests/artifacts/console/.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from devtools.worker_process import ApiProcess
+from tests.auth_support import claims, mint
+from tests.conftest import ARTIFACTS
+from tests.stack import Stack
+
+SHOTS = ARTIFACTS / "console"
+BRAINSTORM_STEPS = ["load-session", "generate-seeds", "save-seeds", "update-session"]
+
+expect.set_options(timeout=15_000)
+
+
+def _shot(page: Page, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def _token(stack: Stack, tenant: str = "org-a") -> str:
+    return mint(stack.key, claims(sub="operator-1", org_id=tenant))
+
+
+def _open(page: Page, api: ApiProcess, fragment: str) -> None:
+    page.goto(f"{api.url}/console#{fragment}")
+    expect(page.locator("html")).to_have_attribute("data-ready", "true")
+
+
+def _page(browser: Browser, width: int, height: int) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    # A Content-Security-Policy violation is reported as a console error.
+    page.on(
+        "console",
+        lambda message: problems.append(message.text)
+        if message.type == "error" and "Failed to load resource" not in message.text
+        else None,
+    )
+    yield page
+    context.close()
+    assert problems == [], problems
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    yield from _page(browser, 1280, 800)
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    yield from _page(browser, 390, 844)
+
+
+def _step_statuses(page: Page) -> list[str]:
+    return page.locator("#steps-table tbody td[data-label=Status]").all_inner_texts()
+
+
+def test_the_console_lists_a_completed_run_and_shows_its_four_steps(
+    stack: Stack, api_process: ApiProcess, page: Page
+):
+    created = stack.create_brainstorm()
+    stack.deliver_all()
+    token = _token(stack)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+
+    _open(page, api_process, f"token={token}")
+    row = page.locator("#runs-table tbody tr", has_text=created["runId"])
+    expect(row).to_contain_text("COMPLETED")
+    expect(row).to_contain_text("brainstorm.generate-seeds")
+    _shot(page, "01-runs-list")
+    row.get_by_role("link", name=created["runId"]).click()
+
+    steps = page.locator("#steps-table tbody tr")
+    expect(steps.locator("td[data-label=Step]")).to_have_text(BRAINSTORM_STEPS)
+    expect(steps.locator("td[data-label=Status]")).to_have_text(["COMPLETED"] * 4)
+    expect(page.locator("#run-status")).to_have_text("COMPLETED")
+    expect(page.locator("#live")).to_contain_text("ended")
+    _shot(page, "02-completed-run")
+    # The token came in the fragment, left it at once, and was never in a URL sent.
+    assert token not in page.url
+    assert requested and all(token not in url for url in requested)
+
+
+def test_a_running_run_is_watched_live_until_it_completes(
+    stack: Stack, api_process: ApiProcess, page: Page
+):
+    created = stack.create_brainstorm()
+    stack.llm.delay = 1.0  # long enough to watch generate-seeds run
+    _open(page, api_process, f"token={_token(stack)}&run={created['runId']}")
+    status = page.locator("#run-status")
+    expect(status).to_have_text("QUEUED")
+    page.evaluate("window.sameDocument = true")
+
+    worker = threading.Thread(target=stack.deliver_all)
+    worker.start()
+    try:
+        expect(status).to_have_text("RUNNING")
+        expect(page.locator("tr[data-step=generate-seeds] td[data-label=Status]")).to_have_text(
+            "RUNNING"
+        )
+        _shot(page, "03-run-live-running")
+        expect(status).to_have_text("COMPLETED", timeout=30_000)
+    finally:
+        worker.join()
+
+    assert _step_statuses(page) == ["COMPLETED"] * 4
+    assert page.evaluate("window.sameDocument") is True  # updated in place, never reloaded
+    _shot(page, "04-run-live-completed")
+
+
+def test_cancelling_a_run_from_its_page(stack: Stack, api_process: ApiProcess, page: Page):
+    created = stack.create_brainstorm()
+    _open(page, api_process, f"token={_token(stack)}&run={created['runId']}")
+    expect(page.locator("#run-status")).to_have_text("QUEUED")
+
+    page.get_by_role("button", name="Cancel run").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    _shot(page, "05-cancel-confirm")
+    dialog.get_by_role("button", name="Cancel the run").click()
+
+    expect(page.locator("#run-status")).to_have_text("CANCELLED")
+    expect(page.get_by_role("button", name="Cancel run")).to_be_hidden()
+    assert stack.run_view(created["runId"])["status"] == "CANCELLED"
+    _shot(page, "06-cancelled")
+
+
+def test_resuming_a_cancelled_run_from_its_page(
+    stack: Stack, api_process: ApiProcess, page: Page
+):
+    created = stack.create_brainstorm()
+    assert stack.post(f"/v1/runs/{created['runId']}/cancel", {}).status_code == 202
+    _open(page, api_process, f"token={_token(stack)}&run={created['runId']}")
+    expect(page.locator("#run-status")).to_have_text("CANCELLED")
+
+    page.get_by_role("button", name="Resume run").click()
+    expect(page.locator("#run-status")).to_have_text("QUEUED")
+    stack.deliver_all()
+
+    expect(page.locator("#run-status")).to_have_text("COMPLETED")
+    assert _step_statuses(page) == ["COMPLETED"] * 4
+
+
+def test_resume_is_hidden_when_the_api_cannot_resume(
+    stack: Stack, api_process: ApiProcess, page: Page
+):
+    created = stack.create_brainstorm()
+    assert stack.post(f"/v1/runs/{created['runId']}/cancel", {}).status_code == 202
+    # An api without the resume route answers the page's probe with 404.
+    page.route(
+        re.compile(r".*/resume$"),
+        lambda route: route.fulfill(
+            status=404,
+            content_type="application/json",
+            body='{"error": {"code": "not_found", "message": "no route"}}',
+        ),
+    )
+
+    _open(page, api_process, f"token={_token(stack)}&run={created['runId']}")
+
+    expect(page.locator("#run-status")).to_have_text("CANCELLED")
+    expect(page.get_by_role("button", name="Resume run")).to_be_hidden()
+
+
+def test_starting_a_brainstorm_from_the_form(stack: Stack, api_process: ApiProcess, page: Page):
+    _open(page, api_process, f"token={_token(stack)}&start")
+
+    page.get_by_label("Prompt").fill("A youth exchange about rivers, music and maps")
+    page.get_by_label("Creativity").fill("0")
+    page.get_by_label("Seeds").fill("6")
+    _shot(page, "07-start-form")
+    page.get_by_role("button", name="Start brainstorm").click()
+
+    expect(page).to_have_url(re.compile(r"#run=[0-9a-f]+$"))
+    run_id = page.url.rsplit("=", 1)[1]
+    expect(page.locator("#run-status")).to_have_text("QUEUED")
+    run = stack.run_view(run_id)
+    assert run["workflow"] == "brainstorm.generate-seeds"
+    stack.deliver_all()
+    expect(page.locator("#run-status")).to_have_text("COMPLETED")
+    session_id = stack.run_doc(run_id)["subject"].rsplit("/", 1)[1]
+    session = stack.get(f"/v1/brainstorm-sessions/{session_id}").get_json()
+    assert session["prompt"] == "A youth exchange about rivers, music and maps"
+    assert session["creativityTemp"] == 0
+    assert len(session["seeds"]) == 6
+    _shot(page, "08-started-brainstorm")
+
+
+def test_a_rejected_form_shows_the_apis_reasons_at_the_fields(
+    stack: Stack, api_process: ApiProcess, page: Page
+):
+    _open(page, api_process, f"token={_token(stack)}&start")
+
+    page.get_by_label("Prompt").fill("too short")
+    page.get_by_role("button", name="Start brainstorm").click()
+
+    result = page.locator("#brainstorm-form .form-result")
+    expect(result).to_contain_text("prompt")
+    expect(page.get_by_label("Prompt")).to_have_attribute("aria-invalid", "true")
+    assert "#start" in page.url
+    assert stack.get("/v1/runs").get_json()["runs"] == []
+    _shot(page, "09-rejected-form")
+
+
+def test_the_runs_list_filters_by_status(stack: Stack, api_process: ApiProcess, page: Page):
+    done = stack.create_brainstorm()
+    stack.deliver_all()
+    waiting = stack.create_brainstorm()
+    _open(page, api_process, f"token={_token(stack)}")
+    rows = page.locator("#runs-table tbody tr")
+    expect(rows).to_have_count(2)
+
+    page.get_by_label("Status", exact=True).select_option("QUEUED")
+    page.get_by_role("button", name="Apply filters").click()
+
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text(waiting["runId"])
+    assert done["runId"] not in rows.inner_text()
+
+
+def test_the_runs_list_pages_newest_first(stack: Stack, api_process: ApiProcess, page: Page):
+    run_ids = [stack.create_brainstorm()["runId"] for _ in range(21)]
+    newest_first = run_ids[::-1]
+    _open(page, api_process, f"token={_token(stack)}")
+    page.get_by_label("Per page", exact=True).select_option("20")
+    page.get_by_role("button", name="Apply filters").click()
+    runs = page.locator("#runs-table tbody td[data-label=Run]")
+
+    expect(runs).to_have_text(newest_first[:20])
+    page.get_by_role("button", name="Next page").click()
+    expect(runs).to_have_text(newest_first[20:])
+    expect(page.get_by_role("button", name="Next page")).to_be_disabled()
+    page.get_by_role("button", name="Previous page").click()
+    expect(runs).to_have_text(newest_first[:20])
+
+
+def test_every_control_is_labelled_and_a_run_opens_from_the_keyboard(
+    stack: Stack, api_process: ApiProcess, page: Page
+):
+    created = stack.create_brainstorm()
+    stack.deliver_all()
+    _open(page, api_process, f"token={_token(stack)}")
+
+    unlabelled = page.evaluate(
+        """[...document.querySelectorAll('input, select, textarea')]
+             .filter((el) => el.labels.length === 0 && !el.getAttribute('aria-label'))
+             .map((el) => el.name || el.id)"""
+    )
+    assert unlabelled == []
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.get_by_role("link", name=created["runId"]).focus()
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#run-title")).to_be_focused()
+    expect(page.locator("#steps-table tbody tr")).to_have_count(4)
+
+
+def test_the_console_fits_a_phone_screen(stack: Stack, api_process: ApiProcess, phone: Page):
+    created = stack.create_brainstorm()
+    stack.deliver_all()
+    _open(phone, api_process, f"token={_token(stack)}")
+    expect(phone.locator("#runs-table tbody tr")).to_have_count(1)
+    overflow = "document.documentElement.scrollWidth - window.innerWidth"
+    assert phone.evaluate(overflow) <= 0
+    _shot(phone, "10-phone-runs")
+
+    phone.get_by_role("link", name=created["runId"]).click()
+    expect(phone.locator("#steps-table tbody tr")).to_have_count(4)
+
+    assert phone.evaluate(overflow) <= 0
+    # Each step reads as a card: its values with their column names beside them.
+    first = phone.locator("#steps-table tbody tr").first
+    expect(first.locator("td[data-label=Status]")).to_be_visible()
+    assert phone.locator("#steps-table thead").bounding_box()["x"] < 0  # type: ignore[index]
+    _shot(phone, "11-phone-run")
