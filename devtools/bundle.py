@@ -4,8 +4,8 @@ Each `dist/<name>.zip` holds what Cloud Functions' Python buildpack expects at
 its root:
 
 - `main.py` (and any other `.py` under `functions/<name>/`), the entry point;
-- the whole `shared/` package: `.py` files plus `.txt`/`.md` prompt texts,
-  never `__pycache__`;
+- the whole `shared/` package: `.py` files plus `.txt`/`.md` prompt texts and
+  the console page's `.html`/`.css`/`.js`, never `__pycache__`;
 - `requirements.txt`: the repository's, without comment or blank lines.
 
 The zips are deterministic (sorted entries, fixed 1980-01-01 timestamps,
@@ -31,7 +31,7 @@ FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644
 COMPRESS_LEVEL = 9
 
-SHARED_SUFFIXES = frozenset({".py", ".txt", ".md"})
+SHARED_SUFFIXES = frozenset({".py", ".txt", ".md", ".html", ".css", ".js"})
 EXCLUDED_DIRS = frozenset({"__pycache__"})
 
 

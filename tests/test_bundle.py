@@ -152,6 +152,13 @@ def test_real_bundles_hold_only_what_the_function_needs(real_bundles: dict[str, 
         assert "functions-framework" in requirements
 
 
+def test_the_api_bundle_carries_the_console_page(real_bundles: dict[str, Path]) -> None:
+    with zipfile.ZipFile(real_bundles["api"]) as archive:
+        names = set(archive.namelist())
+    page = {f"shared/http/console/{n}" for n in ("index.html", "console.css", "console.js")}
+    assert page <= names
+
+
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_unzipped_bundle_imports_without_the_repository(
     real_bundles: dict[str, Path], tmp_path: Path, name: str
