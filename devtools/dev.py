@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from devtools import supervise
-from devtools.devauth import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys
+from devtools.devauth import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys, mint_token
 from devtools.emulators import EmulatorMissing, LocalCloud, LocalConfig
 from devtools.function_server import command as function_command
 
@@ -44,6 +44,16 @@ def local_env() -> dict[str, str]:
     env.setdefault("CORS_ALLOWED_ORIGINS", "http://localhost:5173,http://localhost:3000")
     env["PYTHONPATH"] = str(REPO)
     return env
+
+
+def console_url(tenant: str = "org-dev", user: str = "dev-user") -> str:
+    """The console, signed in with a dev token that lasts a working day.
+
+    The token rides in the URL's fragment, which the browser never sends to
+    a server; the page takes it from there.
+    """
+    token = mint_token(ensure_dev_keys(REPO / ".dev"), tenant, user, ttl_seconds=8 * 3600)
+    return f"http://127.0.0.1:{api_port()}/console#token={token}"
 
 
 def serve(target: str, port: int) -> int:
@@ -74,6 +84,7 @@ def dev() -> int:
             f"\n{cloud.describe()}\n"
             f"api http://127.0.0.1:{api_port()}  worker http://127.0.0.1:{worker_port()}  "
             f"LLM: {llm}\n"
+            f"console: {console_url()}\n"
             "token: make token TENANT=org-1 USER=me    Ctrl-C stops everything\n",
             flush=True,
         )
