@@ -147,7 +147,9 @@ def test_cancelling_a_run_from_its_page(stack: Stack, api_process: WorkerProcess
     _shot(page, "06-cancelled")
 
 
-def test_resuming_a_cancelled_run_from_its_page(stack: Stack, api_process: WorkerProcess, page: Page):
+def test_resuming_a_cancelled_run_from_its_page(
+    stack: Stack, api_process: WorkerProcess, page: Page
+):
     created = stack.create_brainstorm()
     assert stack.post(f"/v1/runs/{created['runId']}/cancel", {}).status_code == 202
     _open(page, api_process, f"token={_token(stack)}&run={created['runId']}")
