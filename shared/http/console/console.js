@@ -17,6 +17,7 @@
     run: null,
     stream: null, // AbortController of the live stream
     canResume: null, // null until probed
+    listing: 0, // the latest list request: an older answer arriving late is dropped
   };
 
   class ApiError extends Error {
@@ -173,17 +174,17 @@
     const q = filterQuery();
     const pageToken = state.pages[state.page];
     if (pageToken) q.set("pageToken", pageToken);
+    const listing = ++state.listing;
     let data;
     try {
       data = await api("GET", `/v1/runs?${q}`);
     } catch (error) {
-      if (error.status === 404 && error.code === "not_found") {
-        notice("This API cannot list runs yet; open a run by its id (#run=<runId>).");
-      } else if (error.status !== 401) {
+      if (listing === state.listing && error.status !== 401) {
         notice(`Could not list runs: ${error.message}`);
       }
       return;
     }
+    if (listing !== state.listing) return;
     notice("");
     const body = $("runs-table").tBodies[0];
     body.replaceChildren();
@@ -362,7 +363,7 @@
     $("steps-table").tBodies[0].replaceChildren();
     live("Connecting…");
     await probeResume(runId);
-    follow(runId);
+    if (state.runId === runId) follow(runId); // unless the user moved on meanwhile
   }
 
   async function cancelRun() {
@@ -468,6 +469,7 @@
       if (focus) $("run-title").focus();
       return;
     }
+    state.runId = null;
     stopStream();
     document.title = "genjobs console";
     if (params.has("start")) {
