@@ -255,42 +255,36 @@ def check_backlog(target: Target, clients: Clients) -> Result:
         return Result(check, "SKIP", "the emulator keeps no metrics")
     name = subscription_id(target.dead_letter_topic)
     backlog = clients.dead_letter_backlog(name)
-    if backlog is None:
-        return fail(check, f"no backlog metric for {name}", target.fixes.pubsub)
     if backlog:
         return fail(check, f"{backlog} messages undelivered on {name}", target.fixes.backlog)
-    return ok(check, f"nothing waiting on {name}")
+    return ok(check, f"nothing waiting on {name}")  # None: no messages in the metric's window
 
 
 # --- the functions ------------------------------------------------------------
 
 
-def check_worker(target: Target) -> Result:
-    check = "worker answers"
-    if target.worker_url is None:
-        return fail(check, "its URL is unknown", target.fixes.worker)
-    status, body = http_get(target.worker_url)
-    # A GET is not a CloudEvent: functions-framework answers 405, Cloud Run 403
-    # without a token. Either way the worker is there.
+def _answers(check: str, url: str | None, fix: str, good: Callable[[int], bool]) -> Result:
+    if url is None:
+        return fail(check, "its URL is unknown", fix)
+    status, body = http_get(url)
     if status == 0:
-        return fail(
-            check, f"nothing answers at {target.worker_url} ({body.decode()})", target.fixes.worker
-        )
-    if status == 404 or status >= 500:
-        return fail(check, f"{target.worker_url} answers {status}", target.fixes.worker)
-    return ok(check, f"{target.worker_url} (HTTP {status})")
+        return fail(check, f"nothing answers at {url} ({body.decode()})", fix)
+    if not good(status):
+        return fail(check, f"{url} answers HTTP {status}", fix)
+    return ok(check, f"{url} (HTTP {status})")
+
+
+def check_worker(target: Target) -> Result:
+    # A GET is not a CloudEvent: functions-framework answers 405, Cloud Run 403
+    # without a token. Either way the worker is there; 404 means it is not.
+    return _answers(
+        "worker answers", target.worker_url, target.fixes.worker, lambda s: s != 404 and s < 500
+    )
 
 
 def check_api(target: Target) -> Result:
-    check = "api /healthz"
-    if target.api_url is None:
-        return fail(check, "its URL is unknown", target.fixes.api)
-    url = f"{target.api_url.rstrip('/')}/healthz"
-    status, body = http_get(url)
-    if status == 200:
-        return ok(check, url)
-    shown = body.decode() if status == 0 else f"HTTP {status}"
-    return fail(check, f"{url} answers {shown}", target.fixes.api)
+    url = f"{target.api_url.rstrip('/')}/healthz" if target.api_url else None
+    return _answers("api /healthz", url, target.fixes.api, lambda s: s == 200)
 
 
 def check_llm(target: Target, clients: Clients) -> Result:

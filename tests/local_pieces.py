@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,20 +133,19 @@ class Piece:
             supervise.stop([self.process])
 
 
-def wait_until_free(ports: list[int], timeout: float) -> list[int]:
-    """The ports still listening after `timeout` seconds ([] as soon as all are free)."""
+def _still(holds: Callable[[int], bool], items: list[int], timeout: float) -> list[int]:
+    """The items for which `holds` is still true after `timeout` s ([] as soon as none)."""
     deadline = time.monotonic() + timeout
     while True:
-        busy = [port for port in ports if listening(port)]
-        if not busy or time.monotonic() > deadline:
-            return busy
+        left = [item for item in items if holds(item)]
+        if not left or time.monotonic() > deadline:
+            return left
         time.sleep(0.2)
+
+
+def wait_until_free(ports: list[int], timeout: float) -> list[int]:
+    return _still(listening, ports, timeout)
 
 
 def wait_until_dead(pids: list[int], timeout: float) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while True:
-        running = [pid for pid in pids if alive(pid)]
-        if not running or time.monotonic() > deadline:
-            return running
-        time.sleep(0.2)
+    return _still(alive, pids, timeout)
