@@ -9,6 +9,8 @@ import pytest
 
 from devtools.openai_server import Reply
 from shared.adapters.firestore_store import INLINE_OUTPUT_LIMIT
+from shared.engine.model import StepRecord, StepStatus
+from shared.engine.store import RunPatch
 from tests.faults import CrashingStore, SimulatedCrash
 from tests.stack import Stack
 
@@ -59,3 +61,36 @@ def test_a_large_output_survives_a_crash_and_is_replayed_from_beside_the_run(sta
     assert session["status"] == "COMPLETED"
     assert [s["title"] for s in session["seeds"]] == [f"Seed number {i}" for i in range(15)]
     assert len(stack.llm.requests) == 1
+
+
+def test_only_outputs_flagged_external_are_read_from_beside_the_run(stack: Stack):
+    store = stack.services.store
+    created = stack.create_brainstorm()
+    run_id = created["runId"]
+    loaded = store.load(run_id)
+    assert loaded is not None
+    big = json.dumps({"text": "x" * (INLINE_OUTPUT_LIMIT + 1)})
+    version = store.update(
+        run_id,
+        loaded.version,
+        RunPatch(
+            steps={
+                step_id: StepRecord(status=StepStatus.COMPLETED, output=big)
+                for step_id in ("load-session", "generate-seeds")
+            }
+        ),
+    )
+    # A later execution of the step (a resume, say) checkpoints a small output inline.
+    store.update(
+        run_id,
+        version,
+        RunPatch(
+            steps={"generate-seeds": StepRecord(status=StepStatus.COMPLETED, output='{"a": 1}')}
+        ),
+    )
+
+    reloaded = store.load(run_id)
+
+    assert reloaded is not None
+    assert reloaded.record.steps["generate-seeds"].output == '{"a": 1}'
+    assert reloaded.record.steps["load-session"].output == big

@@ -91,11 +91,17 @@ class FirestoreRunStore:
             return None
         data = snapshot.to_dict() or {}
         steps: dict[str, Any] = data.get("steps") or {}
-        if any(isinstance(s, dict) and s.get("outputExternal") for s in steps.values()):
-            # One query for all overflowed outputs, not one read per step.
-            for doc in self._run_ref(run_id).collection("outputs").stream():
-                if doc.id in steps:
-                    steps[doc.id]["output"] = (doc.to_dict() or {}).get("output")
+        external = [
+            step_id
+            for step_id, step in steps.items()
+            if isinstance(step, dict) and step.get("outputExternal")
+        ]
+        if external:
+            # Only the steps flagged now: an outputs document left by an
+            # earlier attempt of a step whose output is inline is stale.
+            outputs = self._run_ref(run_id).collection("outputs")
+            for doc in self._db.get_all([outputs.document(step_id) for step_id in external]):
+                steps[doc.id]["output"] = (doc.to_dict() or {}).get("output")
         return LoadedRun(record=RunRecord.model_validate(data), version=snapshot.update_time)
 
     def update(

@@ -1,0 +1,129 @@
+"""What a delivery commits, and when: the claim, attempt marks, checkpoints, failures, the end.
+
+Each commit goes through the fence (conditional on the run's version) and
+carries as much as it can: a step's checkpoint also renews the lease and
+marks the next stage's attempts; a pure step's record waits for the next
+commit; the last checkpoint also completes the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from pydantic import BaseModel
+
+from shared.engine.attempts import Attempts, StepFailure
+from shared.engine.delivery import Outcome
+from shared.engine.fencing import RunFence
+from shared.engine.model import RunStatus, StepRecord, Write
+from shared.engine.plan import RunPlan
+from shared.engine.store import RunPatch
+from shared.engine.transitions import subject_status_writes, terminal_fields
+from shared.engine.workflow import Stage
+from shared.errors import RetryLater
+
+log = logging.getLogger(__name__)
+
+
+def finish_run(
+    fence: RunFence,
+    status: RunStatus,
+    error: str | None,
+    steps: dict[str, StepRecord] | None = None,
+    *,
+    claim: bool = False,
+) -> None:
+    """End the run; FAILED and CANCELLED also mark its subject document."""
+    now = fence.clock()
+    patch = RunPatch(fields=terminal_fields(status, error, now), steps=dict(steps or {}))
+    writes = (
+        []
+        if status is RunStatus.COMPLETED
+        else subject_status_writes(fence.run, status, error, now)
+    )
+    with fence.lock:
+        fence.write(patch, writes, claim=claim)
+    log.info("run finished", extra={"status": status.value})
+
+
+class Commits:
+    def __init__(self, fence: RunFence, plan: RunPlan, attempts: Attempts) -> None:
+        self.fence = fence
+        self.plan = plan
+        self.attempts = attempts
+
+    def claim(self) -> None:
+        """Take the lease, count the delivery, and mark the first open stage's attempts."""
+        fence, run = self.fence, self.fence.run
+        self.plan.replay()
+        now = fence.clock()
+        patch = RunPatch(
+            fields={
+                "status": RunStatus.RUNNING,
+                "started_at": run.started_at or now,
+                "lease_owner": fence.owner,
+                "deliveries": run.deliveries + 1,
+                **fence.lease_fields(now),
+            }
+        )
+        first = self.plan.first_open_stage(now)
+        fails = None if first is None else self.attempts.add_marks(patch, first, now)
+        fence.write(patch, claim=True, fails_run=fails)
+
+    def mark(self, stage_index: int) -> None:
+        """Make this stage's attempts durable (when no earlier commit carried the marks)."""
+        with self.fence.lock:
+            now = self.fence.clock()
+            patch = RunPatch(fields=self.fence.lease_fields(now))
+            fails = self.attempts.add_marks(patch, stage_index, now)
+            self.fence.write(patch, fails_run=fails)
+
+    def step_completed(
+        self,
+        stage: Stage,
+        step_id: str,
+        record: StepRecord,
+        output: BaseModel,
+        writes: Sequence[Write],
+    ) -> None:
+        """The step's writes and checkpoint in one commit, with what the next stage needs."""
+        fence, plan = self.fence, self.plan
+        with fence.lock:
+            plan.outputs[step_id] = output
+            now = fence.clock()
+            stage_done = plan.stage_done(stage, now)
+            is_last = plan.is_last(stage)
+            if stage.pure and not writes and not (is_last and stage_done):
+                fence.buffer[step_id] = record
+                fence.run.steps[step_id] = record
+                return
+            patch = RunPatch(fields=fence.lease_fields(now), steps={step_id: record})
+            fails = None
+            if stage_done and not is_last:
+                fails = self.attempts.add_marks(patch, plan.index(stage) + 1, now)
+            elif stage_done:
+                patch.fields.update(terminal_fields(RunStatus.COMPLETED, None, now))
+            fence.write(patch, writes, fails_run=fails)
+
+    def step_failures(self, failures: list[StepFailure]) -> Outcome:
+        """Record every failed step of the stage; retry the run or end it FAILED.
+
+        The first non-retriable failure, else the first failure, decides.
+        """
+        fence = self.fence
+        now = fence.clock()
+        primary = next((f for f in failures if not f.retriable), failures[0])
+        retry = self.attempts.will_retry(primary)
+        steps = {f.step_id: self.attempts.failed(f, now, retry=retry) for f in failures}
+        if retry:
+            with fence.lock:
+                fence.write(RunPatch(fields=fence.released(now), steps=steps))
+            raise RetryLater(
+                f"step {primary.step_id} attempt {primary.attempt} failed: {primary.message}"
+            )
+        message = primary.message
+        if primary.retriable:
+            message = f"gave up after {primary.attempt} attempts: {message}"
+        finish_run(fence, RunStatus.FAILED, f"{primary.step_id}: {message}", steps)
+        return Outcome.FAILED

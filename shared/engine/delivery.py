@@ -1,0 +1,40 @@
+"""The vocabulary of one delivery of a run: its settings, its clock, how it ends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Outcome(StrEnum):
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    ALREADY_FINISHED = "ALREADY_FINISHED"
+    LEASED_ELSEWHERE = "LEASED_ELSEWHERE"
+    LEASE_LOST = "LEASE_LOST"
+    UNKNOWN_RUN = "UNKNOWN_RUN"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    lease_seconds: float = 30.0
+    step_max_attempts: int = 5
+    redrive_after_seconds: float = 120.0
+    max_parallel_steps: int = 8
+
+
+class Stop(Exception):
+    """The run left our hands (cancelled, finished or taken over) mid-execution."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.value)
+        self.outcome = outcome

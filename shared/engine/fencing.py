@@ -1,0 +1,200 @@
+"""Leases and fencing: the only way a delivery writes its run, and the heartbeat.
+
+Every write is conditional on the version this delivery last wrote or read.
+A stale write means someone else touched the run: if it is still ours (our
+own heartbeat renewed the lease, say) we adopt the new version and carry on;
+if it was cancelled, finished or taken over we stop (`Stop`), so a step's
+effects never land for a runner that lost the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.engine.delivery import Clock, EngineConfig, Outcome, Stop
+from shared.engine.model import RunStatus, StepRecord, Write
+from shared.engine.store import LoadedRun, RunPatch, RunStore
+from shared.engine.transitions import subject_status_writes, terminal_fields
+from shared.errors import StaleRun
+
+log = logging.getLogger(__name__)
+
+
+class RunFence:
+    """The run as this delivery last wrote it, its version, and the commit lock."""
+
+    def __init__(
+        self, store: RunStore, loaded: LoadedRun, owner: str, config: EngineConfig, clock: Clock
+    ) -> None:
+        self.store = store
+        self.owner = owner
+        self.config = config
+        self.clock = clock
+        self.run = loaded.record
+        self.version = loaded.version
+        # Serialises commits (fan-out threads commit concurrently).
+        self.lock = threading.RLock()
+        # Records of pure steps, written with the next commit.
+        self.buffer: dict[str, StepRecord] = {}
+        # Set by the heartbeat when it finds the run gone from us.
+        self.stopped: Outcome | None = None
+        self.last_write = clock()
+
+    def adopt(self, loaded: LoadedRun) -> None:
+        """Start over from a fresh read (before the claim)."""
+        self.run, self.version = loaded.record, loaded.version
+
+    def write(
+        self,
+        patch: RunPatch,
+        writes: Sequence[Write] = (),
+        *,
+        claim: bool = False,
+        fails_run: str | None = None,
+    ) -> None:
+        """One conditional commit; flushes buffered pure-step records along with it.
+
+        `fails_run` (a step out of attempts) makes it the commit that ends the
+        run FAILED, subject included, and stops the delivery once it has landed.
+        """
+        with self.lock:
+            if self.buffer:
+                patch.steps = {**self.buffer, **patch.steps}
+            if fails_run is not None:
+                now = self.clock()
+                patch.fields.update(terminal_fields(RunStatus.FAILED, fails_run, now))
+                failed = subject_status_writes(self.run, RunStatus.FAILED, fails_run, now)
+                writes = [*writes, *failed]
+            for attempt in range(3):
+                try:
+                    self.version = self.store.update(self.run.run_id, self.version, patch, writes)
+                    break
+                except StaleRun:
+                    if claim or attempt == 2:
+                        raise
+                    self.judge(self.store.load(self.run.run_id))
+            self.applied(patch)
+            if fails_run is not None:
+                self.stopped = Outcome.FAILED
+                raise Stop(Outcome.FAILED)
+
+    def applied(self, patch: RunPatch) -> None:
+        self.last_write = self.clock()
+        self.buffer.clear()
+        for key, value in patch.fields.items():
+            setattr(self.run, key, value)
+        self.run.steps.update(patch.steps)
+
+    def judge(self, fresh: LoadedRun | None) -> None:
+        """After a stale write: adopt the new version if the run is still ours, else stop."""
+        if fresh is None:
+            raise Stop(Outcome.UNKNOWN_RUN)
+        record = fresh.record
+        if record.status is RunStatus.CANCELLED:
+            log.info("run was cancelled; stopping")
+            raise Stop(Outcome.CANCELLED)
+        if record.status.terminal:
+            raise Stop(Outcome.ALREADY_FINISHED)
+        if record.lease_owner != self.owner:
+            log.warning("lease was taken over by another delivery; stopping")
+            raise Stop(Outcome.LEASE_LOST)
+        self.version = fresh.version
+
+    def check_still_ours(self) -> None:
+        if self.stopped is not None:
+            raise Stop(self.stopped)
+
+    def release(self) -> None:
+        """Hand the run back so a redelivery need not wait for the lease to expire."""
+        try:
+            with self.lock:
+                self.buffer.clear()
+                self.write(RunPatch(fields=self.released(self.clock())))
+        except (Stop, Exception):
+            log.warning("could not release the run; its lease will expire instead")
+
+    def released(self, now: datetime) -> dict[str, Any]:
+        """No lease, so a redelivery may take the run at once; the sweep looks later."""
+        redrive = timedelta(seconds=self.config.redrive_after_seconds)
+        return {
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "watchdog_at": self.watchdog(now + redrive),
+        }
+
+    def lease_fields(self, now: datetime) -> dict[str, Any]:
+        expires = now + timedelta(seconds=self.config.lease_seconds)
+        return {"lease_expires_at": expires, "watchdog_at": self.watchdog(expires)}
+
+    def watchdog(self, at: datetime) -> datetime:
+        return min(at, self.run.deadline_at)
+
+
+class Heartbeat:
+    """Renews the lease while a long step runs, so a live runner is never taken over.
+
+    The Firestore call is made without the commit lock: a renewal that hangs
+    in the client's retries must not hold up the steps' commits. The two
+    race on the version, and whichever loses sees a stale write and judges
+    it: a step commit that lost adopts the renewed version; a renewal that
+    lost to our own commit has nothing to do (that commit renewed the lease).
+    """
+
+    def __init__(self, fence: RunFence) -> None:
+        self.fence = fence
+        self.interval = max(fence.config.lease_seconds / 3, 0.05)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        fence = self.fence
+        while not self._done.wait(self.interval):
+            with fence.lock:
+                now = fence.clock()
+                if (now - fence.last_write).total_seconds() < self.interval:
+                    continue
+                seen = fence.version
+                patch = RunPatch(fields=fence.lease_fields(now))
+            try:
+                version = fence.store.update(fence.run.run_id, seen, patch)
+            except StaleRun:
+                if not self._judge_stale(seen):
+                    return
+                continue
+            except Exception:
+                log.exception("lease renewal failed; will try again")
+                continue
+            with fence.lock:
+                if fence.version is seen:
+                    fence.version = version
+                    fence.applied(patch)
+
+    def _judge_stale(self, seen: object) -> bool:
+        """False when the run is no longer ours (the runner stops at its next stage)."""
+        fence = self.fence
+        try:
+            fresh = fence.store.load(fence.run.run_id)
+        except Exception:
+            log.exception("lease renewal could not reload the run; will try again")
+            return True
+        with fence.lock:
+            if fence.version is not seen:
+                return True  # our own commit moved the run on, renewing the lease
+            try:
+                fence.judge(fresh)
+            except Stop as stop:
+                fence.stopped = stop.outcome
+                return False
+        return True

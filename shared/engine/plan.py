@@ -1,0 +1,103 @@
+"""What a run's declaration says is left to do, given the outputs checkpointed so far.
+
+Also the one place a `StepContext` is built, so a step body and the
+functions that decide a fan-out's items see the same view of the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from shared.engine.meter import StepMeter
+from shared.engine.model import RunRecord, StepStatus
+from shared.engine.workflow import Stage, Step, StepContext, Workflow
+
+log = logging.getLogger(__name__)
+
+Reader = Callable[[str], dict[str, Any] | None]
+
+
+class RunPlan:
+    """A workflow's stages against one run's outputs.
+
+    `outputs` grows as steps complete (from several fan-out threads; the
+    runner's commit lock orders those writes).
+    """
+
+    def __init__(self, workflow: Workflow[Any], run: RunRecord, reader: Reader, deps: Any) -> None:
+        self.workflow = workflow
+        self.run = run
+        self.outputs: dict[str, BaseModel] = {}
+        self._reader = reader
+        self._deps = deps
+        self._input: BaseModel | None = None
+
+    @property
+    def stages(self) -> list[Stage]:
+        return self.workflow.stages
+
+    def replay(self) -> None:
+        """Rebuild completed steps' outputs from their checkpoints."""
+        for step_id, record in self.run.steps.items():
+            if record.status is not StepStatus.COMPLETED or record.output is None:
+                continue
+            try:
+                stage = self.workflow.stage_of(step_id)
+                self.outputs[step_id] = stage.output.model_validate_json(record.output)
+            except (KeyError, ValidationError):
+                # A checkpoint the current code cannot read (renamed step,
+                # changed model) is re-executed rather than trusted.
+                log.warning("discarding unreadable checkpoint", extra={"step": step_id})
+
+    def input(self) -> BaseModel:
+        """The run's input, validated once per delivery rather than once per step."""
+        if self._input is None:
+            self._input = self.workflow.input_model.model_validate(self.run.input)
+        return self._input
+
+    def context(self, *, now: datetime, attempt: int, meter: StepMeter) -> StepContext[Any]:
+        return StepContext(
+            run_id=self.run.run_id,
+            tenant_id=self.run.tenant_id,
+            user_id=self.run.user_id,
+            input=self.input(),
+            now=now,
+            attempt=attempt,
+            outputs=dict(self.outputs),
+            reader=self._reader,
+            deps=self._deps,
+            meter=meter,
+        )
+
+    def step_ids(self, stage: Stage, now: datetime) -> list[str]:
+        """The concrete step ids of a stage; KeyError if a fan-out is not decided yet."""
+        if isinstance(stage, Step):
+            return [stage.id]
+        ctx = self.context(now=now, attempt=0, meter=StepMeter())
+        return [stage.step_id(item) for item in stage.over(ctx)]
+
+    def todo(self, stage: Stage, now: datetime) -> list[str]:
+        return [s for s in self.step_ids(stage, now) if s not in self.outputs]
+
+    def stage_done(self, stage: Stage, now: datetime) -> bool:
+        return not self.todo(stage, now)
+
+    def index(self, stage: Stage) -> int:
+        return self.stages.index(stage)
+
+    def is_last(self, stage: Stage) -> bool:
+        return self.index(stage) == len(self.stages) - 1
+
+    def first_open_stage(self, now: datetime) -> int | None:
+        for index, stage in enumerate(self.stages):
+            try:
+                if self.todo(stage, now):
+                    return index
+            except KeyError:
+                return index
+        return None
