@@ -8,6 +8,10 @@
    It must report 0 failed checks; a deliberate exception is an inline
    `# checkov:skip=CKV_...: <reason>` next to the resource.
 3. `check-jsonschema --builtin-schema vendor.cloudbuild cloudbuild.yaml`.
+4. infra/*.tf against the google provider's real schema (resource types,
+   attribute and block names, required and read-only attributes, the
+   attributes references use), from the pinned `cdktn-provider-google`
+   wheel: devtools/provider_schema.py.
 
 `terraform validate/plan` need the google provider from the registry and run
 in Cloud Build (cloudbuild.yaml), not here. Exits non-zero if any check fails.
@@ -155,8 +159,22 @@ def _check_cloudbuild() -> bool:
     return True
 
 
+def _check_provider_schema() -> bool:
+    from devtools.provider_schema import PROVIDER_VERSION, check
+
+    problems = check(INFRA_DIR)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"provider schema (google {PROVIDER_VERSION}): FAILED, {len(problems)} problem(s)")
+        return False
+    print(f"provider schema (google {PROVIDER_VERSION}): ok")
+    return True
+
+
 CHECKS: dict[str, Callable[[], bool]] = {
     "fmt": _check_fmt,
+    "schema": _check_provider_schema,
     "checkov": _check_checkov,
     "cloudbuild": _check_cloudbuild,
 }
