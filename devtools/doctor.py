@@ -105,7 +105,7 @@ class Clients:
     subscriber: SubscriberClient
     db: firestore.Client
     # Cloud only (None: the check does not apply, as on the emulators).
-    topic_policy: Callable[[str], dict[str, Any]] | None = None
+    iam_policy: Callable[[str], dict[str, Any]] | None = None  # of a topic or subscription
     read_secret: Callable[[str], str] | None = None
     dead_letter_backlog: Callable[[str], int | None] | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -225,28 +225,48 @@ def _is_pubsub_agent(member: str) -> bool:
     )
 
 
+def _agent_has(policy: dict[str, Any], role: str) -> bool:
+    return any(
+        binding.get("role") == role and any(_is_pubsub_agent(m) for m in binding.get("members", []))
+        for binding in policy.get("bindings", [])
+    )
+
+
 def check_dead_letter_permission(target: Target, clients: Clients) -> Result:
+    """Dead-lettering needs the Pub/Sub service agent to publish to the dead-letter topic and
+    to acknowledge on the source subscription; without either, messages are retried forever."""
     check = "Pub/Sub may dead-letter"
-    if clients.topic_policy is None:
+    if clients.iam_policy is None:
         return Result(check, "SKIP", "the emulator has no IAM")
     topic = PublisherClient.topic_path(target.project, target.dead_letter_topic)
-    try:
-        policy = clients.topic_policy(topic)
-    except gexc.GoogleAPICallError as exc:
-        return fail(
-            check, f"cannot read the IAM policy of {topic} ({exc.code})", target.fixes.pubsub
-        )
-    for binding in policy.get("bindings", []):
-        if binding.get("role") == "roles/pubsub.publisher" and any(
-            _is_pubsub_agent(m) for m in binding.get("members", [])
-        ):
-            return ok(check, f"the Pub/Sub service agent may publish to {target.dead_letter_topic}")
-    return fail(
-        check,
-        f"the Pub/Sub service agent may not publish to {target.dead_letter_topic}: "
-        "dead-lettered runs would be retried forever instead of failed",
-        target.fixes.pubsub,
+    source = SubscriberClient.subscription_path(
+        target.project, subscription_id(target.events_topic)
     )
+    needed = (
+        (topic, "roles/pubsub.publisher", f"publish to {target.dead_letter_topic}"),
+        (
+            source,
+            "roles/pubsub.subscriber",
+            f"acknowledge on {subscription_id(target.events_topic)}",
+        ),
+    )
+    missing = []
+    for resource, role, what in needed:
+        try:
+            policy = clients.iam_policy(resource)
+        except gexc.GoogleAPICallError as exc:
+            detail = f"cannot read the IAM policy of {resource} ({exc.code})"
+            return fail(check, detail, target.fixes.pubsub)
+        if not _agent_has(policy, role):
+            missing.append(what)
+    if missing:
+        detail = "the Pub/Sub service agent may not " + " nor ".join(missing)
+        return fail(
+            check,
+            f"{detail}: dead-lettered runs would be retried, never failed",
+            target.fixes.pubsub,
+        )
+    return ok(check, "the Pub/Sub service agent may " + " and ".join(w for _, _, w in needed))
 
 
 def check_backlog(target: Target, clients: Clients) -> Result:

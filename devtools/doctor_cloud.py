@@ -127,8 +127,9 @@ def cloud_clients(
     endpoints: Endpoints,
     session: AuthorizedSession,
 ) -> Clients:
-    def topic_policy(topic: str) -> dict[str, Any]:
-        response = session.post(f"{endpoints.pubsub}/v1/{topic}:getIamPolicy", json={}, timeout=30)
+    def iam_policy(resource: str) -> dict[str, Any]:
+        url = f"{endpoints.pubsub}/v1/{resource}:getIamPolicy"
+        response = session.post(url, json={}, timeout=30)
         if response.status_code >= 400:
             raise gexc.from_http_response(response)  # type: ignore[no-untyped-call]
         policy: dict[str, Any] = response.json()
@@ -147,7 +148,7 @@ def cloud_clients(
         publisher=PublisherClient(credentials=credentials),
         subscriber=SubscriberClient(credentials=credentials),
         db=firestore.Client(project=project, database=database, credentials=credentials),
-        topic_policy=topic_policy,
+        iam_policy=iam_policy,
         read_secret=SecretReader(secret_client).read,
     )
     clients.dead_letter_backlog = _backlog_reader(session, endpoints, project, clients.now)

@@ -58,15 +58,15 @@ class FunctionProcess:
 
 
 _FUNCTION = re.compile(r"^/v2/projects/([^/]+)/locations/([^/]+)/functions/([^/?]+)$")
-_IAM = re.compile(r"^/v1/(projects/[^/]+/topics/[^/:]+):getIamPolicy$")
+_IAM = re.compile(r"^/v1/(projects/[^/]+/(?:topics|subscriptions)/[^/:]+):getIamPolicy$")
 _SERIES = re.compile(r"^/v3/projects/([^/]+)/timeSeries$")
 
 
 class GoogleApisDouble(LocalServer):
     """Cloud Functions `functions.get`, Pub/Sub `getIamPolicy`, Monitoring `timeSeries.list`.
 
-    `functions` maps a function name to its `serviceConfig`; `policies` a topic
-    path to its IAM policy; `backlogs` a subscription id to its undelivered
+    `functions` maps a function name to its `serviceConfig`; `policies` a topic's
+    or subscription's path to its IAM policy; `backlogs` a subscription id to its undelivered
     message count (absent: no time series).
     """
 

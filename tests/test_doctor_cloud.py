@@ -61,6 +61,10 @@ class Deployment:
         return code, out.getvalue(), {r.check: r for r in results}
 
 
+def _granted(role: str) -> dict[str, object]:
+    return {"bindings": [{"role": role, "members": [PUBSUB_AGENT]}]}
+
+
 @pytest.fixture
 def deployment(
     stack: Stack, functions: dict[str, FunctionProcess], signing_key: SigningKey
@@ -123,9 +127,10 @@ def deployment(
             },
         }
         apis.policies = {
-            publisher.topic_path(project, dead_letter): {
-                "bindings": [{"role": "roles/pubsub.publisher", "members": [PUBSUB_AGENT]}]
-            }
+            publisher.topic_path(project, dead_letter): _granted("roles/pubsub.publisher"),
+            subscriber.subscription_path(project, subscription_id(events)): _granted(
+                "roles/pubsub.subscriber"
+            ),
         }
         apis.backlogs = {subscription_id(dead_letter): 0}
         yield Deployment(
@@ -143,14 +148,31 @@ def test_a_healthy_deployment_passes_every_check(deployment: Deployment):
     assert deployment.key not in out
 
 
-def test_a_pubsub_agent_that_may_not_dead_letter_fails(deployment: Deployment):
-    deployment.apis.policies = {}  # no policy: nobody may publish
+def test_a_pubsub_agent_that_may_not_publish_dead_letters_fails(deployment: Deployment):
+    topic = PublisherClient.topic_path(deployment.project, deployment.dead_letter_topic)
+    deployment.apis.policies[topic] = _granted("roles/pubsub.viewer")
 
     code, _, results = deployment.doctor()
 
     assert code == 1
-    assert results["Pub/Sub may dead-letter"].status == "FAIL"
-    assert "terraform apply" in results["Pub/Sub may dead-letter"].fix
+    result = results["Pub/Sub may dead-letter"]
+    assert result.status == "FAIL"
+    assert result.detail.startswith(
+        f"the Pub/Sub service agent may not publish to {deployment.dead_letter_topic}:"
+    )
+    assert "terraform apply" in result.fix
+
+
+def test_a_pubsub_agent_that_may_not_acknowledge_on_the_source_fails(deployment: Deployment):
+    name = subscription_id(deployment.events_topic)
+    source = SubscriberClient.subscription_path(deployment.project, name)
+    deployment.apis.policies[source] = _granted("roles/pubsub.viewer")
+
+    code, _, results = deployment.doctor()
+
+    assert code == 1
+    result = results["Pub/Sub may dead-letter"]
+    assert result.detail.startswith(f"the Pub/Sub service agent may not acknowledge on {name}:")
 
 
 def test_a_push_subscription_without_the_oidc_identity_fails(deployment: Deployment):
