@@ -32,7 +32,8 @@ BAD_VALUES = [
     ("participant_count", "24"),
     ("duration_days", 4),
     ("duration_days", 22),
-    ("duration_days", 7.0),
+    ("duration_days", 7.5),
+    ("duration_days", True),
     ("age_group", "12-16"),
     ("target_profile", "everyone"),
     ("activity_intensity", "extreme"),
@@ -89,3 +90,12 @@ def test_a_body_that_is_not_json_is_400(stack: Stack):
 
     assert response.status_code == 400
     _nothing_written(stack)
+
+
+def test_a_whole_number_written_with_a_fraction_is_that_integer(stack: Stack):
+    """JSON (and JSON Schema, so the OpenAPI document) has one number type: 7.0 is 7."""
+    response = stack.post("/v1/project-sessions", {**WIZARD_ANSWERS, "duration_days": 7.0})
+
+    assert response.status_code == 202, response.get_json()
+    session = stack.get(f"/v1/project-sessions/{response.get_json()['sessionId']}").get_json()
+    assert session["answers"]["duration_days"] == 7

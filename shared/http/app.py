@@ -6,6 +6,8 @@ message; anything else is a logged 500 whose body says nothing internal.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -31,6 +33,7 @@ from shared.http import (
     brainstorm,
     bulk,
     console_page,
+    openapi,
     programmes,
     projects,
     run_events,
@@ -76,6 +79,16 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
+@functools.cache
+def _openapi_text() -> str:
+    return json.dumps(openapi.build(ROUTES))
+
+
+def openapi_document() -> Response:
+    """Built on first request (not at import: the api's cold start stays short)."""
+    return Response(_openapi_text(), mimetype="application/json")
+
+
 # The API, one entry per operation: dispatch and /openapi.json both read it.
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", healthz, "Liveness", Health, auth=False, tag="meta"),
@@ -87,6 +100,15 @@ ROUTES: tuple[Route, ...] = (
         None,
         auth=False,
         media_type="text/html",
+        tag="meta",
+    ),
+    Route(
+        "GET",
+        "/openapi.json",
+        openapi_document,
+        "This document: OpenAPI 3.1, generated from the route table and its models",
+        None,
+        auth=False,
         tag="meta",
     ),
     Route(
@@ -162,6 +184,7 @@ ROUTES: tuple[Route, ...] = (
         "The tenant's runs, newest first, filtered, one page at a time",
         RunList,
         query=RunListQuery,
+        errors=(MalformedRequest,),
         tag="runs",
     ),
     Route(
@@ -303,10 +326,13 @@ class Api:
             route, args = adapter.match()
         except WerkzeugNotFound:
             raise NotFound(f"no route for {_shown(request.path)}") from None
-        except WerkzeugMethodNotAllowed:
-            raise MethodNotAllowed(
+        except WerkzeugMethodNotAllowed as exc:
+            error = MethodNotAllowed(
                 f"{_shown(request.method)} is not allowed on {_shown(request.path)}"
-            ) from None
+            )
+            response = error_response(error)
+            response.headers["Allow"] = ", ".join(sorted({*(exc.valid_methods or ()), "OPTIONS"}))
+            return response
         assert isinstance(route, Route)
         kwargs: dict[str, Any] = {to_snake(name): value for name, value in args.items()}
         if route.auth:

@@ -16,7 +16,7 @@ from annotated_types import Len
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 from pydantic.alias_generators import to_camel
 
-from shared.models.common import CamelModel, RequestModel
+from shared.models.common import CamelModel, RequestModel, WholeNumber
 from shared.models.repair import Capped, DropDuplicates
 
 Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=1000)]
@@ -26,7 +26,7 @@ class CreateBrainstormSession(RequestModel):
     prompt: Prompt
     # 0 is a valid temperature and must stay 0 (the old system's `|| 0.9` bug).
     creativity_temp: float = Field(default=0.9, ge=0.0, le=1.0)
-    seed_count: int = Field(default=10, ge=5, le=15)
+    seed_count: WholeNumber = Field(default=10, ge=5, le=15)
 
 
 class BrainstormInput(CamelModel):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 from pydantic.alias_generators import to_camel
+
+from shared.models import paths
 
 
 class GenerationStatus(StrEnum):
@@ -19,6 +22,21 @@ class CamelModel(BaseModel):
     """Python names in code, camelCase on the wire and in Firestore (as the frontend uses)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+# An id in a request body: a document id, as path ids are (`paths.DOCUMENT_ID`).
+ResourceId = Annotated[str, StringConstraints(pattern=f"^{paths.DOCUMENT_ID.pattern}$")]
+
+
+def _whole(value: Any) -> Any:
+    """JSON has one number type: 13.0 is the integer 13 (as JSON Schema says), 13.5 is not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer in a strict request model: no "13", no true, but 13.0 is 13.
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
 
 
 class RequestModel(BaseModel):

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from shared.models.common import CamelModel
+from shared.models.common import CamelModel, WholeNumber
 from shared.models.repair import Capped, SortedBy
 
 Level = Literal["low", "medium", "high"]
@@ -72,10 +72,10 @@ class IdeaWizardAnswers(BaseModel):
     theme: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     description: Text = None
     age_group: AgeGroup
-    participant_count: int = Field(ge=16, le=60)
+    participant_count: WholeNumber = Field(ge=16, le=60)
     target_profile: TargetProfile
     specific_needs_description: Text = None
-    duration_days: int = Field(ge=5, le=21)
+    duration_days: WholeNumber = Field(ge=5, le=21)
     activity_intensity: Level
     green_ambition: GreenAmbition
     partner_status: PartnerStatus

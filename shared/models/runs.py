@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
-from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from shared.engine.model import RunStatus
-from shared.models.common import CamelModel, RequestModel
-
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+from shared.models.common import CamelModel, RequestModel, ResourceId
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
@@ -47,14 +44,7 @@ class RunListQuery(RunCriteria):
 class BulkRequest(RunCriteria):
     """`POST /v1/runs/bulk-cancel|bulk-resume`: the runs to act on (all criteria must hold)."""
 
-    run_ids: list[str] | None = Field(default=None, min_length=1, max_length=500)
-
-    @field_validator("run_ids")
-    @classmethod
-    def _ids(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None and not all(RUN_ID.match(v) for v in value):
-            raise ValueError("each runId must be a run id (letters, digits, - and _)")
-        return value
+    run_ids: list[ResourceId] | None = Field(default=None, min_length=1, max_length=500)
 
 
 class BulkStarted(CamelModel):

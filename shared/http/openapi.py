@@ -1,0 +1,185 @@
+"""The OpenAPI 3.1 document, derived from the route table and the models the code validates with.
+
+Nothing here describes a route by hand: each operation comes from a `Route`,
+each schema from the pydantic model that parses the request or builds the
+reply, so `/openapi.json` changes exactly when the code does.
+
+`python -m shared.http.openapi` prints the document (the TypeScript client is
+generated from that output).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, cast
+
+from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from shared.errors import ClientError
+from shared.http.context import IDEMPOTENCY_KEY_PATTERN
+from shared.http.routing import JSON, PATH_PARAM_PATTERN, Route
+from shared.models.api import ErrorBody
+
+TITLE = "genjobs API"
+VERSION = "1"
+DESCRIPTION = (
+    "Durable AI generation jobs: start a session, poll it (or its run) until it is "
+    "COMPLETED, FAILED or CANCELLED. JSON bodies use camelCase, except the idea wizard's "
+    "answers, which keep the app's snake_case keys. Every error is "
+    '`{"error": {"code", "message", "details"?}}`. A field that has no value is left out '
+    "of a response rather than sent as null."
+)
+REF = "#/components/schemas/{model}"
+
+
+Refs = dict[tuple[type[BaseModel], JsonSchemaMode], Any]
+
+
+def _schemas(routes: Sequence[Route]) -> tuple[Refs, dict[str, dict[str, Any]]]:
+    """Every model's schema under components, and the `$ref` (or inline schema) of each."""
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization")]
+    for route in routes:
+        if route.body is not None:
+            wanted.append((route.body, "validation"))
+        if route.query is not None:
+            wanted.append((route.query, "validation"))
+        if route.response is not None:
+            wanted.append((route.response, "serialization"))
+    keyed, top = models_json_schema(
+        list(dict.fromkeys(wanted)), ref_template=REF, union_format="primitive_type_array"
+    )
+    return cast(Refs, keyed), top.get("$defs", {})
+
+
+def _query_parameters(route: Route, defs: dict[str, Any]) -> list[dict[str, Any]]:
+    assert route.query is not None
+    schema = defs[route.query.__name__]
+    required = set(schema.get("required", []))
+    lists = set(route.list_params)
+    parameters = []
+    for name, prop in schema["properties"].items():
+        parameter: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": prop,
+        }
+        if name in lists:
+            parameter |= {"style": "form", "explode": False}
+        parameters.append(parameter)
+    return parameters
+
+
+def _parameters(route: Route, defs: dict[str, Any]) -> list[dict[str, Any]]:
+    parameters: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": PATH_PARAM_PATTERN},
+        }
+        for name in route.path_params
+    ]
+    if route.query is not None:
+        parameters += _query_parameters(route, defs)
+    if route.idempotency_key:
+        parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
+    return parameters
+
+
+def _error_description(errors: list[type[ClientError]]) -> str:
+    return "; ".join(f"`{e.code}`" for e in errors)
+
+
+def _responses(route: Route, refs: Refs) -> dict[str, Any]:
+    if route.response is None:
+        ok: dict[str, Any] = {"description": route.summary, "content": {route.media_type: {}}}
+        if route.media_type == JSON:
+            ok["content"][JSON] = {"schema": {"type": "object"}}
+    else:
+        schema = refs[(route.response, "serialization")]
+        ok = {"description": route.summary, "content": {JSON: {"schema": schema}}}
+    responses: dict[str, Any] = {str(route.status): ok}
+    error = {"schema": {"$ref": REF.format(model=ErrorBody.__name__)}}
+    for status, errors in route.answers().items():
+        responses[str(status)] = {
+            "description": _error_description(errors),
+            "content": {JSON: error},
+        }
+    if route.auth:
+        responses["503"] = {
+            "description": "`auth_unavailable`: the token keys cannot be fetched now (Retry-After)",
+            "content": {JSON: error},
+        }
+    return responses
+
+
+def _operation(route: Route, refs: Refs, defs: dict[str, Any]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": to_camel(route.operation_id.replace(".", "_")),
+        "summary": route.summary,
+        "tags": [route.tag],
+        "security": [{"bearerAuth": []}] if route.auth else [],
+    }
+    parameters = _parameters(route, defs)
+    if parameters:
+        operation["parameters"] = parameters
+    if route.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {JSON: {"schema": refs[(route.body, "validation")]}},
+        }
+    operation["responses"] = _responses(route, refs)
+    return operation
+
+
+def build(routes: Sequence[Route]) -> dict[str, Any]:
+    refs, defs = _schemas(routes)
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, refs, defs)
+    for route in routes:
+        if route.query is not None:
+            defs.pop(route.query.__name__, None)  # spelled out as parameters instead
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},
+        "paths": paths,
+        "components": {
+            "schemas": dict(sorted(defs.items())),
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "RS256 or ES256; `sub` is the user, the tenant claim the tenant",
+                }
+            },
+            "parameters": {
+                "IdempotencyKey": {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "description": (
+                        "A retried create with the same key (per tenant) returns the first "
+                        "session; a different body with the same key is 409."
+                    ),
+                    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+                }
+            },
+        },
+    }
+
+
+def main() -> None:
+    import shared.workflows  # noqa: F401 - the workflows register themselves
+    from shared.http.app import ROUTES
+
+    print(json.dumps(build(ROUTES), indent=2, sort_keys=False))
+
+
+if __name__ == "__main__":
+    main()
