@@ -22,6 +22,7 @@ from devtools.openai_server import OpenAIServer
 from devtools.worker_process import WorkerProcess
 from tests.auth_support import AUDIENCE, ISSUER, SigningKey, rsa_key, write_jwks
 from tests.doctor_support import FunctionProcess
+from tests.engine_support import Engine, Recorder
 from tests.stack import Stack
 
 PROJECT = "demo-genjobs-test"
@@ -156,3 +157,14 @@ def browser() -> Iterator[Browser]:
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture
+def engine() -> Engine:
+    """The engine on the in-memory store with a fake clock: no Java, no sleeping."""
+    return Engine()
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()

@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from shared import logs
@@ -51,8 +52,10 @@ class Runner:
         deps: Any = None,
         config: EngineConfig | None = None,
         clock: Clock = utcnow,
+        workflows: Callable[[str], Workflow[Any] | None] = registry.get,
     ) -> None:
         self.store = store
+        self.workflows = workflows
         self.deps = deps
         self.config = config or EngineConfig()
         self.clock = clock
@@ -123,7 +126,7 @@ class _Execution:
         if run.lease_live(now) and run.lease_owner != self.fence.owner:
             log.info("run is leased by another delivery; acknowledging")
             return Outcome.LEASED_ELSEWHERE
-        workflow = registry.get(run.workflow)
+        workflow = self.runner.workflows(run.workflow)
         if workflow is None:
             return self._finish_unclaimed(f"unknown workflow {run.workflow!r}")
         if now >= run.deadline_at:

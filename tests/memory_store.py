@@ -1,0 +1,123 @@
+"""An in-memory `RunStore` with Firestore's preconditions, and a clock tests move by hand.
+
+The engine's semantics (leases, fencing, retries, replay, cancel, sweep,
+deadlines) run against this in milliseconds, without Java and without
+sleeping; `test_run_store_contract.py` runs the same cases against this
+store and the Firestore one, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.engine.model import RunRecord, RunStatus, Write
+from shared.engine.store import LoadedRun, RunPatch
+from shared.errors import RunExists, StaleRun
+
+
+class FakeClock:
+    """A settable `Clock`: time moves only when a test says so."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += timedelta(seconds=seconds)
+
+
+def _merge(into: dict[str, Any], data: dict[str, Any]) -> None:
+    """Firestore's `set(merge=True)`: maps merge key by key, anything else is replaced."""
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = copy.deepcopy(value)
+
+
+class InMemoryRunStore:
+    """Runs and domain documents in dicts; every change is conditional as in Firestore.
+
+    A version is a counter per run document, bumped by every update; an
+    update at another version (or of a missing run) raises `StaleRun` and
+    changes nothing. `updates` counts the commits that landed.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[str, tuple[dict[str, Any], int]] = {}
+        self.documents: dict[str, dict[str, Any]] = {}
+        self.updates = 0
+
+    def create(self, run: RunRecord, writes: Sequence[Write]) -> None:
+        with self._lock:
+            if run.run_id in self._runs or any(
+                w.mode == "create" and w.path in self.documents for w in writes
+            ):
+                raise RunExists(run.run_id)
+            self._apply(writes)
+            self._runs[run.run_id] = (run.model_dump(by_alias=True), 1)
+
+    def load(self, run_id: str) -> LoadedRun | None:
+        with self._lock:
+            stored = self._runs.get(run_id)
+            if stored is None:
+                return None
+            data, version = stored
+            return LoadedRun(record=RunRecord.model_validate(copy.deepcopy(data)), version=version)
+
+    def update(
+        self, run_id: str, version: object, patch: RunPatch, writes: Sequence[Write] = ()
+    ) -> object:
+        with self._lock:
+            stored = self._runs.get(run_id)
+            if stored is None or stored[1] != version:
+                raise StaleRun(run_id)
+            if any(w.mode == "create" and w.path in self.documents for w in writes):
+                raise RunExists(run_id)
+            data = copy.deepcopy(stored[0])
+            record = RunRecord.model_validate(data)
+            for name, value in patch.fields.items():
+                setattr(record, name, value)
+            record.steps.update(patch.steps)
+            self._apply(writes)
+            self._runs[run_id] = (record.model_dump(by_alias=True), stored[1] + 1)
+            self.updates += 1
+            return stored[1] + 1
+
+    def read(self, path: str) -> dict[str, Any] | None:
+        with self._lock:
+            doc = self.documents.get(path)
+            return copy.deepcopy(doc) if doc is not None else None
+
+    def due(self, now: datetime, limit: int) -> list[LoadedRun]:
+        with self._lock:
+            runs = [
+                (RunRecord.model_validate(copy.deepcopy(data)), version)
+                for data, version in self._runs.values()
+            ]
+        found = [
+            LoadedRun(record=record, version=version)
+            for record, version in runs
+            if record.status in (RunStatus.QUEUED, RunStatus.RUNNING)
+            and record.watchdog_at is not None
+            and record.watchdog_at <= now
+        ]
+        found.sort(key=lambda loaded: loaded.record.watchdog_at or now)
+        return found[:limit]
+
+    def _apply(self, writes: Sequence[Write]) -> None:
+        for write in writes:
+            if write.mode == "merge" and write.path in self.documents:
+                _merge(self.documents[write.path], write.data)
+            else:
+                self.documents[write.path] = copy.deepcopy(write.data)

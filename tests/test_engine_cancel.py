@@ -1,0 +1,44 @@
+"""Cancellation: a conditional update the runner's next commit runs into."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.engine.lifecycle import cancel_run
+from shared.engine.model import RunStatus
+from shared.errors import AlreadyFinished
+from tests.engine_support import Engine, Recorder, linear_workflow
+
+
+def test_cancelling_during_a_step_discards_that_steps_effects(engine: Engine, recorder: Recorder):
+    def cancelled_meanwhile(ctx: Any) -> None:
+        cancel_run(engine.store, engine.store.load(ctx.run_id), engine.clock())
+
+    recorder.on["compute"] = cancelled_meanwhile
+    engine.start(linear_workflow(recorder))
+
+    assert engine.deliver() == "CANCELLED"
+
+    run = engine.run()
+    assert run.status is RunStatus.CANCELLED
+    assert engine.store.read("results/run-1-compute") is None
+    assert engine.subject()["generationStatus"] == "CANCELLED"
+    assert recorder.calls["save"] == 0
+
+
+def test_a_cancelled_run_is_not_executed_by_a_later_delivery(engine: Engine, recorder: Recorder):
+    engine.start(linear_workflow(recorder))
+    cancel_run(engine.store, engine.store.load("run-1"), engine.clock())
+
+    assert engine.deliver() == "ALREADY_FINISHED"
+    assert recorder.calls == {}
+
+
+def test_cancelling_a_finished_run_is_refused(engine: Engine, recorder: Recorder):
+    engine.start(linear_workflow(recorder))
+    engine.deliver()
+
+    with pytest.raises(AlreadyFinished):
+        cancel_run(engine.store, engine.store.load("run-1"), engine.clock())

@@ -1,0 +1,185 @@
+"""The run store's contract, run against the in-memory store and the Firestore one alike.
+
+The engine's fast tests trust the in-memory store to behave like Firestore;
+these cases are what that trust rests on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from devtools.emulators import Emulators, reset_firestore
+from shared.adapters.firestore_store import FirestoreRunStore, client_for
+from shared.engine.model import RunRecord, RunStatus, StepRecord, StepStatus, Write
+from shared.engine.store import RunPatch, RunStore
+from shared.errors import RunExists, StaleRun
+from tests.conftest import PROJECT
+from tests.memory_store import InMemoryRunStore
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "firestore"])
+def store(request: pytest.FixtureRequest) -> Iterator[RunStore]:
+    if request.param == "memory":
+        yield InMemoryRunStore()
+        return
+    emulators: Emulators = request.getfixturevalue("emulators")
+    reset_firestore(emulators.firestore_host, PROJECT)
+    yield FirestoreRunStore(client_for(PROJECT))
+
+
+def _run(run_id: str = "run-1", watchdog: timedelta = timedelta(minutes=2)) -> RunRecord:
+    return RunRecord(
+        run_id=run_id,
+        workflow="test.linear",
+        tenant_id="org-a",
+        user_id="user-1",
+        subject=f"subjects/{run_id}",
+        input={"name": "job"},
+        status=RunStatus.QUEUED,
+        created_at=NOW,
+        deadline_at=NOW + timedelta(minutes=15),
+        watchdog_at=NOW + watchdog,
+    )
+
+
+def _subject(run_id: str = "run-1") -> Write:
+    return Write(path=f"subjects/{run_id}", data={"status": "IN_PROGRESS"}, mode="create")
+
+
+def test_a_created_run_loads_as_it_was_written_with_its_documents(store: RunStore):
+    store.create(_run(), [_subject()])
+
+    loaded = store.load("run-1")
+
+    assert loaded is not None
+    assert loaded.record == _run()
+    assert store.read("subjects/run-1") == {"status": "IN_PROGRESS"}
+    assert store.load("missing") is None
+    assert store.read("subjects/missing") is None
+
+
+def test_creating_an_existing_run_or_document_raises_and_writes_nothing(store: RunStore):
+    store.create(_run(), [_subject()])
+
+    with pytest.raises(RunExists):
+        store.create(_run(), [Write(path="other/doc", data={"a": 1})])
+    with pytest.raises(RunExists):
+        store.create(_run("run-2"), [_subject("run-1")])
+
+    assert store.read("other/doc") is None
+    assert store.load("run-2") is None
+
+
+def test_an_update_at_the_current_version_lands_whole_and_returns_a_new_version(
+    store: RunStore,
+):
+    store.create(_run(), [_subject()])
+    loaded = store.load("run-1")
+    assert loaded is not None
+    record = StepRecord(status=StepStatus.COMPLETED, attempts=1, output='{"n": 1}')
+
+    version = store.update(
+        "run-1",
+        loaded.version,
+        RunPatch(fields={"status": RunStatus.RUNNING, "lease_owner": "me"}, steps={"a": record}),
+        [Write(path="results/a", data={"n": 1})],
+    )
+
+    reloaded = store.load("run-1")
+    assert reloaded is not None
+    assert reloaded.version == version != loaded.version
+    assert reloaded.record.status is RunStatus.RUNNING
+    assert reloaded.record.lease_owner == "me"
+    assert reloaded.record.steps == {"a": record}
+    assert store.read("results/a") == {"n": 1}
+
+
+def test_an_update_at_a_stale_version_raises_and_changes_nothing(store: RunStore):
+    store.create(_run(), [_subject()])
+    loaded = store.load("run-1")
+    assert loaded is not None
+    store.update("run-1", loaded.version, RunPatch(fields={"lease_owner": "first"}))
+
+    with pytest.raises(StaleRun):
+        store.update(
+            "run-1",
+            loaded.version,
+            RunPatch(fields={"lease_owner": "second"}),
+            [Write(path="results/late", data={"n": 1})],
+        )
+
+    reloaded = store.load("run-1")
+    assert reloaded is not None
+    assert reloaded.record.lease_owner == "first"
+    assert store.read("results/late") is None
+
+
+def test_an_update_of_a_missing_run_is_stale(store: RunStore):
+    store.create(_run(), [])
+    loaded = store.load("run-1")
+    assert loaded is not None
+
+    with pytest.raises(StaleRun):
+        store.update("run-2", loaded.version, RunPatch(fields={"lease_owner": "me"}))
+
+
+def test_a_step_record_is_replaced_whole_and_merge_writes_keep_other_fields(store: RunStore):
+    store.create(_run(), [_subject()])
+    loaded = store.load("run-1")
+    assert loaded is not None
+    first = StepRecord(status=StepStatus.RETRYING, attempts=1, error="boom", repairs=["x"])
+    second = StepRecord(status=StepStatus.RUNNING, attempts=2)
+    version = store.update("run-1", loaded.version, RunPatch(steps={"a": first}))
+
+    store.update(
+        "run-1",
+        version,
+        RunPatch(steps={"a": second}),
+        [
+            Write(path="subjects/run-1", data={"error": None, "nested": {"b": 2}}, mode="merge"),
+        ],
+    )
+
+    reloaded = store.load("run-1")
+    assert reloaded is not None
+    assert reloaded.record.steps["a"] == second
+    assert store.read("subjects/run-1") == {
+        "status": "IN_PROGRESS",
+        "error": None,
+        "nested": {"b": 2},
+    }
+
+
+def test_a_large_output_round_trips(store: RunStore):
+    store.create(_run(), [])
+    loaded = store.load("run-1")
+    assert loaded is not None
+    big = json.dumps({"text": "x" * 40_000})
+    record = StepRecord(status=StepStatus.COMPLETED, attempts=1, output=big)
+
+    store.update("run-1", loaded.version, RunPatch(steps={"a": record}))
+
+    reloaded = store.load("run-1")
+    assert reloaded is not None
+    assert reloaded.record.steps["a"].output == big
+
+
+def test_due_lists_unfinished_runs_whose_watchdog_passed_oldest_first(store: RunStore):
+    store.create(_run("late", timedelta(minutes=1)), [])
+    store.create(_run("later", timedelta(minutes=2)), [])
+    store.create(_run("not-yet", timedelta(minutes=10)), [])
+    store.create(_run("done", timedelta(minutes=1)), [])
+    done = store.load("done")
+    assert done is not None
+    store.update("done", done.version, RunPatch(fields={"status": RunStatus.COMPLETED}))
+
+    due = store.due(NOW + timedelta(minutes=5), limit=10)
+
+    assert [loaded.record.run_id for loaded in due] == ["late", "later"]
+    assert [r.record.run_id for r in store.due(NOW + timedelta(minutes=5), limit=1)] == ["late"]
