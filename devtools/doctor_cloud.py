@@ -10,11 +10,12 @@ which is how the tests run these checks against local doubles.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 import google.auth
+import google.auth.exceptions
 from google.api_core import exceptions as gexc
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import Credentials
@@ -52,7 +53,7 @@ def function_config(
     return config
 
 
-def _fixes(project: str, region: str) -> Fixes:
+def _fixes(project: str, region: str, secret: str) -> Fixes:
     apply = f"cd infra && terraform apply -var=project_id={project} -var=region={region}"
     return Fixes(
         pubsub=f"{apply} (Terraform owns topics, subscriptions and their IAM; infra/pubsub.tf)",
@@ -60,7 +61,7 @@ def _fixes(project: str, region: str) -> Fixes:
         f"--region={region}`",
         api=f"make bundle && {apply}; then `gcloud functions logs read api --region={region}`",
         llm_key="add a valid key as a new secret version (nothing echoed): `read -rs KEY && "
-        'printf %s "$KEY" | gcloud secrets versions add openai-api-key --data-file=-` '
+        f'printf %s "$KEY" | gcloud secrets versions add {secret} --data-file=-` '
         "(README, Deploy step 6)",
         llm_url="set the Terraform variable openai_base_url to a server that answers, "
         f"then {apply}",
@@ -71,6 +72,12 @@ def _fixes(project: str, region: str) -> Fixes:
         backlog=f"the worker fails dead-lettered messages: `gcloud functions logs read worker "
         f"--region={region}`",
     )
+
+
+def _secret_id(version: str | None) -> str:
+    """`openai-api-key` of `projects/p/secrets/openai-api-key/versions/latest`."""
+    parts = (version or "").split("/")
+    return parts[3] if len(parts) >= 4 and parts[2] == "secrets" else "openai-api-key"
 
 
 def cloud_target(
@@ -88,7 +95,7 @@ def cloud_target(
         dead_letter_topic=worker_env.get("DEAD_LETTER_TOPIC", "generation-events-dead-letter"),
         worker_url=(worker or {}).get("uri"),
         api_url=(api or {}).get("uri"),
-        fixes=_fixes(project, region),
+        fixes=_fixes(project, region, _secret_id(worker_env.get("OPENAI_API_KEY_SECRET"))),
         push_identity=f"{PUSH_ACCOUNT}@{project}.iam.gserviceaccount.com",
         llm_key_secret=worker_env.get("OPENAI_API_KEY_SECRET"),
         llm_base_url=worker_env.get("OPENAI_BASE_URL"),
@@ -161,14 +168,24 @@ def cloud_checks(
     *,
     credentials: Credentials | None = None,
     endpoints: Endpoints | None = None,
+    sweep_max_age: timedelta = timedelta(minutes=3),
 ) -> list[Result]:
     endpoints = endpoints or Endpoints()
     if credentials is None:
-        credentials, _ = google.auth.default(
-            scopes=["https://www.googleapis.com/auth/cloud-platform"]
-        )
+        try:
+            credentials, _ = google.auth.default(
+                scopes=["https://www.googleapis.com/auth/cloud-platform"]
+            )
+        except google.auth.exceptions.DefaultCredentialsError:
+            return [
+                fail(
+                    "credentials",
+                    "no Application Default Credentials",
+                    "gcloud auth application-default login",
+                )
+            ]
     session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
-    fixes = _fixes(project, region)
+    fixes = _fixes(project, region, "openai-api-key")
     found = {
         name: function_config(session, endpoints, project, region, name)
         for name in ("api", "worker")
@@ -178,7 +195,9 @@ def cloud_checks(
         for name, config in found.items()
         if config is None
     ]
-    target = cloud_target(project, region, found["api"], found["worker"])
+    target = replace(
+        cloud_target(project, region, found["api"], found["worker"]), sweep_max_age=sweep_max_age
+    )
     database = ((found["worker"] or {}).get("environmentVariables") or {}).get(
         "FIRESTORE_DATABASE", "(default)"
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from google.auth.credentials import AnonymousCredentials
@@ -241,3 +242,14 @@ def test_a_function_that_is_not_deployed_fails(deployment: Deployment):
     assert code == 1
     assert results["function worker"].detail == "not deployed"
     assert results["worker answers"].status == "FAIL"
+
+
+def test_without_application_default_credentials_doctor_says_how_to_log_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+
+    [result] = cloud_checks("demo-genjobs-test", REGION)
+
+    assert (result.check, result.status) == ("credentials", "FAIL")
+    assert result.fix == "gcloud auth application-default login"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +18,14 @@ import pytest
 from google.cloud.pubsub_v1 import SubscriberClient
 from google.pubsub_v1.types import PushConfig
 
-from devtools.doctor import Result, local_clients, local_target, report, run_checks
+from devtools.doctor import (
+    Result,
+    check_local,
+    local_clients,
+    local_target,
+    report,
+    run_checks,
+)
 from devtools.emulators import free_port
 from devtools.provision import provision, subscription_id
 from shared.events import SWEEP_HEARTBEAT
@@ -224,3 +232,20 @@ def test_stuck_runs_are_listed_with_their_ids(
     assert f"{created['runId']} ({why})" in detail
     if fault:
         assert fresh["runId"] not in detail
+
+
+def test_without_the_emulators_doctor_says_how_to_start_them_and_stops_quickly(
+    env: dict[str, str],
+):
+    dead = {
+        "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{free_port()}",
+        "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{free_port()}",
+    }
+    started = time.monotonic()
+
+    results = {r.check: r for r in check_local({**env, **dead})}
+
+    assert time.monotonic() - started < 30
+    assert results["emulators"].status == "FAIL"
+    assert "make emulators" in results["emulators"].fix
+    assert results["api /healthz"].status == "OK"  # what does not need them is still checked
