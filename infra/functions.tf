@@ -6,8 +6,16 @@ locals {
     FIRESTORE_DATABASE   = google_firestore_database.main.name
     EVENTS_TOPIC         = google_pubsub_topic.events.name
     DEAD_LETTER_TOPIC    = google_pubsub_topic.dead_letter.name
+    RESULTS_TOPIC        = google_pubsub_topic.results.name
     LOG_LEVEL            = var.log_level
   }
+
+  # Set only when configured: unset means no limit, or the built-in prices.
+  llm_budget_env = merge(
+    var.llm_requests_per_minute == null ? {} : { LLM_REQUESTS_PER_MINUTE = tostring(var.llm_requests_per_minute) },
+    var.llm_tokens_per_minute == null ? {} : { LLM_TOKENS_PER_MINUTE = tostring(var.llm_tokens_per_minute) },
+  )
+  llm_prices_env = length(var.llm_prices) == 0 ? {} : { LLM_PRICES = jsonencode(var.llm_prices) }
 
   api_env = {
     AUTH_JWKS_URL     = var.auth_jwks_url
@@ -24,6 +32,8 @@ locals {
     OPENAI_MODEL          = var.openai_model
     LEASE_SECONDS         = tostring(var.lease_seconds)
     STEP_MAX_ATTEMPTS     = tostring(var.step_max_attempts)
+    # Runs of one tenant at once; the rest wait QUEUED.
+    TENANT_MAX_ACTIVE_RUNS = tostring(var.tenant_max_active_runs)
   }
 
   # Set only when configured: an empty OPENAI_BASE_URL must not override the
@@ -71,7 +81,7 @@ resource "google_cloudfunctions2_function" "api" {
     ingress_settings                 = "ALLOW_ALL"
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.api.email
-    environment_variables            = merge(local.common_env, local.api_env, local.api_server_env)
+    environment_variables            = merge(local.common_env, local.api_env, local.llm_prices_env, local.api_server_env)
   }
 
   depends_on = [
@@ -123,7 +133,7 @@ resource "google_cloudfunctions2_function" "worker" {
     ingress_settings               = "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.worker.email
-    environment_variables          = merge(local.common_env, local.worker_env, local.worker_optional_env, local.worker_server_env)
+    environment_variables          = merge(local.common_env, local.worker_env, local.worker_optional_env, local.llm_budget_env, local.llm_prices_env, local.worker_server_env)
   }
 
   # No event_trigger: an Eventarc trigger would create its own subscription

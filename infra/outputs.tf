@@ -18,6 +18,16 @@ output "dead_letter_topic" {
   value       = google_pubsub_topic.dead_letter.name
 }
 
+output "results_topic" {
+  description = "Pub/Sub topic receiving every run's terminal transition (subscribe to it; dedupe by runId)."
+  value       = google_pubsub_topic.results.name
+}
+
+output "dashboard_id" {
+  description = "Cloud Monitoring dashboard of runs by status, failures, step durations and tokens (Monitoring > Dashboards > genjobs runs)."
+  value       = google_monitoring_dashboard.runs.id
+}
+
 output "openai_secret_id" {
   description = "Secret Manager secret to add the OpenAI API key to (gcloud secrets versions add)."
   value       = google_secret_manager_secret.openai_api_key.secret_id

@@ -20,6 +20,18 @@ resource "google_pubsub_topic" "dead_letter" {
   depends_on = [google_project_service.enabled]
 }
 
+# Every terminal transition of a run, for the app's other services: they
+# create their own subscriptions and dedupe by runId (a lost publish is
+# retried by the sweep, so a result can arrive twice).
+resource "google_pubsub_topic" "results" {
+  # checkov:skip=CKV_GCP_83: results carry ids, statuses, error texts and token counts (no user content), Google-managed encryption is sufficient.
+  project                    = var.project_id
+  name                       = var.results_topic
+  message_retention_duration = "604800s"
+
+  depends_on = [google_project_service.enabled]
+}
+
 locals {
   worker_uri = google_cloudfunctions2_function.worker.service_config[0].uri
 
@@ -142,4 +154,18 @@ resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks_dead_lettere
   subscription = google_pubsub_subscription.events_to_worker.name
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_service_agent
+}
+
+# Terminal transitions happen in the worker (runs, sweep, dead letters) and
+# in the api (cancel): both publish results.
+resource "google_pubsub_topic_iam_member" "publishes_results" {
+  for_each = {
+    api    = google_service_account.api.email
+    worker = google_service_account.worker.email
+  }
+
+  project = var.project_id
+  topic   = google_pubsub_topic.results.name
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${each.value}"
 }

@@ -71,6 +71,17 @@ variable "dead_letter_topic" {
   }
 }
 
+variable "results_topic" {
+  type        = string
+  description = "Pub/Sub topic receiving every terminal transition of a run ({runId, workflow, tenant, subject, status, error?, usage}); the app's services subscribe to it and dedupe by runId."
+  default     = "generation-results"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", var.results_topic)) && !startswith(lower(var.results_topic), "goog")
+    error_message = "results_topic must be a valid Pub/Sub topic name (3-255 chars, starts with a letter, not with \"goog\")."
+  }
+}
+
 variable "max_delivery_attempts" {
   type        = number
   description = "Deliveries of one run event to the worker before Pub/Sub dead-letters it."
@@ -128,6 +139,44 @@ variable "openai_base_url" {
   validation {
     condition     = var.openai_base_url == null || can(regex("^https://", var.openai_base_url))
     error_message = "openai_base_url must be null or an https:// URL."
+  }
+}
+
+variable "llm_requests_per_minute" {
+  type        = number
+  description = "LLM calls per minute for the whole deployment, shared by every worker instance (LLM_REQUESTS_PER_MINUTE). Null: no limit. A call over budget waits; it never fails for it."
+  default     = null
+  nullable    = true
+
+  validation {
+    condition     = var.llm_requests_per_minute == null || try(var.llm_requests_per_minute >= 1 && floor(var.llm_requests_per_minute) == var.llm_requests_per_minute, false)
+    error_message = "llm_requests_per_minute must be null or a whole number >= 1."
+  }
+}
+
+variable "llm_tokens_per_minute" {
+  type        = number
+  description = "LLM tokens per minute for the whole deployment (LLM_TOKENS_PER_MINUTE). Null: no limit."
+  default     = null
+  nullable    = true
+
+  validation {
+    condition     = var.llm_tokens_per_minute == null || try(var.llm_tokens_per_minute >= 1 && floor(var.llm_tokens_per_minute) == var.llm_tokens_per_minute, false)
+    error_message = "llm_tokens_per_minute must be null or a whole number >= 1."
+  }
+}
+
+variable "llm_prices" {
+  type = map(object({
+    inputPerMillion  = number
+    outputPerMillion = number
+  }))
+  description = "USD per million input and output tokens by model (LLM_PRICES), merged over the built-in table (gpt-4o-mini, gpt-4o); used for each run's costUsd and GET /v1/usage. Empty: the built-in table."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for price in values(var.llm_prices) : price.inputPerMillion >= 0 && price.outputPerMillion >= 0])
+    error_message = "llm_prices must not be negative."
   }
 }
 
@@ -312,6 +361,17 @@ variable "step_max_attempts" {
   }
 }
 
+variable "tenant_max_active_runs" {
+  type        = number
+  description = "Runs of one tenant executing at once (TENANT_MAX_ACTIVE_RUNS); the tenant's further runs wait QUEUED, oldest first, and never fail for it."
+  default     = 5
+
+  validation {
+    condition     = var.tenant_max_active_runs >= 1 && floor(var.tenant_max_active_runs) == var.tenant_max_active_runs
+    error_message = "tenant_max_active_runs must be a whole number >= 1."
+  }
+}
+
 variable "log_level" {
   type        = string
   description = "Log level of both functions (LOG_LEVEL)."
@@ -320,5 +380,43 @@ variable "log_level" {
   validation {
     condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
     error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Alerts
+# ---------------------------------------------------------------------------
+
+variable "alert_emails" {
+  type        = list(string)
+  description = "Email addresses notified by the alert policies (failed runs, dead letters, runs past their deadline, token budget). Empty: the policies exist but notify nobody."
+  default     = []
+
+  validation {
+    condition     = alltrue([for email in var.alert_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", email))])
+    error_message = "Each entry of alert_emails must be an email address."
+  }
+}
+
+variable "alert_failed_runs" {
+  type        = number
+  description = "Alert when more than this many runs fail within 10 minutes."
+  default     = 5
+
+  validation {
+    condition     = var.alert_failed_runs >= 0 && floor(var.alert_failed_runs) == var.alert_failed_runs
+    error_message = "alert_failed_runs must be a whole number >= 0."
+  }
+}
+
+variable "alert_tokens_per_hour" {
+  type        = number
+  description = "Alert when the LLM tokens of one hour exceed this. Null: no token alert."
+  default     = null
+  nullable    = true
+
+  validation {
+    condition     = var.alert_tokens_per_hour == null || try(var.alert_tokens_per_hour >= 1, false)
+    error_message = "alert_tokens_per_hour must be null or >= 1."
   }
 }

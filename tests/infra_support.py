@@ -136,7 +136,8 @@ class Infra:
         if not isinstance(for_each, str):
             return [body]
         match = LOCAL_REF.search(for_each)
-        assert match, f"for_each over something other than a local: {for_each!r}"
+        if match is None:
+            return [body]  # over a variable: nothing to expand statically
         value = self.local_value(match[1])
         if isinstance(value, dict):
             return list(value.values())
