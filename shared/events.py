@@ -18,8 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.adapters.pubsub import RunMessage
-from shared.engine.lifecycle import fail_dead_lettered
-from shared.engine.sweep import sweep
+from shared.engine import fail_dead_lettered, sweep
 from shared.services import Services
 
 log = logging.getLogger(__name__)

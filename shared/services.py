@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 from shared import logs, redaction
 from shared.adapters.llm import LanguageModel
 from shared.config import Settings
-from shared.engine.runner import Clock, EngineConfig, Runner, utcnow
+from shared.engine import Clock, EngineConfig, Runner, utcnow
 from shared.workflows.deps import OpsDeps, WorkflowDeps
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from shared.engine.delivery import EngineConfig, Outcome
 from shared.engine.lifecycle import new_run, start_run
-from shared.engine.model import RunRecord, Write
+from shared.engine.model import RunRecord, SubjectFields, Write
 from shared.engine.runner import Runner
 from shared.engine.sweep import SweepReport, sweep
 from shared.engine.workflow import StepContext, Workflow
@@ -25,6 +25,8 @@ from shared.errors import RetryLater
 from tests.memory_store import FakeClock, InMemoryRunStore
 
 RETRY = "RETRY"
+# The test workflows' subject documents: field names of their own, not the domain's.
+SUBJECT = SubjectFields(status="state", error="problem")
 
 
 class SimulatedCrash(BaseException):
@@ -66,6 +68,7 @@ def linear_workflow(recorder: Recorder, *, deadline_minutes: int = 15) -> Workfl
         input_model=Job,
         description="three steps",
         deadline=timedelta(minutes=deadline_minutes),
+        subject=SUBJECT,
     )
 
     @wf.step("load", pure=True)
@@ -83,7 +86,7 @@ def linear_workflow(recorder: Recorder, *, deadline_minutes: int = 15) -> Workfl
     def save(ctx: StepContext[Job]) -> Value:
         recorder.hit("save", ctx)
         value = ctx.output("compute", Value).n
-        ctx.merge(f"subjects/{ctx.run_id}", {"generationStatus": "COMPLETED", "value": value})
+        ctx.merge(f"subjects/{ctx.run_id}", {"state": "COMPLETED", "value": value})
         return Value(n=value)
 
     return wf
@@ -91,7 +94,9 @@ def linear_workflow(recorder: Recorder, *, deadline_minutes: int = 15) -> Workfl
 
 def fan_out_workflow(recorder: Recorder, days: int = 4) -> Workflow[Job]:
     """plan -> day-N for each planned day, concurrently -> collect."""
-    wf: Workflow[Job] = Workflow(id="test.fan-out", input_model=Job, description="fan-out")
+    wf: Workflow[Job] = Workflow(
+        id="test.fan-out", input_model=Job, description="fan-out", subject=SUBJECT
+    )
 
     @wf.step("plan")
     def plan(ctx: StepContext[Job]) -> Days:
@@ -111,7 +116,7 @@ def fan_out_workflow(recorder: Recorder, days: int = 4) -> Workflow[Job]:
     def collect(ctx: StepContext[Job]) -> Value:
         recorder.hit("collect", ctx)
         total = sum(v.n for v in ctx.outputs_with_prefix("day-", Value).values())
-        ctx.merge(f"subjects/{ctx.run_id}", {"generationStatus": "COMPLETED", "total": total})
+        ctx.merge(f"subjects/{ctx.run_id}", {"state": "COMPLETED", "total": total})
         return Value(n=total)
 
     return wf
@@ -157,7 +162,7 @@ class Engine:
             now=self.clock(),
             redrive_after=timedelta(seconds=self.config.redrive_after_seconds),
         )
-        document = {"generationStatus": "IN_PROGRESS", "runId": run_id}
+        document = {"state": "IN_PROGRESS", "runId": run_id}
         start_run(self.store, self.publisher, run, [Write(path=subject, data=document)])
         return run_id
 

@@ -24,7 +24,7 @@ def test_cancelling_during_a_step_discards_that_steps_effects(engine: Engine, re
     run = engine.run()
     assert run.status is RunStatus.CANCELLED
     assert engine.store.read("results/run-1-compute") is None
-    assert engine.subject()["generationStatus"] == "CANCELLED"
+    assert engine.subject()["state"] == "CANCELLED"
     assert recorder.calls["save"] == 0
 
 

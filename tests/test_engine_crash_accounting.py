@@ -45,5 +45,5 @@ def test_a_step_that_kills_its_worker_every_time_fails_the_run_after_max_attempt
     assert run.status is RunStatus.FAILED
     assert "compute did not complete after 3 attempts" in (run.error or "")
     assert "stopped without reporting an error" in (run.error or "")
-    assert engine.subject()["generationStatus"] == "FAILED"
+    assert engine.subject()["state"] == "FAILED"
     assert recorder.calls["compute"] == 3

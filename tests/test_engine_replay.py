@@ -21,7 +21,7 @@ def test_a_run_executes_each_step_once_and_completes_with_its_effects(
     assert run.step_order == ["load", "compute", "save"]
     assert all(run.steps[s].status is StepStatus.COMPLETED for s in run.step_order)
     assert recorder.calls == {"load": 1, "compute": 1, "save": 1}
-    assert engine.subject() == {"generationStatus": "COMPLETED", "runId": "run-1", "value": 2}
+    assert engine.subject() == {"state": "COMPLETED", "runId": "run-1", "value": 2}
     assert run.lease_owner is None
     assert run.watchdog_at is None
 

@@ -67,8 +67,8 @@ def test_a_non_retriable_error_fails_the_run_and_its_subject_at_once(
     assert run.status is RunStatus.FAILED
     assert run.error == "compute: the model refused"
     assert run.steps["compute"].status is StepStatus.FAILED
-    assert engine.subject()["generationStatus"] == "FAILED"
-    assert engine.subject()["error"] == run.error
+    assert engine.subject()["state"] == "FAILED"
+    assert engine.subject()["problem"] == run.error
     assert recorder.calls["save"] == 0
 
 

@@ -68,7 +68,7 @@ def test_a_run_past_its_deadline_is_failed_by_the_sweep_with_the_reason(
     run = engine.run()
     assert run.status is RunStatus.FAILED
     assert run.error == "deadline exceeded during step compute; last error: compute: HTTP 503"
-    assert engine.subject()["error"] == run.error
+    assert engine.subject()["problem"] == run.error
 
 
 def test_a_delivery_after_the_deadline_fails_the_run_without_running_it(

@@ -14,9 +14,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.adapters.firestore_store import RUNS
-from shared.engine.listing import Cursor, RunFilter, RunPage, RunSummary, matches
-from shared.engine.model import RunStatus
-from shared.engine.usage import Usage
+from shared.engine import Cursor, RunFilter, RunPage, RunStatus, RunSummary, Usage, matches
 
 SUMMARY_FIELDS = [
     "tenantId",

@@ -19,8 +19,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 from pydantic.alias_generators import to_camel
 
-from shared.engine.model import RunRecord, RunStatus, StepRecord, Write
-from shared.engine.store import LoadedRun, RunPatch
+from shared.engine import LoadedRun, RunPatch, RunRecord, RunStatus, StepRecord, Write
 from shared.errors import RunExists, StaleRun
 
 RUNS = "runs"

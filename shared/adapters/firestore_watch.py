@@ -13,8 +13,7 @@ from typing import Any
 from google.cloud import firestore
 
 from shared.adapters.firestore_store import RUNS
-from shared.engine.model import RunRecord
-from shared.engine.watch import OnChange
+from shared.engine import OnChange, RunRecord
 
 
 class FirestoreSubscription:

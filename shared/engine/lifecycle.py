@@ -41,6 +41,7 @@ def new_run(
         tenant_id=tenant_id,
         user_id=user_id,
         subject=subject,
+        subject_fields=workflow.subject,
         input=run_input.model_dump(mode="json", by_alias=True),
         status=RunStatus.QUEUED,
         created_at=now,

@@ -105,6 +105,32 @@ class Resume(BaseModel):
     operation_id: str | None = None
 
 
+class SubjectFields(BaseModel):
+    """Which fields of its subject document the engine sets when a run fails, is
+    cancelled or resumes; declared by the workflow, kept on each run.
+
+    The engine never knows the domain's field names otherwise; a workflow's
+    last step marks its subject completed itself, together with its results.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+    status: str
+    error: str
+    updated_at: str | None = None
+    # The status value written when a run is resumed (FAILED and CANCELLED
+    # are written as the run's own status).
+    in_progress: str = "IN_PROGRESS"
+
+    def update(self, path: str, status: str, error: str | None, now: datetime) -> Write:
+        data: dict[str, Any] = {self.status: status, self.error: error}
+        if self.updated_at is not None:
+            data[self.updated_at] = now
+        return Write(path=path, data=data, mode="merge")
+
+
 class RunRecord(BaseModel):
     """A run document as stored (camelCase in Firestore, like every document)."""
 
@@ -117,6 +143,8 @@ class RunRecord(BaseModel):
     # Path of the domain document this run produces (a session or programme);
     # the engine marks it FAILED or CANCELLED when the run ends that way.
     subject: str
+    # How to mark the subject; None: the engine leaves it alone.
+    subject_fields: SubjectFields | None = None
     input: dict[str, Any]
     status: RunStatus
     created_at: datetime

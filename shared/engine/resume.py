@@ -19,7 +19,6 @@ from shared.engine import registry
 from shared.engine.model import Resume, RunRecord, RunStatus, StepRecord, StepStatus, Write
 from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore
 from shared.errors import NotResumable, StaleRun
-from shared.models.common import GenerationStatus
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +62,9 @@ def resume_patch(
         "lease_expires_at": None,
         "resumes": [_stored(r) for r in [*run.resumes, resume]],
     }
-    subject: dict[str, Any] = {
-        "generationStatus": GenerationStatus.IN_PROGRESS.value,
-        "error": None,
-        "updatedAt": now,
-    }
-    return RunPatch(fields=fields, steps=_reset_steps(run)), [
-        Write(path=run.subject, data=subject, mode="merge")
-    ]
+    marks = run.subject_fields
+    writes = [] if marks is None else [marks.update(run.subject, marks.in_progress, None, now)]
+    return RunPatch(fields=fields, steps=_reset_steps(run)), writes
 
 
 def resume_run(

@@ -24,14 +24,10 @@ def terminal_fields(status: RunStatus, error: str | None, now: datetime) -> dict
 def subject_status_writes(
     run: RunRecord, status: RunStatus, error: str | None, now: datetime
 ) -> list[Write]:
-    """The engine's convention with domain documents when a run ends badly.
-
-    A domain document (session, programme) carries `generationStatus` and
-    `error`; the engine sets them for FAILED and CANCELLED, while a
-    workflow's last step sets COMPLETED together with its results.
-    """
-    data: dict[str, Any] = {"generationStatus": status.value, "error": error, "updatedAt": now}
-    return [Write(path=run.subject, data=data, mode="merge")]
+    """Mark the run's subject FAILED or CANCELLED, in the fields its workflow declared."""
+    if run.subject_fields is None:
+        return []
+    return [run.subject_fields.update(run.subject, status.value, error, now)]
 
 
 def last_step_error(run: RunRecord) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from shared.engine.meter import StepMeter
-from shared.engine.model import Write
+from shared.engine.model import SubjectFields, Write
 
 InputT = TypeVar("InputT", bound=BaseModel)
 OutT = TypeVar("OutT", bound=BaseModel)
@@ -135,6 +135,9 @@ class Workflow(Generic[InputT]):
     input_model: type[InputT]
     description: str
     deadline: timedelta = timedelta(minutes=15)
+    # The fields of the run's subject document the engine sets when a run
+    # fails, is cancelled or resumes (None: it leaves the subject alone).
+    subject: SubjectFields | None = None
     stages: list[Stage] = field(default_factory=list)
 
     def step(self, step_id: str, *, pure: bool = False) -> Callable[[StepBody], StepBody]:

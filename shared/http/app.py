@@ -18,7 +18,7 @@ from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
 
-from shared.engine.timeline import RunView
+from shared.engine import RunView
 from shared.errors import (
     AuthUnavailable,
     ClientError,

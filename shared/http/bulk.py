@@ -5,10 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from shared.engine import registry
-from shared.engine.lifecycle import new_run, start_run
-from shared.engine.model import RunStatus, Write
-from shared.engine.resume import RESUMABLE
+from shared.engine import RESUMABLE, RunStatus, Write, new_run, registry, start_run
 from shared.errors import InvalidInput, NotFound, RunExists
 from shared.http.context import RequestContext
 from shared.http.run_list import run_filter

@@ -16,7 +16,7 @@ import hashlib
 import json
 from datetime import datetime
 
-from shared.engine.listing import Cursor
+from shared.engine import Cursor
 from shared.errors import MalformedRequest
 
 _CHECK_CHARS = 16

@@ -14,8 +14,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from shared.engine.lifecycle import new_run, start_run
-from shared.engine.model import Write
+from shared.engine import Write, new_run, start_run
 from shared.errors import Conflict, MalformedRequest, RunExists
 from shared.http.context import RequestContext
 from shared.http.routing import Reply

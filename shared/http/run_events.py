@@ -32,10 +32,7 @@ from collections.abc import Callable, Iterator
 
 from flask import Response
 
-from shared.engine import registry
-from shared.engine.model import RunRecord
-from shared.engine.timeline import run_view
-from shared.engine.watch import RunWatcher
+from shared.engine import RunRecord, RunWatcher, registry, run_view
 from shared.http.context import RequestContext
 from shared.http.runs import owned_run
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.engine import registry
-from shared.engine.listing import RunFilter, RunSummary
-from shared.engine.usage import Usage
+from shared.engine import RunFilter, RunSummary, Usage, registry
 from shared.errors import InvalidInput
 from shared.http import page_tokens
 from shared.http.context import RequestContext

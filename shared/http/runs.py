@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared.engine import registry
-from shared.engine.lifecycle import cancel_run
-from shared.engine.resume import resume_run
-from shared.engine.store import LoadedRun
-from shared.engine.timeline import RunView, run_view
+from shared.engine import LoadedRun, RunView, cancel_run, registry, resume_run, run_view
 from shared.errors import NotFound
 from shared.http.context import RequestContext
 from shared.models.api import FunctionList, FunctionView, RunCancelled, RunResumed

@@ -13,11 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.engine import registry
-from shared.engine.lifecycle import new_run, start_run
-from shared.engine.model import Write
-from shared.engine.timeline import progress
-from shared.engine.workflow import Workflow
+from shared.engine import Workflow, Write, new_run, progress, registry, start_run
 from shared.errors import Conflict, NotFound, RunExists
 from shared.http.context import RequestContext
 from shared.http.routing import Reply

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.engine import registry
-from shared.engine.workflow import StepContext, Workflow
+from shared.engine import StepContext, Workflow, registry
 from shared.errors import NonRetriableError
 from shared.models import paths
 from shared.models.brainstorm import (
@@ -19,11 +18,13 @@ from shared.models.brainstorm import (
 from shared.models.common import GenerationStatus
 from shared.workflows import prompts
 from shared.workflows.deps import llm
+from shared.workflows.subject import GENERATION_SUBJECT
 
 brainstorm: Workflow[BrainstormInput] = Workflow(
     id="brainstorm.generate-seeds",
     input_model=BrainstormInput,
     description="Generate seedCount project seeds for a brainstorm prompt.",
+    subject=GENERATION_SUBJECT,
 )
 registry.register(brainstorm)
 

@@ -15,9 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from shared.adapters.llm import Generation, LanguageModel, T, UsageSink
-from shared.engine.listing import RunIndex
-from shared.engine.store import EventPublisher, RunStore
-from shared.engine.workflow import StepContext
+from shared.engine import EventPublisher, RunIndex, RunStore, StepContext
 
 
 @dataclass(frozen=True)

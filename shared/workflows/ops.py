@@ -14,16 +14,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from shared.engine import registry
-from shared.engine.lifecycle import cancel_run
-from shared.engine.listing import RunFilter
-from shared.engine.model import RunStatus
-from shared.engine.resume import resume_run
-from shared.engine.store import LoadedRun
-from shared.engine.workflow import StepContext, Workflow
+from shared.engine import (
+    LoadedRun,
+    RunFilter,
+    RunStatus,
+    StepContext,
+    Workflow,
+    cancel_run,
+    registry,
+    resume_run,
+)
 from shared.errors import AlreadyFinished, NotResumable
 from shared.models.common import CamelModel, GenerationStatus
 from shared.workflows.deps import OpsDeps, ops
+from shared.workflows.subject import GENERATION_SUBJECT
 
 PAGE_SIZE = 100
 # More than this in one operation is refused at the API: narrow the filter.
@@ -81,6 +85,7 @@ def _bulk(action: Action) -> Workflow[BulkInput]:
         input_model=BulkInput,
         description=f"{action.capitalize()} every run that matches a filter, page by page.",
         deadline=timedelta(minutes=30),
+        subject=GENERATION_SUBJECT,
     )
 
     @flow.step("select-runs")

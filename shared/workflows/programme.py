@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from shared.engine import registry
-from shared.engine.workflow import StepContext, Workflow
+from shared.engine import StepContext, Workflow, registry
 from shared.errors import NonRetriableError
 from shared.models import paths
 from shared.models.common import GenerationStatus
@@ -27,6 +26,7 @@ from shared.models.programme import (
 )
 from shared.workflows import prompts
 from shared.workflows.deps import llm
+from shared.workflows.subject import GENERATION_SUBJECT
 
 STRUCTURE_TEMPERATURE = 0.7
 DAY_TEMPERATURE = 0.8
@@ -36,6 +36,7 @@ programme_from_concept: Workflow[ProgrammeInput] = Workflow(
     input_model=ProgrammeInput,
     description="Generate a day-by-day programme for a project, days in parallel.",
     deadline=timedelta(minutes=30),
+    subject=GENERATION_SUBJECT,
 )
 registry.register(programme_from_concept)
 

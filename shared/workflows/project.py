@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared.engine import registry
-from shared.engine.workflow import StepContext, Workflow
+from shared.engine import StepContext, Workflow, registry
 from shared.errors import NonRetriableError
 from shared.models import paths
 from shared.models.common import GenerationStatus
@@ -22,6 +21,7 @@ from shared.models.project import (
 )
 from shared.workflows import prompts
 from shared.workflows.deps import llm
+from shared.workflows.subject import GENERATION_SUBJECT
 
 DNA_TEMPERATURE = 0.3
 CONCEPT_TEMPERATURE = 0.8
@@ -31,6 +31,7 @@ project_from_idea: Workflow[ProjectInput] = Workflow(
     input_model=ProjectInput,
     description="Turn the idea wizard's answers into a project concept.",
     deadline=timedelta(minutes=20),
+    subject=GENERATION_SUBJECT,
 )
 registry.register(project_from_idea)
 
