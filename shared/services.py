@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 from shared import logs, redaction
-from shared.adapters.llm import LanguageModel
 from shared.config import Settings
 from shared.engine import Clock, EngineConfig, Runner, utcnow
 from shared.workflows.deps import OpsDeps, WorkflowDeps
+from shared.workflows.llm import LanguageModel
 
 if TYPE_CHECKING:
     from google.cloud import firestore

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.adapters.jwt_auth import Principal, TokenVerifier
+from shared.adapters.jwt_auth import TokenVerifier
 from shared.config import AuthSettings
 from shared.errors import AuthUnavailable, Unauthenticated
+from shared.http.principal import Principal
 from tests.auth_support import (
     AUDIENCE,
     ISSUER,

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from devtools.devauth import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys, mint_token
-from shared.adapters.jwt_auth import Principal, TokenVerifier
+from shared.adapters.jwt_auth import TokenVerifier
 from shared.config import AuthSettings
+from shared.http.principal import Principal
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

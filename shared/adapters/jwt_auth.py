@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,6 +39,7 @@ from pydantic import Field, Strict, TypeAdapter, ValidationError
 
 from shared.config import AuthSettings
 from shared.errors import AuthUnavailable, Unauthenticated
+from shared.http.principal import Principal
 
 logger = logging.getLogger(__name__)
 
@@ -65,14 +65,6 @@ TIME_CLAIMS = ("exp", "nbf", "iat")
 _NUMERIC_DATE: TypeAdapter[float] = TypeAdapter(
     Annotated[float, Strict(), Field(allow_inf_nan=False)]
 )
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller; `tenant_id` scopes every document they may see."""
-
-    user_id: str
-    tenant_id: str
 
 
 class _KeySource:

@@ -12,9 +12,10 @@ from typing import Any
 
 import pydantic
 
-from shared.adapters.llm import Generation, T, UsageSink, describe_validation_error
 from shared.adapters.schema_example import example_for_schema
+from shared.adapters.validation import describe_validation_error
 from shared.errors import NonRetriableError, SchemaExampleError
+from shared.workflows.llm import Generation, T, UsageSink
 
 __all__ = ["OFFLINE_MODEL_NAME", "OfflineLanguageModel"]
 

@@ -26,11 +26,12 @@ from openai.types.chat import (
     ChatCompletionUserMessageParam,
 )
 
-from shared.adapters.llm import Generation, T, UsageSink, describe_validation_error
 from shared.adapters.provider_schema import response_format
+from shared.adapters.validation import describe_validation_error
 from shared.errors import NonRetriableError, TransientError
 from shared.models.repair import validate_repaired
 from shared.redaction import redact, remember
+from shared.workflows.llm import Generation, T, UsageSink
 
 __all__ = ["OpenAILanguageModel"]
 

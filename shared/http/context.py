@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from flask import Request
 
-from shared.adapters.jwt_auth import Principal
 from shared.errors import InvalidInput
+from shared.http.principal import Principal
 from shared.services import Services
 
 # Visible ASCII, spaces only inside: what an HTTP header carries unchanged.

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from shared.adapters.llm import Generation, LanguageModel, T, UsageSink
 from shared.engine import EventPublisher, RunIndex, RunStore, StepContext
+from shared.workflows.llm import Generation, LanguageModel, T, UsageSink
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The narrow interface workflows use to ask a language model for structured content.
 
-Workflows depend on this protocol only, so that the OpenAI adapter, the
+Declared here, by the layer that uses it; adapters implement it. Workflows
+depend on this protocol only, so that the OpenAI adapter, the
 offline placeholder provider and any test double are interchangeable, and so
 that provider-specific failures arrive already sorted into the two outcomes
 the engine understands:
@@ -19,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-__all__ = ["Generation", "LanguageModel", "T", "UsageSink", "describe_validation_error"]
+__all__ = ["Generation", "LanguageModel", "T", "UsageSink"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -74,22 +75,3 @@ class LanguageModel(Protocol):
         (including ones rejected and asked again) is reported to `meter`.
         """
         ...
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line for a run's timeline: the first error, and how many more there were.
-
-    pydantic's own message is many lines long and quotes the input, which can
-    be a whole LLM answer.
-    """
-    errors = exc.errors(include_url=False, include_input=False)
-    if not errors:
-        return "invalid value"
-    first = errors[0]
-    location = ".".join(str(part) for part in first.get("loc", ()))
-    message = str(first.get("msg", "invalid value"))
-    summary = f"{location}: {message}" if location else message
-    more = len(errors) - 1
-    if more:
-        summary += f" (and {more} more error{'s' if more > 1 else ''})"
-    return summary
