@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TENANT ?= org-dev
 USER ?= dev-user
 
-.PHONY: install lint typecheck test dev emulators api worker doctor token bundle infra-check bench clean
+.PHONY: install clients clients-check lint typecheck test dev emulators api worker doctor token bundle infra-check bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,6 +15,23 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The frontend's TypeScript types (clients/typescript): openapi-typescript and
+# tsc pinned by its package-lock.json, installed with npm ci.
+TS := clients/typescript
+TS_STAMP := $(TS)/node_modules/.installed
+
+$(TS_STAMP): $(TS)/package.json $(TS)/package-lock.json
+	cd $(TS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(TS_STAMP)
+
+# Regenerate openapi.json and api.d.ts after changing a route or a model (then commit them).
+clients: install $(TS_STAMP)
+	$(BIN)/python -m devtools.typescript_client generate
+
+# Fails with a diff if the committed types are stale; type-checks the README's example.
+clients-check: install $(TS_STAMP)
+	$(BIN)/python -m devtools.typescript_client check
 
 lint: install
 	$(BIN)/ruff check .
@@ -27,7 +44,7 @@ typecheck: install
 
 # The whole suite: lint, types, tests on the real emulators (started on free
 # ports by the test session), and the offline infrastructure checks.
-test: lint typecheck
+test: lint typecheck $(TS_STAMP)
 	$(BIN)/pytest -q
 	$(BIN)/python -m devtools.infra_check
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from collections.abc import Iterator
+from typing import Any, get_args
 
 import pytest
 from openapi_spec_validator import validate
+from pydantic import BaseModel
 
 from shared.http.app import ROUTES
 from tests.stack import Stack
@@ -101,13 +104,44 @@ def test_request_bodies_are_the_validating_models_wizard_keys_stay_snake_case(
     assert "ageGroup" not in wizard["properties"]
 
 
-def test_responses_are_camel_case_and_leave_out_what_has_no_value(document: dict[str, Any]):
-    """A nullable field is never required: the api omits a field rather than sending null."""
-    for name, schema in document["components"]["schemas"].items():
-        properties = schema.get("properties", {})
-        for field in schema.get("required", []):
-            types = properties[field].get("type")
-            assert not (isinstance(types, list) and "null" in types), (name, field)
+def _annotations(annotation: Any) -> Iterator[Any]:
+    yield annotation
+    for arg in get_args(annotation):
+        yield from _annotations(arg)
+
+
+def _response_models() -> set[type[BaseModel]]:
+    found: set[type[BaseModel]] = set()
+    todo = [r.response for r in ROUTES if r.response is not None]
+    while todo:
+        model = todo.pop()
+        if model in found:
+            continue
+        found.add(model)
+        for field in model.model_fields.values():
+            todo += [
+                a
+                for a in _annotations(field.annotation)
+                if isinstance(a, type) and issubclass(a, BaseModel)
+            ]
+    return found
+
+
+def test_a_response_field_without_a_value_is_left_out_so_none_is_required():
+    """Replies are sent with exclude_none: a field that may be None must not be required."""
+    for model in _response_models():
+        for name, field in model.model_fields.items():
+            nullable = type(None) in set(_annotations(field.annotation))
+            assert not (nullable and field.is_required()), f"{model.__name__}.{name}"
+
+
+def test_response_schemas_publish_no_nulls_and_no_defaults(document: dict[str, Any]):
+    text = json.dumps(document["components"]["schemas"]["BrainstormSessionView"])
+    assert "null" not in text
+    assert "default" not in text
+    session = document["components"]["schemas"]["BrainstormSessionView"]
+    assert session["properties"]["aiModel"] == {"type": "string"}
+    assert "aiModel" not in session["required"]
     run = _resolve(document, {"$ref": "#/components/schemas/RunView"})
     assert {"runId", "createdAt", "deadlineAt", "steps"} <= set(run["required"])
 

@@ -16,7 +16,13 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
-from pydantic.json_schema import JsonSchemaMode, models_json_schema
+from pydantic.json_schema import (
+    GenerateJsonSchema,
+    JsonSchemaMode,
+    JsonSchemaValue,
+    models_json_schema,
+)
+from pydantic_core import core_schema
 
 from shared.errors import ClientError
 from shared.http.context import IDEMPOTENCY_KEY_PATTERN
@@ -30,9 +36,32 @@ DESCRIPTION = (
     "COMPLETED, FAILED or CANCELLED. JSON bodies use camelCase, except the idea wizard's "
     "answers, which keep the app's snake_case keys. Every error is "
     '`{"error": {"code", "message", "details"?}}`. A field that has no value is left out '
-    "of a response rather than sent as null."
+    "of a response, never sent as null."
 )
 REF = "#/components/schemas/{model}"
+
+
+class _Schemas(GenerateJsonSchema):
+    """Pydantic's JSON Schema, as a client reads it.
+
+    Responses are sent with `exclude_none`: a field without a value is absent,
+    never null, and no default is filled in by anyone. So in responses
+    (serialization mode) a nullable field is published as its value's type,
+    without a `default`. Field titles (pydantic's "Sessionid") are dropped.
+    """
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        if self.mode == "serialization":
+            return self.generate_inner(schema["schema"])
+        return super().default_schema(schema)
+
+    def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
+        if self.mode == "serialization":
+            return self.generate_inner(schema["schema"])
+        return super().nullable_schema(schema)
 
 
 Refs = dict[tuple[type[BaseModel], JsonSchemaMode], Any]
@@ -49,7 +78,10 @@ def _schemas(routes: Sequence[Route]) -> tuple[Refs, dict[str, dict[str, Any]]]:
         if route.response is not None:
             wanted.append((route.response, "serialization"))
     keyed, top = models_json_schema(
-        list(dict.fromkeys(wanted)), ref_template=REF, union_format="primitive_type_array"
+        list(dict.fromkeys(wanted)),
+        ref_template=REF,
+        union_format="primitive_type_array",
+        schema_generator=_Schemas,
     )
     return cast(Refs, keyed), top.get("$defs", {})
 

@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_camel
 from shared.models.brainstorm import SeedDraft
 from shared.models.common import CamelModel, GenerationStatus, Progress
 from shared.models.programme import DayPlan, ProgrammeSession
-from shared.models.project import IdeaWizardAnswers, ProjectConcept, ProjectDNA
+from shared.models.project import IdeaWizardAnswers, Languages, ProjectConcept, ProjectDNA
 
 _READ = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
@@ -72,11 +72,17 @@ class BrainstormSessionView(CamelModel):
     error: str | None = None
 
 
+class StoredAnswers(IdeaWizardAnswers):
+    """The answers as stored: a blank `primary_languages` was stored as absent."""
+
+    primary_languages: Languages = None
+
+
 class ProjectSessionView(CamelModel):
     session_id: str
     run_id: str
     status: GenerationStatus
-    answers: IdeaWizardAnswers
+    answers: StoredAnswers
     project_id: str | None = None
     ai_model: str | None = None
     created_at: datetime

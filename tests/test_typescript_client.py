@@ -1,0 +1,43 @@
+"""clients/typescript: the committed types are openapi-typescript's output for today's document.
+
+Needs `npm ci` in clients/typescript (`make test` and `make clients` do it);
+without it these tests fail, naming the command.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from devtools import typescript_client
+from devtools.typescript_client import CLIENT, GENERATED, generate, stale_files
+
+
+def test_the_committed_document_and_types_are_current(tmp_path: Path):
+    generate(tmp_path)
+
+    assert stale_files(tmp_path) == [], "run `make clients` and commit clients/typescript"
+
+
+def test_a_stale_copy_is_reported_with_a_diff(tmp_path: Path):
+    fresh, committed = tmp_path / "fresh", tmp_path / "committed"
+    fresh.mkdir()
+    committed.mkdir()
+    generate(fresh)
+    for name in GENERATED:
+        shutil.copyfile(fresh / name, committed / name)
+    types = committed / "api.d.ts"
+    types.write_text(types.read_text().replace("sessionId: string;", "sessionId: number;", 1))
+
+    (diff,) = stale_files(fresh, committed)
+
+    assert "-            sessionId: number;" in diff
+    assert "+            sessionId: string;" in diff
+
+
+def test_the_readme_example_type_checks_against_the_types():
+    readme = (CLIENT.parent.parent / "README.md").read_text()
+    (shown,) = re.findall(r"```ts\n(.*?)```", readme, re.DOTALL)
+    assert shown in (CLIENT / "example.ts").read_text()
+    typescript_client.typecheck_example()  # tsc --noEmit, strict; raises on a type error
