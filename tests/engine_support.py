@@ -80,12 +80,12 @@ def linear_workflow(recorder: Recorder, *, deadline_minutes: int = 15) -> Workfl
     def compute(ctx: StepContext[Job]) -> Value:
         recorder.hit("compute", ctx)
         ctx.put(f"results/{ctx.run_id}-compute", {"attempt": ctx.attempt})
-        return Value(n=ctx.output("load", Value).n + 1)
+        return Value(n=ctx.output(load).n + 1)
 
     @wf.step("save")
     def save(ctx: StepContext[Job]) -> Value:
         recorder.hit("save", ctx)
-        value = ctx.output("compute", Value).n
+        value = ctx.output(compute).n
         ctx.merge(f"subjects/{ctx.run_id}", {"state": "COMPLETED", "value": value})
         return Value(n=value)
 
@@ -104,7 +104,7 @@ def fan_out_workflow(recorder: Recorder, days: int = 4) -> Workflow[Job]:
         return Days(days=list(range(1, days + 1)))
 
     def planned(ctx: StepContext[Any]) -> list[int]:
-        return ctx.output("plan", Days).days
+        return ctx.output(plan).days
 
     @wf.fan_out("day", over=planned)
     def day(ctx: StepContext[Job], n: int) -> Value:
@@ -115,7 +115,7 @@ def fan_out_workflow(recorder: Recorder, days: int = 4) -> Workflow[Job]:
     @wf.step("collect")
     def collect(ctx: StepContext[Job]) -> Value:
         recorder.hit("collect", ctx)
-        total = sum(v.n for v in ctx.outputs_with_prefix("day-", Value).values())
+        total = sum(v.n for v in ctx.outputs(day).values())
         ctx.merge(f"subjects/{ctx.run_id}", {"state": "COMPLETED", "total": total})
         return Value(n=total)
 

@@ -183,7 +183,10 @@ class _Execution:
             log.info("step started", extra={"attempt": attempt})
             try:
                 if isinstance(stage, FanOut):
-                    output = stage.body(ctx, stage.item_of(step_id))
+                    item = stage.item_of(step_id)
+                    if item is None:
+                        raise KeyError(step_id)
+                    output = stage.body(ctx, item)
                 else:
                     output = stage.body(ctx)
                 if not isinstance(output, stage.output):

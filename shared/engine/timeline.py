@@ -59,7 +59,7 @@ def _step_ids(run: RunRecord, workflow: Workflow[Any] | None) -> list[str]:
         return ids
     for stage in workflow.stages:
         if isinstance(stage, FanOut):
-            if not any(s.startswith(f"{stage.id}-") for s in ids):
+            if not any(stage.item_of(s) is not None for s in ids):
                 ids.append(f"{stage.id}-{{n}}")
         elif stage.id not in ids:
             ids.append(stage.id)

@@ -11,7 +11,7 @@ import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -56,23 +56,24 @@ class StepContext(Generic[InputT]):
         self._reader = reader
         self.writes: list[Write] = []
 
-    def output(self, step_id: str, model: type[OutT]) -> OutT:
-        """The checkpointed output of an earlier step (typed, validated on load)."""
-        value = self._outputs.get(step_id)
+    def output(self, step: Step[OutT]) -> OutT:
+        """The checkpointed output of an earlier step, typed by its declaration."""
+        value = self._outputs.get(step.id)
         if value is None:
-            raise KeyError(f"step {step_id!r} has no output yet")
-        if not isinstance(value, model):
+            raise KeyError(f"step {step.id!r} has no output yet")
+        if not isinstance(value, step.output):
             produced = type(value).__name__
-            raise TypeError(f"step {step_id!r} produced {produced}, not {model.__name__}")
+            raise TypeError(f"step {step.id!r} produced {produced}, not {step.output.__name__}")
         return value
 
-    def outputs_with_prefix(self, prefix: str, model: type[OutT]) -> dict[str, OutT]:
-        """Outputs of a fan-out stage, keyed by step id."""
-        found: dict[str, OutT] = {}
+    def outputs(self, fan_out: FanOut[OutT]) -> dict[int, OutT]:
+        """The outputs of a fan-out's items so far, keyed by item."""
+        found: dict[int, OutT] = {}
         for step_id, value in self._outputs.items():
-            if step_id.startswith(prefix) and isinstance(value, model):
-                found[step_id] = value
-        return found
+            item = fan_out.item_of(step_id)
+            if item is not None and isinstance(value, fan_out.output):
+                found[item] = value
+        return dict(sorted(found.items()))
 
     def read(self, path: str) -> dict[str, Any] | None:
         return self._reader(path)
@@ -84,49 +85,50 @@ class StepContext(Generic[InputT]):
         self.writes.append(Write(path=path, data=data, mode="merge"))
 
 
-StepBody = Callable[[StepContext[Any]], BaseModel]
-FanOutBody = Callable[[StepContext[Any], int], BaseModel]
-
-
 @dataclass(frozen=True)
-class Step:
+class Step(Generic[OutT]):
+    """One step; the decorator returns it, and later steps read its output through it."""
+
     id: str
-    body: StepBody
-    output: type[BaseModel]
+    body: Callable[[StepContext[Any]], OutT]
+    output: type[OutT]
     # A pure step only reads: re-running it is harmless and cheap, so its
     # checkpoint rides on the next commit instead of costing a write.
     pure: bool = False
 
-    def step_ids(self, ctx: StepContext[Any] | None = None) -> list[str]:
-        return [self.id]
-
 
 @dataclass(frozen=True)
-class FanOut:
+class FanOut(Generic[OutT]):
     """Steps `<id>-<n>` for each n that `over` returns, run concurrently."""
 
     id: str
-    body: FanOutBody
-    output: type[BaseModel]
+    body: Callable[[StepContext[Any], int], OutT]
+    output: type[OutT]
     over: Callable[[StepContext[Any]], Sequence[int]]
-    pure: bool = False
+    # Items may write; they are never pure.
+    pure: ClassVar[bool] = False
 
     def step_id(self, item: int) -> str:
         return f"{self.id}-{item}"
 
-    def item_of(self, step_id: str) -> int:
-        return int(step_id.removeprefix(f"{self.id}-"))
+    def item_of(self, step_id: str) -> int | None:
+        """The item a step id belongs to; None if it is not one of this fan-out's."""
+        prefix = f"{self.id}-"
+        rest = step_id.removeprefix(prefix)
+        if not step_id.startswith(prefix) or not rest.isdigit():
+            return None
+        return int(rest)
 
 
-Stage = Step | FanOut
+Stage = Step[Any] | FanOut[Any]
 
 
-def _return_model(fn: Callable[..., Any]) -> type[BaseModel]:
+def _return_model(fn: Callable[..., OutT]) -> type[OutT]:
     hints = typing.get_type_hints(fn)
     returned = hints.get("return")
     if not (isinstance(returned, type) and issubclass(returned, BaseModel)):
         raise TypeError(f"{fn.__name__} must be annotated to return a pydantic model")
-    return returned
+    return typing.cast(type[OutT], returned)
 
 
 @dataclass
@@ -140,32 +142,48 @@ class Workflow(Generic[InputT]):
     subject: SubjectFields | None = None
     stages: list[Stage] = field(default_factory=list)
 
-    def step(self, step_id: str, *, pure: bool = False) -> Callable[[StepBody], StepBody]:
-        def register(fn: StepBody) -> StepBody:
-            self._add(Step(id=step_id, body=fn, output=_return_model(fn), pure=pure))
-            return fn
+    def step(
+        self, step_id: str, *, pure: bool = False
+    ) -> Callable[[Callable[[StepContext[Any]], OutT]], Step[OutT]]:
+        """Declare the next step; the decorated name becomes its handle."""
+
+        def register(fn: Callable[[StepContext[Any]], OutT]) -> Step[OutT]:
+            step = Step(id=step_id, body=fn, output=_return_model(fn), pure=pure)
+            self._add(step)
+            return step
 
         return register
 
     def fan_out(
         self, step_id: str, *, over: Callable[[StepContext[Any]], Sequence[int]]
-    ) -> Callable[[FanOutBody], FanOutBody]:
-        def register(fn: FanOutBody) -> FanOutBody:
-            self._add(FanOut(id=step_id, body=fn, output=_return_model(fn), over=over))
-            return fn
+    ) -> Callable[[Callable[[StepContext[Any], int], OutT]], FanOut[OutT]]:
+        """Declare a fan-out: one step per item `over` returns, once earlier steps are done."""
+
+        def register(fn: Callable[[StepContext[Any], int], OutT]) -> FanOut[OutT]:
+            fan_out = FanOut(id=step_id, body=fn, output=_return_model(fn), over=over)
+            self._add(fan_out)
+            return fan_out
 
         return register
 
     def _add(self, stage: Stage) -> None:
-        if any(existing.id == stage.id for existing in self.stages):
-            raise ValueError(f"{self.id}: step {stage.id!r} declared twice")
+        """Refuse an id that could be mistaken for another stage's, as declared or as an item."""
+        for existing in self.stages:
+            if existing.id == stage.id:
+                raise ValueError(f"{self.id}: step {stage.id!r} declared twice")
+            for fan_out, other in ((existing, stage), (stage, existing)):
+                if isinstance(fan_out, FanOut) and other.id.startswith(f"{fan_out.id}-"):
+                    raise ValueError(
+                        f"{self.id}: step {other.id!r} collides with the items of "
+                        f"fan-out {fan_out.id!r} ({fan_out.id}-<n>)"
+                    )
         self.stages.append(stage)
 
     def stage_of(self, step_id: str) -> Stage:
         for stage in self.stages:
-            if isinstance(stage, Step) and stage.id == step_id:
+            if stage.id == step_id and isinstance(stage, Step):
                 return stage
-            if isinstance(stage, FanOut) and step_id.startswith(f"{stage.id}-"):
+            if isinstance(stage, FanOut) and stage.item_of(step_id) is not None:
                 return stage
         raise KeyError(step_id)
 

@@ -45,7 +45,7 @@ def load_session(ctx: Ctx) -> LoadedSession:
 
 @brainstorm.step("generate-seeds")
 def generate_seeds(ctx: Ctx) -> GeneratedSeeds:
-    session = ctx.output("load-session", LoadedSession)
+    session = ctx.output(load_session)
     schema = seed_batch_schema(session.seed_count)
     generation = llm(ctx).generate(
         schema,
@@ -59,7 +59,7 @@ def generate_seeds(ctx: Ctx) -> GeneratedSeeds:
 
 @brainstorm.step("save-seeds")
 def save_seeds(ctx: Ctx) -> SavedSeeds:
-    generated = ctx.output("generate-seeds", GeneratedSeeds)
+    generated = ctx.output(generate_seeds)
     session_id = ctx.input.session_id
     seed_ids: list[str] = []
     for index, seed in enumerate(generated.seeds, start=1):
@@ -85,7 +85,7 @@ def save_seeds(ctx: Ctx) -> SavedSeeds:
 
 @brainstorm.step("update-session")
 def update_session(ctx: Ctx) -> SessionUpdated:
-    generated = ctx.output("generate-seeds", GeneratedSeeds)
+    generated = ctx.output(generate_seeds)
     ctx.merge(
         paths.brainstorm_session(ctx.input.session_id),
         {

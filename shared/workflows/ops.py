@@ -99,11 +99,11 @@ def _bulk(action: Action) -> Workflow[BulkInput]:
         return Selection(pages=pages)
 
     def pages(ctx: StepContext[BulkInput]) -> list[int]:
-        return list(range(len(ctx.output("select-runs", Selection).pages)))
+        return list(range(len(ctx.output(select_runs).pages)))
 
     @flow.fan_out("apply", over=pages)
     def apply(ctx: StepContext[BulkInput], page: int) -> PageResult:
-        run_ids = ctx.output("select-runs", Selection).pages[page]
+        run_ids = ctx.output(select_runs).pages[page]
         done = sum(_apply(ops(ctx), ctx, run_id) for run_id in run_ids)
         result = PageResult(succeeded=done, skipped=len(run_ids) - done)
         ctx.merge(
@@ -114,9 +114,9 @@ def _bulk(action: Action) -> Workflow[BulkInput]:
 
     @flow.step("finish")
     def finish(ctx: StepContext[BulkInput]) -> OperationResult:
-        results = ctx.outputs_with_prefix("apply-", PageResult).values()
+        results = ctx.outputs(apply).values()
         total = OperationResult(
-            selected=sum(len(p) for p in ctx.output("select-runs", Selection).pages),
+            selected=sum(len(p) for p in ctx.output(select_runs).pages),
             succeeded=sum(r.succeeded for r in results),
             skipped=sum(r.skipped for r in results),
         )

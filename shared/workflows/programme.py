@@ -68,7 +68,7 @@ def load_project(ctx: Ctx) -> LoadedProject:
 
 @programme_from_concept.step("generate-daily-structure")
 def generate_daily_structure(ctx: Ctx) -> GeneratedStructure:
-    project = ctx.output("load-project", LoadedProject)
+    project = ctx.output(load_project)
     generation = llm(ctx).generate(
         daily_structure_schema(project.duration_days),
         system=prompts.STRUCTURE_SYSTEM,
@@ -79,14 +79,14 @@ def generate_daily_structure(ctx: Ctx) -> GeneratedStructure:
 
 
 def _day_numbers(ctx: Ctx) -> Sequence[int]:
-    structure = ctx.output("generate-daily-structure", GeneratedStructure).structure
+    structure = ctx.output(generate_daily_structure).structure
     return [day.day_number for day in structure.days]
 
 
 @programme_from_concept.fan_out("generate-day", over=_day_numbers)
 def generate_day(ctx: Ctx, day_number: int) -> GeneratedDay:
-    project = ctx.output("load-project", LoadedProject)
-    structure = ctx.output("generate-daily-structure", GeneratedStructure).structure
+    project = ctx.output(load_project)
+    structure = ctx.output(generate_daily_structure).structure
     plan = next(d for d in structure.days if d.day_number == day_number)
     generation = llm(ctx).generate(
         DaySessions,
@@ -101,15 +101,15 @@ def generate_day(ctx: Ctx, day_number: int) -> GeneratedDay:
 
 @programme_from_concept.step("save-programme")
 def save_programme(ctx: Ctx) -> SavedProgramme:
-    project = ctx.output("load-project", LoadedProject)
-    generated = ctx.output("generate-daily-structure", GeneratedStructure)
-    days = ctx.outputs_with_prefix("generate-day-", GeneratedDay)
+    project = ctx.output(load_project)
+    generated = ctx.output(generate_daily_structure)
+    days = ctx.outputs(generate_day)
     programme_id = ctx.input.programme_id
     if len(days) != len(generated.structure.days):
         raise NonRetriableError("not every day of the programme was generated")
     session_count = 0
     for plan in generated.structure.days:
-        day = days[f"generate-day-{plan.day_number}"]
+        day = days[plan.day_number]
         sessions = [
             {"position": i, **s.model_dump(mode="json")}
             for i, s in enumerate(sorted(day.sessions, key=lambda s: s.start_time), start=1)

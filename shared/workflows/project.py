@@ -48,7 +48,7 @@ def load_session(ctx: Ctx) -> LoadedProjectSession:
 
 @project_from_idea.step("extract-dna")
 def extract_dna(ctx: Ctx) -> ExtractedDNA:
-    answers = ctx.output("load-session", LoadedProjectSession).answers
+    answers = ctx.output(load_session).answers
     generation = llm(ctx).generate(
         ProjectDNA,
         system=prompts.DNA_SYSTEM,
@@ -60,8 +60,8 @@ def extract_dna(ctx: Ctx) -> ExtractedDNA:
 
 @project_from_idea.step("generate-concept")
 def generate_concept(ctx: Ctx) -> GeneratedConcept:
-    answers = ctx.output("load-session", LoadedProjectSession).answers
-    dna = ctx.output("extract-dna", ExtractedDNA).dna
+    answers = ctx.output(load_session).answers
+    dna = ctx.output(extract_dna).dna
     generation = llm(ctx).generate(
         concept_schema(answers.duration_days),
         system=prompts.CONCEPT_SYSTEM,
@@ -77,9 +77,9 @@ def generate_concept(ctx: Ctx) -> GeneratedConcept:
 
 @project_from_idea.step("save-project")
 def save_project(ctx: Ctx) -> SavedProject:
-    answers = ctx.output("load-session", LoadedProjectSession).answers
-    dna = ctx.output("extract-dna", ExtractedDNA).dna
-    generated = ctx.output("generate-concept", GeneratedConcept)
+    answers = ctx.output(load_session).answers
+    dna = ctx.output(extract_dna).dna
+    generated = ctx.output(generate_concept)
     project_id = ctx.input.project_id
     ctx.put(
         paths.project(project_id),
@@ -105,7 +105,7 @@ def save_project(ctx: Ctx) -> SavedProject:
 
 @project_from_idea.step("update-session")
 def update_session(ctx: Ctx) -> ProjectSessionUpdated:
-    generated = ctx.output("generate-concept", GeneratedConcept)
+    generated = ctx.output(generate_concept)
     ctx.merge(
         paths.project_session(ctx.input.session_id),
         {
