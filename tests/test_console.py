@@ -96,6 +96,11 @@ def test_the_console_lists_a_completed_run_and_shows_its_four_steps(
     expect(steps.locator("td[data-label=Status]")).to_have_text(["COMPLETED"] * 4)
     expect(page.locator("#run-status")).to_have_text("COMPLETED")
     expect(page.locator("#live")).to_contain_text("ended")
+    # Tokens: the step that called the model, and the run's total.
+    step_tokens = page.locator("tr[data-step=generate-seeds] td[data-label=Tokens]").inner_text()
+    expected = stack.run_view(created["runId"])["steps"][1]["usage"]["totalTokens"]
+    assert step_tokens == f"{expected:,}"
+    expect(page.locator("#run-tokens")).to_have_text(f"{expected:,}")
     _shot(page, "02-completed-run")
     # The token came in the fragment, left it at once, and was never in a URL sent.
     assert token not in page.url
@@ -161,6 +166,7 @@ def test_resuming_a_cancelled_run_from_its_page(
 
     expect(page.locator("#run-status")).to_have_text("COMPLETED")
     assert _step_statuses(page) == ["COMPLETED"] * 4
+    expect(page.locator("#run-resumes")).to_contain_text("by operator-1 (was CANCELLED)")
 
 
 def test_resume_is_hidden_when_the_api_cannot_resume(
@@ -208,6 +214,40 @@ def test_starting_a_brainstorm_from_the_form(stack: Stack, api_process: WorkerPr
     _shot(page, "08-started-brainstorm")
 
 
+def test_starting_a_project_and_then_its_programme_from_the_forms(
+    stack: Stack, api_process: WorkerProcess, page: Page
+):
+    _open(page, api_process, f"token={_token(stack)}&start")
+    page.get_by_label("Theme").fill("Climate action through street art")
+    page.get_by_label("Preferred countries").fill("Spain, Poland")
+    page.get_by_label("Duration in days").fill("5")
+    page.get_by_label("Translation support").check()
+    page.get_by_role("button", name="Start project").click()
+
+    expect(page).to_have_url(re.compile(r"#run=[0-9a-f]+$"))
+    project_run = page.url.rsplit("=", 1)[1]
+    expect(page.locator("#run-workflow")).to_have_text("project.generate-from-idea")
+    stack.deliver_all()
+    expect(page.locator("#run-status")).to_have_text("COMPLETED")
+    session_id = stack.run_doc(project_run)["subject"].rsplit("/", 1)[1]
+    session = stack.get(f"/v1/project-sessions/{session_id}").get_json()
+    project = stack.get(f"/v1/projects/{session['projectId']}").get_json()
+    assert project["durationDays"] == 5
+
+    page.get_by_role("link", name="Start a run").click()
+    page.get_by_label("Project id").fill(session["projectId"])
+    page.get_by_role("button", name="Start programme").click()
+
+    expect(page.locator("#run-workflow")).to_have_text("programme.generate-from-concept")
+    stack.deliver_all()
+    expect(page.locator("#run-status")).to_have_text("COMPLETED")
+    steps = page.locator("#steps-table tbody td[data-label=Step]").all_inner_texts()
+    assert [s for s in steps if s.startswith("generate-day-")] == [
+        f"generate-day-{n}" for n in range(1, 6)
+    ]
+    _shot(page, "10-started-programme")
+
+
 def test_a_rejected_form_shows_the_apis_reasons_at_the_fields(
     stack: Stack, api_process: WorkerProcess, page: Page
 ):
@@ -219,6 +259,7 @@ def test_a_rejected_form_shows_the_apis_reasons_at_the_fields(
     result = page.locator("#brainstorm-form .form-result")
     expect(result).to_contain_text("prompt")
     expect(page.get_by_label("Prompt")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Prompt")).to_have_attribute("aria-describedby", "brainstorm-result")
     assert "#start" in page.url
     assert stack.get("/v1/runs").get_json()["runs"] == []
     _shot(page, "09-rejected-form")
@@ -285,7 +326,7 @@ def test_the_console_fits_a_phone_screen(stack: Stack, api_process: WorkerProces
     expect(phone.locator("#runs-table tbody tr")).to_have_count(1)
     overflow = "document.documentElement.scrollWidth - window.innerWidth"
     assert phone.evaluate(overflow) <= 0
-    _shot(phone, "10-phone-runs")
+    _shot(phone, "11-phone-runs")
 
     phone.get_by_role("link", name=created["runId"]).click()
     expect(phone.locator("#steps-table tbody tr")).to_have_count(4)
@@ -295,4 +336,4 @@ def test_the_console_fits_a_phone_screen(stack: Stack, api_process: WorkerProces
     first = phone.locator("#steps-table tbody tr").first
     expect(first.locator("td[data-label=Status]")).to_be_visible()
     assert phone.locator("#steps-table thead").bounding_box()["x"] < 0  # type: ignore[index]
-    _shot(phone, "11-phone-run")
+    _shot(phone, "12-phone-run")

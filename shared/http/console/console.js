@@ -130,6 +130,13 @@
     return `${usage.totalTokens.toLocaleString()}${cost}`;
   }
 
+  // The run's tokens as the sum of its steps', when the API gives no run total.
+  function stepsUsage(steps) {
+    const known = steps.filter((step) => step.usage);
+    if (!known.length) return null;
+    return { totalTokens: known.reduce((sum, step) => sum + step.usage.totalTokens, 0) };
+  }
+
   function cell(row, label, content, className) {
     const td = document.createElement("td");
     td.dataset.label = label;
@@ -241,7 +248,11 @@
     $("run-finished").textContent = when(run.finishedAt);
     $("run-deadline").textContent = when(run.deadlineAt);
     $("run-deliveries").textContent = String(run.deliveries ?? 0);
-    $("run-tokens").textContent = tokens(run.usage);
+    $("run-tokens").textContent = tokens(run.usage || stepsUsage(run.steps));
+    const resumes = run.resumes || [];
+    $("run-resumes").textContent = resumes.length
+      ? resumes.map((r) => `${when(r.at)} by ${r.by} (was ${r.previousStatus})`).join("; ")
+      : "never";
     const error = $("run-error");
     error.textContent = run.error ? `Error: ${run.error}` : "";
     error.hidden = !run.error;
@@ -420,7 +431,10 @@
     event.preventDefault();
     const form = event.currentTarget;
     const result = form.querySelector(".form-result");
-    for (const el of form.elements) el.removeAttribute("aria-invalid");
+    for (const el of form.elements) {
+      el.removeAttribute("aria-invalid");
+      el.removeAttribute("aria-describedby");
+    }
     result.replaceChildren();
     const [path, body] = STARTS[form.dataset.kind](form);
     const button = form.querySelector("button[type=submit]");
@@ -431,7 +445,7 @@
     } catch (error) {
       const p = document.createElement("p");
       p.className = "error";
-      p.textContent = error.message;
+      p.textContent = error.details.length ? "The API refused these answers:" : error.message;
       result.append(p);
       if (error.details.length) {
         const list = document.createElement("ul");
@@ -440,7 +454,10 @@
           item.textContent = `${detail.field}: ${detail.message}`;
           list.append(item);
           const field = form.elements[detail.field];
-          if (field && field.setAttribute) field.setAttribute("aria-invalid", "true");
+          if (field && field.setAttribute) {
+            field.setAttribute("aria-invalid", "true");
+            field.setAttribute("aria-describedby", result.id);
+          }
         }
         result.append(list);
       }
