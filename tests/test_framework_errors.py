@@ -8,6 +8,12 @@ handler into a plain-text 500; these tests go through its real app.
 from __future__ import annotations
 
 import pytest
+from werkzeug.exceptions import (
+    BadRequest,
+    Forbidden,
+    RequestEntityTooLarge,
+    RequestHeaderFieldsTooLarge,
+)
 
 from tests.stack import Stack
 
@@ -74,3 +80,25 @@ def test_a_long_unroutable_path_is_not_echoed_whole(stack: Stack):
 
     _assert_json_error(response, 404, "not_found")
     assert len(response.get_data()) < 1000
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "code"),
+    [
+        (BadRequest("bad header"), 400, "malformed_request"),
+        (RequestHeaderFieldsTooLarge(), 431, "request_header_fields_too_large"),
+        (RequestEntityTooLarge(), 413, "payload_too_large"),
+        (Forbidden(), 403, "forbidden"),
+    ],
+    ids=["400", "431", "413", "403"],
+)
+def test_any_http_error_werkzeug_raises_outside_our_handler_is_json(
+    stack: Stack, raised: Exception, status: int, code: str
+):
+    app = stack.api.application
+
+    @app.before_request
+    def refuse() -> None:
+        raise raised
+
+    _assert_json_error(stack.api.get("/healthz"), status, code)
