@@ -26,7 +26,6 @@ import sys
 import time
 
 from bench.common import (
-    REPO,
     Bench,
     RpcRecord,
     bench_stack,
@@ -35,6 +34,7 @@ from bench.common import (
     table,
     totals,
 )
+from devtools import REPO_ROOT
 
 SEEDS = 10
 COUNT_RUNS = 3
@@ -200,14 +200,14 @@ _IMPORT_PROBE = (
 
 def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-    env["PYTHONPATH"] = str(REPO)
+    env["PYTHONPATH"] = str(REPO_ROOT)
     return env
 
 
 def import_seconds(function: str) -> float:
     done = subprocess.run(
         [sys.executable, "-c", _IMPORT_PROBE],
-        cwd=REPO / "functions" / function,
+        cwd=REPO_ROOT / "functions" / function,
         env=_clean_env(),
         capture_output=True,
         text=True,
@@ -225,7 +225,7 @@ def heaviest_imports(function: str, top: int = 4) -> list[tuple[str, str, float]
     """
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import main"],
-        cwd=REPO / "functions" / function,
+        cwd=REPO_ROOT / "functions" / function,
         env=_clean_env(),
         capture_output=True,
         text=True,

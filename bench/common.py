@@ -32,9 +32,9 @@ from typing import Any
 import grpc
 from google.cloud import firestore
 
+from devtools import REPO_ROOT
 from devtools.worker_process import WorkerProcess
 
-REPO = Path(__file__).resolve().parent.parent
 PROJECT = "demo-genjobs-bench"
 TENANT = "org-bench"
 USER = "bench-user"
@@ -295,7 +295,7 @@ class Bench:
     def worker_env(self) -> dict[str, str]:
         return {
             **os.environ,
-            "PYTHONPATH": str(REPO),
+            "PYTHONPATH": str(REPO_ROOT),
             "PYTHONUNBUFFERED": "1",
             "LOG_LEVEL": "INFO",  # "delivery finished" lines are counted
         }
@@ -388,7 +388,7 @@ def bench_stack(extra_env: dict[str, str] | None = None) -> Iterator[Bench]:
 
         s = services.settings
         provision(s.project, s.events_topic, s.dead_letter_topic, None)
-        app = functions_framework.create_app("api", str(REPO / "functions/api/main.py"))
+        app = functions_framework.create_app("api", str(REPO_ROOT / "functions/api/main.py"))
         bench = Bench(
             workdir=workdir,
             emulators=emulators,

@@ -32,7 +32,8 @@ from pathlib import Path
 import hcl2
 from hcl2 import SerializationOptions
 
-from bench.common import REPO, Bench, bench_stack, show, summarize, table, totals
+from bench.common import Bench, bench_stack, show, summarize, table, totals
+from devtools import REPO_ROOT
 from devtools.worker_process import WorkerProcess
 
 RUNS = 64
@@ -41,7 +42,7 @@ SEEDS = 5
 COUNTED_RUNS = 8
 GOAL_FACTOR = 1.5
 GOAL_RSS_MIB = 512
-VARIABLES_TF = REPO / "infra" / "variables.tf"
+VARIABLES_TF = REPO_ROOT / "infra" / "variables.tf"
 
 
 def terraform_threads(variables_tf: Path = VARIABLES_TF) -> int:

@@ -22,7 +22,8 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from devtools import REPO_ROOT
+
 FUNCTIONS: tuple[str, ...] = ("api", "worker")
 
 # The earliest timestamp a zip entry can carry.

@@ -14,14 +14,11 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
-from devtools import supervise
+from devtools import REPO_ROOT, supervise
 from devtools.devauth import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys, mint_token
 from devtools.emulators import EmulatorMissing, LocalCloud, LocalConfig
 from devtools.function_server import command as function_command
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def api_port() -> int:
@@ -34,7 +31,7 @@ def worker_port() -> int:
 
 def local_env() -> dict[str, str]:
     """Environment for the local api and worker: emulators, dev auth, offline LLM unless a key."""
-    keys = ensure_dev_keys(REPO / ".dev")
+    keys = ensure_dev_keys(REPO_ROOT / ".dev")
     env = dict(os.environ)
     env.update(LocalConfig.from_env(os.environ).env())
     env.setdefault("AUTH_JWKS_FILE", str(keys.jwks_path))
@@ -42,7 +39,7 @@ def local_env() -> dict[str, str]:
     env.setdefault("AUTH_AUDIENCE", DEV_AUDIENCE)
     # Usual local frontend dev servers (Vite, Next.js/CRA).
     env.setdefault("CORS_ALLOWED_ORIGINS", "http://localhost:5173,http://localhost:3000")
-    env["PYTHONPATH"] = str(REPO)
+    env["PYTHONPATH"] = str(REPO_ROOT)
     return env
 
 
@@ -52,14 +49,14 @@ def console_url(tenant: str = "org-dev", user: str = "dev-user") -> str:
     The token rides in the URL's fragment, which the browser never sends to
     a server; the page takes it from there.
     """
-    token = mint_token(ensure_dev_keys(REPO / ".dev"), tenant, user, ttl_seconds=8 * 3600)
+    token = mint_token(ensure_dev_keys(REPO_ROOT / ".dev"), tenant, user, ttl_seconds=8 * 3600)
     return f"http://127.0.0.1:{api_port()}/console#token={token}"
 
 
 def serve(target: str, port: int) -> int:
     """Become one function's server (make api / make worker): signals reach it directly."""
     supervise.die_with_parent()  # kept across exec
-    os.chdir(REPO)
+    os.chdir(REPO_ROOT)
     command = function_command(target, port)
     os.execve(command[0], command, local_env())
 
@@ -78,7 +75,7 @@ def dev() -> int:
             print(exc, file=sys.stderr)
             return 2
         for target, port in (("api", api_port()), ("worker", worker_port())):
-            children.append(supervise.spawn(function_command(target, port), env=env, cwd=REPO))
+            children.append(supervise.spawn(function_command(target, port), env=env, cwd=REPO_ROOT))
         llm = "OpenAI" if env.get("OPENAI_API_KEY") else "offline placeholder"
         print(
             f"\n{cloud.describe()}\n"

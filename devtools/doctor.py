@@ -33,7 +33,7 @@ from devtools.provision import (
     push_endpoint,
     subscription_id,
 )
-from shared.events import SWEEP_HEARTBEAT
+from shared.worker import SWEEP_HEARTBEAT
 
 Status = Literal["OK", "FAIL", "SKIP"]
 HTTP_TIMEOUT = 10.0

@@ -30,6 +30,7 @@ from pathlib import Path
 from devtools import supervise
 from devtools.provision import SweepTick, provision
 from devtools.supervise import supervised
+from shared.config import DEFAULT_DEAD_LETTER_TOPIC, DEFAULT_EVENTS_TOPIC
 
 SDK = Path(os.environ.get("CLOUDSDK_PLATFORM_DIR", "/usr/lib/google-cloud-sdk/platform"))
 FIRESTORE_JAR = SDK / "cloud-firestore-emulator" / "cloud-firestore-emulator.jar"
@@ -222,8 +223,8 @@ class LocalConfig:
             project=env.get("GOOGLE_CLOUD_PROJECT") or DEFAULT_PROJECT,
             firestore_port=_port(env.get("FIRESTORE_EMULATOR_HOST") or "127.0.0.1:8681"),
             pubsub_port=_port(env.get("PUBSUB_EMULATOR_HOST") or "127.0.0.1:8682"),
-            events_topic=env.get("EVENTS_TOPIC") or "generation-events",
-            dead_letter_topic=env.get("DEAD_LETTER_TOPIC") or "generation-events-dead-letter",
+            events_topic=env.get("EVENTS_TOPIC") or DEFAULT_EVENTS_TOPIC,
+            dead_letter_topic=env.get("DEAD_LETTER_TOPIC") or DEFAULT_DEAD_LETTER_TOPIC,
             worker_url=env.get("WORKER_URL")
             or f"http://127.0.0.1:{env.get('WORKER_PORT') or 8081}",
             sweep_seconds=float(env.get("SWEEP_SECONDS") or 15),

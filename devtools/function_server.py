@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from functions_framework import create_app
 from functions_framework._http import create_server
 
-REPO = Path(__file__).resolve().parent.parent
+from devtools import REPO_ROOT
+
 GRACE_SECONDS = 5
 
 
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", choices=["api", "worker"])
     parser.add_argument("port", type=int)
     args = parser.parse_args(argv)
-    app = create_app(args.target, str(REPO / "functions" / args.target / "main.py"))  # type: ignore[no-untyped-call]
+    app = create_app(args.target, str(REPO_ROOT / "functions" / args.target / "main.py"))  # type: ignore[no-untyped-call]
     server = create_server(app, False, graceful_timeout=GRACE_SECONDS)  # type: ignore[no-untyped-call]
     server.run("127.0.0.1", args.port)
     return 0

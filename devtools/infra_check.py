@@ -29,7 +29,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from devtools import REPO_ROOT
+
 INFRA_DIR = REPO_ROOT / "infra"
 CLOUDBUILD = REPO_ROOT / "cloudbuild.yaml"
 CHECKOV_VENV = REPO_ROOT / ".venv-checkov"

@@ -44,7 +44,8 @@ from typing import Any
 import hcl2
 from hcl2 import SerializationOptions
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from devtools import REPO_ROOT
+
 REQUIREMENTS = REPO_ROOT / "requirements-provider-schema.txt"
 PACKAGE = "cdktn-provider-google"
 PACKAGE_VERSION = "20.3.1"

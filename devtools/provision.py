@@ -22,6 +22,8 @@ from google.api_core import exceptions as gexc
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 from google.pubsub_v1.types import DeadLetterPolicy, PushConfig, RetryPolicy
 
+from shared.config import DEFAULT_DEAD_LETTER_TOPIC, DEFAULT_EVENTS_TOPIC
+
 # infra/variables.tf defaults: max_delivery_attempts, worker_timeout_seconds + 30.
 MAX_DELIVERY_ATTEMPTS = 15
 ACK_DEADLINE_SECONDS = 570
@@ -105,8 +107,8 @@ class SweepTick:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--project", required=True)
-    parser.add_argument("--events-topic", default="generation-events")
-    parser.add_argument("--dead-letter-topic", default="generation-events-dead-letter")
+    parser.add_argument("--events-topic", default=DEFAULT_EVENTS_TOPIC)
+    parser.add_argument("--dead-letter-topic", default=DEFAULT_DEAD_LETTER_TOPIC)
     parser.add_argument("--worker-url", default="http://127.0.0.1:8081")
     args = parser.parse_args(argv)
     subs = provision(args.project, args.events_topic, args.dead_letter_topic, args.worker_url)

@@ -18,8 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-CLIENT = REPO / "clients" / "typescript"
+from devtools import REPO_ROOT
+
+CLIENT = REPO_ROOT / "clients" / "typescript"
 GENERATED = ("openapi.json", "api.d.ts")
 
 

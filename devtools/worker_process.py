@@ -20,9 +20,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from devtools import REPO_ROOT
 from devtools.emulators import free_port
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 class WorkerProcess:
@@ -40,7 +39,7 @@ class WorkerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log_dir / f"{target}-{name}-{self.port}.log"
-        self.env = env if env is not None else {**os.environ, "PYTHONPATH": str(REPO)}
+        self.env = env if env is not None else {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> WorkerProcess:
@@ -53,14 +52,14 @@ class WorkerProcess:
                     "--target",
                     self.target,
                     "--source",
-                    str(REPO / f"functions/{self.target}/main.py"),
+                    str(REPO_ROOT / f"functions/{self.target}/main.py"),
                     "--host",
                     "127.0.0.1",
                     "--port",
                     str(self.port),
                 ],
                 env=self.env,
-                cwd=REPO,
+                cwd=REPO_ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -24,6 +24,10 @@ from pydantic_settings import (
 
 from shared.errors import InvalidSettings
 
+# Topic names when no setting says otherwise (Terraform's defaults are the same).
+DEFAULT_EVENTS_TOPIC = "generation-events"
+DEFAULT_DEAD_LETTER_TOPIC = "generation-events-dead-letter"
+
 _URL = re.compile(r"https?://[^\s/]+(/\S*)?")
 # A browser origin as the Origin header carries it, or "*" for any.
 _ORIGIN = re.compile(r"\*|https?://[^\s/]+")
@@ -148,10 +152,10 @@ class Settings(_Group):
         default="(default)", min_length=1, validation_alias="FIRESTORE_DATABASE"
     )
     events_topic: str = Field(
-        default="generation-events", min_length=1, validation_alias="EVENTS_TOPIC"
+        default=DEFAULT_EVENTS_TOPIC, min_length=1, validation_alias="EVENTS_TOPIC"
     )
     dead_letter_topic: str = Field(
-        default="generation-events-dead-letter",
+        default=DEFAULT_DEAD_LETTER_TOPIC,
         min_length=1,
         validation_alias="DEAD_LETTER_TOPIC",
     )

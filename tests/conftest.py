@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from devtools import REPO_ROOT
 from devtools.emulators import Emulators, reset_firestore
 from devtools.openai_server import OpenAIServer
 from devtools.worker_process import WorkerProcess
@@ -26,7 +27,6 @@ from tests.engine_support import Engine, Recorder
 from tests.stack import Stack
 
 PROJECT = "demo-genjobs-test"
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +93,7 @@ def stack(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("OPENAI_API_KEY_SECRET", raising=False)
-    with Stack.build(REPO, signing_key, llm_server) as built:
+    with Stack.build(REPO_ROOT, signing_key, llm_server) as built:
         yield built
 
 
@@ -141,7 +141,7 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 # Screenshots of the browser tests, kept as test artefacts (git-ignored).
-ARTIFACTS = REPO / "tests" / "artifacts"
+ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 
 
 @pytest.fixture(scope="session")

@@ -18,13 +18,11 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from devtools import supervise
+from devtools import REPO_ROOT, supervise
 from devtools.doctor import http_get
 from devtools.emulators import free_port
 from devtools.function_server import command
 from devtools.local_server import LocalServer, QuietHandler, send_json
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -39,9 +37,9 @@ class FunctionProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> FunctionProcess:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
         self.process = supervise.spawn(
-            command(self.target, self.port), env=env, cwd=REPO, log=self.log
+            command(self.target, self.port), env=env, cwd=REPO_ROOT, log=self.log
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from shared.engine.delivery import EngineConfig, Outcome
 from shared.engine.lifecycle import new_run, start_run
-from shared.engine.model import RunRecord, SubjectFields, Write
+from shared.engine.records import RunRecord, SubjectFields, Write
 from shared.engine.runner import Runner
 from shared.engine.sweep import SweepReport, sweep
 from shared.engine.workflow import StepContext, Workflow

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared.engine.model import StepStatus, Write
+from shared.engine.records import StepStatus, Write
 from shared.engine.store import RunPatch, RunStore
 
 

@@ -17,7 +17,8 @@ from typing import Any
 import hcl2
 from hcl2 import SerializationOptions
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from devtools import REPO_ROOT
+
 INFRA_DIR = REPO_ROOT / "infra"
 CONFIG_PY = REPO_ROOT / "shared" / "config.py"
 

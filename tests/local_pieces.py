@@ -16,10 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devtools import supervise
+from devtools import REPO_ROOT, supervise
 from devtools.emulators import free_port
-
-REPO = Path(__file__).resolve().parent.parent
 
 # Variables of the surrounding test session that must not leak into a piece.
 _SESSION_ONLY = (
@@ -103,7 +101,7 @@ class Piece:
 
     def start(self) -> Piece:
         self.process = supervise.spawn(
-            ["make", "--no-print-directory", self.target], env=self.env, cwd=REPO, log=self.log
+            ["make", "--no-print-directory", self.target], env=self.env, cwd=REPO_ROOT, log=self.log
         )
         return self
 

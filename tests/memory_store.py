@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.engine.model import RunRecord, RunStatus, Write
+from shared.engine.records import RunRecord, RunStatus, Write
 from shared.engine.store import LoadedRun, RunPatch
 from shared.errors import RunExists, StaleRun
 

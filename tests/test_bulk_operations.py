@@ -8,7 +8,7 @@ import pytest
 
 from devtools.openai_server import Reply
 from devtools.samples import WIZARD_ANSWERS
-from shared.engine.model import RunStatus
+from shared.engine.records import RunStatus
 from shared.workflows.ops import PAGE_SIZE
 from tests.faults import CrashingStore, SimulatedCrash
 from tests.runs_support import seed_series

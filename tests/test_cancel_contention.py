@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from shared.engine.model import RunStatus, Write
+from shared.engine.records import RunStatus, Write
 from shared.engine.store import RunPatch, RunStore
 from tests.stack import Stack
 

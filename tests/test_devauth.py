@@ -8,12 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devtools import REPO_ROOT
 from devtools.devauth import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys, mint_token
 from shared.adapters.jwt_auth import TokenVerifier
 from shared.config import AuthSettings
 from shared.http.principal import Principal
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def dev_verifier(jwks_path: Path) -> TokenVerifier:

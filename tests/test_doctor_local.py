@@ -28,7 +28,7 @@ from devtools.doctor import (
 )
 from devtools.emulators import free_port
 from devtools.provision import provision, subscription_id
-from shared.events import SWEEP_HEARTBEAT
+from shared.worker import SWEEP_HEARTBEAT
 from tests.doctor_support import FunctionProcess
 from tests.stack import Stack
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from shared.engine.lifecycle import cancel_run
-from shared.engine.model import RunStatus
+from shared.engine.records import RunStatus
 from shared.errors import AlreadyFinished
 from tests.engine_support import Engine, Recorder, linear_workflow
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from shared.engine.model import RunStatus, StepStatus
+from shared.engine.records import RunStatus, StepStatus
 from tests.engine_support import Engine, Recorder, SimulatedCrash, linear_workflow
 
 

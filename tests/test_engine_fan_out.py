@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shared.engine.delivery import EngineConfig
-from shared.engine.model import RunStatus, StepStatus
+from shared.engine.records import RunStatus, StepStatus
 from shared.errors import NonRetriableError, TransientError
 from tests.engine_support import RETRY, Engine, Recorder, SimulatedCrash, fan_out_workflow
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from shared.engine.delivery import EngineConfig
-from shared.engine.model import Write
+from shared.engine.records import Write
 from shared.engine.store import RunPatch
 from tests.engine_support import Engine, Recorder, SimulatedCrash, linear_workflow
 from tests.memory_store import InMemoryRunStore

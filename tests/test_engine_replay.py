@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.engine.model import RunStatus, StepStatus
+from shared.engine.records import RunStatus, StepStatus
 from shared.errors import TransientError
 from tests.engine_support import RETRY, Engine, Recorder, linear_workflow
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.engine.model import RunStatus, StepStatus, TokenUsage
+from shared.engine.records import RunStatus, StepStatus, TokenUsage
 from shared.errors import NonRetriableError, TransientError
 from tests.engine_support import RETRY, Engine, Recorder, linear_workflow
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.engine.model import RunStatus
+from shared.engine.records import RunStatus
 from shared.errors import TransientError
 from tests.engine_support import Engine, Recorder, SimulatedCrash, linear_workflow
 

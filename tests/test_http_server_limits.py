@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from devtools.worker_process import REPO, WorkerProcess
+from devtools import REPO_ROOT
+from devtools.worker_process import WorkerProcess
 from shared.http.responses import MAX_BODY_BYTES
 from tests.auth_support import (
     AUDIENCE,
@@ -43,7 +44,7 @@ def api_server(
     log_dir: Path = tmp_path_factory.mktemp("api-server")
     env = {
         **os.environ,
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": str(REPO_ROOT),
         "GOOGLE_CLOUD_PROJECT": "demo-genjobs-test",
         "AUTH_JWKS_FILE": str(write_jwks(log_dir / "jwks.json", key)),
         "AUTH_ISSUER": ISSUER,

@@ -9,7 +9,7 @@ import pytest
 
 from devtools.openai_server import Reply
 from shared.adapters.firestore_store import INLINE_OUTPUT_LIMIT
-from shared.engine.model import StepRecord, StepStatus
+from shared.engine.records import StepRecord, StepStatus
 from shared.engine.store import RunPatch
 from tests.faults import CrashingStore, SimulatedCrash
 from tests.stack import Stack

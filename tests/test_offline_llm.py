@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from shared.adapters.offline_llm import OfflineLanguageModel
 from shared.engine.meter import StepMeter
-from shared.engine.model import TokenUsage
+from shared.engine.records import TokenUsage
 from shared.errors import NonRetriableError
 
 HH_MM = r"^([01]\d|2[0-3]):[0-5]\d$"

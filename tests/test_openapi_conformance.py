@@ -27,10 +27,11 @@ from schemathesis import GenerationMode
 from schemathesis.generation.case import Case
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from devtools import REPO_ROOT
 from devtools.emulators import Emulators, reset_firestore
 from devtools.provision import provision
 from devtools.samples import WIZARD_ANSWERS
-from devtools.worker_process import REPO, WorkerProcess
+from devtools.worker_process import WorkerProcess
 from shared.http.app import ROUTES
 from shared.http.routing import Route
 from tests.auth_support import AUDIENCE, ISSUER, SigningKey, bearer, claims, mint, write_jwks
@@ -59,7 +60,7 @@ def live_api(
     suffix = uuid.uuid4().hex[:8]
     env = {
         **os.environ,
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": str(REPO_ROOT),
         "GOOGLE_CLOUD_PROJECT": PROJECT,
         "EVENTS_TOPIC": f"events-{suffix}",
         "DEAD_LETTER_TOPIC": f"events-dlq-{suffix}",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.engine.model import RunStatus
+from shared.engine.records import RunStatus
 from tests.runs_support import T0, seed_run, seed_series
 from tests.stack import Stack
 

@@ -15,7 +15,7 @@ from google.cloud import firestore
 
 from shared.adapters.firestore_runs import FirestoreRunIndex
 from shared.engine.listing import RunFilter
-from shared.engine.model import RunStatus
+from shared.engine.records import RunStatus
 from tests.infra_support import Infra
 from tests.test_infra_wiring import index_specs
 

@@ -14,7 +14,7 @@ import pytest
 
 from devtools.emulators import Emulators, reset_firestore
 from shared.adapters.firestore_store import FirestoreRunStore, client_for
-from shared.engine.model import RunRecord, RunStatus, StepRecord, StepStatus, Write
+from shared.engine.records import RunRecord, RunStatus, StepRecord, StepStatus, Write
 from shared.engine.store import RunPatch, RunStore
 from shared.errors import RunExists, StaleRun
 from tests.conftest import PROJECT

@@ -22,7 +22,7 @@ import pytest
 
 from devtools.openai_server import Reply
 from shared import logs
-from shared.engine.model import Write
+from shared.engine.records import Write
 from shared.engine.store import RunPatch, RunStore
 from tests.stack import Stack
 

@@ -7,14 +7,12 @@ import os
 import secrets
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from devtools import REPO_ROOT
 from shared.config import AuthSettings, LLMSettings, ModelPrice, Settings
 from shared.errors import InvalidSettings
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _env_names() -> set[str]:
@@ -179,7 +177,7 @@ def test_entry_point_refuses_to_start_with_a_bad_setting(entry_point: str) -> No
     env["MAX_PARALLEL_STEPS"] = "0"
     started = subprocess.run(
         [sys.executable, "-c", f"import functions.{entry_point}.main"],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,

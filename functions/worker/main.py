@@ -8,8 +8,8 @@ import functions_framework
 from cloudevents.http.event import CloudEvent
 
 import shared.workflows  # noqa: F401 - registers the workflows with the engine
-from shared.events import handle_pubsub
 from shared.services import from_environment
+from shared.worker import handle_pubsub
 
 # Read and check every setting now: a bad value stops the instance at start,
 # naming the variable, instead of failing requests or runs later.

@@ -19,9 +19,6 @@ from openai.lib._pydantic import to_strict_json_schema
 from openai.types.shared_params import ResponseFormatJSONSchema
 from pydantic import BaseModel
 
-# Keywords moved from the schema into descriptions before sending.
-UNSENT_KEYWORDS = ("minLength", "maxLength")
-
 
 def _length_hint(node: dict[str, Any]) -> str | None:
     low, high = node.pop("minLength", None), node.pop("maxLength", None)

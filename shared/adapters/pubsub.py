@@ -20,7 +20,6 @@ class RunMessage(BaseModel):
 
     type: Literal["run", "sweep"] = "run"
     run_id: str | None = Field(default=None, alias="runId")
-    workflow: str | None = None
 
 
 class PubSubPublisher:
@@ -55,7 +54,7 @@ class PubSubPublisher:
 
     def publish_run(self, run_id: str, workflow: str) -> None:
         self._publish(
-            RunMessage(type="run", run_id=run_id, workflow=workflow),
+            RunMessage(type="run", run_id=run_id),
             {"type": "run", "event": workflow, "runId": run_id},
         )
 

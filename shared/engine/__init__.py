@@ -13,7 +13,7 @@ from shared.engine.delivery import Clock, EngineConfig, Outcome, utcnow
 from shared.engine.lifecycle import cancel_run, fail_dead_lettered, new_run, start_run
 from shared.engine.listing import Cursor, RunFilter, RunIndex, RunPage, RunSummary, matches
 from shared.engine.meter import StepMeter
-from shared.engine.model import (
+from shared.engine.records import (
     Resume,
     RunRecord,
     RunStatus,

@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from shared.engine.delivery import EngineConfig
 from shared.engine.meter import StepMeter
-from shared.engine.model import RunRecord, StepRecord, StepStatus, total_usage
 from shared.engine.plan import RunPlan
+from shared.engine.records import RunRecord, StepRecord, StepStatus, total_usage
 from shared.engine.store import RunPatch
 from shared.errors import NonRetriableError, describe
 

@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from shared.engine.attempts import Attempts, StepFailure
 from shared.engine.delivery import Outcome
 from shared.engine.fencing import RunFence
-from shared.engine.model import RunStatus, StepRecord, Write
 from shared.engine.plan import RunPlan
+from shared.engine.records import RunStatus, StepRecord, Write
 from shared.engine.store import RunPatch
 from shared.engine.transitions import subject_status_writes, terminal_fields
 from shared.engine.workflow import Stage

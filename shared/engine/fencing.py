@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.engine.delivery import Clock, EngineConfig, Outcome, Stop
-from shared.engine.model import RunStatus, StepRecord, Write
+from shared.engine.records import RunStatus, StepRecord, Write
 from shared.engine.store import LoadedRun, RunPatch, RunStore
 from shared.engine.transitions import subject_status_writes, terminal_fields
 from shared.errors import StaleRun

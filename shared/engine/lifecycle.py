@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.engine.model import RunRecord, RunStatus, Write
+from shared.engine.records import RunRecord, RunStatus, Write
 from shared.engine.store import EventPublisher, LoadedRun, RunStore
 from shared.engine.transitions import end_run, last_step_error
 from shared.engine.workflow import Workflow

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from shared.engine.model import RunStatus
+from shared.engine.records import RunStatus
 from shared.engine.usage import Usage
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from shared.engine.model import TokenUsage
+from shared.engine.records import TokenUsage
 
 
 class StepMeter:

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from shared.engine.meter import StepMeter
-from shared.engine.model import RunRecord, StepStatus
+from shared.engine.records import RunRecord, StepStatus
 from shared.engine.workflow import Stage, Step, StepContext, Workflow
 
 log = logging.getLogger(__name__)

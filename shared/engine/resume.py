@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.engine import registry
-from shared.engine.model import Resume, RunRecord, RunStatus, StepRecord, StepStatus, Write
+from shared.engine.records import Resume, RunRecord, RunStatus, StepRecord, StepStatus, Write
 from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore
 from shared.errors import NotResumable, StaleRun
 

@@ -31,8 +31,8 @@ from shared.engine.delivery import Clock, EngineConfig, Outcome, Stop, utcnow
 from shared.engine.fan_out import run_items
 from shared.engine.fencing import Heartbeat, RunFence
 from shared.engine.meter import StepMeter
-from shared.engine.model import RunStatus
 from shared.engine.plan import RunPlan
+from shared.engine.records import RunStatus
 from shared.engine.store import LoadedRun, RunStore
 from shared.engine.workflow import FanOut, Stage, Workflow
 from shared.errors import RetryLater, StaleRun, describe

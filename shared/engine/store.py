@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.engine.model import RunRecord, StepRecord, Write
+from shared.engine.records import RunRecord, StepRecord, Write
 
 
 @dataclass(frozen=True)

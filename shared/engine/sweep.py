@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.engine.model import RunStatus
+from shared.engine.records import RunStatus
 from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore
 from shared.engine.transitions import current_step, end_run, last_step_error
 from shared.errors import StaleRun

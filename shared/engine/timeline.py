@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from shared.engine.model import RunRecord, StepStatus, TokenUsage
+from shared.engine.records import RunRecord, StepStatus, TokenUsage
 from shared.engine.workflow import FanOut, Workflow
 from shared.models.common import CamelModel, Progress
 

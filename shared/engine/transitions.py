@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.engine.model import RunRecord, RunStatus, StepStatus, Write
+from shared.engine.records import RunRecord, RunStatus, StepStatus, Write
 from shared.engine.store import LoadedRun, RunPatch, RunStore
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from shared.engine.model import RunRecord
+from shared.engine.records import RunRecord
 
 # Called with the run as it is now, on the listener's own thread: once at
 # once, then on every change; None when the run document is gone.

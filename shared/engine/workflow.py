@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel
 
 from shared.engine.meter import StepMeter
-from shared.engine.model import SubjectFields, Write
+from shared.engine.records import SubjectFields, Write
 
 InputT = TypeVar("InputT", bound=BaseModel)
 OutT = TypeVar("OutT", bound=BaseModel)

@@ -37,7 +37,7 @@ class ActivityType(StrEnum):
     DISCUSSION = "DISCUSSION"
 
 
-Clock = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+TimeOfDay = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 Short = Annotated[str, Capped(200, min_length=1)]
 Focus = Annotated[str, Capped(500, min_length=1)]
 Body = Annotated[str, Capped(2000, min_length=1)]
@@ -88,8 +88,8 @@ class ProgrammeSession(_Strict):
     title: Short
     description: Body
     activity_type: ActivityType
-    start_time: Clock
-    end_time: Clock
+    start_time: TimeOfDay
+    end_time: TimeOfDay
     learning_objectives: Annotated[list[Item], Len(0, 10)]
     methodology: Body
     materials_needed: Annotated[list[Item], Len(0, 20)]

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
-from shared.engine.model import RunStatus
+from shared.engine.records import RunStatus
 from shared.models.common import CamelModel, RequestModel, ResourceId
 
 MAX_PAGE_SIZE = 200
