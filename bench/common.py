@@ -382,7 +382,7 @@ def bench_stack(extra_env: dict[str, str] | None = None) -> Iterator[Bench]:
         counting = CountingClient(counter, services.settings.project)
         stack.callback(_close_client, counting)
         # Before anything touched `db`: the store and documents are built on it.
-        services.__dict__["db"] = counting
+        services.override(db=counting)
         plain_db = firestore.Client(project=services.settings.project)
         stack.callback(_close_client, plain_db)
 

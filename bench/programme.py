@@ -94,7 +94,7 @@ def services_with(bench: Bench, max_parallel: int) -> Any:
     if services.settings.max_parallel_steps != max_parallel:
         raise BenchFailure(f"MAX_PARALLEL_STEPS={max_parallel} was not picked up")
     # The same (counting) Firestore client as the api: no second channel.
-    services.__dict__["db"] = bench.services.db
+    services.override(db=bench.services.db)
     _ = services.runner.deps.llm  # build the OpenAI client now, not inside a timed run
     return services
 

@@ -1,4 +1,4 @@
-"""A function as a real process (functions-framework's server): the worker Pub/Sub pushes to.
+"""A function as a real process (`devtools.function_server`, as `make dev` runs it).
 
 Used by the tests that kill a worker mid-step, by the benchmarks, and (with
 `target="api"`) by the tests of what the server itself answers. The
@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +21,7 @@ from typing import Any
 
 from devtools import REPO_ROOT
 from devtools.emulators import free_port
+from devtools.function_server import command as function_command
 
 
 class WorkerProcess:
@@ -45,19 +45,7 @@ class WorkerProcess:
     def start(self, timeout: float = 30.0) -> WorkerProcess:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "functions_framework",
-                    "--target",
-                    self.target,
-                    "--source",
-                    str(REPO_ROOT / f"functions/{self.target}/main.py"),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                ],
+                function_command(self.target, self.port),
                 env=self.env,
                 cwd=REPO_ROOT,
                 stdout=out,

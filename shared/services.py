@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
@@ -66,9 +66,25 @@ class _built_once(functools.cached_property[T]):
 class Services:
     settings: Settings
     clock: Clock = utcnow
+    _overridden: dict[str, object] = field(default_factory=dict, init=False, repr=False)
 
     def now(self) -> datetime:
         return self.clock()
+
+    def override(self, **parts: object) -> None:
+        """Use these parts instead of building them (a fault-injecting store, a counting client).
+
+        For tests and benchmarks. Every part not overridden is built again on
+        next use, so it is built from the overrides (a runner on the new store).
+        """
+        built = {name for name, value in vars(type(self)).items() if isinstance(value, _built_once)}
+        unknown = set(parts) - built
+        if unknown:
+            raise AttributeError(f"Services has no part {sorted(unknown)}")
+        self._overridden.update(parts)
+        for name in built - set(self._overridden):
+            self.__dict__.pop(name, None)
+        self.__dict__.update(self._overridden)
 
     @_built_once
     def db(self) -> firestore.Client:

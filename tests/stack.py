@@ -94,8 +94,7 @@ class Stack:
 
     def use_store(self, store: Any) -> None:
         """Swap the run store the api and worker use (to inject faults around the real one)."""
-        self.services.__dict__["store"] = store
-        self.services.__dict__.pop("runner", None)
+        self.services.override(store=store)
 
     def reprovision(self) -> None:
         """Topics and the test subscription again, after the Pub/Sub emulator restarted."""

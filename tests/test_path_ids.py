@@ -63,7 +63,7 @@ def test_an_id_firestore_cannot_hold_is_404_like_a_missing_document(
     stack: Stack, method: str, template: str, bad_id: str
 ):
     missing = _call(stack, method, template.format("does-not-exist"))
-    stack.services.__dict__["documents"] = NoFirestore()
+    stack.services.override(documents=NoFirestore())
     stack.use_store(NoFirestore())
 
     response = _call(stack, method, template.format(bad_id))

@@ -41,9 +41,9 @@ def test_a_run_past_its_deadline_fails_with_the_reason_on_run_and_session(stack:
 
 def test_a_failed_publish_still_gets_the_run_executed_via_the_sweep(stack: Stack):
     real = stack.services.publisher
-    stack.services.__dict__["publisher"] = FailingPublisher()
+    stack.services.override(publisher=FailingPublisher())
     created = stack.create_brainstorm()  # still 202: the run is durable
-    stack.services.__dict__["publisher"] = real
+    stack.services.override(publisher=real)
     assert stack.pull(wait=0.5) == []
     assert stack.run_doc(created["runId"])["status"] == "QUEUED"
 
