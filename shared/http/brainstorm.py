@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from shared.http.context import RequestContext
 from shared.http.routing import Reply
-from shared.http.sessions import owned_document, run_progress, start_session
+from shared.http.sessions import start_session
+from shared.http.subjects import owned_document, run_progress
 from shared.models import paths
 from shared.models.api import BrainstormSessionView, SeedView
 from shared.models.brainstorm import BrainstormInput, CreateBrainstormSession

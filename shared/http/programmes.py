@@ -11,14 +11,13 @@ livelock.)
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
-from shared.engine import Write, new_run, start_run
+from shared.engine import Write
 from shared.errors import Conflict, MalformedRequest, RunExists
 from shared.http.context import RequestContext
 from shared.http.routing import Reply
-from shared.http.sessions import owned_document, run_progress
+from shared.http.subjects import in_progress, owned_document, run_progress, start_subject_run
 from shared.models import paths
 from shared.models.api import ProgrammeStarted, ProgrammeView
 from shared.models.common import GenerationStatus
@@ -57,29 +56,14 @@ def create_programme(ctx: RequestContext, project_id: str) -> Reply:
         programme_id = paths.programme_id_for(project_id, version)
         run_id = uuid.uuid4().hex
         now = services.now()
-        programme = {
+        fields = {
             "id": programme_id,
             "projectId": project_id,
-            "tenantId": ctx.principal.tenant_id,
-            "userId": ctx.principal.user_id,
             "version": version,
             "status": "DRAFT",
-            "generationStatus": GenerationStatus.IN_PROGRESS.value,
             "aiModel": None,
-            "runId": run_id,
-            "createdAt": now,
-            "updatedAt": now,
         }
-        run = new_run(
-            programme_from_concept,
-            ProgrammeInput(programme_id=programme_id, project_id=project_id),
-            run_id=run_id,
-            tenant_id=ctx.principal.tenant_id,
-            user_id=ctx.principal.user_id,
-            subject=paths.programme(programme_id),
-            now=now,
-            redrive_after=timedelta(seconds=services.settings.redrive_after_seconds),
-        )
+        programme = in_progress(ctx, fields, run_id, now)
         writes = [
             Write(path=paths.programme(programme_id), data=programme, mode="create"),
             Write(
@@ -89,7 +73,15 @@ def create_programme(ctx: RequestContext, project_id: str) -> Reply:
             ),
         ]
         try:
-            start_run(services.store, services.publisher, run, writes)
+            start_subject_run(
+                ctx,
+                workflow=programme_from_concept,
+                run_input=ProgrammeInput(programme_id=programme_id, project_id=project_id),
+                run_id=run_id,
+                subject=paths.programme(programme_id),
+                now=now,
+                writes=writes,
+            )
         except RunExists:
             # Another request created version n first: join it if it is still running.
             winner = services.documents.get(paths.programme(programme_id))

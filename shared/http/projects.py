@@ -6,7 +6,8 @@ import hashlib
 
 from shared.http.context import RequestContext
 from shared.http.routing import Reply
-from shared.http.sessions import owned_document, run_progress, start_session
+from shared.http.sessions import start_session
+from shared.http.subjects import owned_document, run_progress
 from shared.models import paths
 from shared.models.api import ProjectSessionView, ProjectView
 from shared.models.project import IdeaWizardAnswers, ProjectInput

@@ -1,0 +1,80 @@
+"""What every route that creates or reads a subject (a session, a programme) shares.
+
+A subject document and its run are created in one commit, then the run is
+published (`start_subject_run`); reading one checks the tenant and attaches
+its run's progress.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared.engine import Workflow, Write, new_run, progress, registry, start_run
+from shared.errors import NotFound
+from shared.http.context import RequestContext
+from shared.models.common import GenerationStatus, Progress
+
+
+def in_progress(
+    ctx: RequestContext, fields: dict[str, Any], run_id: str, now: datetime
+) -> dict[str, Any]:
+    """A new subject document: its own fields plus owner, generation status and run."""
+    return {
+        **fields,
+        "tenantId": ctx.principal.tenant_id,
+        "userId": ctx.principal.user_id,
+        "generationStatus": GenerationStatus.IN_PROGRESS.value,
+        "runId": run_id,
+        "createdAt": now,
+        "updatedAt": now,
+    }
+
+
+def start_subject_run(
+    ctx: RequestContext,
+    *,
+    workflow: Workflow[Any],
+    run_input: BaseModel,
+    run_id: str,
+    subject: str,
+    now: datetime,
+    writes: Sequence[Write],
+) -> None:
+    """Create the run with `writes` (the subject among them) in one commit, then publish it.
+
+    Raises RunExists when the run or a created document is already there.
+    """
+    services = ctx.services
+    run = new_run(
+        workflow,
+        run_input,
+        run_id=run_id,
+        tenant_id=ctx.principal.tenant_id,
+        user_id=ctx.principal.user_id,
+        subject=subject,
+        now=now,
+        redrive_after=timedelta(seconds=services.settings.redrive_after_seconds),
+    )
+    start_run(services.store, services.publisher, run, writes)
+
+
+def owned_document(ctx: RequestContext, path: str, what: str) -> dict[str, Any]:
+    """The document if it belongs to the caller's tenant; 404 exactly like a missing one."""
+    doc = ctx.services.documents.get(path)
+    if doc is None or doc.get("tenantId") != ctx.principal.tenant_id:
+        raise NotFound(f"{what} not found")
+    return doc
+
+
+def run_progress(ctx: RequestContext, run_id: Any) -> Progress | None:
+    if not run_id:
+        return None
+    loaded = ctx.services.store.load(str(run_id))
+    if loaded is None:
+        return None
+    workflow = registry.get(loaded.record.workflow)
+    return progress(loaded.record, workflow)
