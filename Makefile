@@ -38,7 +38,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy shared devtools
+	$(BIN)/mypy shared devtools tests bench
 	$(BIN)/mypy functions/api/main.py
 	$(BIN)/mypy functions/worker/main.py
 

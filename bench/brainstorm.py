@@ -147,9 +147,9 @@ def push_delivery(bench: Bench) -> None:
     show(f"   outcomes of those push requests: {dict(outcomes)}")
     show()
 
-    seconds = [r[1] * 1000 for r in completed]
-    if seconds:
-        s = summarize(seconds)
+    millis = [r[1] * 1000 for r in completed]
+    if millis:
+        s = summarize(millis)
         show(
             table(
                 f"3. Wall time POST -> COMPLETED (ms), seedCount={SEEDS}, zero-latency LLM, "

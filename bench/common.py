@@ -211,7 +211,7 @@ class CountingClient(firestore.Client):
         self.counter = counter
 
     def _emulator_channel(self, transport: Any) -> Any:
-        channel = super()._emulator_channel(transport)
+        channel = super()._emulator_channel(transport)  # type: ignore[no-untyped-call]
         return grpc.intercept_channel(channel, _Interceptor(self.counter))
 
 
@@ -388,7 +388,7 @@ def bench_stack(extra_env: dict[str, str] | None = None) -> Iterator[Bench]:
 
         s = services.settings
         provision(s.project, s.events_topic, s.dead_letter_topic, None)
-        app = functions_framework.create_app("api", str(REPO_ROOT / "functions/api/main.py"))
+        app = functions_framework.create_app("api", str(REPO_ROOT / "functions/api/main.py"))  # type: ignore[no-untyped-call]
         bench = Bench(
             workdir=workdir,
             emulators=emulators,

@@ -56,7 +56,7 @@ class SecretManagerDouble(LocalServer):
         return SecretManagerServiceClient(
             transport="rest",
             client_options=ClientOptions(api_endpoint=self.endpoint),
-            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            credentials=AnonymousCredentials(),
         )
 
     def handler(self) -> type[BaseHTTPRequestHandler]:

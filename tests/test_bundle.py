@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from devtools import bundle
-from devtools.bundle import FIXED_DATE_TIME, FUNCTIONS, REPO_ROOT, BundleError, build_all
+from devtools import REPO_ROOT, bundle
+from devtools.bundle import FIXED_DATE_TIME, FUNCTIONS, BundleError, build_all
 
 # Importing `main` must not need Google credentials or a network: point the
 # clients at closed local ports, as the emulators would be.

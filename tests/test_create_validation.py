@@ -71,14 +71,14 @@ def test_temperature_zero_is_kept_not_replaced_by_the_default(stack: Stack):
     created = stack.create_brainstorm(creativityTemp=0)
 
     doc = stack.services.db.document(f"brainstormSessions/{created['sessionId']}").get()
-    assert doc.to_dict()["creativityTemp"] == 0
+    assert (doc.to_dict() or {})["creativityTemp"] == 0
 
 
 def test_defaults_are_temperature_0_9_and_ten_seeds(stack: Stack):
     response = stack.post("/v1/brainstorm-sessions", {"prompt": VALID["prompt"]})
 
     doc = stack.services.db.document(f"brainstormSessions/{response.get_json()['sessionId']}")
-    stored = doc.get().to_dict()
+    stored = doc.get().to_dict() or {}
     assert stored["creativityTemp"] == 0.9
     assert stored["seedCount"] == 10
 

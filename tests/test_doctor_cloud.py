@@ -49,7 +49,7 @@ class Deployment:
         results = cloud_checks(
             self.project,
             REGION,
-            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            credentials=AnonymousCredentials(),
             endpoints=Endpoints(
                 functions=self.apis.origin,
                 monitoring=self.apis.origin,

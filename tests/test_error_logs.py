@@ -134,7 +134,7 @@ def test_a_chained_cause_is_in_the_stack_trace(
     log = logging.getLogger(LOGGER)
     try:
         try:
-            {}["missing"]
+            {"present": 1}["missing"]
         except KeyError as cause:
             raise ValueError("could not read the run") from cause
     except ValueError:

@@ -12,7 +12,8 @@ import re
 
 import pytest
 
-from tests.infra_support import REPO_ROOT, Infra, block
+from devtools import REPO_ROOT
+from tests.infra_support import Infra, block
 from tests.test_infra_wiring import env_of, function
 
 LOGS_PY = REPO_ROOT / "shared" / "logs.py"

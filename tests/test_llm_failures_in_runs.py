@@ -6,6 +6,8 @@ recorded; permanent ones fail the run at once with a readable reason.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from devtools.openai_server import Reply
@@ -17,7 +19,7 @@ def stack_env() -> dict[str, str]:
     return {"STEP_MAX_ATTEMPTS": "3", "LLM_SCHEMA_RETRIES": "1"}
 
 
-def _session(stack: Stack, session_id: str) -> dict:
+def _session(stack: Stack, session_id: str) -> Any:
     return stack.get(f"/v1/brainstorm-sessions/{session_id}").get_json()
 
 

@@ -29,7 +29,7 @@ def test_concurrent_requests_for_a_projects_programme_start_one_programme_and_on
     programme_runs = [
         r
         for r in stack.services.db.collection("runs").get()
-        if r.to_dict()["workflow"] == "programme.generate-from-concept"
+        if (r.to_dict() or {})["workflow"] == "programme.generate-from-concept"
     ]
     assert len(programme_runs) == 1
     assert len(stack.published_run_ids()) == 1

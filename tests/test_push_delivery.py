@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from google.cloud.pubsub_v1 import SubscriberClient
@@ -42,7 +43,7 @@ def _start_worker(workers: list[WorkerProcess], tmp_path: Path) -> WorkerProcess
     return worker
 
 
-def _wait_for_status(stack: Stack, session_id: str, timeout: float) -> dict:
+def _wait_for_status(stack: Stack, session_id: str, timeout: float) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         session = stack.get(f"/v1/brainstorm-sessions/{session_id}").get_json()

@@ -20,7 +20,8 @@ def test_an_overridden_store_is_the_one_the_runner_is_built_on():
 
     services.override(store=store, run_index=NoIndex(), publisher=ListPublisher())
 
-    assert services.store is store
+    built: object = services.store
+    assert built is store
     assert services.runner.store is store
 
 
