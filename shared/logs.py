@@ -43,7 +43,7 @@ _SEVERITY = {
 REPORTED_ERROR_EVENT = (
     "type.googleapis.com/google.devtools.clouderrorreporting.v1beta1.ReportedErrorEvent"
 )
-_FIELDS = ("attempt", "durationMs", "outcome", "status")
+_FIELDS = ("workflow", "attempt", "durationMs", "outcome", "status")
 
 
 class JsonFormatter(logging.Formatter):
