@@ -92,7 +92,7 @@ class ProjectSessionView(CamelModel):
 
 
 class ProjectView(ProjectConcept):
-    """The project: its concept's fields (REFERENCE.md's names) and what the wizard fixed."""
+    """The project: its concept's fields (docs/workflows.md's names) and what the wizard fixed."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -126,7 +126,7 @@ class ScheduledSession(ProgrammeSession):
 
 
 class ProgrammeDay(DayPlan):
-    """A day as the programme editor reads it: snake_case fields, as REFERENCE.md names them."""
+    """A day as the programme editor reads it: snake_case fields (docs/workflows.md)."""
 
     model_config = ConfigDict(extra="ignore")
 

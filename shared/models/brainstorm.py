@@ -1,6 +1,6 @@
 """brainstorm.generate-seeds: the request, the run input, the LLM's answer, the stored seed.
 
-Bounds are REFERENCE.md's. The LLM answer models are also the structured
+Bounds are docs/workflows.md's. The LLM answer models are also the structured
 output schema sent to the model, so a bound here is a bound the model is
 asked to respect and is checked against on the way back; the repairs
 declared here (`shared.models.repair`) fix the sloppy answers that need no

@@ -1,6 +1,6 @@
 """programme.generate-from-concept: the daily structure, each day's sessions, the stored programme.
 
-Field names are REFERENCE.md's (snake_case, as the app's programme editor
+Field names are docs/workflows.md's (snake_case, as the app's programme editor
 uses them). Cross-field rules (a day per day number, sessions that end after
 they start) are validators on the structured-output models, so an answer
 that breaks them is retried like any other schema violation, unless a repair

@@ -1,8 +1,8 @@
 """project.generate-from-idea: the idea wizard's answers, ProjectDNA, ProjectConcept.
 
-Wire names are REFERENCE.md's exactly (the wizard's snake_case keys, the
+Wire names are docs/workflows.md's exactly (the wizard's snake_case keys, the
 concept's camelCase fields), so models here use them as attribute names and
-the frontend needs no mapping layer. Bounds are REFERENCE.md's; where it
+the frontend needs no mapping layer. Bounds are docs/workflows.md's; where it
 gives none for a free-text field, a generous cap keeps documents bounded.
 """
 
