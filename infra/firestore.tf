@@ -26,6 +26,16 @@ locals {
         { field_path = "watchdogAt", order = "ASCENDING" },
       ]
     }
+    # Fair per-tenant concurrency: the tenant's parked run first in line
+    # (shared/engine/slots.py, FirestoreRunStore.next_waiting).
+    runs_tenant_slot_queue = {
+      collection  = "runs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "tenantId", order = "ASCENDING" },
+        { field_path = "slotQueue", order = "ASCENDING" },
+      ]
+    }
     # GET /v1/runs and the bulk operations: a tenant's runs, newest first,
     # optionally narrowed by status and/or workflow (createdAt ranges ride
     # on the same indexes). Ties on createdAt are broken by document id.

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 from shared import logs, redaction
 from shared.config import Settings
-from shared.engine import Clock, EngineConfig, Runner, utcnow
+from shared.engine import Clock, EngineConfig, Runner, TenantSlots, utcnow
 from shared.workflows.deps import OpsDeps, WorkflowDeps
 from shared.workflows.llm import LanguageModel
 
@@ -153,7 +153,16 @@ class Services:
             redrive_after=timedelta(seconds=self.settings.redrive_after_seconds),
         )
         deps = WorkflowDeps(language_model, ops)
-        return Runner(self.store, deps=deps, config=self.engine_config, clock=self.clock)
+        slots = TenantSlots(
+            self.store,
+            self.store,
+            self.publisher,
+            limit=self.settings.tenant_max_active_runs,
+            redrive_after=timedelta(seconds=self.settings.redrive_after_seconds),
+        )
+        return Runner(
+            self.store, deps=deps, config=self.engine_config, clock=self.clock, slots=slots
+        )
 
 
 @functools.cache

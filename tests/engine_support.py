@@ -19,6 +19,7 @@ from shared.engine.delivery import EngineConfig, Outcome
 from shared.engine.lifecycle import new_run, start_run
 from shared.engine.records import RunRecord, SubjectFields, Write
 from shared.engine.runner import Runner
+from shared.engine.slots import TenantSlots
 from shared.engine.sweep import SweepReport, sweep
 from shared.engine.workflow import StepContext, Workflow
 from shared.errors import RetryLater
@@ -143,20 +144,32 @@ class Engine:
     )
     publisher: ListPublisher = field(default_factory=ListPublisher)
     workflows: dict[str, Workflow[Any]] = field(default_factory=dict)
+    # TENANT_MAX_ACTIVE_RUNS; None: no limit.
+    tenant_limit: int | None = None
 
     def runner(self) -> Runner:
+        slots = None
+        if self.tenant_limit is not None:
+            redrive = timedelta(seconds=self.config.redrive_after_seconds)
+            slots = TenantSlots(
+                self.store, self.store, self.publisher, self.tenant_limit, redrive_after=redrive
+            )
         return Runner(
-            self.store, config=self.config, clock=self.clock, workflows=self.workflows.get
+            self.store,
+            config=self.config,
+            clock=self.clock,
+            workflows=self.workflows.get,
+            slots=slots,
         )
 
-    def start(self, workflow: Workflow[Any], run_id: str = "run-1") -> str:
+    def start(self, workflow: Workflow[Any], run_id: str = "run-1", tenant: str = "org-a") -> str:
         self.workflows[workflow.id] = workflow
         subject = f"subjects/{run_id}"
         run = new_run(
             workflow,
             Job(),
             run_id=run_id,
-            tenant_id="org-a",
+            tenant_id=tenant,
             user_id="user-1",
             subject=subject,
             now=self.clock(),

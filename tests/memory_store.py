@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.engine.records import RunRecord, RunStatus, Write
+from shared.engine.slots import Slot
 from shared.engine.store import LoadedRun, RunPatch
 from shared.errors import RunExists, StaleRun
 
@@ -47,16 +48,23 @@ def _merge(into: dict[str, Any], data: dict[str, Any]) -> None:
 class InMemoryRunStore:
     """Runs and domain documents in dicts; every change is conditional as in Firestore.
 
-    A version is a counter per run document, bumped by every update; an
-    update at another version (or of a missing run) raises `StaleRun` and
-    changes nothing. `updates` counts the commits that landed.
+    A version is the number of the commit that last wrote a document (as
+    Firestore's update time is the commit's time); an update at another
+    version (or of a missing run) raises `StaleRun` and changes nothing, as
+    does a conditional `update`/`delete` write of a changed document. A
+    `create` of an existing document raises `RunExists`. `updates` counts the
+    run commits that landed, `writes` every document written or deleted.
+    It is also the `SlotStore` of tenant slots (`engine.slots`).
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._runs: dict[str, tuple[dict[str, Any], int]] = {}
         self.documents: dict[str, dict[str, Any]] = {}
+        self._versions: dict[str, int] = {}
+        self._commits = 0
         self.updates = 0
+        self.writes = 0
 
     def create(self, run: RunRecord, writes: Sequence[Write]) -> None:
         with self._lock:
@@ -64,8 +72,10 @@ class InMemoryRunStore:
                 w.mode == "create" and w.path in self.documents for w in writes
             ):
                 raise RunExists(run.run_id)
+            self._commits += 1
             self._apply(writes)
-            self._runs[run.run_id] = (run.model_dump(by_alias=True), 1)
+            self._runs[run.run_id] = (run.model_dump(by_alias=True), self._commits)
+            self.writes += 1
 
     def load(self, run_id: str) -> LoadedRun | None:
         with self._lock:
@@ -84,15 +94,19 @@ class InMemoryRunStore:
                 raise StaleRun(run_id)
             if any(w.mode == "create" and w.path in self.documents for w in writes):
                 raise RunExists(run_id)
+            if any(not self._unchanged(w) for w in writes):
+                raise StaleRun(run_id)
             data = copy.deepcopy(stored[0])
             record = RunRecord.model_validate(data)
             for name, value in patch.fields.items():
                 setattr(record, name, value)
             record.steps.update(patch.steps)
+            self._commits += 1
             self._apply(writes)
-            self._runs[run_id] = (record.model_dump(by_alias=True), stored[1] + 1)
+            self._runs[run_id] = (record.model_dump(by_alias=True), self._commits)
             self.updates += 1
-            return stored[1] + 1
+            self.writes += 1
+            return self._commits
 
     def read(self, path: str) -> dict[str, Any] | None:
         with self._lock:
@@ -115,9 +129,64 @@ class InMemoryRunStore:
         found.sort(key=lambda loaded: loaded.record.watchdog_at or now)
         return found[:limit]
 
+    def _unchanged(self, write: Write) -> bool:
+        """A conditional write's document is still at the version it names (and exists)."""
+        if write.mode == "update":
+            return write.path in self.documents and (
+                write.if_version is None or self._versions.get(write.path) == write.if_version
+            )
+        if write.mode == "delete" and write.if_version is not None:
+            return self._versions.get(write.path) == write.if_version
+        return True
+
     def _apply(self, writes: Sequence[Write]) -> None:
         for write in writes:
-            if write.mode == "merge" and write.path in self.documents:
+            self.writes += 1
+            if write.mode == "delete":
+                self.documents.pop(write.path, None)
+                self._versions.pop(write.path, None)
+                continue
+            if write.mode in ("merge", "update") and write.path in self.documents:
                 _merge(self.documents[write.path], write.data)
             else:
                 self.documents[write.path] = copy.deepcopy(write.data)
+            self._versions[write.path] = self._commits
+
+    # -- SlotStore ------------------------------------------------------------
+
+    def slot_path(self, tenant_id: str, index: int) -> str:
+        return f"tenants/{tenant_id}/slots/{index}"
+
+    def slots(self, tenant_id: str) -> list[Slot]:
+        prefix = f"tenants/{tenant_id}/slots/"
+        with self._lock:
+            return [
+                Slot(int(path[len(prefix) :]), doc["runId"], self._versions[path])
+                for path, doc in self.documents.items()
+                if path.startswith(prefix)
+            ]
+
+    def release_slot(self, tenant_id: str, index: int, version: object) -> bool:
+        path = self.slot_path(tenant_id, index)
+        with self._lock:
+            if self._versions.get(path) != version:
+                return False
+            self._commits += 1
+            self._apply([Write(path=path, data={}, mode="delete")])
+            return True
+
+    def next_waiting(self, tenant_id: str) -> LoadedRun | None:
+        with self._lock:
+            waiting = [
+                (RunRecord.model_validate(copy.deepcopy(data)), version)
+                for data, version in self._runs.values()
+            ]
+        lined = [
+            (record.slot_queue, record.run_id, version)
+            for record, version in waiting
+            if record.tenant_id == tenant_id and record.slot_queue is not None
+        ]
+        if not lined:
+            return None
+        _, run_id, _ = min(lined)
+        return self.load(run_id)

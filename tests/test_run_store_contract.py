@@ -15,6 +15,7 @@ import pytest
 from devtools.emulators import Emulators, reset_firestore
 from shared.adapters.firestore_store import FirestoreRunStore, client_for
 from shared.engine.records import RunRecord, RunStatus, StepRecord, StepStatus, Write
+from shared.engine.slots import Slot, SlotStore
 from shared.engine.store import RunPatch, RunStore
 from shared.errors import RunExists, StaleRun
 from tests.conftest import PROJECT
@@ -183,3 +184,77 @@ def test_due_lists_unfinished_runs_whose_watchdog_passed_oldest_first(store: Run
 
     assert [loaded.record.run_id for loaded in due] == ["late", "later"]
     assert [r.record.run_id for r in store.due(NOW + timedelta(minutes=5), limit=1)] == ["late"]
+
+
+# -- tenant slots (engine.slots): the writes and queries the limit rests on ---------------
+
+
+def _slots(store: RunStore) -> SlotStore:
+    assert isinstance(store, InMemoryRunStore | FirestoreRunStore)
+    return store
+
+
+def _claim_with_slot(store: RunStore, run_id: str, slot: Write) -> object:
+    loaded = store.load(run_id)
+    assert loaded is not None
+    return store.update(run_id, loaded.version, RunPatch(fields={"slot": 0}), [slot])
+
+
+def test_a_slot_taken_with_a_claim_has_the_claims_version_and_cannot_be_taken_twice(
+    store: RunStore,
+):
+    slots = _slots(store)
+    store.create(_run("run-1"), [])
+    store.create(_run("run-2"), [])
+    path = slots.slot_path("org-a", 0)
+
+    version = _claim_with_slot(
+        store, "run-1", Write(path=path, data={"runId": "run-1"}, mode="create")
+    )
+    with pytest.raises(RunExists):
+        _claim_with_slot(store, "run-2", Write(path=path, data={"runId": "run-2"}, mode="create"))
+
+    assert slots.slots("org-a") == [Slot(0, "run-1", version)]
+    assert slots.slots("org-b") == []
+    loaded = store.load("run-2")
+    assert loaded is not None
+    assert loaded.record.slot is None
+
+
+def test_a_slot_is_taken_over_and_released_only_at_the_version_last_seen(store: RunStore):
+    slots = _slots(store)
+    store.create(_run("run-1"), [])
+    store.create(_run("run-2"), [])
+    store.create(_run("run-3"), [])
+    path = slots.slot_path("org-a", 0)
+    first = _claim_with_slot(
+        store, "run-1", Write(path=path, data={"runId": "run-1"}, mode="create")
+    )
+
+    takeover = Write(path=path, data={"runId": "run-2"}, mode="update", if_version=first)
+    second = _claim_with_slot(store, "run-2", takeover)
+    stale = Write(path=path, data={"runId": "run-3"}, mode="update", if_version=first)
+    with pytest.raises(StaleRun):
+        _claim_with_slot(store, "run-3", stale)
+
+    assert not slots.release_slot("org-a", 0, first)  # run-1 no longer holds it
+    assert slots.slots("org-a") == [Slot(0, "run-2", second)]
+    assert slots.release_slot("org-a", 0, second)
+    assert slots.slots("org-a") == []
+
+
+def test_the_next_waiting_run_is_the_tenants_first_in_line(store: RunStore):
+    slots = _slots(store)
+    for run_id, queued in [("run-1", 3), ("run-2", 1), ("run-3", None), ("run-4", 2)]:
+        store.create(_run(run_id), [])
+        if queued is not None:
+            loaded = store.load(run_id)
+            assert loaded is not None
+            in_line = {"slot_queue": NOW + timedelta(seconds=queued)}
+            store.update(run_id, loaded.version, RunPatch(fields=in_line))
+
+    waiting = slots.next_waiting("org-a")
+
+    assert waiting is not None
+    assert waiting.record.run_id == "run-2"
+    assert slots.next_waiting("org-b") is None

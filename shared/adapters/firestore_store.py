@@ -9,8 +9,9 @@ not at all. This costs no read, unlike a transaction.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -19,10 +20,11 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 from pydantic.alias_generators import to_camel
 
-from shared.engine import LoadedRun, RunPatch, RunRecord, RunStatus, StepRecord, Write
+from shared.engine import LoadedRun, RunPatch, RunRecord, RunStatus, Slot, StepRecord, Write
 from shared.errors import RunExists, StaleRun
 
 RUNS = "runs"
+TENANTS = "tenants"
 # Outputs larger than this live in runs/{runId}/outputs/{stepId} (written in
 # the same batch as the step's record). The largest workflow has 24 steps
 # (a 21-day programme), so inline outputs stay under 24 x 32 kB = 768 kB,
@@ -53,8 +55,17 @@ class FirestoreRunStore:
     def _apply(self, batch: firestore.WriteBatch, writes: Sequence[Write]) -> None:
         for write in writes:
             ref = self._db.document(write.path)
+            option = (
+                None
+                if write.if_version is None
+                else self._db.write_option(last_update_time=write.if_version)
+            )
             if write.mode == "create":
                 batch.create(ref, write.data)
+            elif write.mode == "update":
+                batch.update(ref, write.data, option=option)
+            elif write.mode == "delete":
+                batch.delete(ref, option=option)
             elif write.mode == "merge":
                 batch.set(ref, write.data, merge=True)
             else:
@@ -118,6 +129,8 @@ class FirestoreRunStore:
             results = batch.commit()
         except (gexc.FailedPrecondition, gexc.NotFound) as exc:
             raise StaleRun(run_id) from exc
+        except gexc.AlreadyExists as exc:
+            raise RunExists(run_id) from exc
         return results[-1].update_time
 
     def read(self, path: str) -> dict[str, Any] | None:
@@ -139,3 +152,39 @@ class FirestoreRunStore:
                 LoadedRun(record=RunRecord.model_validate(data), version=snapshot.update_time)
             )
         return found
+
+    # -- SlotStore (engine.slots) -------------------------------------------------
+
+    def slot_path(self, tenant_id: str, index: int) -> str:
+        # Hashed: a tenant id is the caller's claim, not a safe document id.
+        tenant = hashlib.sha256(tenant_id.encode()).hexdigest()[:40]
+        return f"{TENANTS}/{tenant}/slots/{index}"
+
+    def slots(self, tenant_id: str) -> list[Slot]:
+        collection = self._db.document(self.slot_path(tenant_id, 0)).parent
+        return [
+            Slot(int(doc.id), str((doc.to_dict() or {}).get("runId")), doc.update_time)
+            for doc in collection.stream()
+            if doc.id.isdigit()
+        ]
+
+    def release_slot(self, tenant_id: str, index: int, version: object) -> bool:
+        ref = self._db.document(self.slot_path(tenant_id, index))
+        try:
+            ref.delete(option=self._db.write_option(last_update_time=version))
+        except (gexc.FailedPrecondition, gexc.NotFound):
+            return False
+        return True
+
+    def next_waiting(self, tenant_id: str) -> LoadedRun | None:
+        query = (
+            self._db.collection(RUNS)
+            .where(filter=FieldFilter("tenantId", "==", tenant_id))
+            .where(filter=FieldFilter("slotQueue", ">=", datetime.min.replace(tzinfo=UTC)))
+            .order_by("slotQueue")
+            .limit(1)
+        )
+        for snapshot in query.stream():
+            data = snapshot.to_dict() or {}
+            return LoadedRun(record=RunRecord.model_validate(data), version=snapshot.update_time)
+        return None

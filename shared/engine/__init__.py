@@ -25,6 +25,7 @@ from shared.engine.records import (
 )
 from shared.engine.resume import RESUMABLE, resume_run
 from shared.engine.runner import Runner
+from shared.engine.slots import Slot, SlotStore, TenantSlots
 from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore
 from shared.engine.sweep import SweepReport, sweep
 from shared.engine.timeline import RunView, StepView, progress, run_view
@@ -54,6 +55,8 @@ __all__ = [
     "RunView",
     "RunWatcher",
     "Runner",
+    "Slot",
+    "SlotStore",
     "Step",
     "StepContext",
     "StepMeter",
@@ -62,6 +65,7 @@ __all__ = [
     "StepView",
     "SubjectFields",
     "SweepReport",
+    "TenantSlots",
     "TokenUsage",
     "Usage",
     "Workflow",

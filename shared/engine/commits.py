@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -53,8 +54,11 @@ class Commits:
         self.plan = plan
         self.attempts = attempts
 
-    def claim(self) -> None:
-        """Take the lease, count the delivery, and mark the first open stage's attempts."""
+    def claim(self, fields: dict[str, Any] | None = None, writes: Sequence[Write] = ()) -> None:
+        """Take the lease, count the delivery, and mark the first open stage's attempts.
+
+        `fields` and `writes` ride along (a tenant slot taken with the claim).
+        """
         fence, run = self.fence, self.fence.run
         self.plan.replay()
         now = fence.clock()
@@ -65,11 +69,12 @@ class Commits:
                 "lease_owner": fence.owner,
                 "deliveries": run.deliveries + 1,
                 **fence.lease_fields(now),
+                **(fields or {}),
             }
         )
         first = self.plan.first_open_stage(now)
         fails = None if first is None else self.attempts.add_marks(patch, first, now)
-        fence.write(patch, claim=True, fails_run=fails)
+        fence.write(patch, writes, claim=True, fails_run=fails)
 
     def mark(self, stage_index: int) -> None:
         """Make this stage's attempts durable (when no earlier commit carried the marks)."""

@@ -21,6 +21,8 @@ class Outcome(StrEnum):
     ALREADY_FINISHED = "ALREADY_FINISHED"
     LEASED_ELSEWHERE = "LEASED_ELSEWHERE"
     LEASE_LOST = "LEASE_LOST"
+    # Parked QUEUED: the tenant's slots are all taken (`engine.slots`).
+    WAITING_FOR_SLOT = "WAITING_FOR_SLOT"
     UNKNOWN_RUN = "UNKNOWN_RUN"
 
 

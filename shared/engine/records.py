@@ -162,6 +162,12 @@ class RunRecord(BaseModel):
     # appear once the step that decides them has completed).
     step_order: list[str] = Field(default_factory=list)
     resumes: list[Resume] = Field(default_factory=list)
+    # Fair per-tenant concurrency (`engine.slots`): the tenant slot this run
+    # holds while it executes; since when it has waited for one (timeline);
+    # its place in the tenant's line while parked (None once woken or running).
+    slot: int | None = None
+    waiting_for_slot: datetime | None = None
+    slot_queue: datetime | None = None
 
     def lease_live(self, now: datetime) -> bool:
         return (
@@ -174,7 +180,8 @@ class RunRecord(BaseModel):
 class Write(BaseModel):
     """A domain-document write that a step commits together with its checkpoint.
 
-    `put` replaces the document, `merge` updates the given fields only.
+    `put` replaces the document, `merge` updates the given fields only,
+    `create` fails if it exists, `update` and `delete` may be conditional.
     Paths are deterministic (derived from the run and the step's input) so a
     replayed step rewrites the same documents instead of adding new ones.
     """
@@ -183,4 +190,7 @@ class Write(BaseModel):
 
     path: str
     data: dict[str, Any]
-    mode: Literal["put", "merge", "create"] = "put"
+    mode: Literal["put", "merge", "create", "update", "delete"] = "put"
+    # `update` and `delete` only: commit only if the document is still at this
+    # version (Firestore: its update time), so a write can fence like a run's.
+    if_version: Any = None

@@ -33,11 +33,16 @@ from shared.engine.fencing import Heartbeat, RunFence
 from shared.engine.meter import StepMeter
 from shared.engine.plan import RunPlan
 from shared.engine.records import RunStatus
-from shared.engine.store import LoadedRun, RunStore
+from shared.engine.slots import TenantSlots
+from shared.engine.store import LoadedRun, RunPatch, RunStore
 from shared.engine.workflow import FanOut, Stage, Workflow
-from shared.errors import RetryLater, StaleRun, describe
+from shared.errors import RetryLater, RunExists, StaleRun, describe
 
 log = logging.getLogger(__name__)
+
+# Claims lost to another delivery (of this run, or for the same tenant slot)
+# before this one gives up and leaves the run to its watchdog.
+CLAIM_TRIES = 8
 
 __all__ = ["Clock", "EngineConfig", "Outcome", "Runner", "utcnow"]
 
@@ -53,8 +58,11 @@ class Runner:
         config: EngineConfig | None = None,
         clock: Clock = utcnow,
         workflows: Callable[[str], Workflow[Any] | None] = registry.get,
+        slots: TenantSlots | None = None,
     ) -> None:
         self.store = store
+        # Per-tenant concurrency limit; None: no limit.
+        self.slots = slots
         self.workflows = workflows
         self.deps = deps
         self.config = config or EngineConfig()
@@ -82,19 +90,24 @@ class _Execution:
         self.config = runner.config
         self.clock = runner.clock
         self.fence = RunFence(runner.store, loaded, owner, runner.config, runner.clock)
+        # The version of the tenant slot this delivery holds, if any.
+        self.slot_version: object | None = None
 
     def start(self) -> Outcome:
-        for _ in range(3):
+        for _ in range(CLAIM_TRIES):
             admitted = self._admit()
             if isinstance(admitted, Outcome):
                 return admitted
             self._prepare(admitted)
             try:
-                self.commits.claim()
+                if not self._claim():
+                    return Outcome.WAITING_FOR_SLOT
                 break
             except Stop as stop:
+                self._leave_slot()  # a claim that failed the run (out of attempts) landed
                 return stop.outcome
-            except StaleRun:
+            except (StaleRun, RunExists):
+                # The run moved on, or another delivery took the slot we chose.
                 fresh = self.runner.store.load(self.fence.run.run_id)
                 if fresh is None:
                     return Outcome.UNKNOWN_RUN
@@ -102,20 +115,54 @@ class _Execution:
         else:
             return Outcome.LEASED_ELSEWHERE
 
-        with Heartbeat(self.fence):
-            try:
-                return self._execute()
-            except Stop as stop:
-                return stop.outcome
-            except RetryLater:
-                raise
-            except Exception as exc:
-                # Not a step's failure but ours (Firestore unreachable mid-commit,
-                # say): hand the run back so a redelivery need not wait for the
-                # lease to expire, then let Pub/Sub redeliver.
-                log.exception("delivery failed outside a step; releasing the run")
-                self.fence.release()
-                raise RetryLater(f"delivery failed: {describe(exc)}") from exc
+        try:
+            with Heartbeat(self.fence):
+                outcome = self._execute_claimed()
+        except Exception:
+            self._leave_slot()
+            raise
+        self._leave_slot()
+        return outcome
+
+    def _claim(self) -> bool:
+        """Claim the run, with a tenant slot if there is a limit; False: parked instead."""
+        slots = self.runner.slots
+        if slots is None:
+            self.commits.claim()
+            return True
+        run, now = self.fence.run, self.clock()
+        taken = slots.take(run, now)
+        if taken is None:
+            self.fence.write(RunPatch(fields=slots.park_fields(run, now)), claim=True)
+            log.info("all of the tenant's slots are taken; the run waits QUEUED")
+            slots.parked(run.tenant_id)
+            return False
+        index, write = taken
+        fields = {"slot": index, "waiting_for_slot": None, "slot_queue": None}
+        self.commits.claim(fields, [write])
+        # The slot was written in the claim's commit, so it has the claim's version.
+        self.slot_version = self.fence.version
+        return True
+
+    def _leave_slot(self) -> None:
+        if self.runner.slots is not None and self.slot_version is not None:
+            self.runner.slots.leave(self.fence.run, self.slot_version)
+            self.slot_version = None
+
+    def _execute_claimed(self) -> Outcome:
+        try:
+            return self._execute()
+        except Stop as stop:
+            return stop.outcome
+        except RetryLater:
+            raise
+        except Exception as exc:
+            # Not a step's failure but ours (Firestore unreachable mid-commit,
+            # say): hand the run back so a redelivery need not wait for the
+            # lease to expire, then let Pub/Sub redeliver.
+            log.exception("delivery failed outside a step; releasing the run")
+            self.fence.release()
+            raise RetryLater(f"delivery failed: {describe(exc)}") from exc
 
     def _admit(self) -> Workflow[Any] | Outcome:
         """Decide from the loaded run whether this delivery should run it at all."""

@@ -42,6 +42,9 @@ class RunView(CamelModel):
     finished_at: datetime | None = None
     deadline_at: datetime
     error: str | None = None
+    # Set while the run waits QUEUED for one of its tenant's slots
+    # (TENANT_MAX_ACTIVE_RUNS): since when.
+    waiting_for_slot: datetime | None = None
     deliveries: int
     progress: Progress
     steps: list[StepView]
@@ -116,6 +119,7 @@ def run_view(run: RunRecord, workflow: Workflow[Any] | None) -> RunView:
         finished_at=run.finished_at,
         deadline_at=run.deadline_at,
         error=run.error,
+        waiting_for_slot=run.waiting_for_slot,
         deliveries=run.deliveries,
         progress=progress(run, workflow),
         steps=step_views(run, workflow),

@@ -1,0 +1,152 @@
+"""Fair per-tenant concurrency: at most `limit` runs of a tenant execute at once.
+
+A tenant has `limit` slot documents (`SlotStore.slot_path`). A delivery
+takes a free slot in the same commit as its claim of the run (a `create`,
+or a conditional `update` when it takes over a slot), so the limit costs no
+extra round trip and holds under concurrent deliveries on any number of
+instances: two deliveries wanting one slot cannot both commit.
+
+A slot whose holder run has ended, or whose holder's lease has expired (the
+worker died), may be taken over, conditional on the slot being unchanged.
+A delivery that finds no slot parks the run: it stays QUEUED, marked as
+waiting for a slot since when and placed in its tenant's line, with its
+watchdog pushed out, and the delivery acknowledges (no thread is held).
+When a run leaves its slot (it ended, or was released for a retry) the
+slot is deleted and the tenant's longest-waiting run is published; the
+sweep publishes parked runs too, as the safety net.
+
+Costs when no limit is hit: the slot's create and delete (two writes), the
+slot query at the claim and the line query at the end (reads).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from shared.engine.records import RunRecord, RunStatus, Write
+from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore
+from shared.errors import StaleRun
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Slot:
+    index: int
+    run_id: str
+    # The slot document's version, for conditional takeover and release.
+    version: object
+
+
+class SlotStore(Protocol):
+    def slot_path(self, tenant_id: str, index: int) -> str:
+        """The document of one of the tenant's slots."""
+
+    def slots(self, tenant_id: str) -> list[Slot]:
+        """The tenant's taken slots: one query."""
+
+    def release_slot(self, tenant_id: str, index: int, version: object) -> bool:
+        """Delete the slot if it is still at `version`; False if it changed (taken over)."""
+
+    def next_waiting(self, tenant_id: str) -> LoadedRun | None:
+        """The tenant's parked run that has waited longest, if any: one query."""
+
+
+class TenantSlots:
+    """The engine's side of the limit; shared by every delivery of a process."""
+
+    def __init__(
+        self,
+        runs: RunStore,
+        slots: SlotStore,
+        publisher: EventPublisher,
+        limit: int,
+        redrive_after: timedelta,
+    ) -> None:
+        self.runs = runs
+        self.slots = slots
+        self.publisher = publisher
+        self.limit = limit
+        self.redrive_after = redrive_after
+
+    def take(self, run: RunRecord, now: datetime) -> tuple[int, Write] | None:
+        """The slot this run can take and the write that takes it, or None (park)."""
+        taken = {s.index: s for s in self.slots.slots(run.tenant_id) if s.index < self.limit}
+        data = {"runId": run.run_id, "tenantId": run.tenant_id, "takenAt": now}
+        for slot in taken.values():
+            if slot.run_id == run.run_id:
+                return slot.index, self._write(run, slot, data)
+        free = [k for k in range(self.limit) if k not in taken]
+        if free:
+            # Chosen at random so concurrent deliveries rarely race for one.
+            index = secrets.choice(free)
+            path = self.slots.slot_path(run.tenant_id, index)
+            return index, Write(path=path, data=data, mode="create")
+        for slot in sorted(taken.values(), key=lambda s: s.index):
+            holder = self.runs.load(slot.run_id)
+            if holder is None or _abandoned(holder.record, slot.index, now):
+                log.warning("taking over a slot its holder no longer uses", extra=_of(slot))
+                return slot.index, self._write(run, slot, data)
+        return None
+
+    def _write(self, run: RunRecord, slot: Slot, data: dict[str, object]) -> Write:
+        path = self.slots.slot_path(run.tenant_id, slot.index)
+        return Write(path=path, data=data, mode="update", if_version=slot.version)
+
+    def park_fields(self, run: RunRecord, now: datetime) -> dict[str, object]:
+        """The run waits QUEUED in its tenant's line; the sweep looks again later."""
+        return {
+            "status": RunStatus.QUEUED,
+            "waiting_for_slot": run.waiting_for_slot or now,
+            "slot_queue": run.created_at,
+            "slot": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "watchdog_at": min(now + self.redrive_after, run.deadline_at),
+        }
+
+    def parked(self, tenant_id: str) -> None:
+        """After parking: if a slot freed meanwhile, its holder may have missed us."""
+        taken = [s for s in self.slots.slots(tenant_id) if s.index < self.limit]
+        if len(taken) < self.limit:
+            self.wake(tenant_id)
+
+    def leave(self, run: RunRecord, version: object) -> None:
+        """Give the slot back (if still ours) and start the tenant's next waiting run."""
+        if run.slot is None:
+            return
+        try:
+            self.slots.release_slot(run.tenant_id, run.slot, version)
+            self.wake(run.tenant_id)
+        except Exception:
+            # The slot is taken over once the run's lease expires, and the
+            # sweep publishes parked runs: nothing waits forever.
+            log.exception("could not release the run's slot")
+
+    def wake(self, tenant_id: str) -> None:
+        """Publish the tenant's longest-waiting run, taking it out of the line first."""
+        for _ in range(3):
+            waiting = self.slots.next_waiting(tenant_id)
+            if waiting is None:
+                return
+            run = waiting.record
+            try:
+                # Out of the line, so concurrent wakers publish different runs.
+                self.runs.update(run.run_id, waiting.version, RunPatch(fields={"slot_queue": None}))
+            except StaleRun:
+                continue
+            self.publisher.publish_run(run.run_id, run.workflow)
+            log.info("published the tenant's next waiting run", extra={"runId": run.run_id})
+            return
+
+
+def _abandoned(holder: RunRecord, index: int, now: datetime) -> bool:
+    return holder.status.terminal or holder.slot != index or not holder.lease_live(now)
+
+
+def _of(slot: Slot) -> dict[str, object]:
+    return {"slot": slot.index, "holder": slot.run_id}
