@@ -13,12 +13,19 @@ from types import TracebackType
 from typing import Self
 
 
-def send_json(handler: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
+def send_json(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+) -> None:
     """Write a JSON reply; a client that already gave up (a timeout test) is not an error."""
     try:
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
         handler.end_headers()
         handler.wfile.write(body)
     except (BrokenPipeError, ConnectionResetError):

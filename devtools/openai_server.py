@@ -53,6 +53,7 @@ class Reply:
     `content`, if given, becomes the error message. `body` replaces the whole
     HTTP body (to send something that is not JSON at all). `usage` is the
     answer's (prompt_tokens, completion_tokens); the total is their sum.
+    `headers` are sent with the answer (a rate limit's `Retry-After`, say).
     """
 
     status: int = 200
@@ -62,6 +63,8 @@ class Reply:
     delay: float = 0.0
     body: str | None = None
     usage: tuple[int, int] = (10, 20)
+    # Extra response headers, e.g. a 429's Retry-After or x-ratelimit-reset-requests.
+    headers: dict[str, str] | None = None
 
 
 class OpenAIServer(LocalServer):
@@ -91,6 +94,11 @@ class OpenAIServer(LocalServer):
         self._lock = threading.Lock()
         self._script: collections.deque[Reply] = collections.deque()
         self._counter = itertools.count(1)
+        # Requests being answered right now, the most there ever were at once,
+        # and when each request arrived (monotonic seconds).
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.arrivals: list[float] = []
 
     @property
     def base_url(self) -> str:
@@ -108,13 +116,29 @@ class OpenAIServer(LocalServer):
 
     def _record(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, Reply | None]:
         with self._lock:
+            self.arrivals.append(time.monotonic())
             self.requests.append(body)
             self.request_headers.append(headers)
             number = next(self._counter)
             scripted = self._script.popleft() if self._script else None
         return number, scripted
 
-    def _answer(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, str]:
+    def _answer(
+        self, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, str, dict[str, str]]:
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            status, payload, sent = self._answer_one(body, headers)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+        return status, payload, sent
+
+    def _answer_one(
+        self, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, str, dict[str, str]]:
         number, reply = self._record(body, headers)
         if reply is None and self.responder is not None:
             try:
@@ -125,8 +149,9 @@ class OpenAIServer(LocalServer):
             reply = Reply(delay=self.delay)
         if reply.delay > 0:
             time.sleep(reply.delay)
+        sent = dict(reply.headers or {})
         if reply.body is not None:
-            return reply.status, reply.body
+            return reply.status, reply.body, sent
         if reply.status >= 400:
             message = reply.content
             if message is None and reply.status == 401:
@@ -134,8 +159,8 @@ class OpenAIServer(LocalServer):
                 # check that adapters never pass this message on.
                 api_key = headers.get("authorization", "").removeprefix("Bearer ").strip()
                 message = f"Incorrect API key provided: {api_key}"
-            return reply.status, json.dumps(_error_body(reply.status, message))
-        return reply.status, json.dumps(self._completion(number, body, reply))
+            return reply.status, json.dumps(_error_body(reply.status, message)), sent
+        return reply.status, json.dumps(self._completion(number, body, reply)), sent
 
     def _completion(self, number: int, request: dict[str, Any], reply: Reply) -> dict[str, Any]:
         content = reply.content
@@ -215,8 +240,8 @@ def _make_handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
                 self._send(400, json.dumps(_error_body(400, "Request body is not an object")))
                 return
             headers = {name.lower(): value for name, value in self.headers.items()}
-            status, payload = server._answer(body, headers)
-            self._send(status, payload)
+            status, payload, extra = server._answer(body, headers)
+            self._send(status, payload, extra)
 
         def do_GET(self) -> None:
             key = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -234,8 +259,8 @@ def _make_handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
                 return
             self._send(404, json.dumps(_error_body(404, f"Unknown path {self.path}")))
 
-        def _send(self, status: int, payload: str) -> None:
-            send_json(self, status, payload.encode())
+        def _send(self, status: int, payload: str, extra: dict[str, str] | None = None) -> None:
+            send_json(self, status, payload.encode(), extra)
 
     return Handler
 

@@ -708,6 +708,8 @@ export interface components {
             /** Format: date-time */
             deadlineAt: string;
             error?: string;
+            /** Format: date-time */
+            waitingForSlot?: string;
             deliveries: number;
             progress: components["schemas"]["Progress"];
             steps: components["schemas"]["StepView"][];

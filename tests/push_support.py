@@ -1,0 +1,73 @@
+"""Pub/Sub push at full parallelism: every published run event posted at once to a worker process.
+
+The emulator's own push subscription sends about two requests at a time on
+a small machine, which cannot show what many instances (or one instance
+serving many requests) do. `Pusher` pulls the test subscription and posts
+each message to the worker on its own thread, as Cloud Run's push would,
+and posts a message again a moment after a 5xx (Pub/Sub's redelivery).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from devtools.worker_process import WorkerProcess
+from tests.stack import Stack
+
+
+class Pusher:
+    def __init__(self, stack: Stack, worker: WorkerProcess, parallel: int = 64) -> None:
+        self.stack = stack
+        self.worker = worker
+        self.pool = ThreadPoolExecutor(parallel)
+        self.statuses: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> Pusher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            for message in self.stack.pull(max_messages=100, wait=0.2):
+                self.pool.submit(self._push, message.data, dict(message.attributes))
+
+    def _push(self, data: bytes, attributes: dict[str, str]) -> None:
+        settings = self.stack.services.settings
+        envelope: dict[str, Any] = {
+            "message": {
+                "data": base64.b64encode(data).decode(),
+                "attributes": attributes,
+                "messageId": str(time.time_ns()),
+                "publishTime": "2026-11-29T00:00:00Z",
+            },
+            "subscription": f"projects/{settings.project}/subscriptions/push",
+        }
+        request = urllib.request.Request(
+            f"{self.worker.url}/projects/{settings.project}/topics/{settings.events_topic}",
+            data=json.dumps(envelope).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                status = int(response.status)
+        except urllib.error.HTTPError as error:
+            status = error.code
+        self.statuses.append(status)
+        if status >= 500 and not self._stop.is_set():
+            time.sleep(1)
+            self.pool.submit(self._push, data, attributes)
