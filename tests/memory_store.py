@@ -136,7 +136,7 @@ class InMemoryRunStore:
                 write.if_version is None or self._versions.get(write.path) == write.if_version
             )
         if write.mode == "delete" and write.if_version is not None:
-            return self._versions.get(write.path) == write.if_version
+            return bool(self._versions.get(write.path) == write.if_version)
         return True
 
     def _apply(self, writes: Sequence[Write]) -> None:

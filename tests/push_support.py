@@ -10,13 +10,12 @@ and posts a message again a moment after a 5xx (Pub/Sub's redelivery).
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import httpx
 
 from devtools.worker_process import WorkerProcess
 from tests.stack import Stack
@@ -56,17 +55,8 @@ class Pusher:
             },
             "subscription": f"projects/{settings.project}/subscriptions/push",
         }
-        request = urllib.request.Request(
-            f"{self.worker.url}/projects/{settings.project}/topics/{settings.events_topic}",
-            data=json.dumps(envelope).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                status = int(response.status)
-        except urllib.error.HTTPError as error:
-            status = error.code
+        url = f"{self.worker.url}/projects/{settings.project}/topics/{settings.events_topic}"
+        status = httpx.post(url, json=envelope, timeout=120).status_code
         self.statuses.append(status)
         if status >= 500 and not self._stop.is_set():
             time.sleep(1)

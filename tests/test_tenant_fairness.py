@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from devtools.worker_process import REPO, WorkerProcess
+from devtools import REPO_ROOT
+from devtools.worker_process import WorkerProcess
 from tests.push_support import Pusher
 from tests.stack import Stack
 
@@ -33,7 +34,7 @@ def stack_env() -> dict[str, str]:
 
 @pytest.fixture
 def worker(stack: Stack, tmp_path: Path) -> Iterator[WorkerProcess]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "THREADS": "64", "LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "THREADS": "64", "LOG_LEVEL": "WARNING"}
     started = WorkerProcess(tmp_path, env=env).start()
     try:
         yield started
