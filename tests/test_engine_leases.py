@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -78,7 +79,10 @@ class _HangingRenewals(InMemoryRunStore):
     def update(
         self, run_id: str, version: object, patch: RunPatch, writes: Sequence[Write] = ()
     ) -> object:
-        renewal = not patch.steps and set(patch.fields) == {"lease_expires_at", "watchdog_at"}
+        renewal = "compute" not in patch.steps and set(patch.fields) == {
+            "lease_expires_at",
+            "watchdog_at",
+        }
         if renewal:
             self.renewal_started.set()
             self.release_renewals.wait(10)
@@ -131,3 +135,23 @@ def test_the_heartbeat_keeps_the_lease_of_a_step_longer_than_the_lease(recorder:
     assert engine.deliver() == "COMPLETED"
     assert renewed.is_set()
     assert recorder.calls["compute"] == 1
+
+
+def test_a_renewal_carries_the_records_of_pure_steps_waiting_for_a_commit(recorder: Recorder):
+    engine = Engine(config=EngineConfig(lease_seconds=0.15, step_max_attempts=3))
+
+    def long_step_then_crash(ctx: Any) -> None:
+        for _ in range(200):
+            engine.clock.advance(0.05)
+            if engine.run().lease_expires_at != ctx.now + timedelta(seconds=0.15):
+                break
+            threading.Event().wait(0.02)
+        raise SimulatedCrash  # the step's own commit never happens
+
+    recorder.on["compute"] = long_step_then_crash
+    engine.start(linear_workflow(recorder))
+    with pytest.raises(SimulatedCrash):
+        engine.deliver()
+
+    # `load` is pure: its record waited for the next commit, which was a renewal.
+    assert engine.run().steps["load"].status.value == "COMPLETED"

@@ -84,7 +84,8 @@ class RunFence:
 
     def applied(self, patch: RunPatch) -> None:
         self.last_write = self.clock()
-        self.buffer.clear()
+        for step_id in patch.steps:
+            self.buffer.pop(step_id, None)
         for key, value in patch.fields.items():
             setattr(self.run, key, value)
         self.run.steps.update(patch.steps)
@@ -166,7 +167,8 @@ class Heartbeat:
                 if (now - fence.last_write).total_seconds() < self.interval:
                     continue
                 seen = fence.version
-                patch = RunPatch(fields=fence.lease_fields(now))
+                # Buffered pure-step records ride along, as on any commit.
+                patch = RunPatch(fields=fence.lease_fields(now), steps=dict(fence.buffer))
             try:
                 version = fence.store.update(fence.run.run_id, seen, patch)
             except StaleRun:
