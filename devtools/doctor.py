@@ -33,6 +33,7 @@ from devtools.provision import (
     push_endpoint,
     subscription_id,
 )
+from shared.adapters.firestore_store import RUNS
 from shared.worker import SWEEP_HEARTBEAT
 
 Status = Literal["OK", "FAIL", "SKIP"]
@@ -403,7 +404,7 @@ def stuck_runs(target: Target, clients: Clients) -> list[tuple[str, str]]:
     """(runId, why) of unfinished runs the sweep should have acted on by now."""
     now = clients.now()
     query = (
-        clients.db.collection("runs")
+        clients.db.collection(RUNS)
         .where(filter=firestore.FieldFilter("status", "in", ["QUEUED", "RUNNING"]))
         .select(["status", "createdAt", "deadlineAt", "leaseExpiresAt", "resumes"])
     )
@@ -426,7 +427,7 @@ def check_stuck(target: Target, clients: Clients) -> Result:
         check,
         f"{len(found)}: {listed}{more}",
         "the sweep should have re-driven or failed these: fix the sweep check first; "
-        "inspect one with GET /v1/runs/<runId>, end it with POST /v1/runs/<runId>/cancel",
+        "inspect one with GET /v1/runs/<runId>; end it with POST /v1/runs/<runId>/cancel",
     )
 
 
