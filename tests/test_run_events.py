@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.sse_client import Event, events
 from devtools.worker_process import WorkerProcess
-from tests.sse_support import Event, events
 from tests.stack import Stack
 
 KEEPALIVE = 0.5
