@@ -84,6 +84,8 @@ def test_creates_take_an_idempotency_key_header(document: dict[str, Any]):
         parameters = _operations(document)[("POST", path)]["parameters"]
         assert {"$ref": "#/components/parameters/IdempotencyKey"} in parameters
         assert "409" in _operations(document)[("POST", path)]["responses"]
+        accepted = _operations(document)[("POST", path)]["responses"]["202"]
+        assert "Location" in accepted["headers"]
 
 
 def test_request_bodies_are_the_validating_models_wizard_keys_stay_snake_case(
@@ -162,6 +164,7 @@ def test_query_parameters_come_from_the_query_model(document: dict[str, Any]):
     )
     assert (parameters["status"]["style"], parameters["status"]["explode"]) == ("form", False)
     assert parameters["pageSize"]["schema"]["maximum"] == 200
+    assert parameters["workflow"]["allowEmptyValue"] is True  # `?workflow=` is "not given"
 
 
 def test_a_path_parameter_that_cannot_be_an_id_is_404(stack: Stack):

@@ -21,7 +21,15 @@ def test_a_handler_must_take_every_path_parameter_of_its_route():
 
 
 def test_a_reply_is_sent_with_the_declared_status_and_headers():
-    route = Route("POST", "/v1/runs/{runId}/cancel", _cancel, "cancel", RunCancelled, status=202)
+    route = Route(
+        "POST",
+        "/v1/runs/{runId}/cancel",
+        _cancel,
+        "cancel",
+        RunCancelled,
+        status=202,
+        headers=("Location",),
+    )
     body = RunCancelled(run_id="r1", status="CANCELLED")
 
     response = _reply(route, Reply(body, {"Location": "/v1/runs/r1"}))
@@ -36,6 +44,14 @@ def test_a_handler_answering_another_model_than_declared_is_a_bug_not_a_reply():
 
     with pytest.raises(TypeError, match="returned Health"):
         _reply(route, Health(status="ok"))
+
+
+def test_a_header_the_route_does_not_declare_is_a_bug_not_a_reply():
+    route = Route("POST", "/v1/runs/{runId}/cancel", _cancel, "cancel", RunCancelled, status=202)
+    body = RunCancelled(run_id="r1", status="CANCELLED")
+
+    with pytest.raises(TypeError, match="undeclared headers"):
+        _reply(route, Reply(body, {"Location": "/v1/runs/r1"}))
 
 
 def test_a_method_a_path_does_not_take_is_405_naming_the_allowed_ones(stack: Stack):

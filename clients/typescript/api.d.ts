@@ -531,7 +531,7 @@ export interface components {
         };
         /**
          * ProgrammeDay
-         * @description A day as the programme editor reads it: snake_case fields, as REFERENCE.md names them.
+         * @description A day as the programme editor reads it: snake_case fields (docs/workflows.md).
          */
         ProgrammeDay: {
             dayNumber: number;
@@ -616,7 +616,7 @@ export interface components {
         };
         /**
          * ProjectView
-         * @description The project: its concept's fields (REFERENCE.md's names) and what the wizard fixed.
+         * @description The project: its concept's fields (docs/workflows.md's names) and what the wizard fixed.
          */
         ProjectView: {
             title: string;
@@ -927,6 +927,7 @@ export interface operations {
             /** @description Start a brainstorm: a session and its run */
             202: {
                 headers: {
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1057,6 +1058,7 @@ export interface operations {
             /** @description Start a project from the idea wizard's answers (snake_case keys, as the app sends them) */
             202: {
                 headers: {
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1231,6 +1233,7 @@ export interface operations {
             /** @description Generate the project's next programme version (or join the one generating) */
             202: {
                 headers: {
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -118,6 +118,7 @@ ROUTES: tuple[Route, ...] = (
         "Start a brainstorm: a session and its run",
         SessionStarted,
         status=202,
+        headers=("Location",),
         body=CreateBrainstormSession,
         idempotency_key=True,
         errors=(Conflict,),
@@ -138,6 +139,7 @@ ROUTES: tuple[Route, ...] = (
         "Start a project from the idea wizard's answers (snake_case keys, as the app sends them)",
         SessionStarted,
         status=202,
+        headers=("Location",),
         body=IdeaWizardAnswers,
         idempotency_key=True,
         errors=(Conflict,),
@@ -166,6 +168,7 @@ ROUTES: tuple[Route, ...] = (
         "Generate the project's next programme version (or join the one generating)",
         ProgrammeStarted,
         status=202,
+        headers=("Location",),
         errors=(MalformedRequest, Conflict),
         tag="programmes",
     ),
@@ -356,6 +359,8 @@ def _reply(route: Route, result: HandlerResult) -> Response:
     reply = result if isinstance(result, Reply) else Reply(result)
     if route.response is None or not isinstance(reply.body, route.response):
         raise TypeError(f"{route.operation_id} returned {type(reply.body).__name__}")
+    if not set(reply.headers) <= set(route.headers):
+        raise TypeError(f"{route.operation_id} sent undeclared headers {sorted(reply.headers)}")
     return json_response(reply.body, route.status, dict(reply.headers))
 
 

@@ -101,6 +101,8 @@ def _query_parameters(route: Route, defs: dict[str, Any]) -> list[dict[str, Any]
         }
         if name in lists:
             parameter |= {"style": "form", "explode": False}
+        if name not in required:
+            parameter["allowEmptyValue"] = True  # `?workflow=` means "not given" (a form's blank)
         parameters.append(parameter)
     return parameters
 
@@ -134,6 +136,8 @@ def _responses(route: Route, refs: Refs) -> dict[str, Any]:
     else:
         schema = refs[(route.response, "serialization")]
         ok = {"description": route.summary, "content": {JSON: {"schema": schema}}}
+    if route.headers:
+        ok["headers"] = {name: {"schema": {"type": "string"}} for name in route.headers}
     responses: dict[str, Any] = {str(route.status): ok}
     error = {"schema": {"$ref": REF.format(model=ErrorBody.__name__)}}
     for status, errors in route.answers().items():

@@ -56,11 +56,12 @@ class Route:
     is set, dispatch validates the request body against it and passes the
     model as `body=`; `query` likewise validates the query string into
     `query=`. The handler answers with an instance of `response` (or a
-    `Reply` around one), sent with `status`. `errors` are the client errors
-    the handler itself can raise; those implied by the declaration (401 for
-    `auth`, 400/422 for a body or query, 404 for a path parameter) are added
-    by `answers()`. A route whose `media_type` is not JSON (a stream, a page)
-    returns a flask `Response` itself.
+    `Reply` around one, carrying only the declared `headers`), sent with
+    `status`. `errors` are the client errors the handler itself can raise;
+    those implied by the declaration (401 for `auth`, 400/422 for a body or
+    query, 404 for a path parameter) are added by `answers()`. A route whose
+    `media_type` is not JSON (a stream, a page) returns a flask `Response`
+    itself.
     """
 
     method: str
@@ -74,6 +75,7 @@ class Route:
     query: type[BaseModel] | None = None
     errors: tuple[type[ClientError], ...] = ()
     idempotency_key: bool = False
+    headers: tuple[str, ...] = ()
     media_type: str = JSON
     tag: str = "api"
 
