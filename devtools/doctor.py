@@ -87,6 +87,7 @@ class Target:
     worker_url: str | None
     api_url: str | None
     fixes: Fixes
+    results_topic: str | None = None
     # Cloud: the OIDC identity and audience the push subscriptions must carry.
     push_identity: str | None = None
     llm_key: str | None = field(default=None, repr=False)
@@ -135,7 +136,8 @@ def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, byte
 
 def check_topics(target: Target, clients: Clients) -> list[Result]:
     results = []
-    for topic in (target.events_topic, target.dead_letter_topic):
+    topics = (target.events_topic, target.dead_letter_topic, target.results_topic)
+    for topic in filter(None, topics):
         path = clients.publisher.topic_path(target.project, topic)
         try:
             clients.publisher.get_topic(topic=path)
@@ -484,6 +486,7 @@ def local_target(env: dict[str, str]) -> Target:
         project=config.project,
         events_topic=config.events_topic,
         dead_letter_topic=config.dead_letter_topic,
+        results_topic=config.results_topic,
         worker_url=config.worker_url,
         api_url=f"http://127.0.0.1:{env.get('API_PORT') or 8080}",
         fixes=fixes,

@@ -30,7 +30,7 @@ from pathlib import Path
 from devtools import supervise
 from devtools.provision import SweepTick, provision
 from devtools.supervise import supervised
-from shared.config import DEFAULT_DEAD_LETTER_TOPIC, DEFAULT_EVENTS_TOPIC
+from shared.config import DEFAULT_DEAD_LETTER_TOPIC, DEFAULT_EVENTS_TOPIC, DEFAULT_RESULTS_TOPIC
 
 SDK = Path(os.environ.get("CLOUDSDK_PLATFORM_DIR", "/usr/lib/google-cloud-sdk/platform"))
 FIRESTORE_JAR = SDK / "cloud-firestore-emulator" / "cloud-firestore-emulator.jar"
@@ -214,6 +214,7 @@ class LocalConfig:
     pubsub_port: int
     events_topic: str
     dead_letter_topic: str
+    results_topic: str
     worker_url: str
     sweep_seconds: float
 
@@ -225,6 +226,7 @@ class LocalConfig:
             pubsub_port=_port(env.get("PUBSUB_EMULATOR_HOST") or "127.0.0.1:8682"),
             events_topic=env.get("EVENTS_TOPIC") or DEFAULT_EVENTS_TOPIC,
             dead_letter_topic=env.get("DEAD_LETTER_TOPIC") or DEFAULT_DEAD_LETTER_TOPIC,
+            results_topic=env.get("RESULTS_TOPIC") or DEFAULT_RESULTS_TOPIC,
             worker_url=env.get("WORKER_URL")
             or f"http://127.0.0.1:{env.get('WORKER_PORT') or 8081}",
             sweep_seconds=float(env.get("SWEEP_SECONDS") or 15),
@@ -238,6 +240,7 @@ class LocalConfig:
             "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.pubsub_port}",
             "EVENTS_TOPIC": self.events_topic,
             "DEAD_LETTER_TOPIC": self.dead_letter_topic,
+            "RESULTS_TOPIC": self.results_topic,
         }
 
 
@@ -260,6 +263,7 @@ class LocalCloud:
             self.config.events_topic,
             self.config.dead_letter_topic,
             self.config.worker_url,
+            results_topic=self.config.results_topic,
         )
         self._tick = SweepTick(
             self.config.project, self.config.events_topic, self.config.sweep_seconds
@@ -276,7 +280,8 @@ class LocalCloud:
         return (
             f"Firestore emulator {self.emulators.firestore_host}, "
             f"Pub/Sub {self.emulators.pubsub_host} (logs in {self.emulators.log_dir})\n"
-            f"topics {c.events_topic}, {c.dead_letter_topic}; push subscriptions to "
+            f"topics {c.events_topic}, {c.dead_letter_topic}, {c.results_topic}; "
+            "push subscriptions to "
             f"{c.worker_url}; sweep tick {tick}"
         )
 

@@ -1,9 +1,10 @@
 """Create on the Pub/Sub emulator what Terraform creates in Cloud (`infra/pubsub.tf`).
 
-Both topics; the events topic's push subscription to the worker, with the
-retry policy and the dead-letter policy; the dead-letter topic's push
-subscription to the worker, which fails the dead-lettered runs. The
-expected values live here once, so `devtools.doctor` checks against the same.
+The events, dead-letter and results topics; the events topic's push
+subscription to the worker, with the retry policy and the dead-letter
+policy; the dead-letter topic's push subscription to the worker, which fails
+the dead-lettered runs. The expected values live here once, so
+`devtools.doctor` checks against the same.
 (Cloud Scheduler's sweep tick is `SweepTick`, run by `make emulators`.)
 
 Push endpoints carry the topic in their path (`/projects/<p>/topics/<t>`):
@@ -22,7 +23,7 @@ from google.api_core import exceptions as gexc
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 from google.pubsub_v1.types import DeadLetterPolicy, PushConfig, RetryPolicy
 
-from shared.config import DEFAULT_DEAD_LETTER_TOPIC, DEFAULT_EVENTS_TOPIC
+from shared.config import DEFAULT_DEAD_LETTER_TOPIC, DEFAULT_EVENTS_TOPIC, DEFAULT_RESULTS_TOPIC
 
 # infra/variables.tf defaults: max_delivery_attempts, worker_timeout_seconds + 30.
 MAX_DELIVERY_ATTEMPTS = 15
@@ -48,12 +49,16 @@ def provision(
     *,
     max_delivery_attempts: int = MAX_DELIVERY_ATTEMPTS,
     ack_deadline_seconds: int = ACK_DEADLINE_SECONDS,
+    results_topic: str | None = None,
 ) -> dict[str, str]:
-    """Idempotently create both topics and, if a worker URL is given, both push subscriptions."""
+    """Idempotently create the topics and, if a worker URL is given, both push subscriptions.
+
+    The results topic has no subscription here: the app's services create their own.
+    """
     publisher = PublisherClient()
     subscriber = SubscriberClient()
     topics = {}
-    for topic in (events_topic, dead_letter_topic):
+    for topic in (events_topic, dead_letter_topic, *([results_topic] if results_topic else [])):
         path = publisher.topic_path(project, topic)
         with contextlib.suppress(gexc.AlreadyExists):
             publisher.create_topic(name=path)
@@ -109,9 +114,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", required=True)
     parser.add_argument("--events-topic", default=DEFAULT_EVENTS_TOPIC)
     parser.add_argument("--dead-letter-topic", default=DEFAULT_DEAD_LETTER_TOPIC)
+    parser.add_argument("--results-topic", default=DEFAULT_RESULTS_TOPIC)
     parser.add_argument("--worker-url", default="http://127.0.0.1:8081")
     args = parser.parse_args(argv)
-    subs = provision(args.project, args.events_topic, args.dead_letter_topic, args.worker_url)
+    subs = provision(
+        args.project,
+        args.events_topic,
+        args.dead_letter_topic,
+        args.worker_url,
+        results_topic=args.results_topic,
+    )
     for topic, sub in subs.items():
         print(f"{topic} -> {sub} (push to {args.worker_url})")
     return 0

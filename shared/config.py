@@ -27,6 +27,7 @@ from shared.errors import InvalidSettings
 # Topic names when no setting says otherwise (Terraform's defaults are the same).
 DEFAULT_EVENTS_TOPIC = "generation-events"
 DEFAULT_DEAD_LETTER_TOPIC = "generation-events-dead-letter"
+DEFAULT_RESULTS_TOPIC = "generation-results"
 
 _URL = re.compile(r"https?://[^\s/]+(/\S*)?")
 # A browser origin as the Origin header carries it, or "*" for any.
@@ -161,7 +162,7 @@ class Settings(_Group):
     )
     # Every terminal transition of a run is published here.
     results_topic: str = Field(
-        default="generation-results", min_length=1, validation_alias="RESULTS_TOPIC"
+        default=DEFAULT_RESULTS_TOPIC, min_length=1, validation_alias="RESULTS_TOPIC"
     )
     lease_seconds: float = Field(default=30.0, gt=0, le=3600, validation_alias="LEASE_SECONDS")
     step_max_attempts: int = Field(default=5, ge=1, le=100, validation_alias="STEP_MAX_ATTEMPTS")

@@ -79,7 +79,10 @@ def deployment(
     worker_url = functions["worker"].url
     publisher, subscriber = PublisherClient(), SubscriberClient()
     identity = f"{PUSH_ACCOUNT}@{project}.iam.gserviceaccount.com"
-    # The stack created both topics; Terraform's subscriptions, OIDC included:
+    # The stack created the events and dead-letter topics; Terraform's results
+    # topic and subscriptions (OIDC included):
+    results = f"{events}-results"
+    publisher.create_topic(name=publisher.topic_path(project, results))
     for topic, dead_lettered_to in ((events, dead_letter), (dead_letter, None)):
         request: dict[str, object] = {
             "name": subscriber.subscription_path(project, subscription_id(topic)),
@@ -121,6 +124,7 @@ def deployment(
                 "environmentVariables": {
                     "EVENTS_TOPIC": events,
                     "DEAD_LETTER_TOPIC": dead_letter,
+                    "RESULTS_TOPIC": results,
                     "FIRESTORE_DATABASE": "(default)",
                     "OPENAI_API_KEY_SECRET": version,
                     "OPENAI_BASE_URL": stack.llm.base_url,
@@ -232,6 +236,17 @@ def test_a_dead_letter_backlog_fails(deployment: Deployment):
 
     assert code == 1
     assert results["dead-letter backlog"].detail.startswith("3 messages undelivered")
+
+
+def test_a_missing_results_topic_fails(deployment: Deployment):
+    results = f"{deployment.events_topic}-results"
+    PublisherClient().delete_topic(topic=PublisherClient.topic_path(deployment.project, results))
+
+    code, _, found = deployment.doctor()
+
+    assert code == 1
+    assert found[f"topic {results}"].detail == "does not exist"
+    assert "terraform apply" in found[f"topic {results}"].fix
 
 
 def test_a_function_that_is_not_deployed_fails(deployment: Deployment):

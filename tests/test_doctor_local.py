@@ -37,12 +37,18 @@ from tests.stack import Stack
 def env(stack: Stack, functions: dict[str, FunctionProcess]) -> dict[str, str]:
     """The environment of a healthy `make dev`: provisioned, swept once, on these ports."""
     settings = stack.services.settings
+    results = f"{settings.events_topic}-results"
     provision(
-        settings.project, settings.events_topic, settings.dead_letter_topic, functions["worker"].url
+        settings.project,
+        settings.events_topic,
+        settings.dead_letter_topic,
+        functions["worker"].url,
+        results_topic=results,
     )
     assert stack.sweep().status == 200  # Cloud Scheduler's tick: leaves the heartbeat
     return {
         **os.environ,
+        "RESULTS_TOPIC": results,
         "WORKER_URL": functions["worker"].url,
         "API_PORT": str(functions["api"].port),
         "SWEEP_SECONDS": "15",
@@ -75,6 +81,7 @@ def test_a_healthy_local_stack_passes_every_check(env: dict[str, str], stack: St
     assert results["LLM provider"].status == "OK"
     skipped = {name for name, r in results.items() if r.status == "SKIP"}
     assert skipped == {"Pub/Sub may dead-letter", "dead-letter backlog"}  # no IAM, no metrics
+    assert results[f"topic {env['RESULTS_TOPIC']}"].status == "OK"
     assert env["OPENAI_API_KEY"] not in out
 
 

@@ -9,6 +9,7 @@ project exists to end.
 from __future__ import annotations
 
 import secrets
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools import REPO_ROOT
 from devtools.openai_server import OpenAIServer
 from tests.auth_support import AUDIENCE, ISSUER, SigningKey, bearer, claims, mint, write_jwks
 from tests.local_pieces import Piece, Ports, piece_env
@@ -29,6 +31,7 @@ class Pieces:
     # An api whose publishes all fail (its topic does not exist): runs it creates
     # stay QUEUED until the sweep tick re-publishes them on the real topic.
     lossy_api_port: int
+    env: dict[str, str]
 
     def api(self, port: int | None = None) -> httpx.Client:
         return httpx.Client(
@@ -72,7 +75,7 @@ def pieces(tmp_path_factory: pytest.TempPathFactory, signing_key: SigningKey) ->
         api.wait_listening([ports.api])
         lossy_api.wait_listening([lossy.api])
         token = mint(signing_key, claims(sub="dev", org_id="org-pieces"))
-        yield Pieces(ports=ports, token=token, lossy_api_port=lossy.api)
+        yield Pieces(ports=ports, token=token, lossy_api_port=lossy.api, env=env)
     finally:
         for piece in reversed(started):
             piece.stop()
@@ -120,3 +123,20 @@ def test_the_sweep_tick_of_make_emulators_executes_a_run_whose_publish_was_lost(
 
     assert session["status"] == "COMPLETED", session
     assert len(session["seeds"]) == 5
+
+
+def test_make_doctor_passes_against_the_separately_started_pieces(pieces: Pieces):
+    # Runs last: by now the lossy api's run has been completed by the sweep.
+    doctor = subprocess.run(
+        ["make", "--no-print-directory", "-s", "doctor"],
+        env=pieces.env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "OK    topic generation-results: exists" in doctor.stdout
+    assert "OK    sweep ran recently" in doctor.stdout
+    assert pieces.env["OPENAI_API_KEY"] not in doctor.stdout + doctor.stderr
