@@ -2,12 +2,14 @@
 
 Cloud Run sends one instance up to `max_instance_request_concurrency` push
 requests at once, and functions-framework's gunicorn serves THREADS of them in
-one process. This starts the worker exactly that way (the command Cloud Run
-runs, THREADS = the Terraform default of `worker_concurrency`, read from
-infra/variables.tf), creates N brainstorm runs through the api, then posts
-their N run events to the worker all at once, as Pub/Sub push would (the
-emulator's own push parallelism is about 2 here, so it cannot show this),
-with a model that answers after LLM_DELAY seconds.
+one process. This starts the worker that way (functions-framework's app
+factory and gunicorn application, through `devtools.function_server` as
+`make dev` does; THREADS = the Terraform default of `worker_concurrency`,
+read from infra/variables.tf; WORKERS unset, i.e. 1), creates N brainstorm
+runs through the api, then posts their N run events to the worker all at
+once, as Pub/Sub push would (the emulator's own push parallelism is about 2
+here, so it cannot show this), with a model that answers after LLM_DELAY
+seconds.
 
 Figures: wall time from the first push until every push was answered
 (each answer comes when its run has finished) against the ideal of one
