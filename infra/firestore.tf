@@ -75,6 +75,24 @@ locals {
         { field_path = "createdAt", order = "DESCENDING" },
       ]
     }
+    # The sweep's outbox: ended runs whose result is not yet published.
+    runs_result_pending = {
+      collection  = "runs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "resultPending", order = "ASCENDING" },
+        { field_path = "finishedAt", order = "ASCENDING" },
+      ]
+    }
+    # GET /v1/usage: a tenant's usage documents over a range of days.
+    usage_tenant_day = {
+      collection  = "usage"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "tenantId", order = "ASCENDING" },
+        { field_path = "day", order = "ASCENDING" },
+      ]
+    }
   }
 }
 

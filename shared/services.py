@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 from shared import logs, redaction
 from shared.config import Settings
-from shared.engine import Clock, EngineConfig, Runner, TenantSlots, utcnow
+from shared.engine import (
+    Clock,
+    EngineConfig,
+    OutboxStore,
+    Runner,
+    TenantSlots,
+    TokenUsage,
+    UsageLedger,
+    utcnow,
+)
 from shared.workflows.deps import OpsDeps, WorkflowDeps
 from shared.workflows.llm import LanguageModel
 
@@ -30,7 +39,7 @@ if TYPE_CHECKING:
 
     from shared.adapters.firestore_docs import FirestoreDocuments
     from shared.adapters.firestore_runs import FirestoreRunIndex
-    from shared.adapters.firestore_store import FirestoreRunStore
+    from shared.adapters.firestore_usage import FirestoreUsage
     from shared.adapters.firestore_watch import FirestoreRunWatcher
     from shared.adapters.jwt_auth import TokenVerifier
     from shared.adapters.pubsub import PubSubPublisher
@@ -99,10 +108,17 @@ class Services:
         return FirestoreDocuments(self.db)
 
     @_built_once
-    def store(self) -> FirestoreRunStore:
+    def store(self) -> OutboxStore:
+        """Runs in Firestore; every run's end is also published on the results topic."""
         from shared.adapters.firestore_store import FirestoreRunStore
 
-        return FirestoreRunStore(self.db)
+        return OutboxStore(FirestoreRunStore(self.db), self.results_publisher)
+
+    @_built_once
+    def results_publisher(self) -> PubSubPublisher:
+        from shared.adapters.pubsub import PubSubPublisher
+
+        return PubSubPublisher(self.settings.project, self.settings.results_topic)
 
     @_built_once
     def run_index(self) -> FirestoreRunIndex:
@@ -115,6 +131,24 @@ class Services:
         from shared.adapters.firestore_watch import FirestoreRunWatcher
 
         return FirestoreRunWatcher(self.db)
+
+    @_built_once
+    def usage(self) -> FirestoreUsage:
+        from shared.adapters.firestore_usage import FirestoreUsage
+
+        return FirestoreUsage(self.db)
+
+    @_built_once
+    def ledger(self) -> UsageLedger:
+        llm = self.settings.llm
+
+        def price(usage: TokenUsage) -> float:
+            known = llm.price_of(usage.model or llm.model)
+            if known is None:
+                return 0.0
+            return known.cost_usd(usage.prompt_tokens, usage.completion_tokens)
+
+        return UsageLedger(price)
 
     @_built_once
     def publisher(self) -> PubSubPublisher:
@@ -135,6 +169,7 @@ class Services:
             step_max_attempts=self.settings.step_max_attempts,
             redrive_after_seconds=self.settings.redrive_after_seconds,
             max_parallel_steps=self.settings.max_parallel_steps,
+            ledger=self.ledger,
         )
 
     @_built_once

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.adapters.pubsub import RunMessage
-from shared.engine import fail_dead_lettered, sweep
+from shared.engine import fail_dead_lettered, publish_pending, sweep
 from shared.services import Services
 
 log = logging.getLogger(__name__)
@@ -56,16 +56,20 @@ def handle_pubsub(services: Services, source: str, envelope: dict[str, Any]) -> 
         if dead_lettered:
             return "ignored"
         now = services.now()
-        report = sweep(
+        redrive_after = timedelta(seconds=services.settings.redrive_after_seconds)
+        report = sweep(services.store, services.publisher, now=now, redrive_after=redrive_after)
+        # Results whose publish was lost, once their transition has had time to publish.
+        results = publish_pending(
+            services.run_index,
             services.store,
-            services.publisher,
+            services.results_publisher,
             now=now,
-            redrive_after=timedelta(seconds=services.settings.redrive_after_seconds),
+            grace=redrive_after,
         )
         services.db.document(SWEEP_HEARTBEAT).set(
             {"lastSweepAt": now, "redriven": report.redriven, "failed": report.failed}
         )
-        return f"swept redriven={report.redriven} failed={report.failed}"
+        return f"swept redriven={report.redriven} failed={report.failed} results={results}"
     if not decoded.run_id:
         log.error("run message without runId acknowledged and dropped")
         return "malformed"

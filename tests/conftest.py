@@ -77,6 +77,7 @@ def stack(
         "GOOGLE_CLOUD_PROJECT": PROJECT,
         "EVENTS_TOPIC": f"events-{suffix}",
         "DEAD_LETTER_TOPIC": f"events-dlq-{suffix}",
+        "RESULTS_TOPIC": f"results-{suffix}",
         "AUTH_JWKS_FILE": str(jwks_file),
         "AUTH_ISSUER": ISSUER,
         "AUTH_AUDIENCE": AUDIENCE,

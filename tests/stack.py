@@ -10,6 +10,7 @@ subscription produces.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -45,6 +46,19 @@ def _provision_pull(subscriber: SubscriberClient, settings: Any) -> str:
     return subscription
 
 
+def _provision_results(subscriber: SubscriberClient, settings: Any) -> str:
+    """The results topic and a subscription that plays the app's consumer."""
+    topic = PublisherClient.topic_path(settings.project, settings.results_topic)
+    with suppress(gexc.AlreadyExists):
+        PublisherClient().create_topic(request={"name": topic})
+    subscription: str = subscriber.subscription_path(
+        settings.project, f"pull-{settings.results_topic}"
+    )
+    with suppress(gexc.AlreadyExists):
+        subscriber.create_subscription(request={"name": subscription, "topic": topic})
+    return subscription
+
+
 @dataclass
 class Delivery:
     status: int
@@ -60,6 +74,7 @@ class Stack:
     llm: OpenAIServer
     subscription: str
     subscriber: SubscriberClient
+    results_subscription: str = ""
     worker_app: Any = None
     deliveries: list[Delivery] = field(default_factory=list)
 
@@ -71,6 +86,7 @@ class Stack:
         settings = services.settings
         subscriber = SubscriberClient()
         subscription = _provision_pull(subscriber, settings)
+        results_subscription = _provision_results(subscriber, settings)
         api_app = functions_framework.create_app("api", str(repo / "functions/api/main.py"))
         worker_app = functions_framework.create_app(
             "worker", str(repo / "functions/worker/main.py")
@@ -83,13 +99,15 @@ class Stack:
             llm=llm,
             subscription=subscription,
             subscriber=subscriber,
+            results_subscription=results_subscription,
             worker_app=worker_app,
         )
         try:
             yield stack
         finally:
-            with suppress(gexc.NotFound):
-                subscriber.delete_subscription(subscription=subscription)
+            for name in (subscription, results_subscription):
+                with suppress(gexc.NotFound):
+                    subscriber.delete_subscription(subscription=name)
             services_module.from_environment.cache_clear()
 
     def use_store(self, store: Any) -> None:
@@ -120,13 +138,16 @@ class Stack:
 
     # -- Pub/Sub's side ----------------------------------------------------------
 
-    def pull(self, max_messages: int = 10, wait: float = 5.0) -> list[Any]:
+    def pull(
+        self, max_messages: int = 10, wait: float = 5.0, subscription: str | None = None
+    ) -> list[Any]:
         """Messages published since the last pull (acknowledged); [] after `wait` seconds."""
+        subscription = subscription or self.subscription
         deadline = time.monotonic() + wait
         while True:
             response = self.subscriber.pull(
                 request={
-                    "subscription": self.subscription,
+                    "subscription": subscription,
                     "max_messages": max_messages,
                     # Deprecated in Cloud, honoured by the emulator: an empty
                     # pull answers at once instead of holding the call open.
@@ -138,7 +159,7 @@ class Stack:
             if received:
                 self.subscriber.acknowledge(
                     request={
-                        "subscription": self.subscription,
+                        "subscription": subscription,
                         "ack_ids": [m.ack_id for m in received],
                     }
                 )
@@ -190,6 +211,11 @@ class Stack:
     def sweep(self) -> Delivery:
         """The Cloud Scheduler tick, as the worker receives it."""
         return self.push(b'{"type": "sweep"}', {"type": "sweep"})
+
+    def results(self, wait: float = 2.0) -> list[dict[str, Any]]:
+        """Run results published on the results topic since the last call."""
+        messages = self.pull(100, wait=wait, subscription=self.results_subscription)
+        return [json.loads(m.data) for m in messages]
 
     def published_run_ids(self, wait: float = 2.0) -> list[str]:
         return [m.attributes["runId"] for m in self.pull(wait=wait) if "runId" in m.attributes]

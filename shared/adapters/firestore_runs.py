@@ -8,6 +8,7 @@ indexes these queries need are declared in `infra/firestore.tf`.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from google.cloud import firestore
@@ -96,3 +97,15 @@ class FirestoreRunIndex:
             and found[run_id].get("tenantId") == tenant_id
             and matches(where, _summary(found[run_id]))
         ]
+
+    def pending_query(self, before: datetime) -> firestore.Query:
+        return (
+            self._db.collection(RUNS)
+            .where(filter=FieldFilter("resultPending", "==", True))
+            .where(filter=FieldFilter("finishedAt", "<=", before))
+            .order_by("finishedAt")
+        )
+
+    def pending_results(self, before: datetime, limit: int) -> list[str]:
+        query = self.pending_query(before).limit(limit).select([])
+        return [snapshot.id for snapshot in query.stream()]

@@ -18,6 +18,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
+from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 
 from shared.engine import LoadedRun, RunPatch, RunRecord, RunStatus, Slot, StepRecord, Write
@@ -42,7 +43,18 @@ def client_for(project: str, database: str = "(default)") -> firestore.Client:
 def _plain(value: Any) -> Any:
     if isinstance(value, RunStatus):
         return value.value
+    if isinstance(value, BaseModel):
+        return value.model_dump(by_alias=True)
     return value
+
+
+def _increments(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: firestore.Increment(value)
+        if isinstance(value, int | float) and not isinstance(value, bool)
+        else value
+        for key, value in data.items()
+    }
 
 
 class FirestoreRunStore:
@@ -68,6 +80,8 @@ class FirestoreRunStore:
                 batch.delete(ref, option=option)
             elif write.mode == "merge":
                 batch.set(ref, write.data, merge=True)
+            elif write.mode == "increment":
+                batch.set(ref, _increments(write.data), merge=True)
             else:
                 batch.set(ref, write.data)
 

@@ -58,5 +58,16 @@ class PubSubPublisher:
             {"type": "run", "event": workflow, "runId": run_id},
         )
 
+    def publish_result(self, result: BaseModel) -> None:
+        """A run's end, on the results topic (this publisher must be built for that topic)."""
+        data = result.model_dump_json(by_alias=True, exclude_none=True).encode()
+        attributes = {
+            key: str(value)
+            for key, value in result.model_dump(by_alias=True).items()
+            if key in ("runId", "workflow", "tenant", "status")
+        }
+        future = self._publisher().publish(self.topic_path, data, **attributes)
+        future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
+
     def publish_sweep(self) -> None:
         self._publish(RunMessage(type="sweep"), {"type": "sweep"})

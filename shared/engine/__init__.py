@@ -10,6 +10,7 @@ it are the engine's own business; see docs/architecture.md.
 
 from shared.engine import registry
 from shared.engine.delivery import Clock, EngineConfig, Outcome, utcnow
+from shared.engine.ledger import COST_DECIMALS, USAGE_COLLECTION, UsageLedger
 from shared.engine.lifecycle import cancel_run, fail_dead_lettered, new_run, start_run
 from shared.engine.listing import Cursor, RunFilter, RunIndex, RunPage, RunSummary, matches
 from shared.engine.meter import StepMeter
@@ -23,6 +24,7 @@ from shared.engine.records import (
     TokenUsage,
     Write,
 )
+from shared.engine.results import OutboxStore, ResultPublisher, RunResult, publish_pending
 from shared.engine.resume import RESUMABLE, resume_run
 from shared.engine.runner import Runner
 from shared.engine.slots import Slot, SlotStore, TenantSlots
@@ -34,7 +36,9 @@ from shared.engine.watch import OnChange, RunWatcher
 from shared.engine.workflow import FanOut, Step, StepContext, Workflow
 
 __all__ = [
+    "COST_DECIMALS",
     "RESUMABLE",
+    "USAGE_COLLECTION",
     "Clock",
     "Cursor",
     "EngineConfig",
@@ -42,13 +46,16 @@ __all__ = [
     "FanOut",
     "LoadedRun",
     "OnChange",
+    "OutboxStore",
     "Outcome",
+    "ResultPublisher",
     "Resume",
     "RunFilter",
     "RunIndex",
     "RunPage",
     "RunPatch",
     "RunRecord",
+    "RunResult",
     "RunStatus",
     "RunStore",
     "RunSummary",
@@ -68,6 +75,7 @@ __all__ = [
     "TenantSlots",
     "TokenUsage",
     "Usage",
+    "UsageLedger",
     "Workflow",
     "Write",
     "cancel_run",
@@ -75,6 +83,7 @@ __all__ = [
     "matches",
     "new_run",
     "progress",
+    "publish_pending",
     "registry",
     "resume_run",
     "run_view",

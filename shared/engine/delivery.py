@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from shared.engine.ledger import UsageLedger
+
 Clock = Callable[[], datetime]
 
 
@@ -32,6 +34,8 @@ class EngineConfig:
     step_max_attempts: int = 5
     redrive_after_seconds: float = 120.0
     max_parallel_steps: int = 8
+    # Charges each commit's new token usage to the run and the tenant's day.
+    ledger: UsageLedger | None = None
 
 
 class Stop(Exception):

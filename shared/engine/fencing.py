@@ -69,6 +69,8 @@ class RunFence:
                 patch.fields.update(terminal_fields(RunStatus.FAILED, fails_run, now))
                 failed = subject_status_writes(self.run, RunStatus.FAILED, fails_run, now)
                 writes = [*writes, *failed]
+            if self.config.ledger is not None:
+                writes = [*writes, *self.config.ledger.charge(self.run, patch, self.clock())]
             for attempt in range(3):
                 try:
                     self.version = self.store.update(self.run.run_id, self.version, patch, writes)

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from shared.engine.ledger import run_counted
 from shared.engine.records import RunRecord, RunStatus, Write
 from shared.engine.store import EventPublisher, LoadedRun, RunStore
 from shared.engine.transitions import end_run, last_step_error
@@ -58,9 +59,10 @@ def start_run(
     A publish that fails is logged, not raised: the run is already durable
     and QUEUED with a watchdog time, so the sweep publishes it again. The
     caller gets its 202 either way and the run is never orphaned.
-    Raises RunExists if the run (or a document) already exists.
+    Raises RunExists if the run (or a document) already exists. The run is
+    counted in its tenant's usage for the day in the same commit.
     """
-    store.create(run, documents)
+    store.create(run, [*documents, run_counted(run)])
     try:
         publisher.publish_run(run.run_id, run.workflow)
     except Exception:

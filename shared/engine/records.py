@@ -13,6 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from shared.engine.usage import Usage
+
 
 class RunStatus(StrEnum):
     QUEUED = "QUEUED"
@@ -168,6 +170,12 @@ class RunRecord(BaseModel):
     slot: int | None = None
     waiting_for_slot: datetime | None = None
     slot_queue: datetime | None = None
+    # Every step's tokens and their estimated cost, kept up to date by each
+    # step's commit (see `engine.ledger`).
+    usage: Usage = Field(default_factory=Usage)
+    # Set by the commit that ends the run, cleared once its result is
+    # published (see `engine.results`).
+    result_pending: bool = False
 
     def lease_live(self, now: datetime) -> bool:
         return (
@@ -181,16 +189,15 @@ class Write(BaseModel):
     """A domain-document write that a step commits together with its checkpoint.
 
     `put` replaces the document, `merge` updates the given fields only,
-    `create` fails if it exists, `update` and `delete` may be conditional.
-    Paths are deterministic (derived from the run and the step's input) so a
-    replayed step rewrites the same documents instead of adding new ones.
+    `create` fails if it exists, `update` and `delete` may be conditional,
+    and `increment` adds its numeric values to the document's (creating it;
+    other values are set), so counters need no read. Paths are deterministic
+    (derived from the run and the step's input) so a replayed step rewrites
+    the same documents instead of adding new ones.
     """
 
     model_config = ConfigDict(frozen=True)
 
     path: str
     data: dict[str, Any]
-    mode: Literal["put", "merge", "create", "update", "delete"] = "put"
-    # `update` and `delete` only: commit only if the document is still at this
-    # version (Firestore: its update time), so a write can fence like a run's.
-    if_version: Any = None
+    mode: Literal["put", "merge", "create", "update", "delete", "increment"] = "put"

@@ -60,6 +60,7 @@ def resume_patch(
         "watchdog_at": min(now + redrive_after, deadline),
         "lease_owner": None,
         "lease_expires_at": None,
+        "result_pending": False,
         "resumes": [_stored(r) for r in [*run.resumes, resume]],
     }
     marks = run.subject_fields

@@ -39,6 +39,7 @@ from shared.http import (
     run_events,
     run_list,
     runs,
+    usage,
 )
 from shared.http.context import RequestContext
 from shared.http.responses import (
@@ -67,7 +68,14 @@ from shared.models.api import (
 )
 from shared.models.brainstorm import CreateBrainstormSession
 from shared.models.project import IdeaWizardAnswers
-from shared.models.runs import BulkRequest, BulkStarted, OperationView, RunListQuery
+from shared.models.runs import (
+    BulkRequest,
+    BulkStarted,
+    OperationView,
+    RunListQuery,
+    UsageQuery,
+    UsageReport,
+)
 from shared.services import Services
 
 log = logging.getLogger(__name__)
@@ -255,6 +263,15 @@ ROUTES: tuple[Route, ...] = (
         "The run's status and step changes as Server-Sent Events, until it is terminal",
         None,
         media_type="text/event-stream",
+        tag="runs",
+    ),
+    Route(
+        "GET",
+        "/v1/usage",
+        usage.get_usage,
+        "Runs, tokens and estimated cost per UTC day and workflow (from, to: YYYY-MM-DD)",
+        UsageReport,
+        query=UsageQuery,
         tag="runs",
     ),
     Route(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
@@ -10,6 +10,7 @@ from shared.engine.records import RunStatus
 from shared.models.common import CamelModel, RequestModel, ResourceId
 
 MAX_PAGE_SIZE = 200
+MAX_USAGE_DAYS = 366
 DEFAULT_PAGE_SIZE = 50
 
 
@@ -65,3 +66,38 @@ class OperationView(CamelModel):
     created_at: datetime
     finished_at: datetime | None = None
     error: str | None = None
+
+
+class UsageQuery(RequestModel):
+    """`GET /v1/usage?from=YYYY-MM-DD&to=YYYY-MM-DD`: UTC days, both included."""
+
+    model_config = ConfigDict(strict=False, populate_by_name=False)
+
+    first: date = Field(alias="from")
+    last: date = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _range(self) -> UsageQuery:
+        if self.first > self.last:
+            raise ValueError("from must not be after to")
+        if (self.last - self.first).days >= MAX_USAGE_DAYS:
+            raise ValueError(f"at most {MAX_USAGE_DAYS} days at once")
+        return self
+
+
+class UsageFigures(CamelModel):
+    runs: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class UsageRow(UsageFigures):
+    day: str
+    workflow: str
+
+
+class UsageReport(CamelModel):
+    days: list[UsageRow]
+    totals: UsageFigures

@@ -1,6 +1,6 @@
-"""Every query `GET /v1/runs` can send has its composite index in Terraform.
+"""Every query of the runs search, the results outbox and the usage report has its index.
 
-The queries are the ones the Firestore adapter really builds, read back from
+The queries are the ones the Firestore adapters really build, read back from
 the query objects, so a new filter without an index fails here, not in Cloud.
 """
 
@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 
 from shared.adapters.firestore_runs import FirestoreRunIndex
+from shared.adapters.firestore_usage import FirestoreUsage
 from shared.engine.listing import RunFilter
 from shared.engine.records import RunStatus
 from tests.infra_support import Infra
@@ -36,10 +38,15 @@ FILTERS = [
 ]
 
 
+CLIENT = firestore.Client(project="offline", credentials=AnonymousCredentials())
+
+
 def needed_index(where: RunFilter) -> tuple[frozenset[str], tuple[str, str]]:
     """(equality fields, the ordered field) of the query the adapter builds for `where`."""
-    client = firestore.Client(project="offline", credentials=AnonymousCredentials())
-    query = FirestoreRunIndex(client).query("org-a", where)
+    return shape(FirestoreRunIndex(CLIENT).query("org-a", where))
+
+
+def shape(query: Any) -> tuple[frozenset[str], tuple[str, str]]:
     equality = frozenset(
         f.field.field_path
         for f in query._field_filters
@@ -49,16 +56,24 @@ def needed_index(where: RunFilter) -> tuple[frozenset[str], tuple[str, str]]:
     return equality, (first.field.field_path, first.direction.name)
 
 
-@pytest.mark.parametrize("where", FILTERS)
-def test_the_list_query_has_an_index(where: RunFilter) -> None:
-    equality, ordered = needed_index(where)
-    specs = index_specs(Infra.load())
-
+def assert_indexed(collection: str, equality: frozenset[str], ordered: tuple[str, str]) -> None:
     served = [
         fields
-        for collection, fields in specs
-        if collection == "runs"
-        and fields[-1] == ordered
-        and {f for f, _ in fields[:-1]} == equality
+        for name, fields in index_specs(Infra.load())
+        if name == collection and fields[-1] == ordered and {f for f, _ in fields[:-1]} == equality
     ]
-    assert served, f"no index on runs for equality {sorted(equality)} ordered by {ordered}"
+    assert served, f"no index on {collection} for equality {sorted(equality)} ordered by {ordered}"
+
+
+@pytest.mark.parametrize("where", FILTERS)
+def test_the_list_query_has_an_index(where: RunFilter) -> None:
+    assert_indexed("runs", *needed_index(where))
+
+
+def test_the_pending_results_query_has_an_index() -> None:
+    assert_indexed("runs", *shape(FirestoreRunIndex(CLIENT).pending_query(WHEN)))
+
+
+def test_the_usage_query_has_an_index() -> None:
+    query = FirestoreUsage(CLIENT).query("org-a", WHEN.date(), WHEN.date())
+    assert_indexed("usage", *shape(query))

@@ -1,0 +1,98 @@
+"""Usage accounting: each commit's new tokens go to the run's total and the tenant's day.
+
+A step's record carries its usage summed over attempts. When a commit
+changes a step's usage, the difference from what that step had recorded is
+added, in the same commit, to the run's `usage` and to the usage document of
+(tenant, day, workflow) as increments. The commit is conditional on the run's
+version, so the charge lands exactly once with the checkpoint or not at all:
+a crash before it charges nothing, a crash after it leaves nothing to charge
+again, and a duplicate delivery's commit fails its precondition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import date, datetime
+
+from shared.engine.records import RunRecord, TokenUsage, Write
+from shared.engine.store import RunPatch
+from shared.engine.usage import Usage
+
+USAGE_COLLECTION = "usage"
+# Cost totals are rounded to this many decimals (a millionth of a cent), so
+# float noise does not accumulate in the documents.
+COST_DECIMALS = 8
+
+Pricing = Callable[[TokenUsage], float]
+
+
+def usage_path(tenant_id: str, day: date, workflow: str) -> str:
+    """One document per tenant, UTC day and workflow; the id hides the tenant's spelling."""
+    key = f"{tenant_id}\x00{day.isoformat()}\x00{workflow}".encode()
+    return f"{USAGE_COLLECTION}/{hashlib.sha256(key).hexdigest()[:40]}"
+
+
+def _identity(tenant_id: str, day: date, workflow: str) -> dict[str, str]:
+    return {"tenantId": tenant_id, "day": day.isoformat(), "workflow": workflow}
+
+
+def run_counted(run: RunRecord) -> Write:
+    """Counts a new run on its creation day; committed with the run's creation."""
+    day = run.created_at.date()
+    return Write(
+        path=usage_path(run.tenant_id, day, run.workflow),
+        data={**_identity(run.tenant_id, day, run.workflow), "runs": 1},
+        mode="increment",
+    )
+
+
+class UsageLedger:
+    def __init__(self, price: Pricing) -> None:
+        self._price = price
+
+    def cost(self, usage: TokenUsage | None) -> float:
+        return 0.0 if usage is None else self._price(usage)
+
+    def charge(self, run: RunRecord, patch: RunPatch, now: datetime) -> list[Write]:
+        """Add the patch's new usage to it (run total) and return the day's increments.
+
+        `run` is the run as last committed, so its step records hold the
+        usage already charged.
+        """
+        prompt = completion = total = 0
+        cost = 0.0
+        for step_id, record in patch.steps.items():
+            if record.usage is None:
+                continue
+            earlier = run.steps.get(step_id)
+            before = earlier.usage if earlier is not None else None
+            prompt += record.usage.prompt_tokens - (before.prompt_tokens if before else 0)
+            completion += record.usage.completion_tokens - (
+                before.completion_tokens if before else 0
+            )
+            total += record.usage.total_tokens - (before.total_tokens if before else 0)
+            cost += self.cost(record.usage) - self.cost(before)
+        if not (prompt or completion or total):
+            return []
+        cost = round(cost, COST_DECIMALS)
+        patch.fields["usage"] = Usage(
+            prompt_tokens=run.usage.prompt_tokens + prompt,
+            completion_tokens=run.usage.completion_tokens + completion,
+            total_tokens=run.usage.total_tokens + total,
+            cost_usd=round(run.usage.cost_usd + cost, COST_DECIMALS),
+        )
+        day = now.date()
+        return [
+            Write(
+                path=usage_path(run.tenant_id, day, run.workflow),
+                data={
+                    **_identity(run.tenant_id, day, run.workflow),
+                    "promptTokens": prompt,
+                    "completionTokens": completion,
+                    "totalTokens": total,
+                    "costUsd": cost,
+                },
+                mode="increment",
+            )
+        ]

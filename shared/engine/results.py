@@ -1,0 +1,138 @@
+"""Results out: every terminal transition of a run is announced on the results topic.
+
+A transactional outbox on the run itself. `OutboxStore` wraps the run store,
+the one place every transition passes (runner, cancel, dead letter, sweep,
+bulk operations): a commit that ends a run also sets `resultPending`; once it
+has landed the result is published and the flag cleared. If the publish is
+lost (Pub/Sub down, the process dies in between) the flag stays set, and the
+sweep publishes the result later (`publish_pending`). Delivery is therefore at
+least once: consumers dedupe by `runId` + `finishedAt` (a resumed run ends
+again later, with a later `finishedAt`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from shared.engine.records import RunRecord, RunStatus, Write
+from shared.engine.store import LoadedRun, RunPatch, RunStore
+from shared.engine.usage import Usage
+from shared.errors import StaleRun
+from shared.models.common import CamelModel
+
+log = logging.getLogger(__name__)
+
+
+class RunResult(CamelModel):
+    run_id: str
+    workflow: str
+    tenant: str
+    subject: str
+    status: str
+    error: str | None = None
+    usage: Usage
+    finished_at: datetime | None = None
+
+
+class ResultPublisher(Protocol):
+    def publish_result(self, result: RunResult) -> None:
+        """Announce a run's end (at least once)."""
+
+
+class PendingResults(Protocol):
+    def pending_results(self, before: datetime, limit: int) -> list[str]:
+        """Ids of runs whose result is still unpublished and that ended before `before`."""
+
+
+def result_of(run: RunRecord) -> RunResult:
+    return RunResult(
+        run_id=run.run_id,
+        workflow=run.workflow,
+        tenant=run.tenant_id,
+        subject=run.subject,
+        status=run.status.value,
+        error=run.error,
+        usage=run.usage,
+        finished_at=run.finished_at,
+    )
+
+
+def _publish(store: RunStore, results: ResultPublisher, loaded: LoadedRun) -> object | None:
+    """Publish the run's result and clear its flag; the new version, or None if not cleared."""
+    run = loaded.record
+    if run.status.terminal:
+        try:
+            results.publish_result(result_of(run))
+        except Exception:
+            log.exception(
+                "publishing the run's result failed; the sweep will publish it",
+                extra={"runId": run.run_id},
+            )
+            return None
+    try:
+        return store.update(run.run_id, loaded.version, RunPatch(fields={"result_pending": False}))
+    except StaleRun:
+        return None  # changed meanwhile; if still pending, the sweep publishes it again
+
+
+class OutboxStore:
+    """A `RunStore` that publishes the result of every terminal transition it commits."""
+
+    def __init__(self, inner: RunStore, results: ResultPublisher) -> None:
+        self.inner = inner
+        self.results = results
+
+    def create(self, run: RunRecord, writes: Sequence[Write]) -> None:
+        self.inner.create(run, writes)
+
+    def load(self, run_id: str) -> LoadedRun | None:
+        return self.inner.load(run_id)
+
+    def read(self, path: str) -> dict[str, Any] | None:
+        return self.inner.read(path)
+
+    def due(self, now: datetime, limit: int) -> list[LoadedRun]:
+        return self.inner.due(now, limit)
+
+    def update(
+        self, run_id: str, version: object, patch: RunPatch, writes: Sequence[Write] = ()
+    ) -> object:
+        status = patch.fields.get("status")
+        if not (isinstance(status, RunStatus) and status.terminal):
+            return self.inner.update(run_id, version, patch, writes)
+        flagged = RunPatch(fields={**patch.fields, "result_pending": True}, steps=patch.steps)
+        version = self.inner.update(run_id, version, flagged, writes)
+        loaded = self.inner.load(run_id)
+        if loaded is None or loaded.version != version:
+            return version  # someone wrote after us: the sweep sees the flag if it is still set
+        cleared = _publish(self.inner, self.results, loaded)
+        return version if cleared is None else cleared
+
+
+def publish_pending(
+    index: PendingResults,
+    store: RunStore,
+    results: ResultPublisher,
+    *,
+    now: datetime,
+    grace: timedelta,
+    limit: int = 200,
+) -> int:
+    """The sweep's part: publish results whose publish was lost; how many were published.
+
+    Only runs that ended more than `grace` ago, so a transition still
+    publishing its own result is left alone.
+    """
+    published = 0
+    for run_id in index.pending_results(now - grace, limit):
+        loaded = store.load(run_id)
+        if loaded is None or not loaded.record.result_pending:
+            continue
+        if _publish(store, results, loaded) is not None:
+            published += 1
+    if published:
+        log.warning("sweep published %d lost run results", published)
+    return published
