@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from shared.engine.model import RunStatus
 
 from devtools.openai_server import Reply
+from tests.runs_support import seed_run
 from tests.stack import Stack
 
 GRACE = 3.0
@@ -85,6 +88,23 @@ def test_cancel_and_dead_letter_publish_too(stack: Stack):
 
     results = {r["runId"]: r["status"] for r in stack.results()}
     assert results == {cancelled["runId"]: "CANCELLED", dead["runId"]: "FAILED"}
+
+
+def test_a_run_the_sweep_fails_past_its_deadline_publishes(stack: Stack):
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    run = seed_run(
+        stack.services.store,
+        status=RunStatus.RUNNING,
+        created_at=long_ago,
+        watchdog_at=long_ago + timedelta(minutes=1),
+    )
+
+    stack.sweep()
+
+    [result] = stack.results()
+    assert result["runId"] == run.run_id
+    assert result["status"] == "FAILED"
+    assert result["error"].startswith("deadline exceeded")
 
 
 def test_bulk_cancel_publishes_each_runs_result(stack: Stack):
