@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from shared.engine.model import RunStatus
 
 from devtools.openai_server import Reply
+from shared.engine import RunStatus
 from tests.runs_support import seed_run
 from tests.stack import Stack
 
@@ -33,17 +33,14 @@ class LosingPublisher:
 
 
 def lose_results(stack: Stack, error: BaseException) -> Any:
+    """Results published from now on are lost; the store and runner are rebuilt on it."""
     real = stack.services.results_publisher
-    stack.services.__dict__["results_publisher"] = LosingPublisher(error)
-    for built in ("store", "runner"):
-        stack.services.__dict__.pop(built, None)
+    stack.services.override(results_publisher=LosingPublisher(error))
     return real
 
 
 def restore_results(stack: Stack, real: Any) -> None:
-    stack.services.__dict__["results_publisher"] = real
-    for built in ("store", "runner"):
-        stack.services.__dict__.pop(built, None)
+    stack.services.override(results_publisher=real)
 
 
 def test_a_completed_run_publishes_its_result_once(stack: Stack):
