@@ -146,7 +146,12 @@ class InMemoryRunStore:
                 self.documents.pop(write.path, None)
                 self._versions.pop(write.path, None)
                 continue
-            if write.mode in ("merge", "update") and write.path in self.documents:
+            if write.mode == "increment":
+                document = self.documents.setdefault(write.path, {})
+                for key, value in write.data.items():
+                    counts = isinstance(value, int | float) and not isinstance(value, bool)
+                    document[key] = document.get(key, 0) + value if counts else value
+            elif write.mode in ("merge", "update") and write.path in self.documents:
                 _merge(self.documents[write.path], write.data)
             else:
                 self.documents[write.path] = copy.deepcopy(write.data)

@@ -157,6 +157,22 @@ def test_a_step_record_is_replaced_whole_and_merge_writes_keep_other_fields(stor
     }
 
 
+def test_increment_writes_add_to_counters_and_create_the_document(store: RunStore):
+    store.create(_run(), [])
+    loaded = store.load("run-1")
+    assert loaded is not None
+    counter = {"tenantId": "org-a", "runs": 1, "costUsd": 0.25}
+
+    version = store.update(
+        "run-1", loaded.version, RunPatch(), [Write(path="usage/d", data=counter, mode="increment")]
+    )
+    store.update(
+        "run-1", version, RunPatch(), [Write(path="usage/d", data=counter, mode="increment")]
+    )
+
+    assert store.read("usage/d") == {"tenantId": "org-a", "runs": 2, "costUsd": 0.5}
+
+
 def test_a_large_output_round_trips(store: RunStore):
     store.create(_run(), [])
     loaded = store.load("run-1")

@@ -310,6 +310,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Runs, tokens and estimated cost per UTC day and workflow (from, to: YYYY-MM-DD) */
+        get: operations["usageGetUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/functions": {
         parameters: {
             query?: never;
@@ -835,6 +852,29 @@ export interface components {
             completionTokens?: number;
             totalTokens?: number;
             costUsd?: number;
+        };
+        /** UsageFigures */
+        UsageFigures: {
+            runs?: number;
+            promptTokens?: number;
+            completionTokens?: number;
+            totalTokens?: number;
+            costUsd?: number;
+        };
+        /** UsageReport */
+        UsageReport: {
+            days: components["schemas"]["UsageRow"][];
+            totals: components["schemas"]["UsageFigures"];
+        };
+        /** UsageRow */
+        UsageRow: {
+            runs?: number;
+            promptTokens?: number;
+            completionTokens?: number;
+            totalTokens?: number;
+            costUsd?: number;
+            day: string;
+            workflow: string;
         };
     };
     responses: never;
@@ -1815,6 +1855,56 @@ export interface operations {
             };
             /** @description `not_found` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `auth_unavailable`: the token keys cannot be fetched now (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    usageGetUsage: {
+        parameters: {
+            query: {
+                from: string;
+                to: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Runs, tokens and estimated cost per UTC day and workflow (from, to: YYYY-MM-DD) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageReport"];
+                };
+            };
+            /** @description `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_input` */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

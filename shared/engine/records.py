@@ -201,3 +201,6 @@ class Write(BaseModel):
     path: str
     data: dict[str, Any]
     mode: Literal["put", "merge", "create", "update", "delete", "increment"] = "put"
+    # `update` and `delete` only: commit only if the document is still at this
+    # version (Firestore: its update time), so a write can fence like a run's.
+    if_version: Any = None

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from shared.engine.records import RunRecord, RunStatus, Write
+from shared.engine.slots import Slot, SlotStore
 from shared.engine.store import LoadedRun, RunPatch, RunStore
 from shared.engine.usage import Usage
 from shared.errors import StaleRun
@@ -78,12 +79,31 @@ def _publish(store: RunStore, results: ResultPublisher, loaded: LoadedRun) -> ob
         return None  # changed meanwhile; if still pending, the sweep publishes it again
 
 
-class OutboxStore:
-    """A `RunStore` that publishes the result of every terminal transition it commits."""
+class RunsAndSlots(RunStore, SlotStore, Protocol):
+    """The store the engine runs on: its runs and its tenants' slots."""
 
-    def __init__(self, inner: RunStore, results: ResultPublisher) -> None:
+
+class OutboxStore:
+    """A run store that publishes the result of every terminal transition it commits.
+
+    Slot operations pass through unchanged.
+    """
+
+    def __init__(self, inner: RunsAndSlots, results: ResultPublisher) -> None:
         self.inner = inner
         self.results = results
+
+    def slot_path(self, tenant_id: str, index: int) -> str:
+        return self.inner.slot_path(tenant_id, index)
+
+    def slots(self, tenant_id: str) -> list[Slot]:
+        return self.inner.slots(tenant_id)
+
+    def release_slot(self, tenant_id: str, index: int, version: object) -> bool:
+        return self.inner.release_slot(tenant_id, index, version)
+
+    def next_waiting(self, tenant_id: str) -> LoadedRun | None:
+        return self.inner.next_waiting(tenant_id)
 
     def create(self, run: RunRecord, writes: Sequence[Write]) -> None:
         self.inner.create(run, writes)
