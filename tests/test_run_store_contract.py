@@ -161,14 +161,12 @@ def test_increment_writes_add_to_counters_and_create_the_document(store: RunStor
     store.create(_run(), [])
     loaded = store.load("run-1")
     assert loaded is not None
-    counter = {"tenantId": "org-a", "runs": 1, "costUsd": 0.25}
+    counter = Write(
+        path="usage/d", data={"tenantId": "org-a", "runs": 1, "costUsd": 0.25}, mode="increment"
+    )
 
-    version = store.update(
-        "run-1", loaded.version, RunPatch(), [Write(path="usage/d", data=counter, mode="increment")]
-    )
-    store.update(
-        "run-1", version, RunPatch(), [Write(path="usage/d", data=counter, mode="increment")]
-    )
+    version = store.update("run-1", loaded.version, RunPatch(fields={"deliveries": 1}), [counter])
+    store.update("run-1", version, RunPatch(fields={"deliveries": 2}), [counter])
 
     assert store.read("usage/d") == {"tenantId": "org-a", "runs": 2, "costUsd": 0.5}
 
