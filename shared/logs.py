@@ -29,6 +29,7 @@ from shared.redaction import redact
 
 _run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("run_id", default=None)
 _step: contextvars.ContextVar[str | None] = contextvars.ContextVar("step", default=None)
+_workflow: contextvars.ContextVar[str | None] = contextvars.ContextVar("workflow", default=None)
 
 _SEVERITY = {
     logging.DEBUG: "DEBUG",
@@ -43,7 +44,7 @@ _SEVERITY = {
 REPORTED_ERROR_EVENT = (
     "type.googleapis.com/google.devtools.clouderrorreporting.v1beta1.ReportedErrorEvent"
 )
-_FIELDS = ("workflow", "attempt", "durationMs", "outcome", "status")
+_FIELDS = ("attempt", "durationMs", "outcome", "status", "reason", "totalTokens")
 
 
 class JsonFormatter(logging.Formatter):
@@ -60,6 +61,9 @@ class JsonFormatter(logging.Formatter):
             entry["runId"] = run_id
         if step:
             entry["step"] = step
+        workflow = getattr(record, "workflow", None) or _workflow.get()
+        if workflow:
+            entry["workflow"] = workflow
         for key in _FIELDS:
             value = getattr(record, key, None)
             if value is not None:
@@ -107,6 +111,16 @@ def run_context(run_id: str) -> Iterator[None]:
         yield
     finally:
         _run_id.reset(token)
+
+
+@contextmanager
+def workflow_context(workflow: str) -> Iterator[None]:
+    """Every line of a run carries its workflow: the log-based metrics group by it."""
+    token = _workflow.set(workflow)
+    try:
+        yield
+    finally:
+        _workflow.reset(token)
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from shared.engine.fencing import RunFence
 from shared.engine.plan import RunPlan
 from shared.engine.records import RunStatus, StepRecord, Write
 from shared.engine.store import RunPatch
-from shared.engine.transitions import subject_status_writes, terminal_fields
+from shared.engine.transitions import FailureReason, subject_status_writes, terminal_fields
 from shared.engine.workflow import Stage
 from shared.errors import RetryLater
 
@@ -34,6 +34,7 @@ def finish_run(
     steps: dict[str, StepRecord] | None = None,
     *,
     claim: bool = False,
+    reason: FailureReason | None = None,
 ) -> None:
     """End the run; FAILED and CANCELLED also mark its subject document."""
     now = fence.clock()
@@ -45,7 +46,7 @@ def finish_run(
     )
     with fence.lock:
         fence.write(patch, writes, claim=claim)
-    log.info("run finished", extra={"status": status.value})
+    log.info("run finished", extra={"status": status.value, "reason": reason})
 
 
 class Commits:
@@ -130,5 +131,8 @@ class Commits:
         message = primary.message
         if primary.retriable:
             message = f"gave up after {primary.attempt} attempts: {message}"
-        finish_run(fence, RunStatus.FAILED, f"{primary.step_id}: {message}", steps)
+        reason = FailureReason.NON_RETRIABLE
+        if primary.retriable:
+            reason = FailureReason.ATTEMPTS_EXHAUSTED
+        finish_run(fence, RunStatus.FAILED, f"{primary.step_id}: {message}", steps, reason=reason)
         return Outcome.FAILED

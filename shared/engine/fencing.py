@@ -18,7 +18,7 @@ from typing import Any
 from shared.engine.delivery import Clock, EngineConfig, Outcome, Stop
 from shared.engine.records import RunStatus, StepRecord, Write
 from shared.engine.store import LoadedRun, RunPatch, RunStore
-from shared.engine.transitions import subject_status_writes, terminal_fields
+from shared.engine.transitions import FailureReason, subject_status_writes, terminal_fields
 from shared.errors import StaleRun
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,10 @@ class RunFence:
                     self.judge(self.store.load(self.run.run_id))
             self.applied(patch)
             if fails_run is not None:
+                log.info(
+                    "run finished",
+                    extra={"status": "FAILED", "reason": FailureReason.ATTEMPTS_EXHAUSTED},
+                )
                 self.stopped = Outcome.FAILED
                 raise Stop(Outcome.FAILED)
 

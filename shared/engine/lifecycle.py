@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from shared.engine.ledger import run_counted
 from shared.engine.records import RunRecord, RunStatus, Write
 from shared.engine.store import EventPublisher, LoadedRun, RunStore
-from shared.engine.transitions import end_run, last_step_error
+from shared.engine.transitions import FailureReason, end_run, last_step_error
 from shared.engine.workflow import Workflow
 from shared.errors import AlreadyFinished, StaleRun
 
@@ -121,6 +121,14 @@ def fail_dead_lettered(store: RunStore, run_id: str, delivery_count: int, now: d
             end_run(store, loaded, RunStatus.FAILED, reason, now)
         except StaleRun:
             continue
-        log.error("run failed after dead-lettering", extra={"runId": run_id})
+        log.error(
+            "run failed after dead-lettering",
+            extra={
+                "runId": run_id,
+                "workflow": run.workflow,
+                "status": "FAILED",
+                "reason": FailureReason.DEAD_LETTERED,
+            },
+        )
         return True
     return False

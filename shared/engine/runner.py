@@ -35,6 +35,7 @@ from shared.engine.plan import RunPlan
 from shared.engine.records import RunStatus
 from shared.engine.slots import TenantSlots
 from shared.engine.store import LoadedRun, RunPatch, RunStore
+from shared.engine.transitions import FailureReason
 from shared.engine.workflow import FanOut, Stage, Workflow
 from shared.errors import RetryLater, RunExists, StaleRun, describe
 
@@ -77,8 +78,9 @@ class Runner:
                 log.warning("delivery for an unknown run; acknowledging")
                 return Outcome.UNKNOWN_RUN
             owner = f"{self._owner_prefix}:{uuid.uuid4().hex[:8]}"
-            outcome = _Execution(self, loaded, owner).start()
-            log.info("delivery finished", extra={"outcome": outcome.value})
+            with logs.workflow_context(loaded.record.workflow):
+                outcome = _Execution(self, loaded, owner).start()
+                log.info("delivery finished", extra={"outcome": outcome.value})
             return outcome
 
 
@@ -175,14 +177,18 @@ class _Execution:
             return Outcome.LEASED_ELSEWHERE
         workflow = self.runner.workflows(run.workflow)
         if workflow is None:
-            return self._finish_unclaimed(f"unknown workflow {run.workflow!r}")
+            return self._finish_unclaimed(
+                f"unknown workflow {run.workflow!r}", FailureReason.UNKNOWN_WORKFLOW
+            )
         if now >= run.deadline_at:
-            return self._finish_unclaimed("deadline exceeded before the run could finish")
+            return self._finish_unclaimed(
+                "deadline exceeded before the run could finish", FailureReason.DEADLINE
+            )
         return workflow
 
-    def _finish_unclaimed(self, error: str) -> Outcome:
+    def _finish_unclaimed(self, error: str, reason: FailureReason) -> Outcome:
         try:
-            finish_run(self.fence, RunStatus.FAILED, error, claim=True)
+            finish_run(self.fence, RunStatus.FAILED, error, claim=True, reason=reason)
         except StaleRun:
             return Outcome.LEASED_ELSEWHERE
         return Outcome.FAILED
@@ -200,7 +206,12 @@ class _Execution:
                 continue
             self.fence.check_still_ours()
             if self.clock() >= self.fence.run.deadline_at:
-                finish_run(self.fence, RunStatus.FAILED, f"deadline exceeded before step {todo[0]}")
+                finish_run(
+                    self.fence,
+                    RunStatus.FAILED,
+                    f"deadline exceeded before step {todo[0]}",
+                    reason=FailureReason.DEADLINE,
+                )
                 return Outcome.FAILED
             if not stage.pure and self.attempts.unmarked(todo):
                 self.commits.mark(index)
@@ -257,5 +268,12 @@ class _Execution:
                 step_id, output, attempt=attempt, started=started, now=self.clock(), meter=meter
             )
             self.commits.step_completed(stage, step_id, record, output, ctx.writes)
-            log.info("step completed", extra={"attempt": attempt, "durationMs": record.duration_ms})
+            log.info(
+                "step completed",
+                extra={
+                    "attempt": attempt,
+                    "durationMs": record.duration_ms,
+                    "totalTokens": record.usage.total_tokens if record.usage else 0,
+                },
+            )
             return None

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from shared.engine.records import RunStatus
 from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore
-from shared.engine.transitions import current_step, end_run, last_step_error
+from shared.engine.transitions import FailureReason, current_step, end_run, last_step_error
 from shared.errors import StaleRun
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,16 @@ def _handle(
         if last:
             reason += f"; last error: {last}"
         end_run(store, loaded, RunStatus.FAILED, reason, now)
-        log.error("run failed by the sweep: %s", reason, extra={"runId": run.run_id})
+        log.error(
+            "run failed by the sweep: %s",
+            reason,
+            extra={
+                "runId": run.run_id,
+                "workflow": run.workflow,
+                "status": "FAILED",
+                "reason": FailureReason.DEADLINE,
+            },
+        )
         return "failed"
     if run.lease_live(now):
         return "skipped"

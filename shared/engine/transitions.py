@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from shared.engine.records import RunRecord, RunStatus, StepStatus, Write
 from shared.engine.store import LoadedRun, RunPatch, RunStore
+
+
+class FailureReason(StrEnum):
+    """Why a run ended FAILED, as a class: logged as `reason`, which alerts group by."""
+
+    NON_RETRIABLE = "non_retriable"  # a step said another attempt cannot help
+    # a step failed (or its worker died) STEP_MAX_ATTEMPTS times
+    ATTEMPTS_EXHAUSTED = "attempts_exhausted"
+    DEADLINE = "deadline"
+    DEAD_LETTERED = "dead_lettered"
+    UNKNOWN_WORKFLOW = "unknown_workflow"
 
 
 def terminal_fields(status: RunStatus, error: str | None, now: datetime) -> dict[str, Any]:
