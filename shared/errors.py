@@ -25,6 +25,7 @@ class Becomes(StrEnum):
     UNAVAILABLE = "a 503 JSON answer with Retry-After"
     RUN_FAILED = "the run ends FAILED with this message, without another attempt"
     STEP_RETRIED = "the step attempt is recorded RETRYING and Pub/Sub redelivers the run"
+    RUN_WAITS = "the step's attempt is given back and the run is handed back until the wait is over"
     REDELIVERY = "the worker answers 500, so Pub/Sub redelivers the message with backoff"
     RELOAD = "the caller reloads the run and decides again (never leaves the engine's callers)"
     STARTUP_FAILURE = "the function instance refuses to start, naming the setting"
@@ -133,6 +134,21 @@ class TransientError(GenjobsError):
     """
 
     becomes = Becomes.STEP_RETRIED
+
+
+class RateLimited(TransientError):
+    """A call must wait for a rate limit: the provider's (HTTP 429) or our own LLM budget.
+
+    Waiting is not failing: the engine gives the step's attempt back and
+    hands the run back until `wait_seconds` have passed, so a long rate
+    limit never uses up a step's attempts (only the run's deadline bounds it).
+    """
+
+    def __init__(self, message: str, wait_seconds: float) -> None:
+        super().__init__(message)
+        self.wait_seconds = max(0.0, wait_seconds)
+
+    becomes = Becomes.RUN_WAITS
 
 
 class SchemaExampleError(GenjobsError, ValueError):

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from shared.adapters.firestore_watch import FirestoreRunWatcher
     from shared.adapters.jwt_auth import TokenVerifier
     from shared.adapters.pubsub import PubSubPublisher
+    from shared.workflows.budget import LLMBudget
 
 T = TypeVar("T")
 
@@ -173,13 +174,28 @@ class Services:
         )
 
     @_built_once
+    def llm_budget(self) -> LLMBudget | None:
+        """The deployment's shared LLM budget; None (no cost at all) without limits."""
+        llm = self.settings.llm
+        if llm.requests_per_minute is None and llm.tokens_per_minute is None:
+            return None
+        from shared.adapters.firestore_budget import FirestoreBudgetCounter
+        from shared.workflows.budget import LLMBudget
+
+        return LLMBudget(
+            FirestoreBudgetCounter(self.db),
+            requests_per_minute=llm.requests_per_minute,
+            tokens_per_minute=llm.tokens_per_minute,
+        )
+
+    @_built_once
     def runner(self) -> Runner:
         def language_model() -> LanguageModel:
             # Imported here: `openai` costs ~0.4 s of cold start, and only a
             # worker that reaches an LLM step needs it (never the api).
             from shared.adapters.llm_factory import build_language_model
 
-            return build_language_model(self.settings.llm)
+            return build_language_model(self.settings.llm, budget=self.llm_budget)
 
         ops = OpsDeps(
             store=self.store,

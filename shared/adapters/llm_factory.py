@@ -13,7 +13,7 @@ from shared.adapters.openai_llm import OpenAILanguageModel
 from shared.adapters.secrets import SecretReader
 from shared.config import LLMSettings
 from shared.errors import NonRetriableError
-from shared.workflows.llm import LanguageModel
+from shared.workflows.llm import CallBudget, LanguageModel
 
 __all__ = ["build_language_model"]
 
@@ -23,7 +23,7 @@ _process_secrets = SecretReader()
 
 
 def build_language_model(
-    settings: LLMSettings, secrets: SecretReader | None = None
+    settings: LLMSettings, secrets: SecretReader | None = None, budget: CallBudget | None = None
 ) -> LanguageModel:
     """Return the OpenAI-backed model when a key is configured, else the offline one.
 
@@ -31,6 +31,7 @@ def build_language_model(
     Secret Manager through `settings.api_key_secret`, by `secrets` or else a
     process-wide reader, so the secret is fetched once per process, not once
     per build. A rotated key is therefore picked up by new instances.
+    `budget` (the deployment's shared LLM budget) is taken before every call.
     """
     api_key = settings.api_key
     if not api_key and settings.api_key_secret:
@@ -43,6 +44,7 @@ def build_language_model(
             model=settings.model,
             timeout_seconds=settings.timeout_seconds,
             schema_retries=settings.schema_retries,
+            budget=budget,
         )
     if settings.offline_allowed:
         return OfflineLanguageModel()

@@ -16,7 +16,13 @@ the engine would otherwise treat as final.
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 import openai
 import pydantic
@@ -28,10 +34,11 @@ from openai.types.chat import (
 
 from shared.adapters.provider_schema import response_format
 from shared.adapters.validation import describe_validation_error
-from shared.errors import NonRetriableError, TransientError
+from shared.errors import NonRetriableError, RateLimited, TransientError
 from shared.models.repair import validate_repaired
 from shared.redaction import redact, remember
-from shared.workflows.llm import Generation, T, UsageSink
+from shared.workflows.budget import IN_PROCESS_WAIT_SECONDS
+from shared.workflows.llm import CallBudget, Generation, T, UsageSink
 
 __all__ = ["OpenAILanguageModel"]
 
@@ -65,6 +72,8 @@ class OpenAILanguageModel:
         model: str,
         timeout_seconds: float,
         schema_retries: int,
+        budget: CallBudget | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
@@ -73,6 +82,9 @@ class OpenAILanguageModel:
         # Whatever its shape, this key is redacted from every log line and error.
         remember(api_key)
         self._model = model
+        # The deployment's LLM budget (LLM_REQUESTS_PER_MINUTE / ..._TOKENS_...).
+        self._budget = budget
+        self._sleep = sleep
         self._timeout_seconds = timeout_seconds
         self._schema_retries = schema_retries
         # base_url is passed explicitly (never None) so that the SDK does not
@@ -111,7 +123,7 @@ class OpenAILanguageModel:
         first_summary = ""
         for attempt in range(attempts):
             try:
-                return self._generate_once(schema, messages, temperature, meter)
+                return self._within_limits(schema, messages, temperature, meter)
             except _SchemaMismatch as mismatch:
                 first_summary = first_summary or mismatch.summary
                 if attempt + 1 < attempts:
@@ -135,12 +147,41 @@ class OpenAILanguageModel:
             f"{first_summary}"
         )
 
+    def _within_limits(
+        self,
+        schema: type[T],
+        messages: list[ChatCompletionMessageParam],
+        temperature: float,
+        meter: UsageSink | None,
+    ) -> Generation[T]:
+        """One request, within the shared budget; a provider's short rate limit waited out here.
+
+        A longer wait (or more waiting in all than IN_PROCESS_WAIT_SECONDS)
+        raises `RateLimited`, and the engine hands the run back until then.
+        """
+        estimate = sum(len(str(m.get("content") or "")) for m in messages) // 4
+        waited = 0.0
+        while True:
+            ticket = None if self._budget is None else self._budget.before_call(estimate)
+            tokens = _UsedTokens()
+            try:
+                return self._generate_once(schema, messages, temperature, meter, tokens)
+            except RateLimited as limited:
+                if waited + limited.wait_seconds > IN_PROCESS_WAIT_SECONDS:
+                    raise
+                self._sleep(limited.wait_seconds)
+                waited += limited.wait_seconds
+            finally:
+                if self._budget is not None:
+                    self._budget.after_call(ticket, estimate, tokens.total)
+
     def _generate_once(
         self,
         schema: type[T],
         messages: list[ChatCompletionMessageParam],
         temperature: float,
         meter: UsageSink | None,
+        tokens: _UsedTokens,
     ) -> Generation[T]:
         try:
             # The raw-response variant lets us check the body's shape before
@@ -167,6 +208,8 @@ class OpenAILanguageModel:
                 "Could not connect to the LLM provider (connection error)"
             ) from exc
 
+        if completion.usage is not None:
+            tokens.total = completion.usage.total_tokens
         # Every answer is paid for, including the ones rejected below.
         if meter is not None and completion.usage is not None:
             usage = completion.usage
@@ -204,7 +247,7 @@ class OpenAILanguageModel:
     def _status_error(self, exc: openai.APIStatusError) -> Exception:
         status = exc.status_code
         if status == 429:
-            return TransientError("LLM provider rate-limited the request (HTTP 429)")
+            return _rate_limited(exc)
         if status >= 500:
             return TransientError(f"LLM provider failed with a server error (HTTP {status})")
         if status in _RETRIABLE_4XX:
@@ -232,6 +275,61 @@ class OpenAILanguageModel:
         if len(message) > _PROVIDER_MESSAGE_LIMIT:
             message = message[:_PROVIDER_MESSAGE_LIMIT] + "..."
         return message
+
+
+class _UsedTokens:
+    """What one request's answer reported as used (0 until an answer came)."""
+
+    total = 0
+
+
+# Waited when a 429 names no time: long enough for a per-minute window to move.
+DEFAULT_RATE_LIMIT_WAIT = 20.0
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|h|m|s))")
+
+
+def _rate_limited(exc: openai.APIStatusError) -> Exception:
+    """A 429: wait as long as the provider says (Retry-After, x-ratelimit-reset-*).
+
+    A spent quota (`insufficient_quota`) is not a rate limit that passes by
+    waiting: it keeps today's accounting (an attempt each).
+    """
+    body = exc.body
+    code = body.get("code") if isinstance(body, dict) else None
+    if code == "insufficient_quota":
+        return TransientError("LLM provider says the account's quota is spent (HTTP 429)")
+    asked = retry_after_seconds(exc.response.headers)
+    wait = DEFAULT_RATE_LIMIT_WAIT if asked is None else asked
+    return RateLimited(
+        f"LLM provider rate-limited the request (HTTP 429); retrying in {wait:g} s",
+        wait_seconds=wait,
+    )
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """The longest wait the headers ask for: Retry-After (seconds or an HTTP date),
+    retry-after-ms, or OpenAI's x-ratelimit-reset-requests / -tokens ("1s", "6m0s", "20ms")."""
+    waits: list[float] = []
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        with contextlib.suppress(ValueError):
+            waits.append(float(milliseconds) / 1000)
+    retry_after = headers.get("retry-after")
+    if retry_after:
+        try:
+            waits.append(float(retry_after))
+        except ValueError:
+            with contextlib.suppress(TypeError, ValueError):
+                when = email.utils.parsedate_to_datetime(retry_after)
+                waits.append((when - datetime.now(UTC)).total_seconds())
+    for name in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"):
+        value = headers.get(name)
+        if value:
+            parts = _DURATION.findall(value.strip())
+            if parts and "".join(n + u for n, u in parts) == value.strip():
+                scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+                waits.append(sum(float(n) * scale[u] for n, u in parts))
+    return max(0.0, max(waits)) if waits else None
 
 
 def _check_shape(body: str) -> None:

@@ -19,7 +19,7 @@ from shared.engine.meter import StepMeter
 from shared.engine.plan import RunPlan
 from shared.engine.records import RunRecord, StepRecord, StepStatus, total_usage
 from shared.engine.store import RunPatch
-from shared.errors import NonRetriableError, describe
+from shared.errors import NonRetriableError, RateLimited, describe
 
 
 @dataclass
@@ -39,6 +39,11 @@ class StepFailure:
     @property
     def message(self) -> str:
         return describe(self.cause)
+
+    @property
+    def waits(self) -> float | None:
+        """Seconds to wait out a rate limit, if that is what stopped the attempt."""
+        return self.cause.wait_seconds if isinstance(self.cause, RateLimited) else None
 
 
 class Attempts:
@@ -156,7 +161,8 @@ class Attempts:
         previous = self.run.steps.get(failure.step_id)
         return StepRecord(
             status=StepStatus.RETRYING if retry else StepStatus.FAILED,
-            attempts=failure.attempt,
+            # Waiting out a rate limit is not an attempt: it is given back.
+            attempts=failure.attempt - (1 if failure.waits is not None else 0),
             started_at=failure.started,
             finished_at=now,
             duration_ms=_millis(failure.started, now),

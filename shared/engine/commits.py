@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -119,6 +120,9 @@ class Commits:
         """
         fence = self.fence
         now = fence.clock()
+        waits = [f.waits for f in failures]
+        if all(w is not None for w in waits):
+            return self._wait_out_rate_limit(failures, max(w or 0.0 for w in waits))
         primary = next((f for f in failures if not f.retriable), failures[0])
         retry = self.attempts.will_retry(primary)
         steps = {f.step_id: self.attempts.failed(f, now, retry=retry) for f in failures}
@@ -136,3 +140,25 @@ class Commits:
             reason = FailureReason.ATTEMPTS_EXHAUSTED
         finish_run(fence, RunStatus.FAILED, f"{primary.step_id}: {message}", steps, reason=reason)
         return Outcome.FAILED
+
+    def _wait_out_rate_limit(self, failures: list[StepFailure], seconds: float) -> Outcome:
+        """Hand the run back until the rate limit is over, the attempts given back.
+
+        Acknowledged rather than nacked: Pub/Sub's redelivery would come at
+        once (the emulator ignores backoff) or on its own schedule; the run's
+        watchdog is set to the end of the wait, so the sweep publishes it
+        then. The deadline still bounds how long a run may wait.
+        """
+        fence = self.fence
+        now = fence.clock()
+        steps = {f.step_id: self.attempts.failed(f, now, retry=True) for f in failures}
+        fields = fence.released(now)
+        fields["watchdog_at"] = fence.watchdog(now + timedelta(seconds=seconds))
+        with fence.lock:
+            fence.write(RunPatch(fields=fields, steps=steps))
+        log.warning(
+            "rate-limited; the run waits %.1f s without spending an attempt",
+            seconds,
+            extra={"step": failures[0].step_id},
+        )
+        return Outcome.RATE_LIMITED

@@ -25,6 +25,8 @@ class Outcome(StrEnum):
     LEASE_LOST = "LEASE_LOST"
     # Parked QUEUED: the tenant's slots are all taken (`engine.slots`).
     WAITING_FOR_SLOT = "WAITING_FOR_SLOT"
+    # Handed back until a rate limit (provider 429, LLM budget) is over.
+    RATE_LIMITED = "RATE_LIMITED"
     UNKNOWN_RUN = "UNKNOWN_RUN"
 
 

@@ -22,7 +22,7 @@ from typing import Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-__all__ = ["Generation", "LanguageModel", "T", "UsageSink"]
+__all__ = ["CallBudget", "Generation", "LanguageModel", "T", "UsageSink"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -51,6 +51,22 @@ class UsageSink(Protocol):
     ) -> None: ...
 
     def add_repairs(self, repairs: Sequence[str]) -> None: ...
+
+
+class CallBudget(Protocol):
+    """The deployment's shared LLM budget, taken before every call to the provider.
+
+    Implemented by `shared.workflows.budget.LLMBudget`; adapters call it
+    around each HTTP request, schema retries included.
+    """
+
+    def before_call(self, estimated_tokens: int) -> object:
+        """Wait briefly for budget or raise `RateLimited`; a ticket for `after_call`."""
+        ...
+
+    def after_call(self, ticket: object, estimated_tokens: int, actual_tokens: int) -> None:
+        """Correct the token count once the answer's usage is known (0 if none came)."""
+        ...
 
 
 class LanguageModel(Protocol):
