@@ -131,13 +131,3 @@ resource "google_firestore_field" "runs_unindexed" {
   index_config {}
 }
 
-# The LLM budget's counters (shared/workflows/budget.py) live a few seconds;
-# Firestore's TTL deletes them once `expireAt` has passed.
-resource "google_firestore_field" "llm_budget_ttl" {
-  project    = var.project_id
-  database   = google_firestore_database.main.name
-  collection = "llmBudget"
-  field      = "expireAt"
-
-  ttl_config {}
-}
