@@ -6,8 +6,9 @@ go away, and what stops its children in each:
   `Stopped` exception and ignores the rest, so cleanup runs to its end
   (`supervised` retries a cleanup that a signal interrupted before that);
 - the supervisor dies without cleaning up (SIGKILL, a crash): every child is
-  started with the Linux parent-death signal (`PR_SET_PDEATHSIG`), so the
-  kernel sends it SIGTERM;
+  started with the Linux parent-death signal (`PR_SET_PDEATHSIG`, set by
+  util-linux's `setpriv --pdeathsig` as it execs the child), so the kernel
+  sends it SIGTERM;
 - the supervisor's own parent dies (`make` killed with SIGKILL):
   `die_with_parent` asks for the same signal for the supervisor itself.
 
@@ -22,6 +23,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import shutil
 import subprocess
 import sys
 import threading
@@ -34,8 +36,12 @@ from types import FrameType
 PR_SET_PDEATHSIG = 1
 Popen = subprocess.Popen[bytes]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-# Loaded before any fork: a child between fork and exec must not import anything.
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+# Not a `preexec_fn`: Python code between fork and exec runs the parent's
+# at-fork hooks in the child, and gRPC's (a test session or a supervisor
+# holding Firestore or Pub/Sub clients) abort it ("epoll_wait: Bad file
+# descriptor"). setpriv sets the signal and execs the command instead.
+_SETPRIV = shutil.which("setpriv") if _LIBC is not None else None
 # The kernel sends the parent-death signal when the *thread* that forked the
 # child ends, so children are forked from the main thread or from this one,
 # which lives as long as the process.
@@ -67,19 +73,20 @@ def spawn(
     log: Path | None = None,
 ) -> Popen:
     """Start a child in its own process group that gets SIGTERM when this process dies."""
-    parent = os.getpid()
+    argv = list(command)
+    if _SETPRIV is not None:
+        argv = [_SETPRIV, "--pdeathsig", "TERM", "--", *argv]
 
     def popen() -> Popen:
         out = log.open("ab") if log is not None else None
         try:
             return subprocess.Popen(
-                list(command),
+                argv,
                 env=env,
                 cwd=cwd,
                 stdout=out,
                 stderr=subprocess.STDOUT if out is not None else None,
                 start_new_session=True,
-                preexec_fn=lambda: die_with_parent(parent),  # only prctl and getppid
             )
         finally:
             if out is not None:
