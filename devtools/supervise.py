@@ -22,8 +22,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import threading
