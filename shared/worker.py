@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from shared.adapters.pubsub import RunMessage
 from shared.engine import fail_dead_lettered, publish_pending, sweep
+from shared.models import paths
 from shared.services import Services
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,10 @@ def handle_pubsub(services: Services, source: str, envelope: dict[str, Any]) -> 
             {"lastSweepAt": now, "redriven": report.redriven, "failed": report.failed}
         )
         return f"swept redriven={report.redriven} failed={report.failed} results={results}"
-    if not decoded.run_id:
-        log.error("run message without runId acknowledged and dropped")
+    if not decoded.run_id or not paths.is_document_id(decoded.run_id):
+        # Firestore rejects ids such as "__x__" or "a/b" with an error, which
+        # would fail this delivery (and its dead letter) forever.
+        log.error("run message without a valid runId acknowledged and dropped")
         return "malformed"
     if dead_lettered:
         count = int(attributes.get(DEAD_LETTER_COUNT_ATTRIBUTE, "0") or 0)

@@ -105,6 +105,19 @@ def test_an_undecodable_message_is_acknowledged_not_retried(stack: Stack, data: 
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("run_id", ["__x__", "..", "a/b", "x" * 200, "run\n1"])
+@pytest.mark.parametrize("dead_lettered", [False, True], ids=["event", "dead-letter"])
+def test_a_run_id_firestore_would_reject_is_acknowledged_and_dropped(
+    stack: Stack, run_id: str, dead_lettered: bool
+):
+    data = json.dumps({"type": "run", "runId": run_id}).encode()
+    topic = stack.services.settings.dead_letter_topic if dead_lettered else None
+
+    delivery = stack.push(data, topic=topic)
+
+    assert delivery.status == 200, delivery.body
+
+
 def test_a_run_event_for_an_unknown_run_is_acknowledged(stack: Stack):
     data = json.dumps({"type": "run", "runId": "no-such-run"}).encode()
     headers, body = to_binary(_event(stack, data, {}))
