@@ -89,6 +89,22 @@ def test_a_finishing_run_starts_the_tenants_oldest_waiting_run(limited: Engine, 
     assert limited.store.slots("org-a") == []
 
 
+def test_a_waiting_run_cancelled_in_line_does_not_take_the_next_start(
+    limited: Engine, recorder: Recorder
+):
+    _start(limited, recorder, "run-1", "run-2", "run-3")
+
+    def others_arrive_and_one_is_cancelled() -> None:
+        assert limited.deliver("run-2") == "WAITING_FOR_SLOT"
+        assert limited.deliver("run-3") == "WAITING_FOR_SLOT"
+        cancel_run(limited.store, limited.store.load("run-2"), limited.clock())
+
+    recorder.on["compute"] = _in_run("run-1", others_arrive_and_one_is_cancelled)
+    limited.publisher.published.clear()
+    assert limited.deliver("run-1") == "COMPLETED"
+    assert limited.publisher.published == ["run-3"]
+
+
 def test_other_tenants_are_not_held_up_by_a_full_tenant(limited: Engine, recorder: Recorder):
     _start(limited, recorder, "a-1", "a-2")
     _start(limited, recorder, "b-1", tenant="org-b")

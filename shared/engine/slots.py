@@ -128,8 +128,11 @@ class TenantSlots:
             log.exception("could not release the run's slot")
 
     def wake(self, tenant_id: str) -> None:
-        """Publish the tenant's longest-waiting run, taking it out of the line first."""
-        for _ in range(3):
+        """Publish the tenant's longest-waiting run, taking it out of the line first.
+
+        A run that ended while in line (cancelled, say) is only taken out.
+        """
+        for _ in range(5):
             waiting = self.slots.next_waiting(tenant_id)
             if waiting is None:
                 return
@@ -138,6 +141,8 @@ class TenantSlots:
                 # Out of the line, so concurrent wakers publish different runs.
                 self.runs.update(run.run_id, waiting.version, RunPatch(fields={"slot_queue": None}))
             except StaleRun:
+                continue
+            if run.status.terminal:
                 continue
             self.publisher.publish_run(run.run_id, run.workflow)
             log.info("published the tenant's next waiting run", extra={"runId": run.run_id})
