@@ -131,3 +131,17 @@ resource "google_firestore_field" "runs_unindexed" {
   index_config {}
 }
 
+
+# The LLM budget's counter documents (llmBudget/*, shared/adapters/firestore_budget.py)
+# matter only for their few-second window: a TTL policy on `expireAt` deletes
+# them (Firestore removes expired documents within about a day). The field is
+# never queried, so it carries no single-field index either.
+resource "google_firestore_field" "llm_budget_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = "llmBudget"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+}

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.firestore_budget import BUDGET
 from tests.infra_support import (
     CONFIG_PY,
     DATA_REF,
@@ -351,10 +352,17 @@ def test_checkpointed_outputs_are_not_indexed(infra: Infra) -> None:
     exempt = {
         (body["collection"], field)
         for body in fields.values()
+        if "for_each" in body
         for field in infra.expand_for_each(body)
-    }
+    } | {(body["collection"], body["field"]) for body in fields.values() if "for_each" not in body}
     assert ("runs", "steps") in exempt
     assert all(infra.text_of(body).count("index_config") == 1 for body in fields.values())
+
+
+def test_llm_budget_counters_expire_by_ttl(infra: Infra) -> None:
+    fields = infra.of_type("google_firestore_field")
+    ttl = [body for body in fields.values() if "ttl_config" in infra.text_of(body)]
+    assert [(body["collection"], body["field"]) for body in ttl] == [(BUDGET, "expireAt")]
 
 
 def test_firestore_is_native_mode(infra: Infra) -> None:

@@ -3,8 +3,8 @@
 Each add is one write with increment transforms; Firestore returns the
 transformed values with the write result, so counting and reading the total
 cost one write and no read, and concurrent adds never conflict. The
-documents carry `expireAt`, for a Firestore TTL policy to delete them (not
-yet declared in infra/: a few small documents a minute while limits apply).
+documents carry `expireAt`, which the TTL policy in infra/firestore.tf uses
+to delete them once their window is long past.
 """
 
 from __future__ import annotations
