@@ -313,7 +313,13 @@ class Bench:
         from devtools.provision import provision, push_endpoint
 
         s = self.settings
-        subscriptions = provision(s.project, s.events_topic, s.dead_letter_topic, worker.url)
+        subscriptions = provision(
+            s.project,
+            s.events_topic,
+            s.dead_letter_topic,
+            worker.url,
+            results_topic=s.results_topic,
+        )
         subscriber = SubscriberClient()
         try:
             for topic, subscription in subscriptions.items():
@@ -387,7 +393,9 @@ def bench_stack(extra_env: dict[str, str] | None = None) -> Iterator[Bench]:
         stack.callback(_close_client, plain_db)
 
         s = services.settings
-        provision(s.project, s.events_topic, s.dead_letter_topic, None)
+        provision(
+            s.project, s.events_topic, s.dead_letter_topic, None, results_topic=s.results_topic
+        )
         app = functions_framework.create_app("api", str(REPO_ROOT / "functions/api/main.py"))  # type: ignore[no-untyped-call]
         bench = Bench(
             workdir=workdir,

@@ -24,7 +24,6 @@ from typing import Any
 from google.cloud.pubsub_v1 import SubscriberClient
 
 from bench.common import PROMPT, USER, Bench, bench_stack, show, table, totals
-from bench.operations import provision_results
 from devtools.devauth import mint_token
 
 FLOOD = 30
@@ -170,7 +169,6 @@ def cost_per_run(bench: Bench) -> list[list[object]]:
 
 def main() -> int:
     with bench_stack({"LOG_LEVEL": "WARNING"}) as bench:
-        provision_results(bench)
         bench.llm.delay = MODEL_SECONDS
         results = {
             f"TENANT_MAX_ACTIVE_RUNS={LIMIT}": noisy_neighbour(bench, LIMIT),

@@ -163,19 +163,8 @@ def usage_overhead(bench: Bench) -> None:
     )
 
 
-def provision_results(bench: Bench) -> None:
-    from google.cloud.pubsub_v1 import PublisherClient
-
-    settings = bench.settings
-    publisher = PublisherClient()
-    publisher.create_topic(
-        request={"name": publisher.topic_path(settings.project, settings.results_topic)}
-    )
-
-
 def main() -> None:
     with bench_stack({"LOG_LEVEL": "ERROR"}) as bench:
-        provision_results(bench)
         listing(bench)
         bulk_resume(bench)
         usage_overhead(bench)
