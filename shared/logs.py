@@ -20,7 +20,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,28 +105,22 @@ def configure(level: str = "INFO") -> None:
 
 
 @contextmanager
-def run_context(run_id: str) -> Iterator[None]:
-    token = _run_id.set(run_id)
+def _bound(var: contextvars.ContextVar[str | None], value: str) -> Iterator[None]:
+    token = var.set(value)
     try:
         yield
     finally:
-        _run_id.reset(token)
+        var.reset(token)
 
 
-@contextmanager
-def workflow_context(workflow: str) -> Iterator[None]:
+def run_context(run_id: str) -> AbstractContextManager[None]:
+    return _bound(_run_id, run_id)
+
+
+def workflow_context(workflow: str) -> AbstractContextManager[None]:
     """Every line of a run carries its workflow: the log-based metrics group by it."""
-    token = _workflow.set(workflow)
-    try:
-        yield
-    finally:
-        _workflow.reset(token)
+    return _bound(_workflow, workflow)
 
 
-@contextmanager
-def step_context(step: str) -> Iterator[None]:
-    token = _step.set(step)
-    try:
-        yield
-    finally:
-        _step.reset(token)
+def step_context(step: str) -> AbstractContextManager[None]:
+    return _bound(_step, step)
