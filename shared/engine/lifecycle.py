@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from shared.engine.ledger import run_counted
 from shared.engine.records import RunRecord, RunStatus, Write
-from shared.engine.store import EventPublisher, LoadedRun, RunStore
+from shared.engine.store import EventPublisher, LoadedRun, RunStore, publish_or_leave_to_sweep
 from shared.engine.transitions import FailureReason, end_run, last_step_error
 from shared.engine.workflow import Workflow
 from shared.errors import AlreadyFinished, StaleRun
@@ -63,13 +63,7 @@ def start_run(
     counted in its tenant's usage for the day in the same commit.
     """
     store.create(run, [*documents, run_counted(run)])
-    try:
-        publisher.publish_run(run.run_id, run.workflow)
-    except Exception:
-        log.exception(
-            "publishing the run failed; the sweep will re-publish it",
-            extra={"runId": run.run_id},
-        )
+    publish_or_leave_to_sweep(publisher, run, "run")
 
 
 def cancel_run(

@@ -17,7 +17,13 @@ from typing import Any
 
 from shared.engine import registry
 from shared.engine.records import Resume, RunRecord, RunStatus, StepRecord, StepStatus, Write
-from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore
+from shared.engine.store import (
+    EventPublisher,
+    LoadedRun,
+    RunPatch,
+    RunStore,
+    publish_or_leave_to_sweep,
+)
 from shared.errors import NotResumable, StaleRun
 
 log = logging.getLogger(__name__)
@@ -101,12 +107,6 @@ def resume_run(
         break
     else:
         raise StaleRun(loaded.record.run_id)
-    try:
-        publisher.publish_run(run.run_id, run.workflow)
-    except Exception:
-        log.exception(
-            "publishing the resumed run failed; the sweep will re-publish it",
-            extra={"runId": run.run_id},
-        )
+    publish_or_leave_to_sweep(publisher, run, "resumed run")
     log.warning("run resumed", extra={"runId": run.run_id, "by": by})
     return run.model_copy(update={"status": RunStatus.QUEUED})

@@ -8,12 +8,15 @@ checkpoint land together or not at all.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from shared.engine.records import RunRecord, StepRecord, Write
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,3 +59,18 @@ class RunStore(Protocol):
 class EventPublisher(Protocol):
     def publish_run(self, run_id: str, workflow: str) -> None:
         """Ask for the run to be executed (at least once)."""
+
+
+def publish_or_leave_to_sweep(publisher: EventPublisher, run: RunRecord, what: str) -> None:
+    """Publish a run already committed QUEUED; a failed publish is logged, not raised.
+
+    The run is durable with a watchdog time, so the sweep publishes it again.
+    """
+    try:
+        publisher.publish_run(run.run_id, run.workflow)
+    except Exception:
+        log.exception(
+            "publishing the %s failed; the sweep will re-publish it",
+            what,
+            extra={"runId": run.run_id},
+        )
