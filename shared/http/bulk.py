@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from shared.engine import RESUMABLE, RunStatus, Write, new_run, registry, start_run
+from shared.engine import RESUMABLE, RunStatus, Write, registry
 from shared.errors import InvalidInput, NotFound, RunExists
 from shared.http.context import RequestContext
 from shared.http.run_list import run_filter
+from shared.http.subjects import start_subject_run
 from shared.models.common import GenerationStatus
 from shared.models.runs import BulkRequest, BulkStarted, OperationView
 from shared.workflows.ops import MAX_RUNS, Action, BulkInput, operation_path
@@ -71,19 +71,15 @@ def _start(ctx: RequestContext, action: Action, body: BulkRequest) -> BulkStarte
         "createdAt": now,
         "createdBy": ctx.principal.user_id,
     }
-    run = new_run(
-        workflow,
-        spec,
-        run_id=operation_id,
-        tenant_id=tenant,
-        user_id=ctx.principal.user_id,
-        subject=path,
-        now=now,
-        redrive_after=timedelta(seconds=ctx.services.settings.redrive_after_seconds),
-    )
     try:
-        start_run(
-            ctx.services.store, ctx.services.publisher, run, [Write(path=path, data=document)]
+        start_subject_run(
+            ctx,
+            workflow=workflow,
+            run_input=spec,
+            run_id=operation_id,
+            subject=path,
+            now=now,
+            writes=[Write(path=path, data=document)],
         )
     except RunExists:
         # The same Idempotency-Key again: the operation it started.
