@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from shared.engine import RESUMABLE, RunStatus, Write, registry
-from shared.errors import InvalidInput, NotFound, RunExists
+from shared.errors import InvalidInput, RunExists
 from shared.http.context import RequestContext
 from shared.http.run_list import run_filter
-from shared.http.subjects import start_subject_run
+from shared.http.subjects import owned_document, start_subject_run
 from shared.models.common import GenerationStatus
 from shared.models.runs import BulkRequest, BulkStarted, OperationView
 from shared.workflows.ops import MAX_RUNS, Action, BulkInput, operation_path
@@ -97,9 +97,7 @@ def bulk_resume(ctx: RequestContext, body: BulkRequest) -> BulkStarted:
 
 
 def get_operation(ctx: RequestContext, operation_id: str) -> OperationView:
-    doc = ctx.services.documents.get(operation_path(operation_id))
-    if doc is None or doc.get("tenantId") != ctx.principal.tenant_id:
-        raise NotFound("operation not found")
+    doc = owned_document(ctx, operation_path(operation_id), "operation")
     pages: dict[str, dict[str, int]] = doc.get("pages") or {}
     finished = doc.get("generationStatus") == GenerationStatus.COMPLETED.value
     return OperationView(
