@@ -389,8 +389,7 @@ def _check_path_ids(args: Mapping[str, Any]) -> None:
     """
     for name, value in args.items():
         if not paths.is_document_id(str(value)):
-            noun = name.removesuffix("_id").removesuffix("Id").replace("_", " ")
-            raise NotFound(f"{noun} not found")
+            raise NotFound(f"{name.removesuffix('Id')} not found")
 
 
 def _shown(text: str, limit: int = 100) -> str:
