@@ -101,7 +101,10 @@ def step_views(run: RunRecord, workflow: Workflow[Any] | None) -> list[StepView]
 
 
 def progress(run: RunRecord, workflow: Workflow[Any] | None) -> Progress:
-    views = step_views(run, workflow)
+    return _progress_of(run, step_views(run, workflow))
+
+
+def _progress_of(run: RunRecord, views: list[StepView]) -> Progress:
     done = sum(1 for v in views if v.status == StepStatus.COMPLETED.value)
     current = None
     if not run.status.terminal:
@@ -110,6 +113,7 @@ def progress(run: RunRecord, workflow: Workflow[Any] | None) -> Progress:
 
 
 def run_view(run: RunRecord, workflow: Workflow[Any] | None) -> RunView:
+    steps = step_views(run, workflow)
     return RunView(
         run_id=run.run_id,
         workflow=run.workflow,
@@ -121,8 +125,8 @@ def run_view(run: RunRecord, workflow: Workflow[Any] | None) -> RunView:
         error=run.error,
         waiting_for_slot=run.waiting_for_slot,
         deliveries=run.deliveries,
-        progress=progress(run, workflow),
-        steps=step_views(run, workflow),
+        progress=_progress_of(run, steps),
+        steps=steps,
         resumes=[
             ResumeView(
                 at=r.at,
