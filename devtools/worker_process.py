@@ -1,7 +1,8 @@
 """A function as a real process (`devtools.function_server`, as `make dev` runs it).
 
-Used by the tests that kill a worker mid-step, by the benchmarks, and (with
-`target="api"`) by the tests of what the server itself answers. The
+Used by the tests that kill a worker mid-step, by the benchmarks, by the
+`doctor` tests and (with `target="api"`) by the tests of what the server
+itself answers. The
 server runs under gunicorn (a master and its workers), so signals go to the
 whole process group: a SIGKILL leaves nothing running, like a vanished
 instance.
@@ -12,14 +13,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from devtools import REPO_ROOT
+from devtools import REPO_ROOT, supervise
 from devtools.emulators import free_port
 from devtools.function_server import command as function_command
 
@@ -40,18 +40,12 @@ class WorkerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log_dir / f"{target}-{name}-{self.port}.log"
         self.env = env if env is not None else {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: supervise.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> WorkerProcess:
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                function_command(self.target, self.port),
-                env=self.env,
-                cwd=REPO_ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = supervise.spawn(
+            function_command(self.target, self.port), env=self.env, cwd=REPO_ROOT, log=self.log
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -73,16 +67,9 @@ class WorkerProcess:
         self.process.wait()
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        """SIGTERM the process group, SIGKILL what is left after 10 s."""
+        if self.process is not None:
+            supervise.stop([self.process])
 
     def log_entries(self) -> list[dict[str, Any]]:
         """The worker's structured log lines (one JSON object per line); others skipped."""

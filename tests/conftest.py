@@ -22,7 +22,6 @@ from devtools.emulators import Emulators, reset_firestore
 from devtools.openai_server import OpenAIServer
 from devtools.worker_process import WorkerProcess
 from tests.auth_support import AUDIENCE, ISSUER, SigningKey, rsa_key, write_jwks
-from tests.doctor_support import FunctionProcess
 from tests.engine_support import Engine, Recorder
 from tests.stack import Stack
 
@@ -101,13 +100,15 @@ def stack(
 @pytest.fixture(scope="module")
 def functions(
     emulators: Emulators, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, FunctionProcess]]:
+) -> Iterator[dict[str, WorkerProcess]]:
     """The api and the worker as processes on free ports (they only need to answer)."""
     logs = tmp_path_factory.mktemp("doctor-functions")
-    started: dict[str, FunctionProcess] = {}
+    started: dict[str, WorkerProcess] = {}
     try:
         for target in ("worker", "api"):
-            started[target] = FunctionProcess(target, logs / f"{target}.log").start()
+            process = WorkerProcess(logs, name="doctor", target=target)
+            started[target] = process
+            process.start(timeout=60.0)
         yield started
     finally:
         for process in started.values():

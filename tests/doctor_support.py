@@ -1,7 +1,7 @@
-"""What the `doctor` tests share: the real functions as processes, Google API doubles, a target.
+"""What the `doctor` tests share: a double of the Google APIs that have no emulator.
 
-The api and worker are served by `devtools.function_server` (as `make api`
-and `make worker` serve them), so "the worker answers" and "/healthz" are
+The api and worker themselves run as `devtools.worker_process.WorkerProcess`
+(the `functions` fixture), so "the worker answers" and "/healthz" are
 checked over real HTTP. The Google APIs that have no emulator (Cloud
 Functions, Pub/Sub IAM, Cloud Monitoring) are a local HTTP double speaking
 their REST shapes; Pub/Sub and Firestore themselves are the emulators.
@@ -10,50 +10,11 @@ their REST shapes; Pub/Sub and Firestore themselves are the emulators.
 from __future__ import annotations
 
 import json
-import os
 import re
-import time
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 
-from devtools import REPO_ROOT, supervise
-from devtools.doctor import http_get
-from devtools.emulators import free_port
-from devtools.function_server import command
 from devtools.local_server import LocalServer, QuietHandler, send_json
-
-
-@dataclass
-class FunctionProcess:
-    target: str
-    log: Path
-    port: int = field(default_factory=free_port)
-    process: supervise.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 60.0) -> FunctionProcess:
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-        self.process = supervise.spawn(
-            command(self.target, self.port), env=env, cwd=REPO_ROOT, log=self.log
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.target} exited: {self.log.read_text()[-2000:]}")
-            if http_get(self.url)[0]:
-                return self  # it answers (whatever it says to a bare GET)
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.target} did not start within {timeout:.0f} s")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            supervise.stop([self.process])
-
 
 _FUNCTION = re.compile(r"^/v2/projects/([^/]+)/locations/([^/]+)/functions/([^/?]+)$")
 _IAM = re.compile(r"^/v1/(projects/[^/]+/(?:topics|subscriptions)/[^/:]+):getIamPolicy$")

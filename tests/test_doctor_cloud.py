@@ -22,8 +22,9 @@ from google.pubsub_v1.types import PushConfig
 from devtools.doctor import Result, report
 from devtools.doctor_cloud import PUSH_ACCOUNT, Endpoints, cloud_checks
 from devtools.provision import push_endpoint, subscription_id
+from devtools.worker_process import WorkerProcess
 from tests.auth_support import JwksServer, SigningKey, jwks
-from tests.doctor_support import FunctionProcess, GoogleApisDouble
+from tests.doctor_support import GoogleApisDouble
 from tests.llm_support import SecretManagerDouble, make_test_key
 from tests.stack import Stack
 
@@ -68,7 +69,7 @@ def _granted(role: str) -> dict[str, object]:
 
 @pytest.fixture
 def deployment(
-    stack: Stack, functions: dict[str, FunctionProcess], signing_key: SigningKey
+    stack: Stack, functions: dict[str, WorkerProcess], signing_key: SigningKey
 ) -> Iterator[Deployment]:
     settings = stack.services.settings
     project, events, dead_letter = (

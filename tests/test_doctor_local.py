@@ -28,13 +28,13 @@ from devtools.doctor import (
 )
 from devtools.emulators import free_port
 from devtools.provision import provision, subscription_id
+from devtools.worker_process import WorkerProcess
 from shared.worker import SWEEP_HEARTBEAT
-from tests.doctor_support import FunctionProcess
 from tests.stack import Stack
 
 
 @pytest.fixture
-def env(stack: Stack, functions: dict[str, FunctionProcess]) -> dict[str, str]:
+def env(stack: Stack, functions: dict[str, WorkerProcess]) -> dict[str, str]:
     """The environment of a healthy `make dev`: provisioned, swept once, on these ports."""
     settings = stack.services.settings
     results = f"{settings.events_topic}-results"
