@@ -236,38 +236,37 @@ def _exercise(strategy: st.SearchStrategy[Any], send: Callable[[Any], None]) -> 
     given(strategy)(SETTINGS(send))()
 
 
-def test_brainstorm_create_never_fails_or_writes_for_a_rejected_request(
-    stack: Stack, token: str, tally: Tally
-):
+def _check_session_create(
+    stack: Stack, tally: Tally, path: str, requests: st.SearchStrategy[Call], collection: str
+) -> None:
+    """Every generated request to a session-creating route: 202 with its writes, or none."""
+
     def send(call: Call) -> None:
-        body = tally.check(_post(stack, "/v1/brainstorm-sessions", call))
+        body = tally.check(_post(stack, path, call))
         if body is not None:
             tally.sessions.add(body["sessionId"])
 
-    _exercise(calls(VALID_BRAINSTORM, token), send)
+    _exercise(requests, send)
 
-    tally.report("POST /v1/brainstorm-sessions")
+    tally.report(f"POST {path}")
     assert sum(tally.statuses.values()) >= EXAMPLES
     assert tally.statuses.get(202, 0) > 0, "no generated request was accepted"
-    assert _ids(stack, "brainstormSessions") == tally.sessions
+    assert _ids(stack, collection) == tally.sessions
     assert _ids(stack, "runs") == tally.runs
+
+
+def test_brainstorm_create_never_fails_or_writes_for_a_rejected_request(
+    stack: Stack, token: str, tally: Tally
+):
+    requests = calls(VALID_BRAINSTORM, token)
+    _check_session_create(stack, tally, "/v1/brainstorm-sessions", requests, "brainstormSessions")
 
 
 def test_project_create_never_fails_or_writes_for_a_rejected_request(
     stack: Stack, token: str, tally: Tally
 ):
-    def send(call: Call) -> None:
-        body = tally.check(_post(stack, "/v1/project-sessions", call))
-        if body is not None:
-            tally.sessions.add(body["sessionId"])
-
-    _exercise(calls(VALID_WIZARD, token), send)
-
-    tally.report("POST /v1/project-sessions")
-    assert sum(tally.statuses.values()) >= EXAMPLES
-    assert tally.statuses.get(202, 0) > 0, "no generated request was accepted"
-    assert _ids(stack, "projectSessions") == tally.sessions
-    assert _ids(stack, "runs") == tally.runs
+    requests = calls(VALID_WIZARD, token)
+    _check_session_create(stack, tally, "/v1/project-sessions", requests, "projectSessions")
 
 
 def test_programme_create_never_fails_or_writes_for_a_rejected_request(
