@@ -15,12 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from google.cloud import firestore
 from playwright.sync_api import Browser, sync_playwright
 
 from devtools import REPO_ROOT
 from devtools.emulators import Emulators, reset_firestore
 from devtools.openai_server import OpenAIServer
 from devtools.worker_process import WorkerProcess
+from shared.adapters.firestore_store import client_for
 from tests.auth_support import AUDIENCE, ISSUER, SigningKey, rsa_key, write_jwks
 from tests.engine_support import Engine, Recorder
 from tests.stack import Stack
@@ -95,6 +97,13 @@ def stack(
     monkeypatch.delenv("OPENAI_API_KEY_SECRET", raising=False)
     with Stack.build(REPO_ROOT, signing_key, llm_server) as built:
         yield built
+
+
+@pytest.fixture
+def emptied_firestore(emulators: Emulators) -> firestore.Client:
+    """A client of the Firestore emulator, emptied first (for contracts run on memory and on it)."""
+    reset_firestore(emulators.firestore_host, PROJECT)
+    return client_for(PROJECT)
 
 
 @pytest.fixture(scope="module")

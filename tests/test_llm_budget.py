@@ -15,12 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from devtools.emulators import Emulators, reset_firestore
 from shared.adapters.firestore_budget import FirestoreBudgetCounter
-from shared.adapters.firestore_store import client_for
 from shared.errors import RateLimited
 from shared.workflows.budget import IN_PROCESS_WAIT_SECONDS, BudgetCounter, LLMBudget, Windows
-from tests.conftest import PROJECT
 
 START = 1_790_000_000.0  # epoch seconds, the fake clock's start
 
@@ -56,9 +53,7 @@ def counter(request: pytest.FixtureRequest) -> Iterator[BudgetCounter]:
     if request.param == "memory":
         yield MemoryCounter()
         return
-    emulators: Emulators = request.getfixturevalue("emulators")
-    reset_firestore(emulators.firestore_host, PROJECT)
-    yield FirestoreBudgetCounter(client_for(PROJECT))
+    yield FirestoreBudgetCounter(request.getfixturevalue("emptied_firestore"))
 
 
 def _budget(counter: BudgetCounter, time: FakeTime, **limits: int) -> LLMBudget:

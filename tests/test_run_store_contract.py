@@ -12,13 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from devtools.emulators import Emulators, reset_firestore
-from shared.adapters.firestore_store import FirestoreRunStore, client_for
+from shared.adapters.firestore_store import FirestoreRunStore
 from shared.engine.records import RunRecord, RunStatus, StepRecord, StepStatus, Write
 from shared.engine.slots import Slot, SlotStore
 from shared.engine.store import RunPatch, RunStore
 from shared.errors import RunExists, StaleRun
-from tests.conftest import PROJECT
 from tests.memory_store import InMemoryRunStore
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -29,9 +27,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[RunStore]:
     if request.param == "memory":
         yield InMemoryRunStore()
         return
-    emulators: Emulators = request.getfixturevalue("emulators")
-    reset_firestore(emulators.firestore_host, PROJECT)
-    yield FirestoreRunStore(client_for(PROJECT))
+    yield FirestoreRunStore(request.getfixturevalue("emptied_firestore"))
 
 
 def _run(run_id: str = "run-1", watchdog: timedelta = timedelta(minutes=2)) -> RunRecord:
