@@ -307,10 +307,7 @@ class Bench:
 
     def push_to(self, worker: WorkerProcess) -> dict[str, str]:
         """Create the push subscriptions to this worker, or repoint existing ones to it."""
-        from google.cloud.pubsub_v1 import SubscriberClient
-        from google.pubsub_v1.types import PushConfig
-
-        from devtools.provision import provision, push_endpoint
+        from devtools.provision import provision, repoint
 
         s = self.settings
         subscriptions = provision(
@@ -320,16 +317,7 @@ class Bench:
             worker.url,
             results_topic=s.results_topic,
         )
-        subscriber = SubscriberClient()
-        try:
-            for topic, subscription in subscriptions.items():
-                endpoint = push_endpoint(worker.url, s.project, topic)
-                subscriber.modify_push_config(
-                    subscription=subscription,
-                    push_config=PushConfig(push_endpoint=endpoint),
-                )
-        finally:
-            subscriber.close()
+        repoint(s.project, subscriptions, worker.url)
         return subscriptions
 
 

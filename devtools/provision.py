@@ -89,6 +89,19 @@ def provision(
     return subscriptions
 
 
+def repoint(project: str, subscriptions: dict[str, str], worker_url: str) -> None:
+    """Point existing push subscriptions (topic -> subscription path) at another worker."""
+    subscriber = SubscriberClient()
+    try:
+        for topic, subscription in subscriptions.items():
+            subscriber.modify_push_config(
+                subscription=subscription,
+                push_config=PushConfig(push_endpoint=push_endpoint(worker_url, project, topic)),
+            )
+    finally:
+        subscriber.close()
+
+
 class SweepTick:
     """Cloud Scheduler's job locally: the sweep message on the events topic every `every` s."""
 

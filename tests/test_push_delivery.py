@@ -13,11 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from google.cloud.pubsub_v1 import SubscriberClient
-from google.pubsub_v1.types import PushConfig
 
 from devtools.openai_server import Reply
-from devtools.provision import provision, push_endpoint
+from devtools.provision import provision, repoint
 from devtools.worker_process import WorkerProcess
 from tests.stack import Stack
 
@@ -87,13 +85,7 @@ def test_a_worker_killed_mid_step_is_recovered_by_a_new_worker_and_the_sweep(
     assert stack.llm.requests, "the worker never reached generate-seeds"
 
     second = _start_worker(workers, tmp_path)
-    for topic, subscription in subscriptions.items():
-        SubscriberClient().modify_push_config(
-            subscription=subscription,
-            push_config=PushConfig(
-                push_endpoint=push_endpoint(second.url, settings.project, topic)
-            ),
-        )
+    repoint(settings.project, subscriptions, second.url)
     first.kill()
     assert stack.run_doc(created["runId"])["status"] == "RUNNING"  # lease still held
 
