@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -199,6 +200,10 @@ class Settings(_Group):
     )
     auth: AuthSettings = AuthSettings()
     llm: LLMSettings = LLMSettings()
+
+    @property
+    def redrive_after(self) -> timedelta:
+        return timedelta(seconds=self.redrive_after_seconds)
 
     @field_validator("log_level", mode="before")
     @classmethod

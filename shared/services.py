@@ -16,7 +16,7 @@ import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 from shared import logs, redaction
@@ -201,7 +201,7 @@ class Services:
             store=self.store,
             publisher=self.publisher,
             index=self.run_index,
-            redrive_after=timedelta(seconds=self.settings.redrive_after_seconds),
+            redrive_after=self.settings.redrive_after,
         )
         deps = WorkflowDeps(language_model, ops)
         slots = TenantSlots(
@@ -209,7 +209,7 @@ class Services:
             self.store,
             self.publisher,
             limit=self.settings.tenant_max_active_runs,
-            redrive_after=timedelta(seconds=self.settings.redrive_after_seconds),
+            redrive_after=self.settings.redrive_after,
         )
         return Runner(
             self.store, deps=deps, config=self.engine_config, clock=self.clock, slots=slots

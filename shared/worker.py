@@ -12,7 +12,6 @@ import base64
 import binascii
 import json
 import logging
-from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -57,7 +56,7 @@ def handle_pubsub(services: Services, source: str, envelope: dict[str, Any]) -> 
         if dead_lettered:
             return "ignored"
         now = services.now()
-        redrive_after = timedelta(seconds=services.settings.redrive_after_seconds)
+        redrive_after = services.settings.redrive_after
         report = sweep(services.store, services.publisher, now=now, redrive_after=redrive_after)
         # Results whose publish was lost, once their transition has had time to publish.
         results = publish_pending(

@@ -56,7 +56,7 @@ def test_a_pubsub_outage_during_create_still_gets_the_run_executed(
         services.store,
         services.publisher,
         now=services.now() + timedelta(minutes=3),
-        redrive_after=timedelta(seconds=services.settings.redrive_after_seconds),
+        redrive_after=services.settings.redrive_after,
     )
     stack.deliver_all()
 

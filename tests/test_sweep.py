@@ -20,7 +20,7 @@ def _sweep_at(stack: Stack, delta: timedelta):
         services.store,
         services.publisher,
         now=services.now() + delta,
-        redrive_after=timedelta(seconds=services.settings.redrive_after_seconds),
+        redrive_after=services.settings.redrive_after,
     )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from shared.engine import LoadedRun, RunView, cancel_run, registry, resume_run, run_view
 from shared.errors import NotFound
 from shared.http.context import RequestContext
@@ -39,7 +37,7 @@ def resume(ctx: RequestContext, run_id: str) -> RunResumed:
         loaded,
         by=ctx.principal.user_id,
         now=ctx.services.now(),
-        redrive_after=timedelta(seconds=ctx.services.settings.redrive_after_seconds),
+        redrive_after=ctx.services.settings.redrive_after,
     )
     return RunResumed(run_id=run.run_id, status=run.status.value)
 

@@ -8,7 +8,7 @@ its run's progress.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -57,7 +57,7 @@ def start_subject_run(
         user_id=ctx.principal.user_id,
         subject=subject,
         now=now,
-        redrive_after=timedelta(seconds=services.settings.redrive_after_seconds),
+        redrive_after=services.settings.redrive_after,
     )
     start_run(services.store, services.publisher, run, writes)
 
