@@ -21,7 +21,7 @@ from google.pubsub_v1.types import PushConfig
 
 from devtools.doctor import Result, report
 from devtools.doctor_cloud import PUSH_ACCOUNT, Endpoints, cloud_checks
-from devtools.provision import push_endpoint, subscription_id
+from devtools.provision import push_endpoint, repoint, subscription_id
 from devtools.worker_process import WorkerProcess
 from tests.auth_support import JwksServer, SigningKey, jwks
 from tests.doctor_support import GoogleApisDouble
@@ -185,10 +185,7 @@ def test_a_push_subscription_without_the_oidc_identity_fails(deployment: Deploym
     project, topic = deployment.project, deployment.events_topic
     name = subscription_id(topic)
     worker_url = deployment.apis.functions["worker"]["uri"]
-    SubscriberClient().modify_push_config(
-        subscription=SubscriberClient.subscription_path(project, name),
-        push_config=PushConfig(push_endpoint=push_endpoint(worker_url, project, topic)),
-    )
+    repoint(project, {topic: SubscriberClient.subscription_path(project, name)}, worker_url)
 
     code, _, results = deployment.doctor()
 
