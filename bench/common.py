@@ -321,6 +321,25 @@ class Bench:
         return subscriptions
 
 
+def status_kib(pid: int, field: str) -> int:
+    """A numeric field of /proc/<pid>/status (VmRSS and VmHWM are in KiB)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} for process {pid}")
+
+
+def serving_pid(worker: WorkerProcess) -> int:
+    """The gunicorn worker process (the one that runs the function), not the master."""
+    assert worker.process is not None
+    pid = worker.process.pid
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    children = [int(p) for p in path.read_text().split()] if path.exists() else []
+    if len(children) != 1:
+        raise RuntimeError(f"expected one gunicorn worker (WORKERS=1), found {children}")
+    return children[0]
+
+
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 

@@ -39,7 +39,16 @@ from pathlib import Path
 import hcl2
 from hcl2 import SerializationOptions
 
-from bench.common import Bench, bench_stack, show, summarize, table, totals
+from bench.common import (
+    Bench,
+    bench_stack,
+    serving_pid,
+    show,
+    status_kib,
+    summarize,
+    table,
+    totals,
+)
 from devtools import REPO_ROOT
 from devtools.worker_process import WorkerProcess
 
@@ -67,31 +76,10 @@ def terraform_threads(variables_tf: Path = VARIABLES_TF) -> int:
 # -- the worker process ------------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
-def _status_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no {field} for process {pid}")
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def serving_pid(worker: WorkerProcess) -> int:
-    """The gunicorn worker process (the one that runs the function), not the master."""
-    assert worker.process is not None
-    children = _children(worker.process.pid)
-    if len(children) != 1:
-        raise RuntimeError(f"expected one gunicorn worker (WORKERS=1), found {children}")
-    return children[0]
 
 
 # -- pushing -----------------------------------------------------------------------
@@ -139,13 +127,13 @@ def concurrent_push(bench: Bench, runs: int, threads: int) -> None:
     bench.workers.append(worker)
     worker.start()
     pid = serving_pid(worker)
-    rss_started = _status_kib(pid, "VmRSS")
+    rss_started = status_kib(pid, "VmRSS")
 
     # One run first: the worker's first delivery imports openai and opens its
     # channels; that is the instance's start, not a cost per run.
     (warm,) = create_runs(bench, 1)
     push(worker, bench, warm, "brainstorm")
-    rss_warm = _status_kib(pid, "VmRSS")
+    rss_warm = status_kib(pid, "VmRSS")
 
     run_ids = create_runs(bench, runs)
     cpu_before = cpu_seconds(pid)
@@ -154,8 +142,8 @@ def concurrent_push(bench: Bench, runs: int, threads: int) -> None:
         answers = list(pool.map(lambda r: push(worker, bench, r, "brainstorm"), run_ids))
     wall = time.perf_counter() - start
     cpu = cpu_seconds(pid) - cpu_before
-    peak = _status_kib(pid, "VmHWM")
-    master_peak = _status_kib(worker.process.pid, "VmHWM") if worker.process else 0
+    peak = status_kib(pid, "VmHWM")
+    master_peak = status_kib(worker.process.pid, "VmHWM") if worker.process else 0
 
     statuses = [str(bench.run_doc(r).get("status")) for r in run_ids]
     completed = statuses.count("COMPLETED")

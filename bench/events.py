@@ -16,28 +16,15 @@ from __future__ import annotations
 import argparse
 import threading
 import time
-from pathlib import Path
 
 import httpx
 
-from bench.common import Bench, bench_stack, show, summarize, table
+from bench.common import Bench, bench_stack, serving_pid, show, status_kib, summarize, table
 from devtools.sse_client import events
 from devtools.worker_process import WorkerProcess
 
 STREAMS = 40
 SEEDS = 5
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
-def _status(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no {field} for process {pid}")
 
 
 class Follower(threading.Thread):
@@ -70,15 +57,14 @@ def measure(bench: Bench, streams: int) -> None:
     api = WorkerProcess(bench.workdir, env, "events-api", target="api")
     bench.workers.append(api)
     api.start()
-    assert api.process is not None
-    (pid,) = _children(api.process.pid)
+    pid = serving_pid(api)
     run_ids = [bench.create_brainstorm(SEEDS)["runId"] for _ in range(streams)]
 
     # One stream first, so imports and the Firestore channel are not counted per stream.
     warm = Follower(f"{api.url}/v1/runs/{run_ids[0]}/events", bench.headers())
     warm.start()
     warm.opened.wait(30)
-    rss_before, threads_before = _status(pid, "VmRSS"), _status(pid, "Threads")
+    rss_before, threads_before = status_kib(pid, "VmRSS"), status_kib(pid, "Threads")
 
     followers = [
         Follower(f"{api.url}/v1/runs/{run_id}/events", bench.headers()) for run_id in run_ids[1:]
@@ -90,7 +76,7 @@ def measure(bench: Bench, streams: int) -> None:
         follower.opened.wait(60)
     opened_in = time.perf_counter() - started
     time.sleep(1.0)  # let the listeners settle
-    rss_open, threads_open = _status(pid, "VmRSS"), _status(pid, "Threads")
+    rss_open, threads_open = status_kib(pid, "VmRSS"), status_kib(pid, "Threads")
 
     cancelled_at: dict[str, float] = {}
     for run_id in run_ids:
