@@ -27,7 +27,6 @@ Prints figures only; it asserts nothing.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import time
@@ -50,6 +49,7 @@ from bench.common import (
     totals,
 )
 from devtools import REPO_ROOT
+from devtools.provision import push_envelope
 from devtools.worker_process import WorkerProcess
 
 RUNS = 64
@@ -89,15 +89,8 @@ def push(worker: WorkerProcess, bench: Bench, run_id: str, workflow: str) -> tup
     """POST one run event the way a Pub/Sub push subscription does: (HTTP status, seconds)."""
     s = bench.settings
     data = json.dumps({"type": "run", "runId": run_id, "workflow": workflow}).encode()
-    envelope = {
-        "message": {
-            "data": base64.b64encode(data).decode(),
-            "attributes": {"type": "run", "event": workflow, "runId": run_id},
-            "messageId": run_id,
-            "publishTime": "2026-11-29T00:00:00Z",
-        },
-        "subscription": f"projects/{s.project}/subscriptions/bench",
-    }
+    attributes = {"type": "run", "event": workflow, "runId": run_id}
+    envelope = push_envelope(s.project, data, attributes, message_id=run_id)
     request = urllib.request.Request(
         f"{worker.url}/projects/{s.project}/topics/{s.events_topic}",
         data=json.dumps(envelope).encode(),

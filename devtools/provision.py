@@ -15,9 +15,11 @@ the worker tells a dead-lettered message from a fresh one.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import sys
 import time
+from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
@@ -34,6 +36,21 @@ MAX_BACKOFF_SECONDS = 600
 
 def push_endpoint(worker_url: str, project: str, topic: str) -> str:
     return f"{worker_url.rstrip('/')}/projects/{project}/topics/{topic}"
+
+
+def push_envelope(
+    project: str, data: bytes, attributes: dict[str, str], message_id: str | None = None
+) -> dict[str, Any]:
+    """The JSON body a Pub/Sub push subscription posts to its endpoint."""
+    return {
+        "message": {
+            "data": base64.b64encode(data).decode(),
+            "attributes": attributes,
+            "messageId": message_id or str(time.time_ns()),
+            "publishTime": "2026-11-29T00:00:00Z",
+        },
+        "subscription": f"projects/{project}/subscriptions/push",
+    }
 
 
 def subscription_id(topic: str) -> str:

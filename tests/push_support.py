@@ -9,14 +9,13 @@ and posts a message again a moment after a 5xx (Pub/Sub's redelivery).
 
 from __future__ import annotations
 
-import base64
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import httpx
 
+from devtools.provision import push_envelope
 from devtools.worker_process import WorkerProcess
 from tests.stack import Stack
 
@@ -46,15 +45,7 @@ class Pusher:
 
     def _push(self, data: bytes, attributes: dict[str, str]) -> None:
         settings = self.stack.services.settings
-        envelope: dict[str, Any] = {
-            "message": {
-                "data": base64.b64encode(data).decode(),
-                "attributes": attributes,
-                "messageId": str(time.time_ns()),
-                "publishTime": "2026-11-29T00:00:00Z",
-            },
-            "subscription": f"projects/{settings.project}/subscriptions/push",
-        }
+        envelope = push_envelope(settings.project, data, attributes)
         url = f"{self.worker.url}/projects/{settings.project}/topics/{settings.events_topic}"
         status = httpx.post(url, json=envelope, timeout=120).status_code
         self.statuses.append(status)

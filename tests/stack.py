@@ -9,7 +9,6 @@ subscription produces.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from google.api_core import exceptions as gexc
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 
 from devtools.openai_server import OpenAIServer
-from devtools.provision import provision
+from devtools.provision import provision, push_envelope
 from devtools.samples import WIZARD_ANSWERS
 from shared import services as services_module
 from shared.services import Services
@@ -174,15 +173,7 @@ class Stack:
         """Post a message to the worker exactly as a Pub/Sub push subscription does."""
         settings = self.services.settings
         topic = topic or settings.events_topic
-        envelope = {
-            "message": {
-                "data": base64.b64encode(data).decode(),
-                "attributes": attributes or {},
-                "messageId": str(time.time_ns()),
-                "publishTime": "2026-11-28T00:00:00Z",
-            },
-            "subscription": f"projects/{settings.project}/subscriptions/test",
-        }
+        envelope = push_envelope(settings.project, data, attributes or {})
         response = self.worker.post(f"/projects/{settings.project}/topics/{topic}", json=envelope)
         delivery = Delivery(response.status_code, response.get_data(as_text=True))
         self.deliveries.append(delivery)
