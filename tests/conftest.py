@@ -23,11 +23,10 @@ from devtools.emulators import Emulators, reset_firestore
 from devtools.openai_server import OpenAIServer
 from devtools.worker_process import WorkerProcess
 from shared.adapters.firestore_store import client_for
-from tests.auth_support import AUDIENCE, ISSUER, SigningKey, rsa_key, write_jwks
-from tests.engine_support import Engine, Recorder
-from tests.stack import Stack
-
-PROJECT = "demo-genjobs-test"
+from tests.helpers.auth_support import AUDIENCE, ISSUER, SigningKey, rsa_key, write_jwks
+from tests.helpers.browser import CHROMIUM, CHROMIUM_FLAGS
+from tests.helpers.engine_support import Engine, Recorder
+from tests.helpers.stack import PROJECT, Stack
 
 
 @pytest.fixture(scope="session")
@@ -136,23 +135,6 @@ def api_process(stack: Stack, tmp_path: Path) -> Iterator[WorkerProcess]:
         yield api
     finally:
         api.stop()
-
-
-# The system's Chromium (Debian packages `chromium` and `chromium-driver`;
-# `.ci/run` installs them), never a browser Playwright downloads.
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-# Screenshots of the browser tests, kept as test artefacts (git-ignored).
-ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from typing import Any
 
 from devtools.openai_server import Reply
 from shared.adapters.schema_example import example_for_schema
-from tests.stack import Stack, create_project
+from tests.helpers.stack import Stack, create_project
 
 DAYS = 5
 WORDS = "participants map their town and turn what they find into a shared mural "

@@ -12,7 +12,7 @@ from shared.adapters.jwt_auth import TokenVerifier
 from shared.config import AuthSettings
 from shared.errors import AuthUnavailable, Unauthenticated
 from shared.http.principal import Principal
-from tests.auth_support import (
+from tests.helpers.auth_support import (
     AUDIENCE,
     ISSUER,
     SigningKey,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 
 def test_created_session_completes_with_the_requested_number_of_distinct_seeds(stack: Stack):

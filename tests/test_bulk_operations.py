@@ -10,9 +10,9 @@ from devtools.openai_server import Reply
 from devtools.samples import WIZARD_ANSWERS
 from shared.engine.records import RunStatus
 from shared.workflows.ops import PAGE_SIZE
-from tests.faults import CrashingStore, SimulatedCrash
-from tests.runs_support import seed_series
-from tests.stack import Stack
+from tests.helpers.faults import CrashingStore, SimulatedCrash
+from tests.helpers.runs_support import seed_series
+from tests.helpers.stack import Stack
 
 
 @pytest.fixture

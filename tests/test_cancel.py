@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from devtools.openai_server import Reply
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 
 def test_cancelling_a_queued_run_ends_it_and_its_session(stack: Stack):

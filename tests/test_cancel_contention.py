@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.engine.records import RunStatus, Write
 from shared.engine.store import RunPatch, RunStore
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 
 @dataclass

@@ -16,9 +16,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from devtools.worker_process import WorkerProcess
-from tests.auth_support import claims, mint
-from tests.conftest import ARTIFACTS
-from tests.stack import Stack
+from tests.helpers.auth_support import claims, mint
+from tests.helpers.browser import ARTIFACTS
+from tests.helpers.stack import Stack
 
 SHOTS = ARTIFACTS / "console"
 BRAINSTORM_STEPS = ["load-session", "generate-seeds", "save-seeds", "update-session"]

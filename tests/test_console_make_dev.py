@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, expect
 
-from tests.local_pieces import Piece, Ports, piece_env
+from tests.helpers.local_pieces import Piece, Ports, piece_env
 
 
 def _printed_console_url(piece: Piece, timeout: float = 30.0) -> str:

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from tests.faults import CrashingStore, SimulatedCrash
-from tests.stack import Stack
+from tests.helpers.faults import CrashingStore, SimulatedCrash
+from tests.helpers.stack import Stack
 
 LEASE = 1.0
 SEEDS = 6

@@ -14,8 +14,8 @@ import pytest
 
 from devtools.openai_server import Reply
 from devtools.samples import WIZARD_ANSWERS
-from tests.faults import CrashingStore, SimulatedCrash
-from tests.stack import Stack, create_project
+from tests.helpers.faults import CrashingStore, SimulatedCrash
+from tests.helpers.stack import Stack, create_project
 
 LEASE = 1.0
 

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 from devtools.samples import WIZARD_ANSWERS
 from shared.http.responses import MAX_BODY_BYTES
-from tests.auth_support import bearer, claims, mint
-from tests.stack import Stack, create_project
+from tests.helpers.auth_support import bearer, claims, mint
+from tests.helpers.stack import Stack, create_project
 
 EXAMPLES = 1000
 SETTINGS = settings(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 VALID = {"prompt": "A youth exchange about climate and art", "seedCount": 5}
 

@@ -23,10 +23,10 @@ from devtools.doctor import Result, report
 from devtools.doctor_cloud import PUSH_ACCOUNT, Endpoints, cloud_checks
 from devtools.provision import push_endpoint, repoint, subscription_id
 from devtools.worker_process import WorkerProcess
-from tests.auth_support import JwksServer, SigningKey, jwks
-from tests.doctor_support import GoogleApisDouble
-from tests.llm_support import SecretManagerDouble, make_test_key
-from tests.stack import Stack
+from tests.helpers.auth_support import JwksServer, SigningKey, jwks
+from tests.helpers.doctor_support import GoogleApisDouble
+from tests.helpers.llm_support import SecretManagerDouble, make_test_key
+from tests.helpers.stack import Stack
 
 REGION = "europe-west1"
 PUBSUB_AGENT = "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"

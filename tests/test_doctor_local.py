@@ -30,7 +30,7 @@ from devtools.emulators import free_port
 from devtools.provision import provision, subscription_id
 from devtools.worker_process import WorkerProcess
 from shared.worker import SWEEP_HEARTBEAT
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 
 def test_concurrent_duplicate_deliveries_run_each_step_body_once(stack: Stack):

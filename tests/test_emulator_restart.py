@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from devtools.emulators import Emulators
 from devtools.openai_server import Reply
-from tests.conftest import PROJECT
-from tests.stack import Stack
+from tests.helpers.stack import PROJECT, Stack
 
 
 def test_firestore_restarting_mid_step_loses_and_duplicates_nothing(

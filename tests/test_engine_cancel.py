@@ -9,7 +9,7 @@ import pytest
 from shared.engine.lifecycle import cancel_run
 from shared.engine.records import RunStatus
 from shared.errors import AlreadyFinished
-from tests.engine_support import Engine, Recorder, linear_workflow
+from tests.helpers.engine_support import Engine, Recorder, linear_workflow
 
 
 def test_cancelling_during_a_step_discards_that_steps_effects(engine: Engine, recorder: Recorder):

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from shared.engine.records import RunStatus, StepStatus
-from tests.engine_support import Engine, Recorder, SimulatedCrash, linear_workflow
+from tests.helpers.engine_support import Engine, Recorder, linear_workflow
+from tests.helpers.faults import SimulatedCrash
 
 
 def _crash(ctx: Any) -> None:

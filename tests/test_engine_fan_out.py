@@ -10,7 +10,8 @@ import pytest
 from shared.engine.delivery import EngineConfig
 from shared.engine.records import RunStatus, StepStatus
 from shared.errors import NonRetriableError, TransientError
-from tests.engine_support import RETRY, Engine, Recorder, SimulatedCrash, fan_out_workflow
+from tests.helpers.engine_support import RETRY, Engine, Recorder, fan_out_workflow
+from tests.helpers.faults import SimulatedCrash
 
 
 def test_every_item_runs_and_the_next_step_sees_all_their_outputs(

@@ -12,8 +12,9 @@ import pytest
 from shared.engine.delivery import EngineConfig
 from shared.engine.records import Write
 from shared.engine.store import RunPatch
-from tests.engine_support import Engine, Recorder, SimulatedCrash, linear_workflow
-from tests.memory_store import InMemoryRunStore
+from tests.helpers.engine_support import Engine, Recorder, linear_workflow
+from tests.helpers.faults import SimulatedCrash
+from tests.helpers.memory_store import InMemoryRunStore
 
 
 def _crash(ctx: Any) -> None:

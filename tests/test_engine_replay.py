@@ -6,7 +6,7 @@ from typing import Any
 
 from shared.engine.records import RunStatus, StepStatus
 from shared.errors import TransientError
-from tests.engine_support import RETRY, Engine, Recorder, linear_workflow
+from tests.helpers.engine_support import RETRY, Engine, Recorder, linear_workflow
 
 
 def test_a_run_executes_each_step_once_and_completes_with_its_effects(

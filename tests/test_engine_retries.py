@@ -6,7 +6,7 @@ from typing import Any
 
 from shared.engine.records import RunStatus, StepStatus, TokenUsage
 from shared.errors import NonRetriableError, TransientError
-from tests.engine_support import RETRY, Engine, Recorder, linear_workflow
+from tests.helpers.engine_support import RETRY, Engine, Recorder, linear_workflow
 
 
 def _raise(error: Exception) -> Any:

@@ -9,7 +9,8 @@ import pytest
 
 from shared.engine.records import RunStatus
 from shared.errors import TransientError
-from tests.engine_support import Engine, Recorder, SimulatedCrash, linear_workflow
+from tests.helpers.engine_support import Engine, Recorder, linear_workflow
+from tests.helpers.faults import SimulatedCrash
 
 
 def test_a_fresh_queued_run_is_left_alone(engine: Engine, recorder: Recorder):

@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 from devtools.openai_server import Reply
-from tests.stack import Stack, create_project
+from tests.helpers.stack import Stack, create_project
 
 _DAY = re.compile(r'"day_number":\s*(\d+)')
 

@@ -15,7 +15,7 @@ from werkzeug.exceptions import (
     RequestHeaderFieldsTooLarge,
 )
 
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 
 def _assert_json_error(response, status: int, code: str) -> None:

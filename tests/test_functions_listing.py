@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 
 def test_functions_lists_each_workflow_with_its_steps_in_order(stack: Stack):

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tests.auth_support import AUDIENCE, bearer, claims, mint, rsa_key
-from tests.stack import Stack
+from tests.helpers.auth_support import AUDIENCE, bearer, claims, mint, rsa_key
+from tests.helpers.stack import Stack
 
 ROUTES = [
     ("POST", "/v1/brainstorm-sessions"),

@@ -20,7 +20,7 @@ import pytest
 from devtools import REPO_ROOT
 from devtools.worker_process import WorkerProcess
 from shared.http.responses import MAX_BODY_BYTES
-from tests.auth_support import (
+from tests.helpers.auth_support import (
     AUDIENCE,
     ISSUER,
     SigningKey,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 BODY = {"prompt": "A youth exchange about climate and art", "seedCount": 5}
 

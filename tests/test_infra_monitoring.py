@@ -13,8 +13,7 @@ import re
 import pytest
 
 from devtools import REPO_ROOT
-from tests.infra_support import Infra, block
-from tests.test_infra_wiring import env_of, function
+from tests.helpers.infra_support import Infra, block, env_of, function
 
 LOGS_PY = REPO_ROOT / "shared" / "logs.py"
 # Keys every line carries (shared/logs.py JsonFormatter) besides its extra fields.

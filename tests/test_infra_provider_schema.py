@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from devtools.provider_schema import PROVIDER_VERSION, check, load_schema
-from tests.infra_support import INFRA_DIR
+from tests.helpers.infra_support import INFRA_DIR
 
 
 @pytest.fixture(scope="module")

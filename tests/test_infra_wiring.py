@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from shared.adapters.firestore_budget import BUDGET
-from tests.infra_support import (
+from tests.helpers.infra_support import (
     CONFIG_PY,
     DATA_REF,
     RESOURCE_REF,
@@ -23,6 +23,9 @@ from tests.infra_support import (
     Infra,
     block,
     config_env_names,
+    env_of,
+    function,
+    index_specs,
     parse_tf,
     unwrap,
 )
@@ -59,16 +62,6 @@ def ref(rtype: str, name: str, attr: str) -> str:
 def topic(infra: Infra, var: str) -> str:
     name, _ = infra.one("google_pubsub_topic", name=f"${{var.{var}}}")
     return name
-
-
-def function(infra: Infra, entry_point: str) -> tuple[str, dict[str, Any]]:
-    found = [
-        (name, body)
-        for name, body in infra.of_type("google_cloudfunctions2_function").items()
-        if block(body, "build_config").get("entry_point") == entry_point
-    ]
-    assert len(found) == 1, f"expected one function with entry point {entry_point!r}"
-    return found[0]
 
 
 def subscriptions_of(infra: Infra, topic_name: str) -> dict[str, dict[str, Any]]:
@@ -113,11 +106,6 @@ def push_sa_ref(infra: Infra) -> str:
 
 def iam_resources(infra: Infra) -> dict[tuple[str, str], dict[str, Any]]:
     return {k: v for k, v in infra.resources.items() if k[0].endswith(IAM_SUFFIXES)}
-
-
-def env_of(infra: Infra, entry_point: str) -> Any:
-    _, body = function(infra, entry_point)
-    return block(body, "service_config").get("environment_variables", {})
 
 
 # --- Pub/Sub: subscriptions, dead letters, push identity ---------------------
@@ -331,15 +319,6 @@ def test_sweep_job_publishes_a_sweep_message_to_the_events_topic(infra: Infra) -
 
 
 # --- Firestore ---------------------------------------------------------------
-
-
-def index_specs(infra: Infra) -> list[tuple[str, list[tuple[str, str]]]]:
-    specs = []
-    for body in infra.of_type("google_firestore_index").values():
-        for item in infra.expand_for_each(body):
-            fields = [(f["field_path"], f["order"]) for f in item["fields"]]
-            specs.append((item["collection"], fields))
-    return specs
 
 
 def test_runs_index_serves_the_sweep_query(infra: Infra) -> None:

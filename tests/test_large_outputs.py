@@ -11,8 +11,8 @@ from devtools.openai_server import Reply
 from shared.adapters.firestore_store import INLINE_OUTPUT_LIMIT
 from shared.engine.records import StepRecord, StepStatus
 from shared.engine.store import RunPatch
-from tests.faults import CrashingStore, SimulatedCrash
-from tests.stack import Stack
+from tests.helpers.faults import CrashingStore, SimulatedCrash
+from tests.helpers.stack import Stack
 
 LEASE = 1.0
 

@@ -19,7 +19,7 @@ from shared.adapters.openai_llm import OpenAILanguageModel
 from shared.adapters.secrets import SecretReader
 from shared.config import LLMSettings
 from shared.errors import NonRetriableError, TransientError
-from tests.llm_support import Idea, SecretManagerDouble, make_test_key
+from tests.helpers.llm_support import Idea, SecretManagerDouble, make_test_key
 
 SECRET = "projects/p/secrets/s/versions/latest"
 

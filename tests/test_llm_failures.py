@@ -17,7 +17,7 @@ from devtools.openai_server import OpenAIServer, Reply
 from shared.adapters.openai_llm import OpenAILanguageModel
 from shared.errors import NonRetriableError, TransientError
 from shared.workflows.llm import Generation
-from tests.llm_support import Idea, make_test_key, openai_model
+from tests.helpers.llm_support import Idea, make_test_key, openai_model
 
 VALID = json.dumps({"title": "Street art for inclusion", "score": 0.8})
 SCHEMA_VIOLATING = json.dumps({"title": "x", "score": 3})

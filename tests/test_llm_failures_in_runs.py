@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from devtools.openai_server import Reply
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 
 @pytest.fixture

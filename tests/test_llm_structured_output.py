@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from devtools.openai_server import OpenAIServer, Reply
-from tests.llm_support import Idea, make_test_key, openai_model
+from tests.helpers.llm_support import Idea, make_test_key, openai_model
 
 
 @pytest.fixture

@@ -20,8 +20,16 @@ import pytest
 
 from devtools import REPO_ROOT
 from devtools.openai_server import OpenAIServer
-from tests.auth_support import AUDIENCE, ISSUER, SigningKey, bearer, claims, mint, write_jwks
-from tests.local_pieces import Piece, Ports, piece_env
+from tests.helpers.auth_support import (
+    AUDIENCE,
+    ISSUER,
+    SigningKey,
+    bearer,
+    claims,
+    mint,
+    write_jwks,
+)
+from tests.helpers.local_pieces import Piece, Ports, piece_env
 
 
 @dataclass

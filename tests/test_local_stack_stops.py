@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.local_pieces import (
+from tests.helpers.local_pieces import (
     Piece,
     Ports,
     descendants,

@@ -34,7 +34,15 @@ from devtools.samples import WIZARD_ANSWERS
 from devtools.worker_process import WorkerProcess
 from shared.http.app import ROUTES
 from shared.http.routing import Route
-from tests.auth_support import AUDIENCE, ISSUER, SigningKey, bearer, claims, mint, write_jwks
+from tests.helpers.auth_support import (
+    AUDIENCE,
+    ISSUER,
+    SigningKey,
+    bearer,
+    claims,
+    mint,
+    write_jwks,
+)
 
 PROJECT = "demo-genjobs-test"
 EXAMPLES = 20

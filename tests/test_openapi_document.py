@@ -11,7 +11,7 @@ from openapi_spec_validator import validate
 from pydantic import BaseModel
 
 from shared.http.app import ROUTES
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 ID_ROUTES = [
     ("GET", "/v1/brainstorm-sessions/{}"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.models.programme import ActivityType
-from tests.stack import Stack, create_project
+from tests.helpers.stack import Stack, create_project
 
 
 def test_a_programme_is_generated_with_one_day_per_project_day_and_ordered_sessions(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from tests.stack import Stack, create_project
+from tests.helpers.stack import Stack, create_project
 
 
 def test_concurrent_requests_for_a_projects_programme_start_one_programme_and_one_run(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from devtools.samples import WIZARD_ANSWERS
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 
 def test_wizard_answers_become_a_project_with_dna_and_concept_within_bounds(stack: Stack):
@@ -57,7 +57,7 @@ def test_llm_steps_use_low_then_high_temperature(stack: Stack):
 
 
 def test_another_tenants_project_is_404(stack: Stack):
-    from tests.stack import create_project
+    from tests.helpers.stack import create_project
 
     project_id = create_project(stack)
 

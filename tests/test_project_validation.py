@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from devtools.samples import WIZARD_ANSWERS
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 REQUIRED = [
     "theme",

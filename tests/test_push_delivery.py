@@ -17,7 +17,7 @@ import pytest
 from devtools.openai_server import Reply
 from devtools.provision import provision, repoint
 from devtools.worker_process import WorkerProcess
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 LEASE = 2.0
 

@@ -18,8 +18,7 @@ from shared.adapters.firestore_runs import FirestoreRunIndex
 from shared.adapters.firestore_usage import FirestoreUsage
 from shared.engine.listing import RunFilter
 from shared.engine.records import RunStatus
-from tests.infra_support import Infra
-from tests.test_infra_wiring import index_specs
+from tests.helpers.infra_support import Infra, index_specs
 
 WHEN = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -23,9 +23,9 @@ from shared.adapters.openai_llm import OpenAILanguageModel
 from shared.engine.records import RunStatus, StepStatus
 from shared.errors import RateLimited, TransientError
 from shared.workflows.llm import Generation
-from tests.engine_support import Engine, Recorder, linear_workflow
-from tests.llm_support import Idea, make_test_key
-from tests.stack import Stack
+from tests.helpers.engine_support import Engine, Recorder, linear_workflow
+from tests.helpers.llm_support import Idea, make_test_key
+from tests.helpers.stack import Stack
 
 VALID = json.dumps({"title": "Street art for inclusion", "score": 0.8})
 WRONG = json.dumps({"title": "x", "score": 3})

@@ -12,7 +12,7 @@ import pytest
 
 from devtools.samples import WIZARD_ANSWERS
 from shared.http.responses import MAX_BODY_BYTES, MAX_JSON_DEPTH
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 BRAINSTORM = {"prompt": "A youth exchange about climate and art", "seedCount": 5}
 CREATE_ROUTES = [

@@ -11,8 +11,8 @@ import pytest
 
 from devtools.openai_server import Reply
 from shared.engine import RunStatus
-from tests.runs_support import seed_run
-from tests.stack import Stack
+from tests.helpers.runs_support import seed_run
+from tests.helpers.stack import Stack
 
 GRACE = 3.0
 

@@ -8,7 +8,7 @@ from shared.http.app import _reply
 from shared.http.context import RequestContext
 from shared.http.routing import Reply, Route
 from shared.models.api import Health, RunCancelled
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 
 def _cancel(ctx: RequestContext, run_id: str) -> RunCancelled:

@@ -16,7 +16,7 @@ import pytest
 
 from devtools.sse_client import Event, events
 from devtools.worker_process import WorkerProcess
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 KEEPALIVE = 0.5
 

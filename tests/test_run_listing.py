@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from shared.engine.records import RunStatus
-from tests.runs_support import T0, seed_run, seed_series
-from tests.stack import Stack
+from tests.helpers.runs_support import T0, seed_run, seed_series
+from tests.helpers.stack import Stack
 
 
 def listing(stack: Stack, query: str = "", tenant: str = "org-a") -> dict[str, Any]:

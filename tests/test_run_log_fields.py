@@ -18,7 +18,7 @@ import pytest
 from shared import logs
 from shared.engine.records import RunStatus
 from shared.errors import NonRetriableError, TransientError
-from tests.engine_support import RETRY, Engine, Recorder, linear_workflow
+from tests.helpers.engine_support import RETRY, Engine, Recorder, linear_workflow
 
 
 @pytest.fixture

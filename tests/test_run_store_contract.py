@@ -17,7 +17,7 @@ from shared.engine.records import RunRecord, RunStatus, StepRecord, StepStatus, 
 from shared.engine.slots import Slot, SlotStore
 from shared.engine.store import RunPatch, RunStore
 from shared.errors import RunExists, StaleRun
-from tests.memory_store import InMemoryRunStore
+from tests.helpers.memory_store import InMemoryRunStore
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -24,7 +24,7 @@ from devtools.openai_server import Reply
 from shared import logs
 from shared.engine.records import Write
 from shared.engine.store import RunPatch, RunStore
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 
 @dataclass

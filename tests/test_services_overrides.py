@@ -6,8 +6,8 @@ import pytest
 
 from shared.config import Settings
 from shared.services import Services
-from tests.engine_support import ListPublisher
-from tests.memory_store import InMemoryRunStore
+from tests.helpers.engine_support import ListPublisher
+from tests.helpers.memory_store import InMemoryRunStore
 
 
 class NoIndex:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from devtools.openai_server import Reply
 from shared.engine.sweep import sweep
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 
 class FailingPublisher:

@@ -19,8 +19,8 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from devtools import REPO_ROOT
 from devtools.worker_process import WorkerProcess
-from tests.push_support import Pusher
-from tests.stack import Stack
+from tests.helpers.push_support import Pusher
+from tests.helpers.stack import Stack
 
 LIMIT = 3
 MODEL_SECONDS = 2.0

@@ -19,7 +19,8 @@ from shared.engine.records import RunStatus
 from shared.engine.slots import Slot
 from shared.engine.timeline import run_view
 from shared.engine.workflow import StepContext
-from tests.engine_support import Engine, Recorder, SimulatedCrash, linear_workflow
+from tests.helpers.engine_support import Engine, Recorder, linear_workflow
+from tests.helpers.faults import SimulatedCrash
 
 
 @pytest.fixture

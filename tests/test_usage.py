@@ -16,8 +16,8 @@ import pytest
 
 from devtools.openai_server import Reply
 from devtools.samples import WIZARD_ANSWERS
-from tests.faults import CrashingStore, SimulatedCrash
-from tests.stack import Stack
+from tests.helpers.faults import CrashingStore, SimulatedCrash
+from tests.helpers.stack import Stack
 
 PROMPT, COMPLETION = 10, 20  # what the test server reports for every call
 # $1000 / $2000 per million tokens: one call costs 10*1000/1e6 + 20*2000/1e6 = $0.05.

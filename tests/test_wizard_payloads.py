@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from devtools.samples import WIZARD_ANSWERS
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 OPTIONAL_TEXT = [
     "description",

@@ -14,7 +14,7 @@ import pytest
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
 
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 PUBSUB_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shared.engine import FanOut, Step, StepContext, StepMeter, Workflow
-from tests.engine_support import Days, Engine, Job, Recorder, Value, fan_out_workflow
+from tests.helpers.engine_support import Days, Engine, Job, Recorder, Value, fan_out_workflow
 
 
 def _workflow() -> Workflow[Job]:

@@ -27,7 +27,10 @@ from devtools.provision import provision, push_envelope
 from devtools.samples import WIZARD_ANSWERS
 from shared import services as services_module
 from shared.services import Services
-from tests.auth_support import SigningKey, bearer, claims, mint
+from tests.helpers.auth_support import SigningKey, bearer, claims, mint
+
+# The emulators' project for the test session (a demo- id: obviously not a real project).
+PROJECT = "demo-genjobs-test"
 
 
 def _provision_pull(subscriber: SubscriberClient, settings: Any) -> str:

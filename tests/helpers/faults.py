@@ -16,7 +16,7 @@ from shared.engine.store import RunPatch, RunStore
 
 
 class SimulatedCrash(BaseException):
-    pass
+    """The process "dies" here: its lease held, nothing released (the one definition; see above)."""
 
 
 @dataclass

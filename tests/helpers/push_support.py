@@ -17,7 +17,7 @@ import httpx
 
 from devtools.provision import push_envelope
 from devtools.worker_process import WorkerProcess
-from tests.stack import Stack
+from tests.helpers.stack import Stack
 
 
 class Pusher:

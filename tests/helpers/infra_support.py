@@ -191,3 +191,27 @@ def block(body: dict[str, Any], name: str) -> dict[str, Any]:
     inner = value[0]
     assert isinstance(inner, dict)
     return inner
+
+
+def function(infra: Infra, entry_point: str) -> tuple[str, dict[str, Any]]:
+    found = [
+        (name, body)
+        for name, body in infra.of_type("google_cloudfunctions2_function").items()
+        if block(body, "build_config").get("entry_point") == entry_point
+    ]
+    assert len(found) == 1, f"expected one function with entry point {entry_point!r}"
+    return found[0]
+
+
+def env_of(infra: Infra, entry_point: str) -> Any:
+    _, body = function(infra, entry_point)
+    return block(body, "service_config").get("environment_variables", {})
+
+
+def index_specs(infra: Infra) -> list[tuple[str, list[tuple[str, str]]]]:
+    specs = []
+    for body in infra.of_type("google_firestore_index").values():
+        for item in infra.expand_for_each(body):
+            fields = [(f["field_path"], f["order"]) for f in item["fields"]]
+            specs.append((item["collection"], fields))
+    return specs

@@ -23,15 +23,11 @@ from shared.engine.slots import TenantSlots
 from shared.engine.sweep import SweepReport, sweep
 from shared.engine.workflow import StepContext, Workflow
 from shared.errors import RetryLater
-from tests.memory_store import FakeClock, InMemoryRunStore
+from tests.helpers.memory_store import FakeClock, InMemoryRunStore
 
 RETRY = "RETRY"
 # The test workflows' subject documents: field names of their own, not the domain's.
 SUBJECT = SubjectFields(status="state", error="problem")
-
-
-class SimulatedCrash(BaseException):
-    """Raised inside a step: the process "dies" there, its lease held, nothing released."""
 
 
 class Job(BaseModel):

@@ -1,0 +1,1 @@
+"""Test scaffolding shared by the test modules: stacks, fakes, fault injection. No tests here."""
