@@ -29,7 +29,7 @@ $(TS_STAMP): $(TS)/package.json $(TS)/package-lock.json
 clients: install $(TS_STAMP)
 	$(BIN)/python -m devtools.typescript_client generate
 
-# Fails with a diff if the committed types are stale; type-checks the README's example.
+# Fails with a diff if the committed types are stale; type-checks docs/api.md's example.
 clients-check: install $(TS_STAMP)
 	$(BIN)/python -m devtools.typescript_client check
 

@@ -62,7 +62,7 @@ def _fixes(project: str, region: str, secret: str) -> Fixes:
         api=f"make bundle && {apply}; then `gcloud functions logs read api --region={region}`",
         llm_key="add a valid key as a new secret version (nothing echoed): `read -rs KEY && "
         f'printf %s "$KEY" | gcloud secrets versions add {secret} --data-file=-` '
-        "(README, Deploy step 6)",
+        "(infra/README.md, Deploy step 6)",
         llm_url="set the Terraform variable openai_base_url to a server that answers, "
         f"then {apply}",
         jwks=f"set the Terraform variable auth_jwks_url to your issuer's JWKS URL, then {apply}",

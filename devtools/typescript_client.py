@@ -3,7 +3,7 @@
 `generate` writes `clients/typescript/openapi.json` (the document `/openapi.json`
 serves) and `api.d.ts` (openapi-typescript's types for it). `check`
 regenerates both into a temporary directory, fails with a diff if the
-committed files differ, and type-checks `example.ts` (the README's fetch
+committed files differ, and type-checks `example.ts` (docs/api.md's fetch
 example) against the types, so neither the types nor the example can go stale.
 openapi-typescript and tsc come from `npm ci` in that folder (`make clients`).
 """

@@ -125,7 +125,7 @@ resource "google_cloudfunctions2_function" "worker" {
     available_memory = var.worker_memory
     available_cpu    = var.worker_cpu
     # Runs one instance executes at once: each mostly waits on the LLM, so
-    # one instance holds many (README "Sizing").
+    # one instance holds many (infra/README.md, "Sizing").
     max_instance_request_concurrency = var.worker_concurrency
     max_instance_count               = var.worker_max_instances
     timeout_seconds                  = var.worker_timeout_seconds

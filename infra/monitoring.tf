@@ -212,7 +212,7 @@ locals {
       metric       = google_logging_metric.runs_failed.name
       threshold    = var.alert_failed_runs
       window       = "600s"
-      doc          = "More than ${var.alert_failed_runs} runs failed within 10 minutes. Find them with GET /v1/runs?status=FAILED (README, operator's guide), read each run's error, fix the cause, then POST /v1/runs/bulk-resume."
+      doc          = "More than ${var.alert_failed_runs} runs failed within 10 minutes. Find them with GET /v1/runs?status=FAILED (docs/operations.md), read each run's error, fix the cause, then POST /v1/runs/bulk-resume."
     }
     runs_dead_lettered = {
       display_name = "genjobs: runs dead-lettered"

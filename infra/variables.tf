@@ -286,7 +286,7 @@ variable "api_max_instances" {
 
 variable "worker_memory" {
   type        = string
-  description = "Memory of each worker instance, e.g. 1Gi. Size it for worker_concurrency runs at once: about 100 MiB for the process plus well under 1 MiB per in-flight brainstorm run (README, Sizing)."
+  description = "Memory of each worker instance, e.g. 1Gi. Size it for worker_concurrency runs at once: about 100 MiB for the process plus well under 1 MiB per in-flight brainstorm run (infra/README.md, Sizing)."
   default     = "1Gi"
 
   validation {

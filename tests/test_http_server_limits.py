@@ -3,7 +3,7 @@
 The in-process test client cannot send a chunked body, a length it never
 delivers or a malformed chunk; here each gets its JSON error without the
 server reading past the limit. The last test pins what gunicorn answers
-before the app sees a request (the README's table of platform answers).
+before the app sees a request (docs/api.md's table of platform answers).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`make emulators`, `make worker` and `make api`, started one by one as the README says, work.
+"""`make emulators`, `make worker` and `make api`, started one by one as DEVELOPING.md says, work.
 
 `make emulators` must leave the local cloud as Terraform leaves Cloud (topics,
 push subscriptions to the worker, dead-lettering) and run Cloud Scheduler's

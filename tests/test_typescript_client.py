@@ -36,8 +36,8 @@ def test_a_stale_copy_is_reported_with_a_diff(tmp_path: Path):
     assert "+            sessionId: string;" in diff
 
 
-def test_the_readme_example_type_checks_against_the_types():
-    readme = (CLIENT.parent.parent / "README.md").read_text()
-    (shown,) = re.findall(r"```ts\n(.*?)```", readme, re.DOTALL)
+def test_the_api_docs_example_type_checks_against_the_types():
+    api_docs = (CLIENT.parent.parent / "docs" / "api.md").read_text()
+    (shown,) = re.findall(r"```ts\n(.*?)```", api_docs, re.DOTALL)
     assert shown in (CLIENT / "example.ts").read_text()
     typescript_client.typecheck_example()  # tsc --noEmit, strict; raises on a type error

@@ -1,4 +1,4 @@
-// The README's example (tests/test_typescript_client.py keeps the two identical):
+// docs/api.md's example (tests/test_typescript_client.py keeps the two identical):
 // a frontend starting a brainstorm and waiting for its seeds, typed by api.d.ts.
 import type { components, paths } from "./api"; // clients/typescript/api.d.ts
 

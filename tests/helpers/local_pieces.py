@@ -1,7 +1,7 @@
 """The local stack's `make` targets as a developer runs them, each in a process of its own.
 
 Each piece is `make <target>` in its own process group, on free ports given
-through the environment the README documents (FIRESTORE_EMULATOR_HOST,
+through the environment DEVELOPING.md documents (FIRESTORE_EMULATOR_HOST,
 PUBSUB_EMULATOR_HOST, WORKER_PORT, API_PORT, SWEEP_SECONDS), so it never
 touches the default ports another stack may be using.
 """
