@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from devtools.local_server import LocalServer, QuietHandler, send_json
-from shared.adapters.schema_example import example_for_schema
+from shared.llm.schema_example import example_for_schema
 
 __all__ = ["OpenAIServer", "Reply"]
 

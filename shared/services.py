@@ -31,8 +31,8 @@ from shared.engine import (
     UsageLedger,
     utcnow,
 )
+from shared.llm.interface import LanguageModel
 from shared.workflows.deps import OpsDeps, WorkflowDeps
-from shared.workflows.llm import LanguageModel
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from shared.adapters.firestore_watch import FirestoreRunWatcher
     from shared.adapters.jwt_auth import TokenVerifier
     from shared.adapters.pubsub import PubSubPublisher
-    from shared.workflows.budget import LLMBudget
+    from shared.llm.budget import LLMBudget
 
 T = TypeVar("T")
 
@@ -180,7 +180,7 @@ class Services:
         if llm.requests_per_minute is None and llm.tokens_per_minute is None:
             return None
         from shared.adapters.firestore_budget import FirestoreBudgetCounter
-        from shared.workflows.budget import LLMBudget
+        from shared.llm.budget import LLMBudget
 
         return LLMBudget(
             FirestoreBudgetCounter(self.db),
@@ -193,7 +193,7 @@ class Services:
         def language_model() -> LanguageModel:
             # Imported here: `openai` costs ~0.4 s of cold start, and only a
             # worker that reaches an LLM step needs it (never the api).
-            from shared.adapters.llm_factory import build_language_model
+            from shared.llm.factory import build_language_model
 
             return build_language_model(self.settings.llm, budget=self.llm_budget)
 

@@ -1,6 +1,6 @@
 """Sloppy model answers are repaired before validation; only what cannot be repaired fails.
 
-The rules are the ones the answer models declare (`shared.models.repair`);
+The rules are the ones the answer models declare (`shared.llm.repair`);
 strict validation, as stored documents and checkpoints get, repairs nothing.
 """
 
@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from shared.adapters.schema_example import example_for_schema
+from shared.llm.repair import trim_at_word, validate_repaired
+from shared.llm.schema_example import example_for_schema
 from shared.models.brainstorm import seed_batch_schema
 from shared.models.programme import DaySessions, daily_structure_schema
 from shared.models.project import concept_schema
-from shared.models.repair import trim_at_word, validate_repaired
 
 WORDS = "the quick brown fox jumps over a lazy dog and keeps on running "
 

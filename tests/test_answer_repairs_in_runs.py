@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from devtools.openai_server import Reply
-from shared.adapters.schema_example import example_for_schema
+from shared.llm.schema_example import example_for_schema
 from tests.helpers.stack import Stack, create_project
 
 DAYS = 5

@@ -17,7 +17,7 @@ import pytest
 
 from shared.adapters.firestore_budget import FirestoreBudgetCounter
 from shared.errors import RateLimited
-from shared.workflows.budget import IN_PROCESS_WAIT_SECONDS, BudgetCounter, LLMBudget, Windows
+from shared.llm.budget import IN_PROCESS_WAIT_SECONDS, BudgetCounter, LLMBudget, Windows
 
 START = 1_790_000_000.0  # epoch seconds, the fake clock's start
 

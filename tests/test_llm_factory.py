@@ -13,12 +13,12 @@ from collections.abc import Iterator
 import pytest
 
 from devtools.openai_server import OpenAIServer
-from shared.adapters.llm_factory import build_language_model
-from shared.adapters.offline_llm import OfflineLanguageModel
-from shared.adapters.openai_llm import OpenAILanguageModel
 from shared.adapters.secrets import SecretReader
 from shared.config import LLMSettings
 from shared.errors import NonRetriableError, TransientError
+from shared.llm.factory import build_language_model
+from shared.llm.offline_model import OfflineLanguageModel
+from shared.llm.openai_model import OpenAILanguageModel
 from tests.helpers.llm_support import Idea, SecretManagerDouble, make_test_key
 
 SECRET = "projects/p/secrets/s/versions/latest"

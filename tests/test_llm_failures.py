@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 
 from devtools.openai_server import OpenAIServer, Reply
-from shared.adapters.openai_llm import OpenAILanguageModel
 from shared.errors import NonRetriableError, TransientError
-from shared.workflows.llm import Generation
+from shared.llm.interface import Generation
+from shared.llm.openai_model import OpenAILanguageModel
 from tests.helpers.llm_support import Idea, make_test_key, openai_model
 
 VALID = json.dumps({"title": "Street art for inclusion", "score": 0.8})

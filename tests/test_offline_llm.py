@@ -9,10 +9,10 @@ from typing import Literal, Self, TypeVar
 import pytest
 from pydantic import BaseModel, Field, model_validator
 
-from shared.adapters.offline_llm import OfflineLanguageModel
 from shared.engine.meter import StepMeter
 from shared.engine.records import TokenUsage
 from shared.errors import NonRetriableError
+from shared.llm.offline_model import OfflineLanguageModel
 
 HH_MM = r"^([01]\d|2[0-3]):[0-5]\d$"
 

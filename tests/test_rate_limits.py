@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from devtools.openai_server import OpenAIServer, Reply
-from shared.adapters.openai_llm import OpenAILanguageModel
 from shared.engine.records import RunStatus, StepStatus
 from shared.errors import RateLimited, TransientError
-from shared.workflows.llm import Generation
+from shared.llm.interface import Generation
+from shared.llm.openai_model import OpenAILanguageModel
 from tests.helpers.engine_support import Engine, Recorder, linear_workflow
 from tests.helpers.llm_support import Idea, make_test_key
 from tests.helpers.stack import Stack

@@ -3,7 +3,7 @@
 Bounds are docs/workflows.md's. The LLM answer models are also the structured
 output schema sent to the model, so a bound here is a bound the model is
 asked to respect and is checked against on the way back; the repairs
-declared here (`shared.models.repair`) fix the sloppy answers that need no
+declared here (`shared.llm.repair`) fix the sloppy answers that need no
 new call.
 """
 
@@ -16,8 +16,8 @@ from annotated_types import Len
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 from pydantic.alias_generators import to_camel
 
+from shared.llm.repair import Capped, DropDuplicates
 from shared.models.common import CamelModel, RequestModel, WholeNumber
-from shared.models.repair import Capped, DropDuplicates
 
 Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=1000)]
 

@@ -16,8 +16,8 @@ from typing import Annotated, Self
 from annotated_types import Len
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
+from shared.llm.repair import Capped, DropDuplicates, SortedBy
 from shared.models.common import CamelModel
-from shared.models.repair import Capped, DropDuplicates, SortedBy
 
 
 class ActivityType(StrEnum):

@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from shared.llm.repair import Capped, SortedBy
 from shared.models.common import CamelModel, WholeNumber
-from shared.models.repair import Capped, SortedBy
 
 Level = Literal["low", "medium", "high"]
 AgeGroup = Literal["13-17", "18-25", "26-30", "mixed"]

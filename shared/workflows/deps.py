@@ -15,7 +15,8 @@ from datetime import timedelta
 from typing import Any
 
 from shared.engine import EventPublisher, RunIndex, RunStore, StepContext
-from shared.workflows.llm import Generation, LanguageModel, T, UsageSink
+from shared.llm.interface import LanguageModel
+from shared.llm.metered import MeteredModel
 
 
 @dataclass(frozen=True)
@@ -45,40 +46,11 @@ class WorkflowDeps:
             return self._llm
 
 
-class _MeteredModel:
-    """A `LanguageModel` that reports to one step attempt's meter unless told otherwise."""
-
-    def __init__(self, inner: LanguageModel, meter: UsageSink) -> None:
-        self._inner = inner
-        self._meter = meter
-
-    @property
-    def model_name(self) -> str:
-        return self._inner.model_name
-
-    def generate(
-        self,
-        schema: type[T],
-        *,
-        system: str,
-        prompt: str,
-        temperature: float,
-        meter: UsageSink | None = None,
-    ) -> Generation[T]:
-        return self._inner.generate(
-            schema,
-            system=system,
-            prompt=prompt,
-            temperature=temperature,
-            meter=meter or self._meter,
-        )
-
-
 def llm(ctx: StepContext[Any]) -> LanguageModel:
     deps = ctx.deps
     if not isinstance(deps, WorkflowDeps):
         raise TypeError("the runner was built without WorkflowDeps")
-    return _MeteredModel(deps.llm, ctx.meter)
+    return MeteredModel(deps.llm, ctx.meter)
 
 
 def ops(ctx: StepContext[Any]) -> OpsDeps:

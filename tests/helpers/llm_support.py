@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from devtools.local_server import LocalServer, QuietHandler, send_json
 from devtools.openai_server import OpenAIServer
-from shared.adapters.openai_llm import OpenAILanguageModel
+from shared.llm.openai_model import OpenAILanguageModel
 
 _ACCESS_PATH = re.compile(r"^/v1/(?P<name>projects/[^/]+/secrets/[^/]+/versions/[^/:]+):access$")
 

@@ -1,7 +1,7 @@
 """The narrow interface workflows use to ask a language model for structured content.
 
-Declared here, by the layer that uses it; adapters implement it. Workflows
-depend on this protocol only, so that the OpenAI adapter, the
+Workflows depend on this protocol only (the implementations beside it in
+`shared.llm` are built by `shared.services`), so that the OpenAI adapter, the
 offline placeholder provider and any test double are interchangeable, and so
 that provider-specific failures arrive already sorted into the two outcomes
 the engine understands:
@@ -56,7 +56,7 @@ class UsageSink(Protocol):
 class CallBudget(Protocol):
     """The deployment's shared LLM budget, taken before every call to the provider.
 
-    Implemented by `shared.workflows.budget.LLMBudget`; adapters call it
+    Implemented by `shared.llm.budget.LLMBudget`; adapters call it
     around each HTTP request, schema retries included.
     """
 

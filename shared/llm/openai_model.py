@@ -3,9 +3,9 @@
 Chat Completions (not the Responses API) is used on purpose: every
 OpenAI-compatible server implements it, so `base_url` can point anywhere.
 The request carries the pydantic model's strict JSON schema as
-`response_format` (see `provider_schema` for what is left out and why), and
+`response_format` (see `structured_output` for what is left out and why), and
 the answer is validated against the full model, after the repairs that model
-declares (`shared.models.repair`), which are reported to the step's meter.
+declares (`shared.llm.repair`), which are reported to the step's meter.
 
 The SDK's own retries are switched off (`max_retries=0`): retrying with
 backoff is the engine's job, and two retry layers would multiply the delay
@@ -32,13 +32,13 @@ from openai.types.chat import (
     ChatCompletionUserMessageParam,
 )
 
-from shared.adapters.provider_schema import response_format
-from shared.adapters.validation import describe_validation_error
 from shared.errors import NonRetriableError, RateLimited, TransientError
-from shared.models.repair import validate_repaired
+from shared.llm.budget import IN_PROCESS_WAIT_SECONDS
+from shared.llm.interface import CallBudget, Generation, T, UsageSink
+from shared.llm.repair import validate_repaired
+from shared.llm.structured_output import response_format
+from shared.llm.validation import describe_validation_error
 from shared.redaction import redact, remember
-from shared.workflows.budget import IN_PROCESS_WAIT_SECONDS
-from shared.workflows.llm import CallBudget, Generation, T, UsageSink
 
 __all__ = ["OpenAILanguageModel"]
 

@@ -8,12 +8,12 @@ producing placeholder content for real users.
 
 from __future__ import annotations
 
-from shared.adapters.offline_llm import OfflineLanguageModel
-from shared.adapters.openai_llm import OpenAILanguageModel
 from shared.adapters.secrets import SecretReader
 from shared.config import LLMSettings
 from shared.errors import NonRetriableError
-from shared.workflows.llm import CallBudget, LanguageModel
+from shared.llm.interface import CallBudget, LanguageModel
+from shared.llm.offline_model import OfflineLanguageModel
+from shared.llm.openai_model import OpenAILanguageModel
 
 __all__ = ["build_language_model"]
 

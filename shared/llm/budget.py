@@ -95,7 +95,7 @@ class _Limit:
 
 
 class LLMBudget:
-    """Implements `CallBudget` (shared.workflows.llm) on a shared `BudgetCounter`."""
+    """Implements `CallBudget` (shared.llm.interface) on a shared `BudgetCounter`."""
 
     def __init__(
         self,

@@ -3,7 +3,7 @@
 Lets `make dev` run every workflow end to end on a machine without an OpenAI
 key. The content says plainly that it is a placeholder, and the model name
 "offline" ends up in each document's `aiModel`, so nobody mistakes it for a
-real generation. `llm_factory` never chooses it when a key is configured.
+real generation. `factory` never chooses it when a key is configured.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 
 import pydantic
 
-from shared.adapters.schema_example import example_for_schema
-from shared.adapters.validation import describe_validation_error
 from shared.errors import NonRetriableError, SchemaExampleError
-from shared.workflows.llm import Generation, T, UsageSink
+from shared.llm.interface import Generation, T, UsageSink
+from shared.llm.schema_example import example_for_schema
+from shared.llm.validation import describe_validation_error
 
 __all__ = ["OFFLINE_MODEL_NAME", "OfflineLanguageModel"]
 

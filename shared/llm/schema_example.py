@@ -227,7 +227,7 @@ def _length_bounds(schema: Mapping[str, Any]) -> tuple[int, int | None]:
     """Length bounds from the keywords, or, as a model reads them, from the description.
 
     Schemas sent to providers carry string lengths in the description
-    (shared.adapters.provider_schema); a stand-in model must honour them too.
+    (shared.llm.structured_output); a stand-in model must honour them too.
     """
     low = schema.get("minLength")
     high = schema.get("maxLength")
