@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.adapters.pubsub import RunMessage
 from shared.engine import fail_dead_lettered, publish_pending, sweep
 from shared.models import paths
+from shared.models.messages import RunMessage
 from shared.services import Services
 
 log = logging.getLogger(__name__)

@@ -1,25 +1,18 @@
-"""Publishing run events to Pub/Sub, and the message format both sides share."""
+"""Publishing run events and results to Pub/Sub (the wire format: `shared.models.messages`)."""
 
 from __future__ import annotations
 
 import json
 import threading
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
+
+from shared.models.messages import RunMessage
 
 # A create waits at most this long for Pub/Sub; past it the run stays QUEUED
 # and the sweep publishes it (the caller still gets its 202).
 PUBLISH_TIMEOUT_SECONDS = 10.0
-
-
-class RunMessage(BaseModel):
-    """Body of a message on the events topic: a run to execute, or the sweep tick."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
-
-    type: Literal["run", "sweep"] = "run"
-    run_id: str | None = Field(default=None, alias="runId")
 
 
 class PubSubPublisher:
