@@ -6,7 +6,7 @@ official emulators:
 1. Firestore document reads and writes per completed run, api (create) and
    worker (execution) apart, polling excluded: counted at the gRPC level.
    The api is driven in-process (functions-framework test client) and the
-   worker through `services.runner.run(run_id)`, both on the counting client.
+   worker through `services.engine.deliver(run_id)`, both on the counting client.
 2. Worker invocations per run when nothing fails, via real push delivery to
    a worker process: the run's `deliveries` field and the push requests the
    worker logged for it.
@@ -58,7 +58,7 @@ def firestore_operations(bench: Bench) -> None:
         with counter.phase(API) as api_records:
             created = bench.create_brainstorm(SEEDS)
         with counter.phase(WORKER) as worker_records:
-            outcome = bench.services.runner.run(created["runId"])
+            outcome = bench.services.engine.deliver(created["runId"])
         with counter.phase(POLL):
             session = bench.get_session(created["sessionId"])
         if outcome.value != "COMPLETED" or session["status"] != "COMPLETED":

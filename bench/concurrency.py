@@ -178,7 +178,7 @@ def writes_per_run(bench: Bench, count: int) -> None:
     """Reads and writes per run when `count` runs execute at once in one process."""
     run_ids = create_runs(bench, count)
     with bench.counter.phase("worker") as records, ThreadPoolExecutor(count) as pool:
-        outcomes = list(pool.map(lambda r: bench.services.runner.run(r).value, run_ids))
+        outcomes = list(pool.map(lambda r: bench.services.engine.deliver(r).value, run_ids))
     reads, writes = totals(records)
     show(
         table(

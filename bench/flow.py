@@ -25,6 +25,7 @@ from google.cloud.pubsub_v1 import SubscriberClient
 
 from bench.common import PROMPT, USER, Bench, bench_stack, show, table, totals
 from devtools.devauth import mint_token
+from shared.engine import Engine
 
 FLOOD = 30
 LIMIT = 3
@@ -37,9 +38,10 @@ SEEDS = 5
 class Dispatcher:
     """Pulls run events and executes each on a pool of CAPACITY threads, in arrival order."""
 
-    def __init__(self, bench: Bench, name: str) -> None:
+    def __init__(self, bench: Bench, name: str, engine: Engine) -> None:
         s = bench.settings
         self.bench = bench
+        self.engine = engine
         self.subscriber = SubscriberClient()
         self.subscription = self.subscriber.subscription_path(s.project, f"flow-{name}")
         topic = f"projects/{s.project}/topics/{s.events_topic}"
@@ -88,7 +90,7 @@ class Dispatcher:
 
     def _run(self, run_id: str) -> None:
         try:
-            self.bench.services.runner.run(run_id)
+            self.engine.deliver(run_id)
         except Exception:  # a retry: the bench's model does not fail
             time.sleep(1)
             self.pool.submit(self._run, run_id)
@@ -117,10 +119,9 @@ def _wait_completed(bench: Bench, run_ids: list[str], timeout: float = 300) -> N
 
 
 def noisy_neighbour(bench: Bench, limit: int | None) -> dict[str, Any]:
-    runner = bench.services.runner
-    slots = runner.slots
-    assert slots is not None
-    slots.limit = limit if limit is not None else FLOOD + 1
+    engine = bench.services.engine.with_settings(
+        tenant_max_active_runs=limit if limit is not None else FLOOD + 1
+    )
     in_flight: list[int] = []
     sampling = threading.Event()
 
@@ -129,7 +130,7 @@ def noisy_neighbour(bench: Bench, limit: int | None) -> dict[str, Any]:
             docs = [bench.run_doc(r) for r in run_ids]
             in_flight.append(sum(1 for d in docs if d.get("status") == "RUNNING"))
 
-    with Dispatcher(bench, f"limit-{limit}"):
+    with Dispatcher(bench, f"limit-{limit}", engine):
         flood = [_create(bench, "org-a") for _ in range(FLOOD)]
         sampler = threading.Thread(target=sample, args=(flood,), daemon=True)
         sampler.start()
@@ -146,22 +147,17 @@ def noisy_neighbour(bench: Bench, limit: int | None) -> dict[str, Any]:
 
 
 def cost_per_run(bench: Bench) -> list[list[object]]:
-    runner = bench.services.runner
-    slots = runner.slots
     rows: list[list[object]] = []
     figures = {}
     for name, limited in (("no tenant limit", False), ("TENANT_MAX_ACTIVE_RUNS=5", True)):
-        runner.slots = slots if limited else None
-        if slots is not None:
-            slots.limit = 5
+        engine = bench.services.engine.with_settings(tenant_max_active_runs=5 if limited else None)
         run_ids = [_create(bench, "org-cost") for _ in range(COUNTED_RUNS)]
         with bench.counter.phase(f"cost-{name}") as records:
             for run_id in run_ids:
-                runner.run(run_id)
+                engine.deliver(run_id)
         reads, writes = totals(records)
         figures[name] = (reads / COUNTED_RUNS, writes / COUNTED_RUNS)
         rows.append([name, f"{reads / COUNTED_RUNS:g}", f"{writes / COUNTED_RUNS:g}"])
-    runner.slots = slots
     (r0, w0), (r1, w1) = figures.values()
     rows.append(["extra per run", f"{r1 - r0:+g}", f"{w1 - w0:+g} (goal <= +2)"])
     return rows

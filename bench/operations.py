@@ -107,7 +107,7 @@ def bulk_resume(bench: Bench) -> None:
         accepted = time.perf_counter() - began
     with bench.counter.phase("bulk-execute") as execute:
         began = time.perf_counter()
-        outcome = bench.services.runner.run(started["operationId"])
+        outcome = bench.services.engine.deliver(started["operationId"])
         executed = time.perf_counter() - began
     view = bench.get(f"/v1/operations/{started['operationId']}")
     _, a_writes = totals(accept)
@@ -134,7 +134,7 @@ def usage_overhead(bench: Bench) -> None:
     with bench.counter.phase("create") as api:
         created = bench.create_brainstorm(10)
     with bench.counter.phase("run") as worker:
-        bench.services.runner.run(created["runId"])
+        bench.services.engine.deliver(created["runId"])
     records: list[RpcRecord] = [*api, *worker]
     usage_writes = sum(t.startswith("usage/") for r in records for t in r.targets)
     commits = [r for r in worker if r.method == "Commit"]

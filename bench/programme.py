@@ -9,7 +9,7 @@ official emulators and the local OpenAI-compatible server:
    LLM_DELAY seconds per call, the days in parallel (MAX_PARALLEL_STEPS=8,
    the default) versus one after another (MAX_PARALLEL_STEPS=1). The api is
    driven in-process (functions-framework test client) and the worker
-   in-process too: `services.runner.run(run_id)` on Services built from the
+   in-process too: `services.engine.deliver(run_id)` on Services built from the
    environment with the wanted MAX_PARALLEL_STEPS (no Pub/Sub push hop).
    The project is created beforehand with a zero-latency server.
 2. Firestore document reads and writes per programme, api (create) and
@@ -32,6 +32,8 @@ from typing import Any
 
 from bench.common import Bench, RpcRecord, bench_stack, show, table, totals
 from devtools.samples import WIZARD_ANSWERS as SAMPLE_ANSWERS
+from shared.engine import Engine
+from shared.workflows.deps import WorkflowDeps
 
 DAYS = 7
 LLM_DELAY = 1.0  # seconds per chat completion, for the timed programmes
@@ -76,7 +78,7 @@ def create_project(bench: Bench) -> str:
     """The idea wizard's flow, run to completion in-process; the project's id (not counted)."""
     with bench.counter.phase(SETUP):
         created = bench.post("/v1/project-sessions", WIZARD_ANSWERS)
-        outcome = bench.services.runner.run(created["runId"])
+        outcome = bench.services.engine.deliver(created["runId"])
         session = bench.get(f"/v1/project-sessions/{created['sessionId']}")
     if outcome.value != "COMPLETED" or session["status"] != "COMPLETED":
         raise BenchFailure(f"project session ended {outcome.value}/{session['status']}")
@@ -95,11 +97,13 @@ def services_with(bench: Bench, max_parallel: int) -> Any:
         raise BenchFailure(f"MAX_PARALLEL_STEPS={max_parallel} was not picked up")
     # The same (counting) Firestore client as the api: no second channel.
     services.override(db=bench.services.db)
-    _ = services.runner.deps.llm  # build the OpenAI client now, not inside a timed run
+    deps = services.engine.deps
+    assert isinstance(deps, WorkflowDeps)
+    _ = deps.llm  # build the OpenAI client now, not inside a timed run
     return services
 
 
-def run_programme(bench: Bench, runner: Any, project_id: str, max_parallel: int) -> Programme:
+def run_programme(bench: Bench, engine: Engine, project_id: str, max_parallel: int) -> Programme:
     counter = bench.counter
     calls_before = len(bench.llm.requests)
     with counter.phase(API) as api_records:
@@ -107,7 +111,7 @@ def run_programme(bench: Bench, runner: Any, project_id: str, max_parallel: int)
         created = bench.post(f"/v1/projects/{project_id}/programme", {})
     with counter.phase(WORKER) as worker_records:
         worker_start = time.perf_counter()
-        outcome = runner.run(created["runId"])
+        outcome = engine.deliver(created["runId"])
         worker_seconds = time.perf_counter() - worker_start
     with counter.phase(POLL):
         programme = bench.get(f"/v1/programmes/{created['programmeId']}")
@@ -141,14 +145,14 @@ def _span(values: list[int]) -> str:
 def wall_time(bench: Bench) -> list[Programme]:
     bench.llm.delay = 0.0
     project_id = create_project(bench)
-    runners = {n: services_with(bench, n).runner for n in (PARALLEL, SEQUENTIAL)}
+    engines = {n: services_with(bench, n).engine for n in (PARALLEL, SEQUENTIAL)}
     bench.llm.delay = LLM_DELAY
     results: list[Programme] = []
     try:
         # Interleaved (8, 1, 8, 1, ...) so that drift hits both modes alike.
         for _ in range(TIMED_RUNS):
             for n in (PARALLEL, SEQUENTIAL):
-                results.append(run_programme(bench, runners[n], project_id, n))
+                results.append(run_programme(bench, engines[n], project_id, n))
     finally:
         bench.llm.delay = 0.0
 
@@ -177,7 +181,7 @@ def wall_time(bench: Bench) -> list[Programme]:
         table(
             f"1. Wall time of a {DAYS}-day programme, POST /v1/projects/{{id}}/programme -> "
             f"GET /v1/programmes/{{id}} COMPLETED (s); LLM server {LLM_DELAY:.1f} s per call; "
-            "api in-process (test client), worker in-process (services.runner.run, no Pub/Sub "
+            "api in-process (test client), worker in-process (services.engine.deliver, no Pub/Sub "
             "hop); emulators",
             [
                 "mode",
@@ -214,11 +218,11 @@ def wall_time(bench: Bench) -> list[Programme]:
 
 def firestore_operations(bench: Bench, timed: list[Programme]) -> None:
     bench.llm.delay = 0.0
-    runner = services_with(bench, PARALLEL).runner
+    engine = services_with(bench, PARALLEL).engine
     counted: list[Programme] = []
     for _ in range(COUNT_RUNS):
         project_id = create_project(bench)  # fresh: each programme is version 1
-        counted.append(run_programme(bench, runner, project_id, PARALLEL))
+        counted.append(run_programme(bench, engine, project_id, PARALLEL))
 
     def row(label: str, runs: list[Programme], phase: str) -> list[object]:
         pairs = [totals(r.api_records if phase == API else r.worker_records) for r in runs]

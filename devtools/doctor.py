@@ -33,8 +33,8 @@ from devtools.provision import (
     push_endpoint,
     subscription_id,
 )
+from shared.adapters.firestore_heartbeat import SWEEP_HEARTBEAT
 from shared.adapters.firestore_store import RUNS
-from shared.worker import SWEEP_HEARTBEAT
 
 Status = Literal["OK", "FAIL", "SKIP"]
 HTTP_TIMEOUT = 10.0

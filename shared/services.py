@@ -23,10 +23,9 @@ from shared import logs, redaction
 from shared.config import Settings
 from shared.engine import (
     Clock,
-    EngineConfig,
+    Engine,
+    EngineSettings,
     OutboxStore,
-    Runner,
-    TenantSlots,
     TokenUsage,
     UsageLedger,
     utcnow,
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
     from google.cloud import firestore
 
     from shared.adapters.firestore_docs import FirestoreDocuments
+    from shared.adapters.firestore_heartbeat import FirestoreSweepHeartbeat
     from shared.adapters.firestore_runs import FirestoreRunIndex
     from shared.adapters.firestore_usage import FirestoreUsage
     from shared.adapters.firestore_watch import FirestoreRunWatcher
@@ -164,14 +164,10 @@ class Services:
         return TokenVerifier(self.settings.auth)
 
     @_built_once
-    def engine_config(self) -> EngineConfig:
-        return EngineConfig(
-            lease_seconds=self.settings.lease_seconds,
-            step_max_attempts=self.settings.step_max_attempts,
-            redrive_after_seconds=self.settings.redrive_after_seconds,
-            max_parallel_steps=self.settings.max_parallel_steps,
-            ledger=self.ledger,
-        )
+    def sweep_heartbeat(self) -> FirestoreSweepHeartbeat:
+        from shared.adapters.firestore_heartbeat import FirestoreSweepHeartbeat
+
+        return FirestoreSweepHeartbeat(lambda: self.db)
 
     @_built_once
     def llm_budget(self) -> LLMBudget | None:
@@ -189,7 +185,9 @@ class Services:
         )
 
     @_built_once
-    def runner(self) -> Runner:
+    def engine(self) -> Engine:
+        """The engine, on the parts above (and on their overrides)."""
+
         def language_model() -> LanguageModel:
             # Imported here: `openai` costs ~0.4 s of cold start, and only a
             # worker that reaches an LLM step needs it (never the api).
@@ -197,22 +195,19 @@ class Services:
 
             return build_language_model(self.settings.llm, budget=self.llm_budget)
 
-        ops = OpsDeps(
-            store=self.store,
-            publisher=self.publisher,
-            index=self.run_index,
-            redrive_after=self.settings.redrive_after,
-        )
-        deps = WorkflowDeps(language_model, ops)
-        slots = TenantSlots(
-            self.store,
+        def deps(engine: Engine) -> WorkflowDeps:
+            return WorkflowDeps(language_model, OpsDeps(engine=engine, index=self.run_index))
+
+        return Engine(
             self.store,
             self.publisher,
-            limit=self.settings.tenant_max_active_runs,
-            redrive_after=self.settings.redrive_after,
-        )
-        return Runner(
-            self.store, deps=deps, config=self.engine_config, clock=self.clock, slots=slots
+            settings=EngineSettings.from_settings(self.settings),
+            clock=self.clock,
+            ledger=self.ledger,
+            results=self.results_publisher,
+            pending=self.run_index,
+            heartbeat=self.sweep_heartbeat,
+            deps=deps,
         )
 
 

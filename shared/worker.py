@@ -16,7 +16,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.engine import fail_dead_lettered, publish_pending, sweep
 from shared.models import paths
 from shared.models.messages import RunMessage
 from shared.services import Services
@@ -24,8 +23,6 @@ from shared.services import Services
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_COUNT_ATTRIBUTE = "CloudPubSubDeadLetterSourceDeliveryCount"
-# Written after every sweep, so `doctor` can tell a sweep that stopped ticking.
-SWEEP_HEARTBEAT = "system/sweep"
 
 
 def _topic_of(source: str) -> str:
@@ -55,21 +52,8 @@ def handle_pubsub(services: Services, source: str, envelope: dict[str, Any]) -> 
     if decoded.type == "sweep":
         if dead_lettered:
             return "ignored"
-        now = services.now()
-        redrive_after = services.settings.redrive_after
-        report = sweep(services.store, services.publisher, now=now, redrive_after=redrive_after)
-        # Results whose publish was lost, once their transition has had time to publish.
-        results = publish_pending(
-            services.run_index,
-            services.store,
-            services.results_publisher,
-            now=now,
-            grace=redrive_after,
-        )
-        services.db.document(SWEEP_HEARTBEAT).set(
-            {"lastSweepAt": now, "redriven": report.redriven, "failed": report.failed}
-        )
-        return f"swept redriven={report.redriven} failed={report.failed} results={results}"
+        report = services.engine.sweep()
+        return f"swept redriven={report.redriven} failed={report.failed} results={report.results}"
     if not decoded.run_id or not paths.is_document_id(decoded.run_id):
         # Firestore rejects ids such as "__x__" or "a/b" with an error, which
         # would fail this delivery (and its dead letter) forever.
@@ -77,6 +61,6 @@ def handle_pubsub(services: Services, source: str, envelope: dict[str, Any]) -> 
         return "malformed"
     if dead_lettered:
         count = int(attributes.get(DEAD_LETTER_COUNT_ATTRIBUTE, "0") or 0)
-        failed = fail_dead_lettered(services.store, decoded.run_id, count, services.now())
+        failed = services.engine.dead_lettered(decoded.run_id, count)
         return "dead-lettered" if failed else "dead-letter-ignored"
-    return services.runner.run(decoded.run_id).value
+    return services.engine.deliver(decoded.run_id).value

@@ -25,7 +25,7 @@ from devtools.worker_process import WorkerProcess
 from shared.adapters.firestore_store import client_for
 from tests.helpers.auth_support import AUDIENCE, ISSUER, SigningKey, rsa_key, write_jwks
 from tests.helpers.browser import CHROMIUM, CHROMIUM_FLAGS
-from tests.helpers.engine_support import Engine, Recorder
+from tests.helpers.engine_support import Harness, Recorder
 from tests.helpers.stack import PROJECT, Stack
 
 
@@ -153,9 +153,9 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def engine() -> Engine:
+def engine() -> Harness:
     """The engine on the in-memory store with a fake clock: no Java, no sleeping."""
-    return Engine()
+    return Harness()
 
 
 @pytest.fixture

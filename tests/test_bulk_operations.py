@@ -8,7 +8,7 @@ import pytest
 
 from devtools.openai_server import Reply
 from devtools.samples import WIZARD_ANSWERS
-from shared.engine.records import RunStatus
+from shared.engine import RunStatus
 from shared.workflows.ops import PAGE_SIZE
 from tests.helpers.faults import CrashingStore, SimulatedCrash
 from tests.helpers.runs_support import seed_series

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from shared.engine.records import RunStatus, Write
-from shared.engine.store import RunPatch, RunStore
+from shared.engine import RunPatch, RunStatus, RunStore, Write
 from tests.helpers.stack import Stack
 
 

@@ -29,7 +29,7 @@ from devtools.doctor import (
 from devtools.emulators import free_port
 from devtools.provision import provision, subscription_id
 from devtools.worker_process import WorkerProcess
-from shared.worker import SWEEP_HEARTBEAT
+from shared.adapters.firestore_heartbeat import SWEEP_HEARTBEAT
 from tests.helpers.stack import Stack
 
 

@@ -40,8 +40,6 @@ def test_a_pubsub_outage_during_create_still_gets_the_run_executed(
 ):
     from datetime import timedelta
 
-    from shared.engine.sweep import sweep
-
     emulators.stop_pubsub()
     try:
         created = stack.create_brainstorm()  # the run is durable: 202 all the same
@@ -51,12 +49,7 @@ def test_a_pubsub_outage_during_create_still_gets_the_run_executed(
     stack.reprovision()
 
     services = stack.services
-    report = sweep(
-        services.store,
-        services.publisher,
-        now=services.now() + timedelta(minutes=3),
-        redrive_after=services.settings.redrive_after,
-    )
+    report = services.engine.sweep(services.now() + timedelta(minutes=3))
     stack.deliver_all()
 
     assert report.redriven == 1

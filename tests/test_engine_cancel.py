@@ -6,15 +6,14 @@ from typing import Any
 
 import pytest
 
-from shared.engine.lifecycle import cancel_run
-from shared.engine.records import RunStatus
+from shared.engine import RunStatus
 from shared.errors import AlreadyFinished
-from tests.helpers.engine_support import Engine, Recorder, linear_workflow
+from tests.helpers.engine_support import Harness, Recorder, linear_workflow
 
 
-def test_cancelling_during_a_step_discards_that_steps_effects(engine: Engine, recorder: Recorder):
+def test_cancelling_during_a_step_discards_that_steps_effects(engine: Harness, recorder: Recorder):
     def cancelled_meanwhile(ctx: Any) -> None:
-        cancel_run(engine.store, engine.store.load(ctx.run_id), engine.clock())
+        engine.cancel(ctx.run_id)
 
     recorder.on["compute"] = cancelled_meanwhile
     engine.start(linear_workflow(recorder))
@@ -28,17 +27,17 @@ def test_cancelling_during_a_step_discards_that_steps_effects(engine: Engine, re
     assert recorder.calls["save"] == 0
 
 
-def test_a_cancelled_run_is_not_executed_by_a_later_delivery(engine: Engine, recorder: Recorder):
+def test_a_cancelled_run_is_not_executed_by_a_later_delivery(engine: Harness, recorder: Recorder):
     engine.start(linear_workflow(recorder))
-    cancel_run(engine.store, engine.store.load("run-1"), engine.clock())
+    engine.cancel("run-1")
 
     assert engine.deliver() == "ALREADY_FINISHED"
     assert recorder.calls == {}
 
 
-def test_cancelling_a_finished_run_is_refused(engine: Engine, recorder: Recorder):
+def test_cancelling_a_finished_run_is_refused(engine: Harness, recorder: Recorder):
     engine.start(linear_workflow(recorder))
     engine.deliver()
 
     with pytest.raises(AlreadyFinished):
-        cancel_run(engine.store, engine.store.load("run-1"), engine.clock())
+        engine.cancel("run-1")

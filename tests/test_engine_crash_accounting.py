@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from shared.engine.records import RunStatus, StepStatus
-from tests.helpers.engine_support import Engine, Recorder, linear_workflow
+from shared.engine import RunStatus, StepStatus
+from tests.helpers.engine_support import Harness, Recorder, linear_workflow
 from tests.helpers.faults import SimulatedCrash
 
 
@@ -15,7 +15,7 @@ def _crash(ctx: Any) -> None:
     raise SimulatedCrash
 
 
-def test_the_attempt_after_a_crash_is_the_second(engine: Engine, recorder: Recorder):
+def test_the_attempt_after_a_crash_is_the_second(engine: Harness, recorder: Recorder):
     recorder.on["compute"] = _crash
     engine.start(linear_workflow(recorder))
     with pytest.raises(SimulatedCrash):
@@ -31,11 +31,11 @@ def test_the_attempt_after_a_crash_is_the_second(engine: Engine, recorder: Recor
 
 
 def test_a_step_that_kills_its_worker_every_time_fails_the_run_after_max_attempts(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     recorder.on["compute"] = _crash
     engine.start(linear_workflow(recorder))
-    for _ in range(engine.config.step_max_attempts):
+    for _ in range(engine.settings.step_max_attempts):
         with pytest.raises(SimulatedCrash):
             engine.deliver()
         engine.after_lease()

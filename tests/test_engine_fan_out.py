@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from shared.engine.delivery import EngineConfig
-from shared.engine.records import RunStatus, StepStatus
+from shared.engine import EngineSettings, RunStatus, StepStatus
+from shared.engine.testing import RETRY
 from shared.errors import NonRetriableError, TransientError
-from tests.helpers.engine_support import RETRY, Engine, Recorder, fan_out_workflow
+from tests.helpers.engine_support import Harness, Recorder, fan_out_workflow
 from tests.helpers.faults import SimulatedCrash
 
 
 def test_every_item_runs_and_the_next_step_sees_all_their_outputs(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     engine.start(fan_out_workflow(recorder, days=4))
 
@@ -27,7 +27,7 @@ def test_every_item_runs_and_the_next_step_sees_all_their_outputs(
 
 
 def test_items_run_at_the_same_time_up_to_the_parallelism_limit(recorder: Recorder):
-    engine = Engine(config=EngineConfig(max_parallel_steps=2))
+    engine = Harness(EngineSettings(max_parallel_steps=2))
     running = 0
     peak = 0
     lock = threading.Lock()
@@ -51,7 +51,7 @@ def test_items_run_at_the_same_time_up_to_the_parallelism_limit(recorder: Record
 
 
 def test_a_crash_mid_fan_out_reruns_only_the_items_not_checkpointed(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     def crash(ctx: Any) -> None:
         raise SimulatedCrash
@@ -69,7 +69,7 @@ def test_a_crash_mid_fan_out_reruns_only_the_items_not_checkpointed(
     assert engine.run().steps["day-3"].attempts == 2
 
 
-def test_each_failing_item_keeps_its_own_error(engine: Engine, recorder: Recorder):
+def test_each_failing_item_keeps_its_own_error(engine: Harness, recorder: Recorder):
     def fail(kind: type[Exception], n: int) -> Any:
         def action(ctx: Any) -> None:
             raise kind(f"day {n} broke")

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from shared.engine.delivery import EngineConfig
-from shared.engine.records import Write
-from shared.engine.store import RunPatch
-from tests.helpers.engine_support import Engine, Recorder, linear_workflow
+from shared.engine import EngineSettings, RunPatch, Write
+from shared.engine.testing import InMemoryRunStore
+from tests.helpers.engine_support import Harness, Recorder, linear_workflow
 from tests.helpers.faults import SimulatedCrash
-from tests.helpers.memory_store import InMemoryRunStore
+
+# A lease short enough for the heartbeat to renew it within these tests.
+SHORT_LEASE = EngineSettings(lease=timedelta(seconds=0.15), step_max_attempts=3)
 
 
 def _crash(ctx: Any) -> None:
@@ -22,7 +23,7 @@ def _crash(ctx: Any) -> None:
 
 
 def test_a_live_lease_of_another_delivery_means_acknowledge_and_leave(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     recorder.on["compute"] = _crash
     engine.start(linear_workflow(recorder))
@@ -34,7 +35,7 @@ def test_a_live_lease_of_another_delivery_means_acknowledge_and_leave(
     assert recorder.calls["compute"] == 1
 
 
-def test_an_expired_lease_is_taken_over(engine: Engine, recorder: Recorder):
+def test_an_expired_lease_is_taken_over(engine: Harness, recorder: Recorder):
     recorder.on["compute"] = _crash
     engine.start(linear_workflow(recorder))
     with pytest.raises(SimulatedCrash):
@@ -47,7 +48,7 @@ def test_an_expired_lease_is_taken_over(engine: Engine, recorder: Recorder):
 
 
 def test_a_runner_that_lost_its_lease_stops_and_its_step_effects_never_land(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     def taken_over_meanwhile(ctx: Any) -> None:
         if ctx.attempt == 1:
@@ -95,7 +96,7 @@ class _HangingRenewals(InMemoryRunStore):
 
 def test_a_hanging_lease_renewal_does_not_hold_up_a_steps_commit(recorder: Recorder):
     store = _HangingRenewals()
-    engine = Engine(store=store, config=EngineConfig(lease_seconds=0.15, step_max_attempts=3))
+    engine = Harness(SHORT_LEASE, store=store)
 
     def long_step(ctx: Any) -> None:
         engine.clock.advance(0.1)  # time for a renewal
@@ -115,7 +116,7 @@ def test_a_hanging_lease_renewal_does_not_hold_up_a_steps_commit(recorder: Recor
 
 
 def test_the_heartbeat_keeps_the_lease_of_a_step_longer_than_the_lease(recorder: Recorder):
-    engine = Engine(config=EngineConfig(lease_seconds=0.15, step_max_attempts=3))
+    engine = Harness(SHORT_LEASE)
     first_expiry: list[Any] = []
     renewed = threading.Event()
 
@@ -139,7 +140,7 @@ def test_the_heartbeat_keeps_the_lease_of_a_step_longer_than_the_lease(recorder:
 
 
 def test_a_renewal_carries_the_records_of_pure_steps_waiting_for_a_commit(recorder: Recorder):
-    engine = Engine(config=EngineConfig(lease_seconds=0.15, step_max_attempts=3))
+    engine = Harness(SHORT_LEASE)
 
     def long_step_then_crash(ctx: Any) -> None:
         for _ in range(200):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.engine.records import RunStatus, StepStatus
+from shared.engine import RunStatus, StepStatus
+from shared.engine.testing import RETRY
 from shared.errors import TransientError
-from tests.helpers.engine_support import RETRY, Engine, Recorder, linear_workflow
+from tests.helpers.engine_support import Harness, Recorder, linear_workflow
 
 
 def test_a_run_executes_each_step_once_and_completes_with_its_effects(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     engine.start(linear_workflow(recorder))
 
@@ -27,7 +28,7 @@ def test_a_run_executes_each_step_once_and_completes_with_its_effects(
 
 
 def test_a_redelivery_after_a_failure_replays_completed_steps_instead_of_running_them(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     def fail_once(ctx: Any) -> None:
         if ctx.attempt == 1:
@@ -44,7 +45,7 @@ def test_a_redelivery_after_a_failure_replays_completed_steps_instead_of_running
     assert engine.subject()["value"] == 2
 
 
-def test_a_redelivery_of_a_completed_run_changes_nothing(engine: Engine, recorder: Recorder):
+def test_a_redelivery_of_a_completed_run_changes_nothing(engine: Harness, recorder: Recorder):
     engine.start(linear_workflow(recorder))
     engine.deliver()
     updates = engine.store.updates
@@ -55,7 +56,7 @@ def test_a_redelivery_of_a_completed_run_changes_nothing(engine: Engine, recorde
     assert recorder.calls["compute"] == 1
 
 
-def test_a_pure_steps_record_rides_on_the_next_commit(engine: Engine, recorder: Recorder):
+def test_a_pure_steps_record_rides_on_the_next_commit(engine: Harness, recorder: Recorder):
     engine.start(linear_workflow(recorder))
 
     engine.deliver()

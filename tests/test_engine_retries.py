@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.engine.records import RunStatus, StepStatus, TokenUsage
+from shared.engine import RunStatus, StepStatus, TokenUsage
+from shared.engine.testing import RETRY
 from shared.errors import NonRetriableError, TransientError
-from tests.helpers.engine_support import RETRY, Engine, Recorder, linear_workflow
+from tests.helpers.engine_support import Harness, Recorder, linear_workflow
 
 
 def _raise(error: Exception) -> Any:
@@ -17,7 +18,7 @@ def _raise(error: Exception) -> Any:
 
 
 def test_a_failed_attempt_is_recorded_retrying_and_the_run_handed_back(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     recorder.on["compute"] = _raise(TransientError("rate limited"))
     engine.start(linear_workflow(recorder))
@@ -34,7 +35,7 @@ def test_a_failed_attempt_is_recorded_retrying_and_the_run_handed_back(
 
 
 def test_the_next_attempt_succeeds_and_keeps_the_last_error_readable(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     def fail_first(ctx: Any) -> None:
         if ctx.attempt == 1:
@@ -56,7 +57,7 @@ def test_the_next_attempt_succeeds_and_keeps_the_last_error_readable(
 
 
 def test_a_non_retriable_error_fails_the_run_and_its_subject_at_once(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     recorder.on["compute"] = _raise(NonRetriableError("the model refused"))
     engine.start(linear_workflow(recorder))
@@ -72,11 +73,11 @@ def test_a_non_retriable_error_fails_the_run_and_its_subject_at_once(
     assert recorder.calls["save"] == 0
 
 
-def test_retriable_failures_give_up_after_the_maximum_attempts(engine: Engine, recorder: Recorder):
+def test_retriable_failures_give_up_after_the_maximum_attempts(engine: Harness, recorder: Recorder):
     recorder.on["compute"] = _raise(TransientError("HTTP 500"))
     engine.start(linear_workflow(recorder))
 
-    outcomes = [engine.deliver() for _ in range(engine.config.step_max_attempts)]
+    outcomes = [engine.deliver() for _ in range(engine.settings.step_max_attempts)]
 
     assert outcomes == [RETRY, RETRY, "FAILED"]
     assert engine.run().error == "compute: gave up after 3 attempts: HTTP 500"
@@ -84,7 +85,7 @@ def test_retriable_failures_give_up_after_the_maximum_attempts(engine: Engine, r
 
 
 def test_an_unexpected_exception_is_retried_and_named_by_its_type(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     recorder.on["compute"] = _raise(KeyError("seeds"))
     engine.start(linear_workflow(recorder))
@@ -94,7 +95,7 @@ def test_an_unexpected_exception_is_retried_and_named_by_its_type(
     assert engine.run().steps["compute"].error == "KeyError: 'seeds'"
 
 
-def test_usage_of_every_attempt_is_summed_on_the_step_record(engine: Engine, recorder: Recorder):
+def test_usage_of_every_attempt_is_summed_on_the_step_record(engine: Harness, recorder: Recorder):
     def spend_then_fail_once(ctx: Any) -> None:
         ctx.meter.add_usage("m", 10, 5, 15)
         ctx.meter.add_repairs([f"attempt {ctx.attempt}"])

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from shared.engine.records import RunStatus
+from shared.engine import RunStatus
 from shared.errors import TransientError
-from tests.helpers.engine_support import Engine, Recorder, linear_workflow
+from tests.helpers.engine_support import Harness, Recorder, linear_workflow
 from tests.helpers.faults import SimulatedCrash
 
 
-def test_a_fresh_queued_run_is_left_alone(engine: Engine, recorder: Recorder):
+def test_a_fresh_queued_run_is_left_alone(engine: Harness, recorder: Recorder):
     engine.start(linear_workflow(recorder))
     engine.publisher.published.clear()
 
@@ -22,11 +22,11 @@ def test_a_fresh_queued_run_is_left_alone(engine: Engine, recorder: Recorder):
 
 
 def test_a_run_whose_publish_was_lost_is_republished_once_per_redrive_period(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     engine.start(linear_workflow(recorder))
     engine.publisher.published.clear()
-    engine.clock.advance(engine.config.redrive_after_seconds)
+    engine.clock.advance(engine.settings.redrive_after.total_seconds())
 
     assert engine.sweep().redriven == 1
     assert engine.sweep().redriven == 0  # its watchdog moved on
@@ -35,7 +35,7 @@ def test_a_run_whose_publish_was_lost_is_republished_once_per_redrive_period(
 
 
 def test_a_run_whose_worker_died_is_redriven_once_its_lease_expired(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     def crash(ctx: Any) -> None:
         raise SimulatedCrash
@@ -54,7 +54,7 @@ def test_a_run_whose_worker_died_is_redriven_once_its_lease_expired(
 
 
 def test_a_run_past_its_deadline_is_failed_by_the_sweep_with_the_reason(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     def fail(ctx: Any) -> None:
         raise TransientError("HTTP 503")
@@ -73,7 +73,7 @@ def test_a_run_past_its_deadline_is_failed_by_the_sweep_with_the_reason(
 
 
 def test_a_delivery_after_the_deadline_fails_the_run_without_running_it(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     engine.start(linear_workflow(recorder))
     engine.clock.advance(timedelta(minutes=16).total_seconds())
@@ -85,7 +85,7 @@ def test_a_delivery_after_the_deadline_fails_the_run_without_running_it(
 
 
 def test_a_step_that_outlives_the_deadline_stops_the_run_before_the_next_step(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     def slow(ctx: Any) -> None:
         engine.clock.advance(timedelta(minutes=16).total_seconds())

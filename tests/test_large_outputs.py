@@ -9,8 +9,7 @@ import pytest
 
 from devtools.openai_server import Reply
 from shared.adapters.firestore_store import INLINE_OUTPUT_LIMIT
-from shared.engine.records import StepRecord, StepStatus
-from shared.engine.store import RunPatch
+from shared.engine import RunPatch, StepRecord, StepStatus
 from tests.helpers.faults import CrashingStore, SimulatedCrash
 from tests.helpers.stack import Stack
 

@@ -9,8 +9,7 @@ from typing import Literal, Self, TypeVar
 import pytest
 from pydantic import BaseModel, Field, model_validator
 
-from shared.engine.meter import StepMeter
-from shared.engine.records import TokenUsage
+from shared.engine import StepMeter, TokenUsage
 from shared.errors import NonRetriableError
 from shared.llm.offline_model import OfflineLanguageModel
 

@@ -16,8 +16,7 @@ from google.cloud import firestore
 
 from shared.adapters.firestore_runs import FirestoreRunIndex
 from shared.adapters.firestore_usage import FirestoreUsage
-from shared.engine.listing import RunFilter
-from shared.engine.records import RunStatus
+from shared.engine import RunFilter, RunStatus
 from tests.helpers.infra_support import Infra, index_specs
 
 WHEN = datetime(2026, 11, 1, tzinfo=UTC)

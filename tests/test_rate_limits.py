@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 
 from devtools.openai_server import OpenAIServer, Reply
-from shared.engine.records import RunStatus, StepStatus
+from shared.engine import RunStatus, StepStatus
 from shared.errors import RateLimited, TransientError
 from shared.llm.interface import Generation
 from shared.llm.openai_model import OpenAILanguageModel
-from tests.helpers.engine_support import Engine, Recorder, linear_workflow
+from tests.helpers.engine_support import Harness, Recorder, linear_workflow
 from tests.helpers.llm_support import Idea, make_test_key
 from tests.helpers.stack import Stack
 
@@ -150,7 +150,7 @@ def test_the_budget_is_taken_before_every_request_schema_retries_included(server
 # -- the engine: waiting is not an attempt ---------------------------------------------------
 
 
-def _storm(until: datetime, engine: Engine, wait: float) -> Any:
+def _storm(until: datetime, engine: Harness, wait: float) -> Any:
     def maybe_limited(ctx: Any) -> None:
         if engine.clock() < until:
             raise RateLimited("HTTP 429", wait_seconds=wait)
@@ -159,7 +159,7 @@ def _storm(until: datetime, engine: Engine, wait: float) -> Any:
 
 
 def test_a_ten_minute_429_storm_does_not_fail_a_run_whose_deadline_is_later(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     engine.start(linear_workflow(recorder, deadline_minutes=30))
     recorder.on["compute"] = _storm(engine.clock() + timedelta(minutes=10), engine, wait=60)
@@ -181,11 +181,11 @@ def test_a_ten_minute_429_storm_does_not_fail_a_run_whose_deadline_is_later(
     run = engine.run()
     assert run.status is RunStatus.COMPLETED
     assert run.steps["compute"].attempts == 1
-    assert recorder.calls["compute"] > engine.config.step_max_attempts
+    assert recorder.calls["compute"] > engine.settings.step_max_attempts
 
 
 def test_a_storm_past_the_deadline_fails_the_run_at_its_deadline(
-    engine: Engine, recorder: Recorder
+    engine: Harness, recorder: Recorder
 ):
     engine.start(linear_workflow(recorder, deadline_minutes=5))
     recorder.on["compute"] = _storm(engine.clock() + timedelta(hours=1), engine, wait=120)
@@ -197,7 +197,7 @@ def test_a_storm_past_the_deadline_fails_the_run_at_its_deadline(
     assert "deadline exceeded" in (engine.run().error or "")
 
 
-def test_server_errors_keep_spending_attempts(engine: Engine, recorder: Recorder):
+def test_server_errors_keep_spending_attempts(engine: Harness, recorder: Recorder):
     engine.start(linear_workflow(recorder))
 
     def server_error(ctx: Any) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from devtools.openai_server import Reply
 from devtools.samples import WIZARD_ANSWERS
-from shared.engine.store import LoadedRun, RunStore
+from shared.engine import LoadedRun, RunStore
 from tests.helpers.stack import Stack
 
 REDRIVE = 0.5

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.engine.records import RunStatus
+from shared.engine import RunStatus
 from tests.helpers.runs_support import T0, seed_run, seed_series
 from tests.helpers.stack import Stack
 

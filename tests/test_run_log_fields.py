@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from shared import logs
-from shared.engine.records import RunStatus
+from shared.engine import RunStatus
+from shared.engine.testing import RETRY
 from shared.errors import NonRetriableError, TransientError
-from tests.helpers.engine_support import RETRY, Engine, Recorder, linear_workflow
+from tests.helpers.engine_support import Harness, Recorder, linear_workflow
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def _raise(error: Exception) -> Any:
     return action
 
 
-def test_every_line_of_a_run_names_its_workflow(engine: Engine, recorder: Recorder, lines):
+def test_every_line_of_a_run_names_its_workflow(engine: Harness, recorder: Recorder, lines):
     engine.start(linear_workflow(recorder))
 
     assert engine.deliver() == "COMPLETED"
@@ -53,7 +54,7 @@ def test_every_line_of_a_run_names_its_workflow(engine: Engine, recorder: Record
     assert {line.get("workflow") for line in run_lines} == {"test.linear"}
 
 
-def test_a_run_failed_by_a_step_logs_the_reason_class(engine: Engine, recorder: Recorder, lines):
+def test_a_run_failed_by_a_step_logs_the_reason_class(engine: Harness, recorder: Recorder, lines):
     recorder.on["compute"] = _raise(NonRetriableError("refused"))
     engine.start(linear_workflow(recorder))
 
@@ -64,7 +65,7 @@ def test_a_run_failed_by_a_step_logs_the_reason_class(engine: Engine, recorder: 
     assert [(f["status"], f["reason"]) for f in finished] == [("FAILED", "non_retriable")]
 
 
-def test_a_run_out_of_attempts_logs_attempts_exhausted(engine: Engine, recorder: Recorder, lines):
+def test_a_run_out_of_attempts_logs_attempts_exhausted(engine: Harness, recorder: Recorder, lines):
     recorder.on["compute"] = _raise(TransientError("provider down"))
     engine.start(linear_workflow(recorder))
 
@@ -76,7 +77,7 @@ def test_a_run_out_of_attempts_logs_attempts_exhausted(engine: Engine, recorder:
     assert [(f["status"], f["reason"]) for f in finished] == [("FAILED", "attempts_exhausted")]
 
 
-def test_a_completed_step_logs_its_tokens(engine: Engine, recorder: Recorder, lines):
+def test_a_completed_step_logs_its_tokens(engine: Harness, recorder: Recorder, lines):
     def spend(ctx: Any) -> None:
         ctx.meter.add_usage("test-model", 120, 30, 150)
 

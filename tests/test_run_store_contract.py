@@ -13,11 +13,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.adapters.firestore_store import FirestoreRunStore
-from shared.engine.records import RunRecord, RunStatus, StepRecord, StepStatus, Write
-from shared.engine.slots import Slot, SlotStore
-from shared.engine.store import RunPatch, RunStore
+from shared.engine import (
+    RunPatch,
+    RunRecord,
+    RunStatus,
+    RunStore,
+    Slot,
+    SlotStore,
+    StepRecord,
+    StepStatus,
+    Write,
+)
+from shared.engine.testing import InMemoryRunStore
 from shared.errors import RunExists, StaleRun
-from tests.helpers.memory_store import InMemoryRunStore
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -22,8 +22,7 @@ import pytest
 
 from devtools.openai_server import Reply
 from shared import logs
-from shared.engine.records import Write
-from shared.engine.store import RunPatch, RunStore
+from shared.engine import RunPatch, RunStore, Write
 from tests.helpers.stack import Stack
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 import pytest
 
 from shared.config import Settings
+from shared.engine.testing import InMemoryRunStore, ListPublisher
 from shared.services import Services
-from tests.helpers.engine_support import ListPublisher
-from tests.helpers.memory_store import InMemoryRunStore
 
 
 class NoIndex:
     pass
 
 
-def test_an_overridden_store_is_the_one_the_runner_is_built_on():
+def test_an_overridden_store_is_the_one_the_engine_is_built_on():
     services = Services(Settings())
     store = InMemoryRunStore()
 
@@ -22,19 +21,19 @@ def test_an_overridden_store_is_the_one_the_runner_is_built_on():
 
     built: object = services.store
     assert built is store
-    assert services.runner.store is store
+    assert services.engine.store is store
 
 
 def test_a_later_override_keeps_the_earlier_ones_and_rebuilds_what_depends_on_them():
     services = Services(Settings())
     first, second = InMemoryRunStore(), InMemoryRunStore()
     services.override(store=first, run_index=NoIndex(), publisher=ListPublisher())
-    runner = services.runner
+    engine = services.engine
 
     services.override(store=second)
 
-    assert services.runner is not runner
-    assert services.runner.store is second
+    assert services.engine is not engine
+    assert services.engine.store is second
     assert isinstance(services.run_index, NoIndex)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from devtools.openai_server import Reply
-from shared.engine.sweep import sweep
 from tests.helpers.stack import Stack
 
 
@@ -16,12 +15,7 @@ class FailingPublisher:
 
 def _sweep_at(stack: Stack, delta: timedelta):
     services = stack.services
-    return sweep(
-        services.store,
-        services.publisher,
-        now=services.now() + delta,
-        redrive_after=services.settings.redrive_after,
-    )
+    return services.engine.sweep(services.now() + delta)
 
 
 def test_a_run_past_its_deadline_fails_with_the_reason_on_run_and_session(stack: Stack):

@@ -9,27 +9,24 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from shared.engine.lifecycle import cancel_run
-from shared.engine.records import RunStatus
-from shared.engine.slots import Slot
-from shared.engine.timeline import run_view
-from shared.engine.workflow import StepContext
-from tests.helpers.engine_support import Engine, Recorder, linear_workflow
+from shared.engine import RunStatus, Slot, StepContext, run_view
+from tests.helpers.engine_support import SETTINGS, Harness, Recorder, linear_workflow
 from tests.helpers.faults import SimulatedCrash
 
 
 @pytest.fixture
-def limited(engine: Engine) -> Engine:
-    engine.tenant_limit = 1
+def limited(engine: Harness) -> Harness:
+    engine.settings = replace(engine.settings, tenant_max_active_runs=1)
     return engine
 
 
-def _start(engine: Engine, recorder: Recorder, *run_ids: str, tenant: str = "org-a") -> None:
+def _start(engine: Harness, recorder: Recorder, *run_ids: str, tenant: str = "org-a") -> None:
     workflow = linear_workflow(recorder)
     for run_id in run_ids:
         engine.start(workflow, run_id, tenant=tenant)
@@ -47,7 +44,7 @@ def _in_run(run_id: str, action: Any) -> Any:
 
 
 def test_a_run_beyond_the_limit_waits_queued_and_visible_as_waiting_for_a_slot(
-    limited: Engine, recorder: Recorder
+    limited: Harness, recorder: Recorder
 ):
     _start(limited, recorder, "run-1", "run-2")
     seen: dict[str, Any] = {}
@@ -70,7 +67,9 @@ def test_a_run_beyond_the_limit_waits_queued_and_visible_as_waiting_for_a_slot(
     assert recorder.calls["compute"] == 1  # run-2's steps did not run
 
 
-def test_a_finishing_run_starts_the_tenants_oldest_waiting_run(limited: Engine, recorder: Recorder):
+def test_a_finishing_run_starts_the_tenants_oldest_waiting_run(
+    limited: Harness, recorder: Recorder
+):
     _start(limited, recorder, "run-1", "run-2", "run-3")
 
     def others_arrive() -> None:
@@ -91,14 +90,14 @@ def test_a_finishing_run_starts_the_tenants_oldest_waiting_run(limited: Engine, 
 
 
 def test_a_waiting_run_cancelled_in_line_does_not_take_the_next_start(
-    limited: Engine, recorder: Recorder
+    limited: Harness, recorder: Recorder
 ):
     _start(limited, recorder, "run-1", "run-2", "run-3")
 
     def others_arrive_and_one_is_cancelled() -> None:
         assert limited.deliver("run-2") == "WAITING_FOR_SLOT"
         assert limited.deliver("run-3") == "WAITING_FOR_SLOT"
-        cancel_run(limited.store, limited.store.load("run-2"), limited.clock())
+        limited.cancel("run-2")
 
     recorder.on["compute"] = _in_run("run-1", others_arrive_and_one_is_cancelled)
     limited.publisher.published.clear()
@@ -106,7 +105,7 @@ def test_a_waiting_run_cancelled_in_line_does_not_take_the_next_start(
     assert limited.publisher.published == ["run-3"]
 
 
-def test_other_tenants_are_not_held_up_by_a_full_tenant(limited: Engine, recorder: Recorder):
+def test_other_tenants_are_not_held_up_by_a_full_tenant(limited: Harness, recorder: Recorder):
     _start(limited, recorder, "a-1", "a-2")
     _start(limited, recorder, "b-1", tenant="org-b")
     seen: list[str] = []
@@ -120,8 +119,8 @@ def test_other_tenants_are_not_held_up_by_a_full_tenant(limited: Engine, recorde
     assert seen == ["WAITING_FOR_SLOT", "COMPLETED"]
 
 
-def test_the_limit_holds_under_concurrent_deliveries(engine: Engine, recorder: Recorder):
-    engine.tenant_limit = 3
+def test_the_limit_holds_under_concurrent_deliveries(engine: Harness, recorder: Recorder):
+    engine.settings = replace(engine.settings, tenant_max_active_runs=3)
     run_ids = [f"run-{i}" for i in range(12)]
     _start(engine, recorder, *run_ids)
     active = peak = 0
@@ -155,7 +154,7 @@ def test_the_limit_holds_under_concurrent_deliveries(engine: Engine, recorder: R
 
 
 def test_two_deliveries_racing_for_the_last_slot_cannot_both_take_it(
-    limited: Engine, recorder: Recorder
+    limited: Harness, recorder: Recorder
 ):
     _start(limited, recorder, "run-a", "run-b")
     recorder.on["compute"] = _in_run("run-b", lambda: _raise(SimulatedCrash()))
@@ -180,7 +179,7 @@ def test_two_deliveries_racing_for_the_last_slot_cannot_both_take_it(
 
 
 def test_a_slot_held_by_a_dead_worker_comes_back_when_its_lease_expires(
-    limited: Engine, recorder: Recorder
+    limited: Harness, recorder: Recorder
 ):
     _start(limited, recorder, "run-1", "run-2")
     recorder.on["compute"] = _in_run("run-1", lambda: _raise(SimulatedCrash()))
@@ -196,19 +195,19 @@ def test_a_slot_held_by_a_dead_worker_comes_back_when_its_lease_expires(
 
 
 def test_a_slot_whose_run_ended_elsewhere_is_taken_over_at_once(
-    limited: Engine, recorder: Recorder
+    limited: Harness, recorder: Recorder
 ):
     _start(limited, recorder, "run-1", "run-2")
     recorder.on["compute"] = _in_run("run-1", lambda: _raise(SimulatedCrash()))
     with pytest.raises(SimulatedCrash):
         limited.deliver("run-1")
-    cancel_run(limited.store, limited.store.load("run-1"), limited.clock())
+    limited.cancel("run-1")
 
     assert limited.deliver("run-2") == "COMPLETED"
 
 
 def test_a_run_released_for_a_retry_gives_its_slot_to_the_next_waiting_run(
-    limited: Engine, recorder: Recorder
+    limited: Harness, recorder: Recorder
 ):
     _start(limited, recorder, "run-1", "run-2")
 
@@ -226,7 +225,7 @@ def test_a_run_released_for_a_retry_gives_its_slot_to_the_next_waiting_run(
 
 
 def test_a_run_that_parks_just_after_the_last_holder_left_wakes_itself(
-    limited: Engine, recorder: Recorder
+    limited: Harness, recorder: Recorder
 ):
     _start(limited, recorder, "run-1", "run-2")
     recorder.on["compute"] = _in_run("run-1", lambda: _raise(SimulatedCrash()))
@@ -253,7 +252,7 @@ def test_a_run_that_parks_just_after_the_last_holder_left_wakes_itself(
     assert limited.deliver("run-2") == "COMPLETED"
 
 
-def test_the_sweep_publishes_a_parked_run_nobody_woke(limited: Engine, recorder: Recorder):
+def test_the_sweep_publishes_a_parked_run_nobody_woke(limited: Harness, recorder: Recorder):
     _start(limited, recorder, "run-1", "run-2")
     recorder.on["compute"] = _in_run("run-1", lambda: _raise(SimulatedCrash()))
     with pytest.raises(SimulatedCrash):
@@ -268,7 +267,7 @@ def test_the_sweep_publishes_a_parked_run_nobody_woke(limited: Engine, recorder:
 def test_the_limit_costs_two_writes_per_run_when_it_is_not_hit(recorder: Recorder):
     writes = {}
     for limit in (None, 5):
-        engine = Engine(tenant_limit=limit)
+        engine = Harness(replace(SETTINGS, tenant_max_active_runs=limit))
         engine.start(linear_workflow(recorder))
         before = engine.store.writes
         assert engine.deliver() == "COMPLETED"

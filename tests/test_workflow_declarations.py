@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shared.engine import FanOut, Step, StepContext, StepMeter, Workflow
-from tests.helpers.engine_support import Days, Engine, Job, Recorder, Value, fan_out_workflow
+from tests.helpers.engine_support import Days, Harness, Job, Recorder, Value, fan_out_workflow
 
 
 def _workflow() -> Workflow[Job]:
@@ -74,7 +74,9 @@ def test_a_step_named_like_a_fan_outs_items_is_refused(order: str):
         second()
 
 
-def test_a_fan_outs_outputs_are_read_by_item_through_its_handle(engine: Engine, recorder: Recorder):
+def test_a_fan_outs_outputs_are_read_by_item_through_its_handle(
+    engine: Harness, recorder: Recorder
+):
     engine.start(fan_out_workflow(recorder, days=3))
 
     assert engine.deliver() == "COMPLETED"
@@ -94,7 +96,7 @@ def test_reading_an_output_through_a_handle_checks_its_model():
         tenant_id="t",
         user_id="u",
         input=Job(),
-        now=Engine().clock(),
+        now=Harness().clock(),
         attempt=1,
         outputs={"plan": Value(n=1)},  # a checkpoint of another shape
         reader=lambda path: None,

@@ -1,17 +1,21 @@
 """The durable engine's public API: everything outside `shared.engine` imports from here.
 
-Declaring workflows (`Workflow`, `StepContext`, `SubjectFields`, `registry`),
-starting and ending runs (`new_run`, `start_run`, `cancel_run`, `resume_run`,
-`fail_dead_lettered`, `sweep`), executing them (`Runner`), reading them
-(`run_view`, `progress`, `RunWatcher`), and the interfaces adapters implement
-(`RunStore`, `EventPublisher`, `RunIndex`, `RunWatcher`). The modules behind
-it are the engine's own business; see docs/architecture.md.
+`Engine` is the engine: built once from `EngineSettings` and its adapters,
+with the verbs that change runs as methods (`start`, `cancel`, `resume`,
+`deliver`, `sweep`, `dead_lettered`). Beside it: declaring workflows
+(`Workflow`, `StepContext`, `SubjectFields`, `registry`), reading runs
+(`run_view`, `progress`, `RunIndex`, `RunWatcher`), and the interfaces
+adapters implement (`RunStore`, `SlotStore`, `EventPublisher`,
+`ResultPublisher`, `PendingResults`, `SweepHeartbeat`, `RunIndex`,
+`RunWatcher`). `shared.engine.testing` is the kit for testing workflows on
+it. The modules behind it are the engine's own business; see
+docs/architecture.md.
 """
 
 from shared.engine import registry
-from shared.engine.delivery import Clock, EngineConfig, Outcome, utcnow
+from shared.engine.delivery import Clock, Outcome, utcnow
+from shared.engine.engine import CANCELLED_ON_REQUEST, Engine
 from shared.engine.ledger import COST_DECIMALS, USAGE_COLLECTION, UsageLedger
-from shared.engine.lifecycle import cancel_run, fail_dead_lettered, new_run, start_run
 from shared.engine.listing import Cursor, RunFilter, RunIndex, RunPage, RunSummary, matches
 from shared.engine.meter import StepMeter
 from shared.engine.records import (
@@ -24,30 +28,38 @@ from shared.engine.records import (
     TokenUsage,
     Write,
 )
-from shared.engine.results import OutboxStore, ResultPublisher, RunResult, publish_pending
-from shared.engine.resume import RESUMABLE, resume_run
-from shared.engine.runner import Runner
-from shared.engine.slots import Slot, SlotStore, TenantSlots
+from shared.engine.results import (
+    OutboxStore,
+    PendingResults,
+    ResultPublisher,
+    RunResult,
+)
+from shared.engine.resume import RESUMABLE
+from shared.engine.settings import EngineSettings
+from shared.engine.slots import RunsAndSlots, Slot, SlotStore
 from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore
-from shared.engine.sweep import SweepReport, sweep
+from shared.engine.sweep import SweepHeartbeat, SweepReport
 from shared.engine.timeline import RunView, StepView, progress, run_view
 from shared.engine.usage import Usage
 from shared.engine.watch import OnChange, RunWatcher
 from shared.engine.workflow import FanOut, Step, StepContext, Workflow
 
 __all__ = [
+    "CANCELLED_ON_REQUEST",
     "COST_DECIMALS",
     "RESUMABLE",
     "USAGE_COLLECTION",
     "Clock",
     "Cursor",
-    "EngineConfig",
+    "Engine",
+    "EngineSettings",
     "EventPublisher",
     "FanOut",
     "LoadedRun",
     "OnChange",
     "OutboxStore",
     "Outcome",
+    "PendingResults",
     "ResultPublisher",
     "Resume",
     "RunFilter",
@@ -61,7 +73,7 @@ __all__ = [
     "RunSummary",
     "RunView",
     "RunWatcher",
-    "Runner",
+    "RunsAndSlots",
     "Slot",
     "SlotStore",
     "Step",
@@ -71,23 +83,16 @@ __all__ = [
     "StepStatus",
     "StepView",
     "SubjectFields",
+    "SweepHeartbeat",
     "SweepReport",
-    "TenantSlots",
     "TokenUsage",
     "Usage",
     "UsageLedger",
     "Workflow",
     "Write",
-    "cancel_run",
-    "fail_dead_lettered",
     "matches",
-    "new_run",
     "progress",
-    "publish_pending",
     "registry",
-    "resume_run",
     "run_view",
-    "start_run",
-    "sweep",
     "utcnow",
 ]

@@ -14,10 +14,10 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from shared.engine.delivery import EngineConfig
 from shared.engine.meter import StepMeter
 from shared.engine.plan import RunPlan
 from shared.engine.records import RunRecord, StepRecord, StepStatus, total_usage
+from shared.engine.settings import EngineSettings
 from shared.engine.store import RunPatch
 from shared.errors import NonRetriableError, RateLimited, describe
 
@@ -47,10 +47,10 @@ class StepFailure:
 
 
 class Attempts:
-    def __init__(self, run: RunRecord, plan: RunPlan, config: EngineConfig) -> None:
+    def __init__(self, run: RunRecord, plan: RunPlan, settings: EngineSettings) -> None:
         self.run = run
         self.plan = plan
-        self.config = config
+        self.settings = settings
         # Steps whose start of this attempt is durable.
         self.marked: set[str] = set()
 
@@ -99,13 +99,14 @@ class Attempts:
             "usage": previous.usage if previous else None,
             "repairs": previous.repairs if previous else [],
         }
-        if attempts <= self.config.step_max_attempts:
+        if attempts <= self.settings.step_max_attempts:
             patch.steps[step_id] = StepRecord(
                 status=StepStatus.RUNNING, attempts=attempts, started_at=now, **carried
             )
             self.marked.add(step_id)
             return None
-        message = f"step {step_id} did not complete after {self.config.step_max_attempts} attempts"
+        limit = self.settings.step_max_attempts
+        message = f"step {step_id} did not complete after {limit} attempts"
         if previous and previous.error:
             message += f"; last error: {previous.error}"
         else:
@@ -155,7 +156,7 @@ class Attempts:
         )
 
     def will_retry(self, failure: StepFailure) -> bool:
-        return failure.retriable and failure.attempt < self.config.step_max_attempts
+        return failure.retriable and failure.attempt < self.settings.step_max_attempts
 
     def failed(self, failure: StepFailure, now: datetime, *, retry: bool) -> StepRecord:
         previous = self.run.steps.get(failure.step_id)

@@ -1,13 +1,10 @@
-"""The vocabulary of one delivery of a run: its settings, its clock, how it ends."""
+"""The vocabulary of one delivery of a run: its clock and how it ends."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-
-from shared.engine.ledger import UsageLedger
 
 Clock = Callable[[], datetime]
 
@@ -28,16 +25,6 @@ class Outcome(StrEnum):
     # Handed back until a rate limit (provider 429, LLM budget) is over.
     RATE_LIMITED = "RATE_LIMITED"
     UNKNOWN_RUN = "UNKNOWN_RUN"
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    lease_seconds: float = 30.0
-    step_max_attempts: int = 5
-    redrive_after_seconds: float = 120.0
-    max_parallel_steps: int = 8
-    # Charges each commit's new token usage to the run and the tenant's day.
-    ledger: UsageLedger | None = None
 
 
 class Stop(Exception):

@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from shared.engine.delivery import Clock, EngineConfig, Outcome, Stop
+from shared.engine.delivery import Clock, Outcome, Stop
+from shared.engine.ledger import UsageLedger
 from shared.engine.records import RunStatus, StepRecord, Write
+from shared.engine.settings import EngineSettings
 from shared.engine.store import LoadedRun, RunPatch, RunStore
 from shared.engine.transitions import FailureReason, subject_status_writes, terminal_fields
 from shared.errors import StaleRun
@@ -28,12 +30,20 @@ class RunFence:
     """The run as this delivery last wrote it, its version, and the commit lock."""
 
     def __init__(
-        self, store: RunStore, loaded: LoadedRun, owner: str, config: EngineConfig, clock: Clock
+        self,
+        store: RunStore,
+        loaded: LoadedRun,
+        owner: str,
+        settings: EngineSettings,
+        clock: Clock,
+        ledger: UsageLedger | None = None,
     ) -> None:
         self.store = store
         self.owner = owner
-        self.config = config
+        self.settings = settings
         self.clock = clock
+        # Charges each commit's new token usage to the run and the tenant's day.
+        self.ledger = ledger
         self.run = loaded.record
         self.version = loaded.version
         # Serialises commits (fan-out threads commit concurrently).
@@ -69,8 +79,8 @@ class RunFence:
                 patch.fields.update(terminal_fields(RunStatus.FAILED, fails_run, now))
                 failed = subject_status_writes(self.run, RunStatus.FAILED, fails_run, now)
                 writes = [*writes, *failed]
-            if self.config.ledger is not None:
-                writes = [*writes, *self.config.ledger.charge(self.run, patch, self.clock())]
+            if self.ledger is not None:
+                writes = [*writes, *self.ledger.charge(self.run, patch, self.clock())]
             for attempt in range(3):
                 try:
                     self.version = self.store.update(self.run.run_id, self.version, patch, writes)
@@ -126,15 +136,14 @@ class RunFence:
 
     def released(self, now: datetime) -> dict[str, Any]:
         """No lease, so a redelivery may take the run at once; the sweep looks later."""
-        redrive = timedelta(seconds=self.config.redrive_after_seconds)
         return {
             "lease_owner": None,
             "lease_expires_at": None,
-            "watchdog_at": self.watchdog(now + redrive),
+            "watchdog_at": self.settings.watchdog(now, self.run.deadline_at),
         }
 
     def lease_fields(self, now: datetime) -> dict[str, Any]:
-        expires = now + timedelta(seconds=self.config.lease_seconds)
+        expires = now + self.settings.lease
         return {"lease_expires_at": expires, "watchdog_at": self.watchdog(expires)}
 
     def watchdog(self, at: datetime) -> datetime:
@@ -153,7 +162,7 @@ class Heartbeat:
 
     def __init__(self, fence: RunFence) -> None:
         self.fence = fence
-        self.interval = max(fence.config.lease_seconds / 3, 0.05)
+        self.interval = max(fence.settings.lease.total_seconds() / 3, 0.05)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True)
 

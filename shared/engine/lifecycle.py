@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 from shared.engine.ledger import run_counted
 from shared.engine.records import RunRecord, RunStatus, Write
+from shared.engine.settings import EngineSettings
 from shared.engine.store import EventPublisher, LoadedRun, RunStore, publish_or_leave_to_sweep
 from shared.engine.transitions import FailureReason, end_run, last_step_error
 from shared.engine.workflow import Workflow
@@ -33,7 +34,7 @@ def new_run(
     user_id: str,
     subject: str,
     now: datetime,
-    redrive_after: timedelta,
+    settings: EngineSettings,
 ) -> RunRecord:
     deadline = now + workflow.deadline
     return RunRecord(
@@ -47,7 +48,7 @@ def new_run(
         status=RunStatus.QUEUED,
         created_at=now,
         deadline_at=deadline,
-        watchdog_at=min(now + redrive_after, deadline),
+        watchdog_at=settings.watchdog(now, deadline),
     )
 
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from shared.engine.records import RunRecord, RunStatus, Write
-from shared.engine.slots import Slot, SlotStore
+from shared.engine.slots import RunsAndSlots, Slot
 from shared.engine.store import LoadedRun, RunPatch, RunStore
 from shared.engine.usage import Usage
 from shared.errors import StaleRun
@@ -77,10 +77,6 @@ def _publish(store: RunStore, results: ResultPublisher, loaded: LoadedRun) -> ob
         return store.update(run.run_id, loaded.version, RunPatch(fields={"result_pending": False}))
     except StaleRun:
         return None  # changed meanwhile; if still pending, the sweep publishes it again
-
-
-class RunsAndSlots(RunStore, SlotStore, Protocol):
-    """The store the engine runs on: its runs and its tenants' slots."""
 
 
 class OutboxStore:

@@ -17,6 +17,7 @@ from typing import Any
 
 from shared.engine import registry
 from shared.engine.records import Resume, RunRecord, RunStatus, StepRecord, StepStatus, Write
+from shared.engine.settings import EngineSettings
 from shared.engine.store import (
     EventPublisher,
     LoadedRun,
@@ -47,7 +48,7 @@ def _stored(resume: Resume) -> dict[str, Any]:
 
 
 def resume_patch(
-    run: RunRecord, *, by: str, now: datetime, redrive_after: timedelta, operation_id: str | None
+    run: RunRecord, *, by: str, now: datetime, settings: EngineSettings, operation_id: str | None
 ) -> tuple[RunPatch, list[Write]]:
     workflow = registry.get(run.workflow)
     deadline = now + (workflow.deadline if workflow else timedelta(minutes=15))
@@ -63,7 +64,7 @@ def resume_patch(
         "error": None,
         "finished_at": None,
         "deadline_at": deadline,
-        "watchdog_at": min(now + redrive_after, deadline),
+        "watchdog_at": settings.watchdog(now, deadline),
         "lease_owner": None,
         "lease_expires_at": None,
         "result_pending": False,
@@ -81,7 +82,7 @@ def resume_run(
     *,
     by: str,
     now: datetime,
-    redrive_after: timedelta,
+    settings: EngineSettings,
     operation_id: str | None = None,
 ) -> RunRecord:
     """Queue a finished run again and ask for it to be executed.
@@ -94,7 +95,7 @@ def resume_run(
         if run.status not in RESUMABLE:
             raise NotResumable(run.status.value)
         patch, writes = resume_patch(
-            run, by=by, now=now, redrive_after=redrive_after, operation_id=operation_id
+            run, by=by, now=now, settings=settings, operation_id=operation_id
         )
         try:
             store.update(run.run_id, loaded.version, patch, writes)

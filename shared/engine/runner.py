@@ -27,12 +27,14 @@ from shared import logs
 from shared.engine import registry
 from shared.engine.attempts import Attempts, StepFailure
 from shared.engine.commits import Commits, finish_run
-from shared.engine.delivery import Clock, EngineConfig, Outcome, Stop, utcnow
+from shared.engine.delivery import Clock, Outcome, Stop
 from shared.engine.fan_out import run_items
 from shared.engine.fencing import Heartbeat, RunFence
+from shared.engine.ledger import UsageLedger
 from shared.engine.meter import StepMeter
 from shared.engine.plan import RunPlan
 from shared.engine.records import RunStatus
+from shared.engine.settings import EngineSettings
 from shared.engine.slots import TenantSlots
 from shared.engine.store import LoadedRun, RunPatch, RunStore
 from shared.engine.transitions import FailureReason
@@ -45,29 +47,29 @@ log = logging.getLogger(__name__)
 # before this one gives up and leaves the run to its watchdog.
 CLAIM_TRIES = 8
 
-__all__ = ["Clock", "EngineConfig", "Outcome", "Runner", "utcnow"]
-
 
 class Runner:
-    """Runs deliveries of runs. One instance per process; thread-safe."""
+    """Runs deliveries of runs: the `Engine`'s `deliver`, built by it. Thread-safe."""
 
     def __init__(
         self,
         store: RunStore,
         *,
+        settings: EngineSettings,
+        clock: Clock,
         deps: Any = None,
-        config: EngineConfig | None = None,
-        clock: Clock = utcnow,
         workflows: Callable[[str], Workflow[Any] | None] = registry.get,
         slots: TenantSlots | None = None,
+        ledger: UsageLedger | None = None,
     ) -> None:
         self.store = store
         # Per-tenant concurrency limit; None: no limit.
         self.slots = slots
         self.workflows = workflows
         self.deps = deps
-        self.config = config or EngineConfig()
+        self.settings = settings
         self.clock = clock
+        self.ledger = ledger
         self._owner_prefix = f"{socket.gethostname()}:{os.getpid()}"
 
     def run(self, run_id: str) -> Outcome:
@@ -89,9 +91,11 @@ class _Execution:
 
     def __init__(self, runner: Runner, loaded: LoadedRun, owner: str) -> None:
         self.runner = runner
-        self.config = runner.config
+        self.settings = runner.settings
         self.clock = runner.clock
-        self.fence = RunFence(runner.store, loaded, owner, runner.config, runner.clock)
+        self.fence = RunFence(
+            runner.store, loaded, owner, runner.settings, runner.clock, runner.ledger
+        )
         # The version of the tenant slot this delivery holds, if any.
         self.slot_version: object | None = None
 
@@ -196,7 +200,7 @@ class _Execution:
     def _prepare(self, workflow: Workflow[Any]) -> None:
         run = self.fence.run
         self.plan = RunPlan(workflow, run, self.runner.store.read, self.runner.deps)
-        self.attempts = Attempts(run, self.plan, self.config)
+        self.attempts = Attempts(run, self.plan, self.settings)
         self.commits = Commits(self.fence, self.plan, self.attempts)
 
     def _execute(self) -> Outcome:
@@ -227,7 +231,9 @@ class _Execution:
     def _run_stage(self, stage: Stage, todo: list[str]) -> list[StepFailure]:
         if isinstance(stage, FanOut):
             return run_items(
-                todo, lambda step_id: self._run_step(stage, step_id), self.config.max_parallel_steps
+                todo,
+                lambda step_id: self._run_step(stage, step_id),
+                self.settings.max_parallel_steps,
             )
         failure = self._run_step(stage, todo[0])
         return [] if failure is None else [failure]

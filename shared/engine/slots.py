@@ -24,10 +24,11 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 from shared.engine.records import RunRecord, RunStatus, Write
+from shared.engine.settings import EngineSettings
 from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore
 from shared.errors import StaleRun
 
@@ -56,22 +57,25 @@ class SlotStore(Protocol):
         """The tenant's parked run that has waited longest, if any: one query."""
 
 
+class RunsAndSlots(RunStore, SlotStore, Protocol):
+    """The store the engine runs on: its runs and its tenants' slots."""
+
+
 class TenantSlots:
     """The engine's side of the limit; shared by every delivery of a process."""
 
     def __init__(
         self,
-        runs: RunStore,
-        slots: SlotStore,
+        store: RunsAndSlots,
         publisher: EventPublisher,
         limit: int,
-        redrive_after: timedelta,
+        settings: EngineSettings,
     ) -> None:
-        self.runs = runs
-        self.slots = slots
+        self.runs: RunStore = store
+        self.slots: SlotStore = store
         self.publisher = publisher
         self.limit = limit
-        self.redrive_after = redrive_after
+        self.settings = settings
 
     def take(self, run: RunRecord, now: datetime) -> tuple[int, Write] | None:
         """The slot this run can take and the write that takes it, or None (park)."""
@@ -106,7 +110,7 @@ class TenantSlots:
             "slot": None,
             "lease_owner": None,
             "lease_expires_at": None,
-            "watchdog_at": min(now + self.redrive_after, run.deadline_at),
+            "watchdog_at": self.settings.watchdog(now, run.deadline_at),
         }
 
     def parked(self, tenant_id: str) -> None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Protocol
 
 from shared.engine.records import RunStatus
+from shared.engine.settings import EngineSettings
 from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore
 from shared.engine.transitions import FailureReason, current_step, end_run, last_step_error
 from shared.errors import StaleRun
@@ -26,6 +28,13 @@ class SweepReport:
     redriven: int
     failed: int
     skipped: int
+    # Results whose publish was lost, published by this tick (`results.publish_pending`).
+    results: int = 0
+
+
+class SweepHeartbeat(Protocol):
+    def swept(self, at: datetime, report: SweepReport) -> None:
+        """Record that a sweep ran, so an operator can tell one that stopped ticking."""
 
 
 def sweep(
@@ -33,13 +42,13 @@ def sweep(
     publisher: EventPublisher,
     *,
     now: datetime,
-    redrive_after: timedelta,
+    settings: EngineSettings,
     limit: int = 200,
 ) -> SweepReport:
     redriven = failed = skipped = 0
     for loaded in store.due(now, limit):
         try:
-            outcome = _handle(store, publisher, loaded, now, redrive_after)
+            outcome = _handle(store, publisher, loaded, now, settings)
         except StaleRun:
             outcome = "skipped"  # someone wrote the run meanwhile: it is alive
         except Exception:
@@ -62,7 +71,7 @@ def _handle(
     publisher: EventPublisher,
     loaded: LoadedRun,
     now: datetime,
-    redrive_after: timedelta,
+    settings: EngineSettings,
 ) -> str:
     run = loaded.record
     if now >= run.deadline_at:
@@ -91,7 +100,7 @@ def _handle(
     store.update(
         run.run_id,
         loaded.version,
-        RunPatch(fields={"watchdog_at": min(now + redrive_after, run.deadline_at)}),
+        RunPatch(fields={"watchdog_at": settings.watchdog(now, run.deadline_at)}),
     )
     publisher.publish_run(run.run_id, run.workflow)
     log.warning("run re-published by the sweep", extra={"runId": run.run_id})

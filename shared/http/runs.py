@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.engine import LoadedRun, RunView, cancel_run, registry, resume_run, run_view
+from shared.engine import LoadedRun, RunView, registry, run_view
 from shared.errors import NotFound
 from shared.http.context import RequestContext
 from shared.models.api import FunctionList, FunctionView, RunCancelled, RunResumed
@@ -23,7 +23,7 @@ def get_run(ctx: RequestContext, run_id: str) -> RunView:
 
 def cancel(ctx: RequestContext, run_id: str) -> RunCancelled:
     loaded = owned_run(ctx, run_id)
-    run = cancel_run(ctx.services.store, loaded, ctx.services.now())
+    run = ctx.services.engine.cancel(loaded)
     if run is None:
         raise NotFound("run not found")
     return RunCancelled(run_id=run_id, status=run.status.value)
@@ -31,14 +31,7 @@ def cancel(ctx: RequestContext, run_id: str) -> RunCancelled:
 
 def resume(ctx: RequestContext, run_id: str) -> RunResumed:
     loaded = owned_run(ctx, run_id)
-    run = resume_run(
-        ctx.services.store,
-        ctx.services.publisher,
-        loaded,
-        by=ctx.principal.user_id,
-        now=ctx.services.now(),
-        redrive_after=ctx.services.settings.redrive_after,
-    )
+    run = ctx.services.engine.resume(loaded, by=ctx.principal.user_id)
     return RunResumed(run_id=run.run_id, status=run.status.value)
 
 

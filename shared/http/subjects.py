@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.engine import Workflow, Write, new_run, progress, registry, start_run
+from shared.engine import Workflow, Write, progress, registry
 from shared.errors import NotFound
 from shared.http.context import RequestContext
 from shared.models.common import GenerationStatus, Progress
@@ -48,18 +48,16 @@ def start_subject_run(
 
     Raises RunExists when the run or a created document is already there.
     """
-    services = ctx.services
-    run = new_run(
+    ctx.services.engine.start(
         workflow,
         run_input,
         run_id=run_id,
         tenant_id=ctx.principal.tenant_id,
         user_id=ctx.principal.user_id,
         subject=subject,
+        writes=writes,
         now=now,
-        redrive_after=services.settings.redrive_after,
     )
-    start_run(services.store, services.publisher, run, writes)
 
 
 def owned_document(ctx: RequestContext, path: str, what: str) -> dict[str, Any]:

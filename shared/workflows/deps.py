@@ -11,22 +11,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from shared.engine import EventPublisher, RunIndex, RunStore, StepContext
+from shared.engine import Engine, RunIndex, StepContext
 from shared.llm.interface import LanguageModel
 from shared.llm.metered import MeteredModel
 
 
 @dataclass(frozen=True)
 class OpsDeps:
-    """What the `ops.*` workflows act on: the engine's own runs."""
+    """What the `ops.*` workflows act on: the engine's own runs, through its verbs."""
 
-    store: RunStore
-    publisher: EventPublisher
+    engine: Engine
     index: RunIndex
-    redrive_after: timedelta
 
 
 class WorkflowDeps:

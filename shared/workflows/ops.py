@@ -14,16 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from shared.engine import (
-    LoadedRun,
-    RunFilter,
-    RunStatus,
-    StepContext,
-    Workflow,
-    cancel_run,
-    registry,
-    resume_run,
-)
+from shared.engine import LoadedRun, RunFilter, RunStatus, StepContext, Workflow, registry
 from shared.errors import AlreadyFinished, NotResumable
 from shared.models.common import CamelModel, GenerationStatus
 from shared.workflows.deps import OpsDeps, ops
@@ -153,42 +144,34 @@ def _matching_ids(deps: OpsDeps, tenant_id: str, spec: BulkInput) -> list[str]:
 
 def _apply(deps: OpsDeps, ctx: StepContext[BulkInput], run_id: str) -> bool:
     """Act on one run; True if this operation resumed or cancelled it (now or before a crash)."""
-    loaded = deps.store.load(run_id)
+    loaded = deps.engine.store.load(run_id)
     if loaded is None or loaded.record.tenant_id != ctx.tenant_id:
         return False
     if loaded.record.workflow.startswith(OPS_PREFIX):
         return False
     if ctx.input.action == "resume":
-        return _resume(deps, ctx.input, loaded, ctx.now)
-    return _cancel(deps, ctx.input, loaded, ctx.now)
+        return _resume(deps, ctx.input, loaded)
+    return _cancel(deps, ctx.input, loaded)
 
 
-def _resume(deps: OpsDeps, spec: BulkInput, loaded: LoadedRun, now: datetime) -> bool:
+def _resume(deps: OpsDeps, spec: BulkInput, loaded: LoadedRun) -> bool:
     run = loaded.record
     if run.resumes and run.resumes[-1].operation_id == spec.operation_id:
         return True
     try:
-        resume_run(
-            deps.store,
-            deps.publisher,
-            loaded,
-            by=spec.requested_by,
-            now=now,
-            redrive_after=deps.redrive_after,
-            operation_id=spec.operation_id,
-        )
+        deps.engine.resume(loaded, by=spec.requested_by, operation_id=spec.operation_id)
     except NotResumable:
         return False
     return True
 
 
-def _cancel(deps: OpsDeps, spec: BulkInput, loaded: LoadedRun, now: datetime) -> bool:
+def _cancel(deps: OpsDeps, spec: BulkInput, loaded: LoadedRun) -> bool:
     run = loaded.record
     reason = cancel_reason(spec.operation_id)
     if run.status is RunStatus.CANCELLED and run.error == reason:
         return True
     try:
-        cancelled = cancel_run(deps.store, loaded, now, reason=reason)
+        cancelled = deps.engine.cancel(loaded, reason=reason)
     except AlreadyFinished:
         return False
     return cancelled is not None

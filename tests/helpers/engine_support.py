@@ -1,7 +1,7 @@
-"""The engine on the in-memory store and a fake clock: workflows, a harness, a crash.
+"""The engine's own test workflows, and the test kit's harness with their defaults.
 
-Workflows here are registered with the harness only (the runner is given
-them), never with the process-wide registry the api lists.
+Workflows here are known to the harness only (`shared.engine.testing`),
+never to the process-wide registry the api lists.
 """
 
 from __future__ import annotations
@@ -9,23 +9,16 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
 
-from shared.engine.delivery import EngineConfig, Outcome
-from shared.engine.lifecycle import new_run, start_run
-from shared.engine.records import RunRecord, SubjectFields, Write
-from shared.engine.runner import Runner
-from shared.engine.slots import TenantSlots
-from shared.engine.sweep import SweepReport, sweep
-from shared.engine.workflow import StepContext, Workflow
-from shared.errors import RetryLater
-from tests.helpers.memory_store import FakeClock, InMemoryRunStore
+from shared.engine import EngineSettings, Outcome, StepContext, SubjectFields, Workflow
+from shared.engine.testing import EngineHarness, InMemoryRunStore
 
-RETRY = "RETRY"
+# Three attempts a step: the retry tests stay short.
+SETTINGS = EngineSettings(step_max_attempts=3)
 # The test workflows' subject documents: field names of their own, not the domain's.
 SUBJECT = SubjectFields(status="state", error="problem")
 
@@ -119,89 +112,32 @@ def fan_out_workflow(recorder: Recorder, days: int = 4) -> Workflow[Job]:
     return wf
 
 
-class ListPublisher:
-    def __init__(self) -> None:
-        self.published: list[str] = []
+class Harness(EngineHarness):
+    """The kit's harness with these tests' defaults: three attempts, a `Job` run, its subject.
 
-    def publish_run(self, run_id: str, workflow: str) -> None:
-        self.published.append(run_id)
+    `deliver` is one Pub/Sub delivery to the worker; `run` and `subject`
+    read run-1 unless told otherwise.
+    """
 
+    def __init__(
+        self, settings: EngineSettings = SETTINGS, *, store: InMemoryRunStore | None = None
+    ) -> None:
+        super().__init__(settings, store=store)
 
-@dataclass
-class Engine:
-    """A runner, its store and clock; `deliver` is one Pub/Sub delivery to the worker."""
-
-    store: InMemoryRunStore = field(default_factory=InMemoryRunStore)
-    clock: FakeClock = field(default_factory=FakeClock)
-    config: EngineConfig = field(
-        default_factory=lambda: EngineConfig(
-            lease_seconds=30, step_max_attempts=3, redrive_after_seconds=120
-        )
-    )
-    publisher: ListPublisher = field(default_factory=ListPublisher)
-    workflows: dict[str, Workflow[Any]] = field(default_factory=dict)
-    # TENANT_MAX_ACTIVE_RUNS; None: no limit.
-    tenant_limit: int | None = None
-
-    def runner(self) -> Runner:
-        slots = None
-        if self.tenant_limit is not None:
-            redrive = timedelta(seconds=self.config.redrive_after_seconds)
-            slots = TenantSlots(
-                self.store, self.store, self.publisher, self.tenant_limit, redrive_after=redrive
-            )
-        return Runner(
-            self.store,
-            config=self.config,
-            clock=self.clock,
-            workflows=self.workflows.get,
-            slots=slots,
-        )
-
-    def start(self, workflow: Workflow[Any], run_id: str = "run-1", tenant: str = "org-a") -> str:
-        self.workflows[workflow.id] = workflow
+    def start(  # type: ignore[override]
+        self, workflow: Workflow[Any], run_id: str = "run-1", tenant: str = "org-a"
+    ) -> str:
         subject = f"subjects/{run_id}"
-        run = new_run(
+        return super().start(
             workflow,
             Job(),
             run_id=run_id,
-            tenant_id=tenant,
-            user_id="user-1",
-            subject=subject,
-            now=self.clock(),
-            redrive_after=timedelta(seconds=self.config.redrive_after_seconds),
+            tenant=tenant,
+            documents={subject: {"state": "IN_PROGRESS", "runId": run_id}},
         )
-        document = {"state": "IN_PROGRESS", "runId": run_id}
-        start_run(self.store, self.publisher, run, [Write(path=subject, data=document)])
-        return run_id
-
-    def deliver(self, run_id: str = "run-1") -> str:
-        """The delivery's outcome, or RETRY when the worker would answer 500."""
-        try:
-            return self.runner().run(run_id).value
-        except RetryLater:
-            return RETRY
-
-    def after_lease(self) -> None:
-        self.clock.advance(self.config.lease_seconds + 1)
-
-    def run(self, run_id: str = "run-1") -> RunRecord:
-        loaded = self.store.load(run_id)
-        assert loaded is not None
-        return loaded.record
 
     def subject(self, run_id: str = "run-1") -> dict[str, Any]:
-        doc = self.store.read(f"subjects/{run_id}")
-        assert doc is not None
-        return doc
-
-    def sweep(self) -> SweepReport:
-        return sweep(
-            self.store,
-            self.publisher,
-            now=self.clock(),
-            redrive_after=timedelta(seconds=self.config.redrive_after_seconds),
-        )
+        return self.document(f"subjects/{run_id}")
 
 
 def completed(outcome: str) -> bool:

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared.engine.records import StepStatus, Write
-from shared.engine.store import RunPatch, RunStore
+from shared.engine import RunPatch, RunStore, StepStatus, Write
 
 
 class SimulatedCrash(BaseException):

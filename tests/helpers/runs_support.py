@@ -6,8 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.engine.records import RunRecord, RunStatus
-from shared.engine.store import RunStore
+from shared.engine import RunRecord, RunStatus, RunStore
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -1,0 +1,210 @@
+"""The engine as one object: built once from its settings and adapters, its verbs as methods.
+
+`shared.services` builds one per process from Firestore and Pub/Sub;
+`shared.engine.testing` builds one on the in-memory store and a fake clock.
+Both call this constructor, so a test exercises the wiring production runs.
+
+The verbs are everything that changes a run: `start`, `cancel`, `resume`,
+`deliver` (one Pub/Sub delivery: execute what is left), `sweep` (the
+watchdog tick) and `dead_lettered`. A new verb (waiting for a signal,
+rerunning from a step, handing runs over on shutdown) is a method here, with
+its mechanics in a module beside the others; callers never see the store,
+the publisher, the clock or a setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared.engine import registry
+from shared.engine.delivery import Clock, Outcome, utcnow
+from shared.engine.ledger import UsageLedger
+from shared.engine.lifecycle import cancel_run, fail_dead_lettered, new_run, start_run
+from shared.engine.records import RunRecord, Write
+from shared.engine.results import PendingResults, ResultPublisher, publish_pending
+from shared.engine.resume import resume_run
+from shared.engine.runner import Runner
+from shared.engine.settings import EngineSettings
+from shared.engine.slots import RunsAndSlots, TenantSlots
+from shared.engine.store import EventPublisher, LoadedRun
+from shared.engine.sweep import SweepHeartbeat, SweepReport, sweep
+from shared.engine.workflow import Workflow
+from shared.errors import NotFound
+
+CANCELLED_ON_REQUEST = "cancelled on request"
+
+
+class Engine:
+    """The durable engine of one process; thread-safe, built once.
+
+    - `store`: the runs, their domain documents and the tenants' slots (in
+      production an `OutboxStore`, which also publishes every run's end);
+    - `publisher`: asks for a run to be executed (the events topic);
+    - `ledger`: charges each commit's new token usage (None: not charged);
+    - `results` and `pending`: the results topic and the query of results
+      whose publish was lost, which the sweep publishes (None: not swept);
+    - `heartbeat`: where each sweep leaves its mark (None: nowhere);
+    - `deps`: builds what workflow steps get as `ctx.deps`, given this
+      engine (the `ops.*` workflows act on runs through it);
+    - `workflows`: finds a run's workflow (the process-wide registry unless
+      a test brings its own).
+    """
+
+    def __init__(
+        self,
+        store: RunsAndSlots,
+        publisher: EventPublisher,
+        *,
+        settings: EngineSettings | None = None,
+        clock: Clock = utcnow,
+        ledger: UsageLedger | None = None,
+        results: ResultPublisher | None = None,
+        pending: PendingResults | None = None,
+        heartbeat: SweepHeartbeat | None = None,
+        deps: Callable[[Engine], object] | None = None,
+        workflows: Callable[[str], Workflow[Any] | None] = registry.get,
+    ) -> None:
+        self.settings = settings or EngineSettings()
+        self.store = store
+        self.publisher = publisher
+        self.clock = clock
+        self.ledger = ledger
+        self.results = results
+        self.pending = pending
+        self.heartbeat = heartbeat
+        self.workflows = workflows
+        limit = self.settings.tenant_max_active_runs
+        slots = None if limit is None else TenantSlots(store, publisher, limit, self.settings)
+        self.deps = deps(self) if deps is not None else None
+        self._runner = Runner(
+            store,
+            settings=self.settings,
+            clock=clock,
+            deps=self.deps,
+            workflows=workflows,
+            slots=slots,
+            ledger=ledger,
+        )
+
+    def with_settings(self, **changes: Any) -> Engine:
+        """An engine on the same adapters and deps with some settings changed.
+
+        For benchmarks that compare settings on one stack (a tenant limit or
+        none); the deps are shared, so both use one model client.
+        """
+        shared_deps = self.deps
+        return Engine(
+            self.store,
+            self.publisher,
+            settings=dataclasses.replace(self.settings, **changes),
+            clock=self.clock,
+            ledger=self.ledger,
+            results=self.results,
+            pending=self.pending,
+            heartbeat=self.heartbeat,
+            deps=None if shared_deps is None else (lambda _engine: shared_deps),
+            workflows=self.workflows,
+        )
+
+    # -- verbs ------------------------------------------------------------------
+
+    def start(
+        self,
+        workflow: Workflow[Any],
+        run_input: BaseModel,
+        *,
+        run_id: str,
+        tenant_id: str,
+        user_id: str,
+        subject: str,
+        writes: Sequence[Write] = (),
+        now: datetime | None = None,
+    ) -> RunRecord:
+        """Create the run QUEUED with `writes` (its subject among them) in one commit; publish it.
+
+        `now` is the creation time the caller also stamped on its documents.
+        Raises RunExists when the run or a created document is already
+        there. A lost publish is the sweep's to repair (the run is durable
+        with a watchdog time); the run is counted in its tenant's usage.
+        """
+        run = new_run(
+            workflow,
+            run_input,
+            run_id=run_id,
+            tenant_id=tenant_id,
+            user_id=user_id,
+            subject=subject,
+            now=now or self.clock(),
+            settings=self.settings,
+        )
+        start_run(self.store, self.publisher, run, writes)
+        return run
+
+    def cancel(
+        self, run: LoadedRun | str | None, *, reason: str = CANCELLED_ON_REQUEST
+    ) -> RunRecord | None:
+        """Cancel a run that has not finished; None if it does not exist (any more).
+
+        Raises AlreadyFinished if it ended. The runner notices at its next
+        commit and stops before another step's effects land.
+        """
+        loaded = self.store.load(run) if isinstance(run, str) else run
+        return cancel_run(self.store, loaded, self.clock(), reason)
+
+    def resume(
+        self, run: LoadedRun | str, *, by: str, operation_id: str | None = None
+    ) -> RunRecord:
+        """Queue a FAILED or CANCELLED run again; its completed steps are replayed, not redone.
+
+        Raises NotResumable if it is in another status, NotFound if it does not exist.
+        """
+        loaded = self.store.load(run) if isinstance(run, str) else run
+        if loaded is None:
+            raise NotFound("run not found")
+        return resume_run(
+            self.store,
+            self.publisher,
+            loaded,
+            by=by,
+            now=self.clock(),
+            settings=self.settings,
+            operation_id=operation_id,
+        )
+
+    def deliver(self, run_id: str) -> Outcome:
+        """Execute what is left of the run (one Pub/Sub delivery).
+
+        Raises RetryLater when Pub/Sub should deliver it again.
+        """
+        return self._runner.run(run_id)
+
+    def sweep(self, now: datetime | None = None) -> SweepReport:
+        """The watchdog's tick: fail runs past their deadline, re-publish lost ones.
+
+        Also publishes results whose publish was lost (once their transition
+        has had `redrive_after` to publish its own) and leaves the heartbeat.
+        `now` sweeps as of another time (tests); the clock's by default.
+        """
+        at = now or self.clock()
+        report = sweep(self.store, self.publisher, now=at, settings=self.settings)
+        if self.results is not None and self.pending is not None:
+            published = publish_pending(
+                self.pending,
+                self.store,
+                self.results,
+                now=at,
+                grace=self.settings.redrive_after,
+            )
+            report = dataclasses.replace(report, results=published)
+        if self.heartbeat is not None:
+            self.heartbeat.swept(at, report)
+        return report
+
+    def dead_lettered(self, run_id: str, delivery_count: int) -> bool:
+        """Pub/Sub gave up delivering the run: fail it with a reason; False if left alone."""
+        return fail_dead_lettered(self.store, run_id, delivery_count, self.clock())

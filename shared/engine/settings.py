@@ -1,0 +1,49 @@
+"""The engine's own settings: one frozen value the `Engine` is built with, read nowhere else.
+
+Every part of the engine that needs a lease length, an attempt limit or the
+watchdog's re-drive delay reads it from here, so no caller threads them
+through its signatures. `from_settings` maps the deployment's `Settings`
+(environment variables, bounds-checked in `shared.config`) onto it; tests
+and the test kit build one directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared.config import Settings
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    # How long a delivery owns its run without renewing the lease.
+    lease: timedelta = timedelta(seconds=30)
+    # Attempts of one step before the run fails.
+    step_max_attempts: int = 5
+    # A run nobody moved for this long is looked at by the sweep (re-published
+    # or failed); also how long a result's publish may take before the sweep
+    # publishes it instead.
+    redrive_after: timedelta = timedelta(seconds=120)
+    # Fan-out steps of one run executed at once.
+    max_parallel_steps: int = 8
+    # Runs of one tenant executing at once (`engine.slots`); None: no limit.
+    tenant_max_active_runs: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EngineSettings:
+        return cls(
+            lease=timedelta(seconds=settings.lease_seconds),
+            step_max_attempts=settings.step_max_attempts,
+            redrive_after=settings.redrive_after,
+            max_parallel_steps=settings.max_parallel_steps,
+            tenant_max_active_runs=settings.tenant_max_active_runs,
+        )
+
+    def watchdog(self, now: datetime, deadline: datetime) -> datetime:
+        """When the sweep should look at a run that nothing moves from `now` on.
+
+        Never later than the run's deadline, so a run past it is failed on
+        time even if it was left QUEUED.
+        """
+        return min(now + self.redrive_after, deadline)
