@@ -1,7 +1,20 @@
 """The engine's test kit: run workflows in milliseconds, without Java, Firestore or Pub/Sub.
 
 For workflow authors as much as for the engine's own tests (the shape of
-DBOS's in-memory test backend or Temporal's testing module):
+DBOS's in-memory test backend or Temporal's testing module). The shortest
+test of a workflow:
+
+    finished = run_workflow(my_workflow, MyInput(...), documents={...})
+    assert finished.status is RunStatus.COMPLETED
+    assert finished.writes["things/thing-1"]["title"] == ...
+
+The parts:
+
+- `run_workflow`: start a run and deliver it until it ends; the run, its
+  steps and the documents it wrote come back as `Finished`.
+- `ScriptedModel`: a `LanguageModel` that answers from a script (values,
+  or exceptions to raise, in order or per answer schema) and otherwise with
+  a schema-valid placeholder; it records every call.
 
 - `InMemoryRunStore`: runs and documents in dicts, with Firestore's
   preconditions. `tests/test_run_store_contract.py` runs the same cases
@@ -11,11 +24,14 @@ DBOS's in-memory test backend or Temporal's testing module):
 - `EngineHarness`: an `Engine` built by the same constructor production
   uses, on the parts above and a publisher that lists what it published;
   `start`, `deliver`, `sweep`, `cancel`, `resume` as in production, plus
-  `run_to_end`, which delivers until the run has ended and returns it with
-  its steps and the documents it wrote (`Finished`).
+  `run_to_end`. To test a crash, a retry or a lease, drive it delivery by
+  delivery and move its clock.
 
 A delivery here is exactly a worker's delivery (the same `Engine.deliver`);
-only the storage and the transport are in memory.
+only the storage, the transport and the model are in memory. This module
+sits in the engine's namespace but above the whole stack: it wires the
+engine to workflow deps and a model, as `shared.services` does (the
+import-linter contract names that exception).
 """
 
 from __future__ import annotations
@@ -38,21 +54,31 @@ from shared.engine.store import LoadedRun, RunPatch
 from shared.engine.sweep import SweepReport
 from shared.engine.workflow import Workflow
 from shared.errors import RetryLater, RunExists, StaleRun
+from shared.llm.interface import Generation, LanguageModel, T, UsageSink
+from shared.llm.offline_model import placeholder
+from shared.workflows.deps import WorkflowDeps
 
 __all__ = [
     "RETRY",
+    "SCRIPTED_MODEL_NAME",
+    "Answer",
     "EngineHarness",
     "FakeClock",
     "Finished",
     "InMemoryRunStore",
     "ListHeartbeat",
     "ListPublisher",
+    "ModelCall",
+    "ScriptedModel",
+    "run_workflow",
 ]
 
 M = TypeVar("M", bound=BaseModel)
 
 # What `EngineHarness.deliver` answers when the worker would answer 500 (Pub/Sub redelivers).
 RETRY = "RETRY"
+# The `aiModel` of documents written from a `ScriptedModel`'s answers.
+SCRIPTED_MODEL_NAME = "scripted"
 
 
 class FakeClock:
@@ -289,9 +315,10 @@ class EngineHarness:
     """An `Engine` on the in-memory store, a fake clock and list publishers.
 
     Workflows are given to `start` and known to this harness only (the
-    process-wide registry, which the api lists, is left alone). `deps`
-    builds what steps get as `ctx.deps`, as `shared.services` does.
-    Replacing `settings` rebuilds the engine with them.
+    process-wide registry, which the api lists, is left alone). Steps get
+    `model` through `llm(ctx)` (a `ScriptedModel` unless told otherwise);
+    `deps` replaces what steps get as `ctx.deps` altogether, as
+    `shared.services` builds it. Replacing `settings` rebuilds the engine.
     """
 
     def __init__(
@@ -300,8 +327,16 @@ class EngineHarness:
         *,
         store: InMemoryRunStore | None = None,
         clock: FakeClock | None = None,
+        model: LanguageModel | None = None,
         deps: Callable[[Engine], object] | None = None,
     ) -> None:
+        self.model = model if model is not None else ScriptedModel()
+        if deps is None:
+            language_model = self.model
+
+            def deps(engine: Engine) -> object:
+                return WorkflowDeps(lambda: language_model)
+
         self.store = store if store is not None else InMemoryRunStore()
         self.clock = clock if clock is not None else FakeClock()
         self.publisher = ListPublisher()
@@ -425,3 +460,115 @@ class EngineHarness:
         if document is None:
             raise KeyError(f"no document {path}")
         return document
+
+
+# -- the model ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    """One `generate` call a step made, as the model received it."""
+
+    schema: type[BaseModel]
+    system: str
+    prompt: str
+    temperature: float
+
+
+# A scripted answer: the value (an instance of the schema, or a dict validated
+# against it), an exception to raise (a `TransientError` makes the step retry),
+# or a function of the call returning either.
+Answer = BaseModel | dict[str, Any] | BaseException | Callable[[ModelCall], Any]
+
+
+class ScriptedModel:
+    """A `LanguageModel` that answers from a script, else with schema-valid placeholders.
+
+    `script(answer, ...)` queues answers used by the next calls in order;
+    `when(schema_name, answer, ...)` queues answers for calls whose schema
+    class is named so (answer models built per request, such as
+    `seed_batch_schema(n)`, keep their name). A call with nothing scripted
+    gets the offline model's placeholder for its schema, so a workflow runs
+    to its end with no script at all. Every call is recorded in `calls`;
+    each reports `tokens` to the step's meter, as a provider's usage would.
+    """
+
+    def __init__(self, *answers: Answer, tokens: tuple[int, int] = (0, 0)) -> None:
+        self.calls: list[ModelCall] = []
+        self.tokens = tokens
+        self._queue: list[Answer] = list(answers)
+        self._by_schema: dict[str, list[Answer]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        return SCRIPTED_MODEL_NAME
+
+    def script(self, *answers: Answer) -> ScriptedModel:
+        with self._lock:
+            self._queue.extend(answers)
+        return self
+
+    def when(self, schema_name: str, *answers: Answer) -> ScriptedModel:
+        with self._lock:
+            self._by_schema.setdefault(schema_name, []).extend(answers)
+        return self
+
+    def calls_for(self, schema_name: str) -> list[ModelCall]:
+        return [c for c in self.calls if c.schema.__name__ == schema_name]
+
+    def generate(
+        self,
+        schema: type[T],
+        *,
+        system: str,
+        prompt: str,
+        temperature: float,
+        meter: UsageSink | None = None,
+    ) -> Generation[T]:
+        call = ModelCall(schema=schema, system=system, prompt=prompt, temperature=temperature)
+        with self._lock:
+            self.calls.append(call)
+            queued = self._by_schema.get(schema.__name__) or self._queue
+            answer: Answer | None = queued.pop(0) if queued else None
+        if meter is not None:
+            prompt_tokens, completion_tokens = self.tokens
+            meter.add_usage(
+                SCRIPTED_MODEL_NAME,
+                prompt_tokens,
+                completion_tokens,
+                prompt_tokens + completion_tokens,
+            )
+        if callable(answer) and not isinstance(answer, BaseModel):
+            answer = answer(call)
+        if isinstance(answer, BaseException):
+            raise answer
+        if answer is None:
+            return Generation(value=placeholder(schema), model=SCRIPTED_MODEL_NAME)
+        if isinstance(answer, schema):
+            return Generation(value=answer, model=SCRIPTED_MODEL_NAME)
+        data = answer.model_dump(by_alias=True) if isinstance(answer, BaseModel) else answer
+        return Generation(value=schema.model_validate(data), model=SCRIPTED_MODEL_NAME)
+
+
+def run_workflow(
+    workflow: Workflow[Any],
+    run_input: BaseModel,
+    *,
+    model: LanguageModel | None = None,
+    documents: dict[str, dict[str, Any]] | None = None,
+    harness: EngineHarness | None = None,
+    run_id: str = "run-1",
+    tenant: str = "org-a",
+    user: str = "user-1",
+) -> Finished:
+    """Start `workflow` on `run_input` and deliver it until it ends; in milliseconds.
+
+    `documents` are created with the run, as the api creates its subject
+    (the first is the run's subject). Without `harness` a fresh one is
+    built on `model` (a `ScriptedModel` answering placeholders by default);
+    pass one to run several workflows on the same documents.
+    """
+    harness = harness or EngineHarness(model=model or ScriptedModel())
+    harness.start(workflow, run_input, run_id=run_id, tenant=tenant, user=user, documents=documents)
+    return harness.run_to_end(run_id)

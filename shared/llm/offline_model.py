@@ -17,7 +17,7 @@ from shared.llm.interface import Generation, T, UsageSink
 from shared.llm.schema_example import example_for_schema
 from shared.llm.validation import describe_validation_error
 
-__all__ = ["OFFLINE_MODEL_NAME", "OfflineLanguageModel"]
+__all__ = ["OFFLINE_MODEL_NAME", "OfflineLanguageModel", "placeholder"]
 
 OFFLINE_MODEL_NAME = "offline"
 
@@ -46,29 +46,34 @@ class OfflineLanguageModel:
     ) -> Generation[T]:
         if meter is not None:
             meter.add_usage(OFFLINE_MODEL_NAME, 0, 0, 0)
-        return Generation(value=self._example(schema), model=OFFLINE_MODEL_NAME)
+        return Generation(value=placeholder(schema), model=OFFLINE_MODEL_NAME)
 
-    def _example(self, schema: type[T]) -> T:
-        hook: Any = getattr(schema, "offline_example", None)
-        if callable(hook):
-            value = hook()
-            if not isinstance(value, schema):
-                raise TypeError(
-                    f"{schema.__name__}.offline_example() returned {type(value).__name__}, "
-                    f"not {schema.__name__}"
-                )
-            return value
-        try:
-            return schema.model_validate(example_for_schema(schema.model_json_schema()))
-        except (SchemaExampleError, pydantic.ValidationError) as exc:
-            # A missing hook is a bug in the model, but it must end the run
-            # with a message that says what to do rather than loop on retries.
-            reason = (
-                describe_validation_error(exc)
-                if isinstance(exc, pydantic.ValidationError)
-                else str(exc)
+
+def placeholder(schema: type[T]) -> T:
+    """A valid instance of `schema`: its `offline_example()`, else one built from its JSON schema.
+
+    Also what the test kit's `ScriptedModel` answers when nothing is scripted.
+    """
+    hook: Any = getattr(schema, "offline_example", None)
+    if callable(hook):
+        value = hook()
+        if not isinstance(value, schema):
+            raise TypeError(
+                f"{schema.__name__}.offline_example() returned {type(value).__name__}, "
+                f"not {schema.__name__}"
             )
-            raise NonRetriableError(
-                f"The offline placeholder provider cannot fill {schema.__name__} ({reason}); "
-                f"define {schema.__name__}.offline_example()"
-            ) from exc
+        return value
+    try:
+        return schema.model_validate(example_for_schema(schema.model_json_schema()))
+    except (SchemaExampleError, pydantic.ValidationError) as exc:
+        # A missing hook is a bug in the model, but it must end the run
+        # with a message that says what to do rather than loop on retries.
+        reason = (
+            describe_validation_error(exc)
+            if isinstance(exc, pydantic.ValidationError)
+            else str(exc)
+        )
+        raise NonRetriableError(
+            f"The offline placeholder provider cannot fill {schema.__name__} ({reason}); "
+            f"define {schema.__name__}.offline_example()"
+        ) from exc
