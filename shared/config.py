@@ -14,7 +14,15 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -103,6 +111,60 @@ DEFAULT_PRICES: dict[str, ModelPrice] = {
 }
 
 
+# A Secret Manager version name, as OPENAI_API_KEY_SECRET holds it.
+_SECRET_VERSION = re.compile(r"projects/[^/\s]+/secrets/[^/\s]+/versions/[^/\s]+")
+# An environment variable's name (for a fallback's apiKeyEnv).
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Fallback models at most: each one a failing call can cost another model
+# latency before the step gives up, so the chain stays short.
+MAX_FALLBACKS = 4
+
+
+class FallbackModel(BaseModel):
+    """One entry of LLM_FALLBACKS: a model tried when the ones before it fail.
+
+    Without `baseUrl` it is served where the primary is (OPENAI_BASE_URL);
+    its key is a Secret Manager version (`apiKeySecret`), an environment
+    variable named by `apiKeyEnv` (read once, by `Settings.from_env`), or,
+    with neither, the primary's key.
+    """
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_by_name=True, str_strip_whitespace=True
+    )
+
+    model: str = Field(min_length=1, max_length=200)
+    base_url: str | None = Field(default=None, alias="baseUrl")
+    api_key_secret: str | None = Field(default=None, alias="apiKeySecret")
+    api_key_env: str | None = Field(default=None, alias="apiKeyEnv")
+    # The value of `apiKeyEnv`, filled in by `Settings.from_env` (never from JSON).
+    api_key: str | None = Field(default=None, repr=False, exclude=True)
+
+    _base_url_is_a_url = field_validator("base_url")(_check_url)
+
+    @field_validator("api_key_secret")
+    @classmethod
+    def _secret_is_a_version(cls, value: str | None) -> str | None:
+        if value is not None and not _SECRET_VERSION.fullmatch(value):
+            raise ValueError(
+                "apiKeySecret must be a secret version: projects/<p>/secrets/<s>/versions/<v>"
+            )
+        return value
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_is_a_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.fullmatch(value):
+            raise ValueError("apiKeyEnv must be an environment variable's name")
+        return value
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> FallbackModel:
+        if self.api_key_secret is not None and self.api_key_env is not None:
+            raise ValueError("give apiKeySecret or apiKeyEnv, not both")
+        return self
+
+
 class LLMSettings(_Group):
     api_key: str | None = Field(default=None, repr=False, validation_alias="OPENAI_API_KEY")
     api_key_secret: str | None = Field(default=None, validation_alias="OPENAI_API_KEY_SECRET")
@@ -124,6 +186,28 @@ class LLMSettings(_Group):
     prices: Annotated[dict[str, ModelPrice], NoDecode] = Field(
         default=DEFAULT_PRICES, validation_alias="LLM_PRICES"
     )
+    # Models tried in order when the primary fails in a way another provider
+    # could avoid (see docs/architecture.md, "Model failover").
+    fallbacks: Annotated[tuple[FallbackModel, ...], NoDecode] = Field(
+        default=(), validation_alias="LLM_FALLBACKS"
+    )
+    # A provider's 429 asking to wait up to this long is waited out in
+    # process; a longer one switches to the next model (or, with none left,
+    # hands the run back until the wait is over).
+    rate_limit_max_wait_seconds: float = Field(
+        default=10.0, ge=0, le=300, validation_alias="LLM_RATE_LIMIT_MAX_WAIT_SECONDS"
+    )
+    # The circuit breaker shared by every instance (only with fallbacks):
+    # after LLM_BREAKER_FAILURES failures of a model within
+    # LLM_BREAKER_WINDOW_SECONDS, calls skip it for LLM_BREAKER_COOLDOWN_SECONDS,
+    # then one probe call decides whether it is back.
+    breaker_failures: int = Field(default=5, ge=1, le=1000, validation_alias="LLM_BREAKER_FAILURES")
+    breaker_window_seconds: float = Field(
+        default=60.0, ge=1, le=3600, validation_alias="LLM_BREAKER_WINDOW_SECONDS"
+    )
+    breaker_cooldown_seconds: float = Field(
+        default=60.0, ge=1, le=3600, validation_alias="LLM_BREAKER_COOLDOWN_SECONDS"
+    )
     # The offline placeholder provider is allowed only off Google Cloud, and
     # only when no key is configured at all (`from_env` sets it from K_SERVICE).
     offline_allowed: bool = True
@@ -141,6 +225,38 @@ class LLMSettings(_Group):
         if not isinstance(value, dict):
             raise ValueError('must be a JSON object {"<model>": {"inputPerMillion": ..., ...}}')
         return {**DEFAULT_PRICES, **value}
+
+    @field_validator("fallbacks", mode="before")
+    @classmethod
+    def _parse_fallbacks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"must be a JSON list ({error.msg})") from None
+        if not isinstance(value, list | tuple):
+            raise ValueError('must be a JSON list [{"model": ..., "baseUrl"?: ...}, ...]')
+        if len(value) > MAX_FALLBACKS:
+            raise ValueError(f"at most {MAX_FALLBACKS} fallback models")
+        return value
+
+    @field_validator("fallbacks", mode="after")
+    @classmethod
+    def _distinct_models(
+        cls, value: tuple[FallbackModel, ...], info: ValidationInfo
+    ) -> tuple[FallbackModel, ...]:
+        # The primary's fields are declared (so validated) before this one.
+        base_url = info.data.get("base_url")
+        seen = {(info.data.get("model"), base_url)}
+        for fallback in value:
+            where = (fallback.model, fallback.base_url or base_url)
+            if where in seen:
+                raise ValueError(
+                    f"model {fallback.model!r} at that base URL is already "
+                    "the primary or an earlier fallback"
+                )
+            seen.add(where)
+        return value
 
     def price_of(self, model: str) -> ModelPrice | None:
         return self.prices.get(model)
@@ -237,11 +353,30 @@ class Settings(_Group):
         auth = read(AuthSettings)
         # K_SERVICE is set by Cloud Run, which hosts gen2 functions.
         llm = read(LLMSettings, offline_allowed=env.get("K_SERVICE") is None)
+        if llm is not None:
+            llm = _with_fallback_keys(llm, env, problems)
         groups = {"auth": auth, "llm": llm}
         settings = read(cls, **{name: group for name, group in groups.items() if group})
         if settings is None or problems:
             raise InvalidSettings("invalid settings: " + "; ".join(problems))
         return settings
+
+
+def _with_fallback_keys(llm: LLMSettings, env: Any, problems: list[str]) -> LLMSettings:
+    """Fill in each fallback's key from the variable its `apiKeyEnv` names (read once, here)."""
+    filled: list[FallbackModel] = []
+    for index, fallback in enumerate(llm.fallbacks):
+        if fallback.api_key_env is None:
+            filled.append(fallback)
+            continue
+        value = env.get(fallback.api_key_env)
+        if not value or not value.strip():
+            problems.append(
+                f"LLM_FALLBACKS[{index}].apiKeyEnv: variable {fallback.api_key_env} is not set"
+            )
+            continue
+        filled.append(fallback.model_copy(update={"api_key": value.strip()}))
+    return llm.model_copy(update={"fallbacks": tuple(filled)})
 
 
 _G = TypeVar("_G", bound=_Group)

@@ -133,6 +133,22 @@ def test_cloud_run_forbids_the_offline_model(monkeypatch: pytest.MonkeyPatch) ->
         ("LLM_PRICES", '["gpt-4o"]'),
         ("LLM_PRICES", '{"gpt-4o": {"inputPerMillion": -1, "outputPerMillion": 1}}'),
         ("LLM_PRICES", '{"gpt-4o": {"inputPerMillion": 1}}'),
+        ("LLM_FALLBACKS", "{not json"),
+        ("LLM_FALLBACKS", '{"model": "gpt-4o"}'),
+        ("LLM_FALLBACKS", '[{"model": ""}]'),
+        ("LLM_FALLBACKS", '[{"model": "gpt-4o", "baseUrl": "localhost:8000"}]'),
+        ("LLM_FALLBACKS", '[{"model": "gpt-4o", "apiKeySecret": "my-secret"}]'),
+        ("LLM_FALLBACKS", '[{"model": "gpt-4o", "apiKeyEnv": "NOT A NAME"}]'),
+        ("LLM_FALLBACKS", '[{"model": "gpt-4o", "apiKey": "inline keys are refused"}]'),
+        ("LLM_FALLBACKS", '[{"model": "gpt-4o", "apiKeyEnv": "K", "apiKeySecret": "x"}]'),
+        ("LLM_FALLBACKS", '[{"model": "gpt-4o-mini"}]'),
+        ("LLM_FALLBACKS", '[{"model": "gpt-4o"}, {"model": "gpt-4o"}]'),
+        ("LLM_FALLBACKS", json.dumps([{"model": f"m{i}"} for i in range(5)])),
+        ("LLM_RATE_LIMIT_MAX_WAIT_SECONDS", "-1"),
+        ("LLM_RATE_LIMIT_MAX_WAIT_SECONDS", "301"),
+        ("LLM_BREAKER_FAILURES", "0"),
+        ("LLM_BREAKER_WINDOW_SECONDS", "0.5"),
+        ("LLM_BREAKER_COOLDOWN_SECONDS", "3601"),
     ],
 )
 def test_bad_value_is_refused_naming_the_variable(
@@ -185,3 +201,47 @@ def test_entry_point_refuses_to_start_with_a_bad_setting(entry_point: str) -> No
     )
     assert started.returncode != 0
     assert "InvalidSettings: invalid settings: MAX_PARALLEL_STEPS='0'" in started.stderr
+
+
+def test_fallbacks_are_read_in_order_with_their_endpoints_and_key_sources(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = "test-" + secrets.token_hex(8)
+    monkeypatch.setenv("FALLBACK_KEY", key)
+    fallbacks = [
+        {"model": "gpt-4o"},
+        {"model": "llama", "baseUrl": "http://127.0.0.1:9/v1", "apiKeyEnv": "FALLBACK_KEY"},
+        {"model": "other", "apiKeySecret": "projects/p/secrets/other-key/versions/3"},
+    ]
+    monkeypatch.setenv("LLM_FALLBACKS", json.dumps(fallbacks))
+
+    read = Settings.from_env().llm.fallbacks
+
+    assert [f.model for f in read] == ["gpt-4o", "llama", "other"]
+    assert (read[0].base_url, read[0].api_key, read[0].api_key_secret) == (None, None, None)
+    assert (read[1].base_url, read[1].api_key) == ("http://127.0.0.1:9/v1", key)
+    assert read[2].api_key_secret == "projects/p/secrets/other-key/versions/3"
+    assert key not in repr(read)
+
+
+def test_a_fallback_key_variable_that_is_not_set_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ABSENT_FALLBACK_KEY", raising=False)
+    monkeypatch.setenv("LLM_FALLBACKS", '[{"model": "gpt-4o", "apiKeyEnv": "ABSENT_FALLBACK_KEY"}]')
+
+    with pytest.raises(
+        InvalidSettings, match=r"LLM_FALLBACKS\[0\].*ABSENT_FALLBACK_KEY is not set"
+    ):
+        Settings.from_env()
+
+
+def test_failover_defaults_are_the_documented_ones() -> None:
+    llm = Settings.from_env().llm
+    assert llm.fallbacks == ()
+    assert llm.rate_limit_max_wait_seconds == 10.0
+    assert (llm.breaker_failures, llm.breaker_window_seconds, llm.breaker_cooldown_seconds) == (
+        5,
+        60.0,
+        60.0,
+    )
