@@ -98,6 +98,8 @@ class Attempts:
             # Carried forward: the attempt's own commit adds its usage to it.
             "usage": previous.usage if previous else None,
             "repairs": previous.repairs if previous else [],
+            "model": previous.model if previous else None,
+            "failed_models": previous.failed_models if previous else [],
         }
         if attempts <= self.settings.step_max_attempts:
             patch.steps[step_id] = StepRecord(
@@ -153,6 +155,8 @@ class Attempts:
             output=output.model_dump_json(),
             usage=total_usage(previous.usage if previous else None, meter.usage),
             repairs=meter.repairs,
+            model=meter.model,
+            failed_models=meter.failed_models,
         )
 
     def will_retry(self, failure: StepFailure) -> bool:
@@ -170,6 +174,8 @@ class Attempts:
             error=failure.message,
             usage=total_usage(previous.usage if previous else None, failure.meter.usage),
             repairs=failure.meter.repairs,
+            model=failure.meter.model,
+            failed_models=failure.meter.failed_models,
         )
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 
-from shared.engine.records import TokenUsage
+from shared.engine.records import MAX_FAILED_MODELS, FailedModel, TokenUsage
 
 
 class StepMeter:
@@ -21,6 +22,8 @@ class StepMeter:
         self._lock = threading.Lock()
         self._usage: TokenUsage | None = None
         self._repairs: list[str] = []
+        self._model: str | None = None
+        self._failed: list[FailedModel] = []
 
     def add_usage(
         self, model: str, prompt_tokens: int, completion_tokens: int, total_tokens: int
@@ -38,6 +41,29 @@ class StepMeter:
     def add_repairs(self, repairs: Sequence[str]) -> None:
         with self._lock:
             self._repairs.extend(repairs)
+
+    def add_answer(self, model: str | None, failed: Sequence[Any]) -> None:
+        """Which model answered a call (None: none did) and which failed before it.
+
+        `failed` holds `shared.llm.interface.ModelFailure`s (read by their
+        `model` and `error`, so the engine imports nothing of the adapters).
+        """
+        with self._lock:
+            if model is not None:
+                self._model = model
+            self._failed.extend(FailedModel(model=f.model, error=f.error) for f in failed)
+            del self._failed[:-MAX_FAILED_MODELS]
+
+    @property
+    def model(self) -> str | None:
+        """The model that answered this attempt's latest call."""
+        with self._lock:
+            return self._model
+
+    @property
+    def failed_models(self) -> list[FailedModel]:
+        with self._lock:
+            return list(self._failed)
 
     @property
     def usage(self) -> TokenUsage | None:

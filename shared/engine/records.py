@@ -71,6 +71,20 @@ def total_usage(*usages: TokenUsage | None) -> TokenUsage | None:
     return total
 
 
+class FailedModel(BaseModel):
+    """A model that did not answer one of a step's calls, and why."""
+
+    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+
+    model: str
+    error: str
+
+
+# Failed models kept on a step record (a step makes few calls; a bound keeps
+# a pathological one from growing the run document).
+MAX_FAILED_MODELS = 8
+
+
 class StepRecord(BaseModel):
     """One step's checkpoint and timeline entry.
 
@@ -92,6 +106,10 @@ class StepRecord(BaseModel):
     output: str | None = None
     usage: TokenUsage | None = None
     repairs: list[str] = Field(default_factory=list)
+    # The model that answered the latest attempt's calls (LLM_FALLBACKS: the
+    # primary or a fallback), and the models that failed before it did.
+    model: str | None = None
+    failed_models: list[FailedModel] = Field(default_factory=list)
 
 
 class Resume(BaseModel):

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from shared.engine.records import RunRecord, StepStatus, TokenUsage
+from shared.engine.records import FailedModel, RunRecord, StepStatus, TokenUsage
 from shared.engine.workflow import FanOut, Workflow
 from shared.models.common import CamelModel, Progress
 
@@ -23,6 +23,10 @@ class StepView(CamelModel):
     # Model tokens over every attempt, and what the latest attempt's answers needed repaired.
     usage: TokenUsage | None = None
     repairs: list[str] = Field(default_factory=list)
+    # The model that answered (a fallback's when the primary failed), and the
+    # models that failed before it, each with its error.
+    model: str | None = None
+    failed_models: list[FailedModel] = Field(default_factory=list)
 
 
 class ResumeView(CamelModel):
@@ -95,6 +99,8 @@ def step_views(run: RunRecord, workflow: Workflow[Any] | None) -> list[StepView]
                 error=record.error,
                 usage=record.usage,
                 repairs=record.repairs,
+                model=record.model,
+                failed_models=record.failed_models,
             )
         )
     return views
