@@ -44,7 +44,17 @@ _SEVERITY = {
 REPORTED_ERROR_EVENT = (
     "type.googleapis.com/google.devtools.clouderrorreporting.v1beta1.ReportedErrorEvent"
 )
-_FIELDS = ("attempt", "durationMs", "outcome", "status", "reason", "totalTokens")
+_FIELDS = (
+    "attempt",
+    "durationMs",
+    "outcome",
+    "status",
+    "reason",
+    "totalTokens",
+    # Model failover (shared.llm.failover, shared.llm.breaker).
+    "model",
+    "fallbackFrom",
+)
 
 
 class JsonFormatter(logging.Formatter):
