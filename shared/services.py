@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     from shared.adapters.firestore_watch import FirestoreRunWatcher
     from shared.adapters.jwt_auth import TokenVerifier
     from shared.adapters.pubsub import PubSubPublisher
-    from shared.llm.budget import LLMBudget
+    from shared.llm.breaker import BreakerStore
+    from shared.llm.budget import BudgetCounter
 
 T = TypeVar("T")
 
@@ -170,19 +171,23 @@ class Services:
         return FirestoreSweepHeartbeat(lambda: self.db)
 
     @_built_once
-    def llm_budget(self) -> LLMBudget | None:
-        """The deployment's shared LLM budget; None (no cost at all) without limits."""
+    def llm_budget_counter(self) -> BudgetCounter | None:
+        """The counters of the LLM budget (one per model); None (no cost at all) without limits."""
         llm = self.settings.llm
         if llm.requests_per_minute is None and llm.tokens_per_minute is None:
             return None
         from shared.adapters.firestore_budget import FirestoreBudgetCounter
-        from shared.llm.budget import LLMBudget
 
-        return LLMBudget(
-            FirestoreBudgetCounter(self.db),
-            requests_per_minute=llm.requests_per_minute,
-            tokens_per_minute=llm.tokens_per_minute,
-        )
+        return FirestoreBudgetCounter(self.db)
+
+    @_built_once
+    def llm_breakers(self) -> BreakerStore | None:
+        """The model breakers every instance shares; None without LLM_FALLBACKS."""
+        if not self.settings.llm.fallbacks:
+            return None
+        from shared.adapters.firestore_breaker import FirestoreBreakerStore
+
+        return FirestoreBreakerStore(self.db)
 
     @_built_once
     def engine(self) -> Engine:
@@ -193,7 +198,11 @@ class Services:
             # worker that reaches an LLM step needs it (never the api).
             from shared.llm.factory import build_language_model
 
-            return build_language_model(self.settings.llm, budget=self.llm_budget)
+            return build_language_model(
+                self.settings.llm,
+                budget_counter=self.llm_budget_counter,
+                breaker_store=self.llm_breakers,
+            )
 
         def deps(engine: Engine) -> WorkflowDeps:
             return WorkflowDeps(language_model, OpsDeps(engine=engine, index=self.run_index))

@@ -17,6 +17,7 @@ from shared.adapters.secrets import SecretReader
 from shared.config import LLMSettings
 from shared.errors import NonRetriableError, TransientError
 from shared.llm.factory import build_language_model
+from shared.llm.failover import FailoverModel
 from shared.llm.offline_model import OfflineLanguageModel
 from shared.llm.openai_model import OpenAILanguageModel
 from tests.helpers.llm_support import Idea, SecretManagerDouble, make_test_key
@@ -49,7 +50,11 @@ def test_configured_key_gives_the_openai_model_with_the_configured_name_and_url(
     model = build_language_model(settings)
     model.generate(Idea, system="s", prompt="p", temperature=0.5)
 
-    assert isinstance(model, OpenAILanguageModel)
+    # Without LLM_FALLBACKS the chain is the OpenAI model alone, with no breaker.
+    assert isinstance(model, FailoverModel)
+    [provider] = model.providers
+    assert isinstance(provider.model, OpenAILanguageModel)
+    assert provider.breaker is None
     assert model.model_name == "gpt-x"
     assert server.requests[0]["model"] == "gpt-x"
 

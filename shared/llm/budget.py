@@ -105,10 +105,14 @@ class LLMBudget:
         tokens_per_minute: int | None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        scope: str = "",
     ) -> None:
         if requests_per_minute is None and tokens_per_minute is None:
             raise ValueError("an LLM budget needs a requests or a tokens limit")
         self.counter = counter
+        # Prefixes the counters' keys: each model of LLM_FALLBACKS has its own
+        # budget (providers limit each model separately).
+        self.scope = scope
         self.clock = clock
         self.sleep = sleep
         self.requests = (
@@ -180,7 +184,7 @@ class LLMBudget:
         # A random start spreads instances over the shards.
         start = secrets.randbelow(limit.shards)
         for shard in (shards[start:] + shards[:start])[:SHARD_TRIES]:
-            key = f"{kind}-{window}-{shard}"
+            key = f"{self.scope}{kind}-{window}-{shard}"
             counted = self.counter.add(key, requests, tokens, expires)
             amount, used = (requests, counted[0]) if kind == "requests" else (tokens, counted[1])
             # The window's first call passes even if it alone is over the quota.

@@ -4,48 +4,146 @@ The one rule that matters: the offline placeholder provider is used only
 when no key is configured at all *and* the settings allow it (off Google
 Cloud). A deployed function without a key fails loudly instead of quietly
 producing placeholder content for real users.
+
+With a key, the model is a `FailoverModel` over the primary (OPENAI_MODEL)
+and each of LLM_FALLBACKS in order; without fallbacks the chain has one
+model and no breaker, and behaves exactly as the primary alone.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from shared.adapters.secrets import SecretReader
-from shared.config import LLMSettings
+from shared.config import FallbackModel, LLMSettings
 from shared.errors import NonRetriableError
-from shared.llm.interface import CallBudget, LanguageModel
+from shared.llm.breaker import BreakerSettings, BreakerStore, CircuitBreaker, provider_key
+from shared.llm.budget import BudgetCounter, LLMBudget
+from shared.llm.failover import FailoverModel, Provider
+from shared.llm.interface import LanguageModel
 from shared.llm.offline_model import OfflineLanguageModel
 from shared.llm.openai_model import OpenAILanguageModel
 
-__all__ = ["build_language_model"]
+__all__ = ["ModelEndpoint", "build_language_model", "endpoints"]
 
 # One reader per process unless the caller brings its own: a warm instance
-# then reads the key from Secret Manager once, however often it builds.
+# then reads each key from Secret Manager once, however often it builds.
 _process_secrets = SecretReader()
 
 
-def build_language_model(
-    settings: LLMSettings, secrets: SecretReader | None = None, budget: CallBudget | None = None
-) -> LanguageModel:
-    """Return the OpenAI-backed model when a key is configured, else the offline one.
+class ModelEndpoint:
+    """One configured model: where it is served and the key it uses (read when built)."""
 
-    The key comes from `settings.api_key` (local development) or is read from
-    Secret Manager through `settings.api_key_secret`, by `secrets` or else a
-    process-wide reader, so the secret is fetched once per process, not once
-    per build. A rotated key is therefore picked up by new instances.
-    `budget` (the deployment's shared LLM budget) is taken before every call.
+    def __init__(self, model: str, base_url: str | None, api_key: str) -> None:
+        self.model = model
+        self.base_url = base_url
+        self.api_key = api_key
+
+    def __repr__(self) -> str:
+        return f"ModelEndpoint(model={self.model!r}, base_url={self.base_url!r})"
+
+    @property
+    def key(self) -> str:
+        """The id of its breaker and budget counters."""
+        return provider_key(self.model, self.base_url)
+
+
+def endpoints(settings: LLMSettings, secrets: SecretReader | None = None) -> list[ModelEndpoint]:
+    """The primary and each fallback with its key; [] when no key is configured at all.
+
+    Keys come from the setting itself (OPENAI_API_KEY, a fallback's apiKeyEnv)
+    or from Secret Manager (OPENAI_API_KEY_SECRET, a fallback's apiKeySecret)
+    through `secrets` or else a process-wide reader, so each secret is read
+    once per process. A fallback with neither uses the primary's key.
     """
-    api_key = settings.api_key
-    if not api_key and settings.api_key_secret:
-        reader = secrets if secrets is not None else _process_secrets
-        api_key = reader.read(settings.api_key_secret)
-    if api_key:
-        return OpenAILanguageModel(
-            api_key=api_key,
-            base_url=settings.base_url,
-            model=settings.model,
+    reader = secrets if secrets is not None else _process_secrets
+    primary_key = settings.api_key
+    if not primary_key and settings.api_key_secret:
+        primary_key = reader.read(settings.api_key_secret)
+    if not primary_key:
+        if settings.fallbacks:
+            raise NonRetriableError(
+                "LLM_FALLBACKS is set but the primary model has no key: set OPENAI_API_KEY_SECRET"
+            )
+        return []
+    found = [ModelEndpoint(settings.model, settings.base_url, primary_key)]
+    for fallback in settings.fallbacks:
+        found.append(
+            ModelEndpoint(
+                fallback.model,
+                fallback.base_url or settings.base_url,
+                _fallback_key(fallback, primary_key, reader),
+            )
+        )
+    return found
+
+
+def _fallback_key(fallback: FallbackModel, primary_key: str, reader: SecretReader) -> str:
+    if fallback.api_key:
+        return fallback.api_key
+    if fallback.api_key_secret:
+        return reader.read(fallback.api_key_secret)
+    return primary_key
+
+
+def build_language_model(
+    settings: LLMSettings,
+    secrets: SecretReader | None = None,
+    *,
+    budget_counter: BudgetCounter | None = None,
+    breaker_store: BreakerStore | None = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> LanguageModel:
+    """Return the OpenAI-backed failover chain when a key is configured, else the offline model.
+
+    `budget_counter` (the deployment's shared counters) gives each model its
+    own LLM budget when LLM_REQUESTS_PER_MINUTE / LLM_TOKENS_PER_MINUTE are
+    set; `breaker_store` holds the breakers every instance shares (used only
+    with fallbacks: a lone model has nowhere to go).
+    """
+    found = endpoints(settings, secrets)
+    if not found:
+        if settings.offline_allowed:
+            return OfflineLanguageModel()
+        raise NonRetriableError("No OpenAI key configured: set OPENAI_API_KEY_SECRET")
+    limited = settings.requests_per_minute is not None or settings.tokens_per_minute is not None
+    providers: list[Provider] = []
+    for endpoint in found:
+        budget = None
+        if budget_counter is not None and limited:
+            budget = LLMBudget(
+                budget_counter,
+                requests_per_minute=settings.requests_per_minute,
+                tokens_per_minute=settings.tokens_per_minute,
+                clock=clock,
+                sleep=sleep,
+                scope=f"{endpoint.key}-",
+            )
+        breaker = None
+        if breaker_store is not None and len(found) > 1:
+            breaker = CircuitBreaker(
+                breaker_store,
+                endpoint.key,
+                BreakerSettings(
+                    failures=settings.breaker_failures,
+                    window_seconds=settings.breaker_window_seconds,
+                    cooldown_seconds=settings.breaker_cooldown_seconds,
+                    # A probe may take the model's whole timeout.
+                    probe_seconds=settings.timeout_seconds + 5,
+                ),
+                clock=clock,
+            )
+        model = OpenAILanguageModel(
+            api_key=endpoint.api_key,
+            base_url=endpoint.base_url,
+            model=endpoint.model,
             timeout_seconds=settings.timeout_seconds,
             schema_retries=settings.schema_retries,
             budget=budget,
+            sleep=sleep,
+            rate_limit_max_wait_seconds=settings.rate_limit_max_wait_seconds,
         )
-    if settings.offline_allowed:
-        return OfflineLanguageModel()
-    raise NonRetriableError("No OpenAI key configured: set OPENAI_API_KEY_SECRET")
+        providers.append(Provider(model, breaker))
+    return FailoverModel(providers)

@@ -22,7 +22,7 @@ from typing import Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-__all__ = ["CallBudget", "Generation", "LanguageModel", "T", "UsageSink"]
+__all__ = ["CallBudget", "Generation", "LanguageModel", "ModelFailure", "T", "UsageSink"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -39,6 +39,14 @@ class Generation(Generic[T]):
     model: str
 
 
+@dataclass(frozen=True)
+class ModelFailure:
+    """A model that did not answer a call, and why (as a person reads it)."""
+
+    model: str
+    error: str
+
+
 class UsageSink(Protocol):
     """Where a model reports what a step's calls cost and what it repaired.
 
@@ -51,6 +59,10 @@ class UsageSink(Protocol):
     ) -> None: ...
 
     def add_repairs(self, repairs: Sequence[str]) -> None: ...
+
+    def add_answer(self, model: str | None, failed: Sequence[ModelFailure]) -> None:
+        """Which model answered a call (None: none did) and which failed before it."""
+        ...
 
 
 class CallBudget(Protocol):

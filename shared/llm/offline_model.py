@@ -46,6 +46,7 @@ class OfflineLanguageModel:
     ) -> Generation[T]:
         if meter is not None:
             meter.add_usage(OFFLINE_MODEL_NAME, 0, 0, 0)
+            meter.add_answer(OFFLINE_MODEL_NAME, ())
         return Generation(value=placeholder(schema), model=OFFLINE_MODEL_NAME)
 
 

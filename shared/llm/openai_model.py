@@ -74,6 +74,7 @@ class OpenAILanguageModel:
         schema_retries: int,
         budget: CallBudget | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        rate_limit_max_wait_seconds: float = IN_PROCESS_WAIT_SECONDS,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
@@ -85,6 +86,9 @@ class OpenAILanguageModel:
         # The deployment's LLM budget (LLM_REQUESTS_PER_MINUTE / ..._TOKENS_...).
         self._budget = budget
         self._sleep = sleep
+        # A 429 asking for longer (in all) is not waited out here: the
+        # caller switches to the next model or hands the run back.
+        self._max_wait_seconds = rate_limit_max_wait_seconds
         self._timeout_seconds = timeout_seconds
         self._schema_retries = schema_retries
         # base_url is passed explicitly (never None) so that the SDK does not
@@ -156,8 +160,9 @@ class OpenAILanguageModel:
     ) -> Generation[T]:
         """One request, within the shared budget; a provider's short rate limit waited out here.
 
-        A longer wait (or more waiting in all than IN_PROCESS_WAIT_SECONDS)
-        raises `RateLimited`, and the engine hands the run back until then.
+        A longer wait (or more waiting in all than LLM_RATE_LIMIT_MAX_WAIT_SECONDS)
+        raises `RateLimited`: the next model is tried, or the engine hands the
+        run back until then.
         """
         estimate = sum(len(str(m.get("content") or "")) for m in messages) // 4
         waited = 0.0
@@ -167,7 +172,7 @@ class OpenAILanguageModel:
             try:
                 return self._generate_once(schema, messages, temperature, meter, tokens)
             except RateLimited as limited:
-                if waited + limited.wait_seconds > IN_PROCESS_WAIT_SECONDS:
+                if waited + limited.wait_seconds > self._max_wait_seconds:
                     raise
                 self._sleep(limited.wait_seconds)
                 waited += limited.wait_seconds
@@ -210,11 +215,13 @@ class OpenAILanguageModel:
 
         if completion.usage is not None:
             tokens.total = completion.usage.total_tokens
-        # Every answer is paid for, including the ones rejected below.
+        # Every answer is paid for, including the ones rejected below. It is
+        # counted under the configured name (what LLM_PRICES and
+        # LLM_FALLBACKS say), not the dated snapshot a provider may report.
         if meter is not None and completion.usage is not None:
             usage = completion.usage
             meter.add_usage(
-                completion.model or self._model,
+                self._model,
                 usage.prompt_tokens,
                 usage.completion_tokens,
                 usage.total_tokens,
