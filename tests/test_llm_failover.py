@@ -9,6 +9,7 @@ through the whole stack.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -241,3 +242,24 @@ def test_usage_is_attributed_to_the_model_that_answered(
         7,
         11,
     )
+
+
+def test_an_answer_from_a_fallback_logs_running_on_fallback_with_the_models(
+    primary: OpenAIServer, fallback: OpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    primary.responder = lambda request: Reply(status=500)
+    model = _chain(primary, fallback)
+    _ask(model)  # the primary fails: on the fallback
+    primary.responder = None
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="shared.llm.failover"):
+        _ask(model)  # the primary answers again: nothing logged for this one
+    assert [r for r in caplog.records if r.getMessage() == "running on fallback"] == []
+
+    primary.responder = lambda request: Reply(status=500)
+    with caplog.at_level(logging.WARNING, logger="shared.llm.failover"):
+        _ask(model)
+
+    [line] = [r for r in caplog.records if r.getMessage() == "running on fallback"]
+    assert line.__dict__["model"] == FALLBACK
+    assert line.__dict__["fallbackFrom"] == PRIMARY

@@ -178,7 +178,8 @@ class CircuitBreaker:
             self._probe_busy_until = 0.0
         self._exchange(closed_after=opening, now=self.clock())
         log.warning(
-            "model breaker closed: the probe call succeeded", extra={"model": self.provider}
+            "model breaker closed",
+            extra={"model": self.provider, "reason": "the probe call succeeded"},
         )
 
     def failed(self, admission: Admission, error: str) -> None:
@@ -208,8 +209,11 @@ class CircuitBreaker:
         until = now + self.settings.cooldown_seconds
         self._exchange(open_until=until, now=now)
         log.warning(
-            f"model breaker opened for {self.settings.cooldown_seconds:g} s: {why}",
-            extra={"model": self.provider},
+            "model breaker opened",
+            extra={
+                "model": self.provider,
+                "reason": f"{why}; skipped for {self.settings.cooldown_seconds:g} s",
+            },
         )
 
     def _exchange(

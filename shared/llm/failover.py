@@ -47,8 +47,6 @@ __all__ = ["FailoverModel", "ModelsUnavailable", "Provider"]
 
 log = logging.getLogger(__name__)
 
-FALLBACK_MESSAGE = "running on fallback"
-
 
 @dataclass(frozen=True)
 class Provider:
@@ -133,8 +131,9 @@ class FailoverModel:
             if meter is not None:
                 meter.add_answer(provider.name, failures)
             if failures:
+                # The message is matched by infra/monitoring.tf's metric.
                 log.warning(
-                    FALLBACK_MESSAGE,
+                    "running on fallback",
                     extra={
                         "model": provider.name,
                         "fallbackFrom": ",".join(f.model for f in failures),
