@@ -436,6 +436,14 @@ export interface components {
             message: string;
             details?: components["schemas"]["ErrorDetail"][];
         };
+        /**
+         * FailedModel
+         * @description A model that did not answer one of a step's calls, and why.
+         */
+        FailedModel: {
+            model: string;
+            error: string;
+        };
         /** FunctionList */
         FunctionList: {
             functions: components["schemas"]["FunctionView"][];
@@ -788,6 +796,8 @@ export interface components {
             error?: string;
             usage?: components["schemas"]["TokenUsage"];
             repairs?: string[];
+            model?: string;
+            failedModels?: components["schemas"]["FailedModel"][];
         };
         /**
          * StoredAnswers
