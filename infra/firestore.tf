@@ -145,3 +145,17 @@ resource "google_firestore_field" "llm_budget_ttl" {
   ttl_config {}
   index_config {}
 }
+
+# The model breakers' counters (llmBreaker/<model>-failures-*, -probe-*;
+# shared/adapters/firestore_breaker.py) matter for one window or cool-down:
+# the same TTL deletes them. The state documents (one per model) carry no
+# expireAt and stay.
+resource "google_firestore_field" "llm_breaker_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = "llmBreaker"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+}

@@ -17,6 +17,23 @@ locals {
   )
   llm_prices_env = length(var.llm_prices) == 0 ? {} : { LLM_PRICES = jsonencode(var.llm_prices) }
 
+  # Model failover (LLM_FALLBACKS, shared/config.py): each fallback's key is
+  # a version of its own secret (secrets.tf), or the primary's key.
+  llm_fallbacks_env = length(var.llm_fallbacks) == 0 ? {} : {
+    LLM_FALLBACKS = jsonencode([
+      for f in var.llm_fallbacks : merge(
+        { model = f.model },
+        f.base_url == null ? {} : { baseUrl = f.base_url },
+        f.secret_id == null ? {} : { apiKeySecret = "${google_secret_manager_secret.fallback_keys[f.secret_id].id}/versions/latest" },
+      )
+    ])
+  }
+  llm_breaker_env = var.llm_breaker == null ? {} : {
+    LLM_BREAKER_FAILURES         = tostring(var.llm_breaker.failures)
+    LLM_BREAKER_WINDOW_SECONDS   = tostring(var.llm_breaker.window_seconds)
+    LLM_BREAKER_COOLDOWN_SECONDS = tostring(var.llm_breaker.cooldown_seconds)
+  }
+
   api_env = {
     AUTH_JWKS_URL     = var.auth_jwks_url
     AUTH_ISSUER       = var.auth_issuer
@@ -133,7 +150,7 @@ resource "google_cloudfunctions2_function" "worker" {
     ingress_settings               = "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.worker.email
-    environment_variables          = merge(local.common_env, local.worker_env, local.worker_optional_env, local.llm_budget_env, local.llm_prices_env, local.worker_server_env)
+    environment_variables          = merge(local.common_env, local.worker_env, local.worker_optional_env, local.llm_budget_env, local.llm_prices_env, local.llm_fallbacks_env, local.llm_breaker_env, local.worker_server_env)
   }
 
   # No event_trigger: an Eventarc trigger would create its own subscription
@@ -143,6 +160,7 @@ resource "google_cloudfunctions2_function" "worker" {
     google_project_iam_member.runtime,
     google_storage_bucket_iam_member.build_source_reader,
     google_secret_manager_secret_iam_member.worker_reads_openai_key,
+    google_secret_manager_secret_iam_member.worker_reads_fallback_keys,
   ]
 }
 

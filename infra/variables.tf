@@ -180,6 +180,53 @@ variable "llm_prices" {
   }
 }
 
+variable "llm_fallbacks" {
+  type = list(object({
+    model    = string
+    base_url = optional(string)
+    # A Secret Manager secret ID Terraform creates (no value: add it with
+    # gcloud like the primary's); null uses the primary's key.
+    secret_id = optional(string)
+  }))
+  description = "Models tried in order when the primary fails in a way another provider could avoid (LLM_FALLBACKS; docs/architecture.md, Model failover). Each: model, optional base_url (https) and optional secret_id of its own key. Empty: no failover."
+  default     = []
+
+  validation {
+    condition = length(var.llm_fallbacks) <= 4 && alltrue([
+      for f in var.llm_fallbacks : length(trimspace(f.model)) > 0
+      && (f.base_url == null || can(regex("^https://", f.base_url)))
+      && (f.secret_id == null || can(regex("^[A-Za-z0-9_-]{1,255}$", f.secret_id)))
+    ])
+    error_message = "llm_fallbacks: at most 4, each with a model, an https:// base_url or null, and a secret_id of letters, digits, _ and - or null."
+  }
+
+  validation {
+    condition     = length(distinct([for f in var.llm_fallbacks : f.secret_id if f.secret_id != null])) == length([for f in var.llm_fallbacks : f.secret_id if f.secret_id != null]) && !contains([for f in var.llm_fallbacks : f.secret_id if f.secret_id != null], var.openai_secret_id)
+    error_message = "llm_fallbacks: each secret_id must be distinct, and not openai_secret_id (leave it null to use the primary's key)."
+  }
+}
+
+variable "llm_breaker" {
+  type = object({
+    failures         = number
+    window_seconds   = number
+    cooldown_seconds = number
+  })
+  description = "The model breaker shared by every worker instance (LLM_BREAKER_FAILURES, LLM_BREAKER_WINDOW_SECONDS, LLM_BREAKER_COOLDOWN_SECONDS): after `failures` failures of a model within `window_seconds`, it is skipped for `cooldown_seconds`. Used only with llm_fallbacks. Null: the built-in 5 in 60 s, 60 s."
+  default     = null
+  nullable    = true
+
+  validation {
+    condition = var.llm_breaker == null || try(
+      var.llm_breaker.failures >= 1 && var.llm_breaker.failures <= 1000 && floor(var.llm_breaker.failures) == var.llm_breaker.failures
+      && var.llm_breaker.window_seconds >= 1 && var.llm_breaker.window_seconds <= 3600
+      && var.llm_breaker.cooldown_seconds >= 1 && var.llm_breaker.cooldown_seconds <= 3600,
+      false
+    )
+    error_message = "llm_breaker: failures a whole number 1-1000, window_seconds and cooldown_seconds 1-3600."
+  }
+}
+
 # ---------------------------------------------------------------------------
 # Auth (JWT verification in the api)
 # ---------------------------------------------------------------------------

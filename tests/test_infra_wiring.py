@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.firestore_breaker import BREAKERS
 from shared.adapters.firestore_budget import BUDGET
 from tests.helpers.infra_support import (
     CONFIG_PY,
@@ -288,15 +289,26 @@ def test_no_secret_value_in_terraform(infra: Infra) -> None:
     assert not infra.of_type("google_secret_manager_secret_version")
     assert not any("secret_data" in infra.text_of(b) for b in infra.resources.values())
     secrets = infra.of_type("google_secret_manager_secret")
-    assert [s["secret_id"] for s in secrets.values()] == ["${var.openai_secret_id}"]
+    assert {name: s["secret_id"] for name, s in secrets.items()} == {
+        "openai_api_key": "${var.openai_secret_id}",
+        # One per fallback model with a key of its own (LLM_FALLBACKS).
+        "fallback_keys": "${each.value}",
+    }
+    assert "var.llm_fallbacks" in secrets["fallback_keys"]["for_each"]
 
 
-def test_only_the_worker_reads_the_secret(infra: Infra) -> None:
+def test_only_the_worker_reads_the_secrets(infra: Infra) -> None:
     grants = infra.of_type("google_secret_manager_secret_iam_member")
-    assert [g["member"] for g in grants.values()] == [
+    assert {g["member"] for g in grants.values()} == {
         "serviceAccount:${google_service_account.worker.email}"
-    ]
-    assert [g["role"] for g in grants.values()] == ["roles/secretmanager.secretAccessor"]
+    }
+    assert {g["role"] for g in grants.values()} == {"roles/secretmanager.secretAccessor"}
+    assert {name: g["secret_id"] for name, g in grants.items()} == {
+        "worker_reads_openai_key": "${google_secret_manager_secret.openai_api_key.secret_id}",
+        "worker_reads_fallback_keys": "${each.value.secret_id}",
+    }
+    fallback = grants["worker_reads_fallback_keys"]
+    assert fallback["for_each"] == "${google_secret_manager_secret.fallback_keys}"
     for (rtype, name), body in infra.resources.items():
         if rtype.startswith("google_project_iam"):
             assert "secretmanager" not in infra.text_of(body), f"{rtype}.{name}"
@@ -338,10 +350,13 @@ def test_checkpointed_outputs_are_not_indexed(infra: Infra) -> None:
     assert all(infra.text_of(body).count("index_config") == 1 for body in fields.values())
 
 
-def test_llm_budget_counters_expire_by_ttl(infra: Infra) -> None:
+def test_llm_budget_and_breaker_counters_expire_by_ttl(infra: Infra) -> None:
     fields = infra.of_type("google_firestore_field")
     ttl = [body for body in fields.values() if "ttl_config" in infra.text_of(body)]
-    assert [(body["collection"], body["field"]) for body in ttl] == [(BUDGET, "expireAt")]
+    assert sorted((body["collection"], body["field"]) for body in ttl) == [
+        (BREAKERS, "expireAt"),
+        (BUDGET, "expireAt"),
+    ]
 
 
 def test_firestore_is_native_mode(infra: Infra) -> None:
@@ -433,3 +448,25 @@ def test_config_reader_finds_the_environment_names_of_fields() -> None:
         'z = e.get("GAMMA")\n'
     )
     assert config_env_names(text) == {"ALPHA", "BETA"}
+
+
+def test_fallback_models_reach_the_worker_with_their_own_secret_versions(infra: Infra) -> None:
+    names = infra.env_names(env_of(infra, "worker"))
+    assert {"LLM_FALLBACKS", "LLM_BREAKER_FAILURES", "LLM_BREAKER_COOLDOWN_SECONDS"} <= names
+    assert infra.variables["llm_fallbacks"]["default"] == []
+    assert infra.variables["llm_breaker"]["default"] is None
+    fallbacks = str(infra.local_value("llm_fallbacks_env"))
+    # Unset means no failover: an empty list leaves the variable out.
+    assert "length(var.llm_fallbacks) == 0 ? {}" in fallbacks
+    # The names shared/config.py's FallbackModel reads, and a version of the
+    # fallback's own secret (never a key).
+    for field in ("model", "baseUrl", "apiKeySecret"):
+        assert f"{field} = " in fallbacks
+    assert (
+        "google_secret_manager_secret.fallback_keys[f.secret_id].id}/versions/latest" in fallbacks
+    )
+    assert "apiKeyEnv" not in fallbacks
+    _, worker = function(infra, "worker")
+    assert "google_secret_manager_secret_iam_member.worker_reads_fallback_keys" in str(
+        worker["depends_on"]
+    )
