@@ -189,6 +189,58 @@ resource "google_logging_metric" "llm_tokens" {
   }
 }
 
+# Model failover (shared/llm/failover.py, breaker.py): answers that came from
+# a fallback model, and breakers that opened, by model.
+resource "google_logging_metric" "llm_fallback_answers" {
+  project = var.project_id
+  name    = "genjobs_llm_fallback_answers"
+  filter  = "${local.worker_log_filter} AND jsonPayload.message=\"running on fallback\""
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "genjobs LLM calls answered by a fallback model"
+    labels {
+      key         = "model"
+      value_type  = "STRING"
+      description = "The fallback model that answered."
+    }
+    labels {
+      key         = "fallback_from"
+      value_type  = "STRING"
+      description = "The models that failed (or were skipped) before it, comma-separated."
+    }
+  }
+
+  label_extractors = {
+    model         = "EXTRACT(jsonPayload.model)"
+    fallback_from = "EXTRACT(jsonPayload.fallbackFrom)"
+  }
+}
+
+resource "google_logging_metric" "llm_breaker_opened" {
+  project = var.project_id
+  name    = "genjobs_llm_breaker_opened"
+  filter  = "${local.worker_log_filter} AND jsonPayload.message=\"model breaker opened\""
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "genjobs model breakers opened"
+    labels {
+      key         = "model"
+      value_type  = "STRING"
+      description = "The model's breaker key (model name and an endpoint hash)."
+    }
+  }
+
+  label_extractors = {
+    model = "EXTRACT(jsonPayload.model)"
+  }
+}
+
 # --- alerts ------------------------------------------------------------------
 
 resource "google_monitoring_notification_channel" "email" {
@@ -220,6 +272,13 @@ locals {
       threshold    = 0
       window       = "300s"
       doc          = "A run event exhausted its Pub/Sub delivery attempts: the worker kept failing outside a step (crash, timeout, permission). Check the worker's errors in Cloud Logging and run `python -m devtools.doctor`."
+    }
+    running_on_fallback = {
+      display_name = "genjobs: running on a fallback model"
+      metric       = google_logging_metric.llm_fallback_answers.name
+      threshold    = 0
+      window       = "300s"
+      doc          = "Model calls were answered by a fallback model (LLM_FALLBACKS): the primary is failing or its breaker is open. Runs still complete, at the fallback's price and quality. The metric's labels name the models; the runs' steps carry failedModels with each error. Check the primary provider's status and `python -m devtools.doctor`."
     }
     runs_past_deadline = {
       display_name = "genjobs: runs past their deadline"

@@ -210,3 +210,16 @@ def test_dashboard_shows_status_failures_step_percentiles_and_tokens(infra: Infr
 
 def test_monitoring_api_is_enabled(infra: Infra) -> None:
     assert "monitoring.googleapis.com" in infra.local_value("required_apis")
+
+
+def test_running_on_fallback_is_counted_by_model_and_alerted(infra: Infra) -> None:
+    texts = metric_texts(infra)
+    fallback = texts["llm_fallback_answers"]
+    assert 'jsonPayload.message="running on fallback"' in fallback
+    assert "EXTRACT(jsonPayload.model)" in fallback
+    assert "EXTRACT(jsonPayload.fallbackFrom)" in fallback
+    assert 'jsonPayload.message="model breaker opened"' in texts["llm_breaker_opened"]
+    alerts = infra.local_value("count_alerts")
+    alert = alerts["running_on_fallback"]
+    assert alert["metric"] == "${google_logging_metric.llm_fallback_answers.name}"
+    assert alert["threshold"] == 0
