@@ -18,7 +18,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -26,6 +26,7 @@ from typing import Any, Literal
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
+from pydantic import ValidationError
 
 from devtools.provision import (
     MAX_BACKOFF_SECONDS,
@@ -35,6 +36,7 @@ from devtools.provision import (
 )
 from shared.adapters.firestore_heartbeat import SWEEP_HEARTBEAT
 from shared.adapters.firestore_store import RUNS
+from shared.config import FallbackModel, LLMSettings
 
 Status = Literal["OK", "FAIL", "SKIP"]
 HTTP_TIMEOUT = 10.0
@@ -93,6 +95,10 @@ class Target:
     llm_key: str | None = field(default=None, repr=False)
     llm_key_secret: str | None = None
     llm_base_url: str | None = None
+    # LLM_FALLBACKS as the worker reads it (apiKeyEnv already resolved), or why
+    # it cannot be read.
+    llm_fallbacks: tuple[FallbackModel, ...] = ()
+    llm_fallbacks_problem: str | None = None
     jwks_url: str | None = None
     jwks_file: str | None = None
     sweep_max_age: timedelta = timedelta(minutes=3)
@@ -310,32 +316,126 @@ def check_api(target: Target) -> Result:
     return _answers("api /healthz", url, target.fixes.api, lambda s: s == 200)
 
 
+def _primary_key(target: Target, read_secret: Callable[[str], str] | None) -> str | None:
+    """The primary's key (read from Secret Manager if named so); raises what the read raised."""
+    if target.llm_key is None and target.llm_key_secret:
+        if read_secret is None:
+            raise RuntimeError("no Secret Manager access")
+        return read_secret(target.llm_key_secret)
+    return target.llm_key
+
+
 def check_llm(target: Target, read_secret: Callable[[str], str] | None) -> Result:
     check = "LLM provider"
-    key = target.llm_key
-    if key is None and target.llm_key_secret:
-        if read_secret is None:
-            return fail(check, "no Secret Manager access", target.fixes.llm_key)
-        try:
-            key = read_secret(target.llm_key_secret)
-        except Exception as exc:  # the adapter's messages name the secret, never a value
-            return fail(check, str(exc), target.fixes.llm_key)
-    base = (target.llm_base_url or OPENAI_DEFAULT_URL).rstrip("/")
+    try:
+        key = _primary_key(target, read_secret)
+    except Exception as exc:  # the adapter's messages name the secret, never a value
+        return fail(check, str(exc), target.fixes.llm_key)
     if key is None and target.llm_base_url is None:
         if target.where == "local":
             return Result(check, "SKIP", "no key configured: the offline placeholder model")
         return fail(
             check, "neither a key secret nor a base URL is configured", target.fixes.llm_key
         )
-    status, body = http_get(f"{base}/models", {"Authorization": f"Bearer {key}"} if key else None)
+    return _models_answer(
+        check, target.llm_base_url, key, target.fixes.llm_key, target.fixes.llm_url
+    )
+
+
+def _models_answer(
+    check: str,
+    base_url: str | None,
+    key: str | None,
+    fix_key: str,
+    fix_url: str,
+    model: str | None = None,
+) -> Result:
+    """GET <base>/models with the key: it answers, accepts the key (and lists `model`)."""
+    base = (base_url or OPENAI_DEFAULT_URL).rstrip("/")
     where = f"{base}/models"
-    if status == 200:
-        source = "the key" if key else "no key"
-        return ok(check, f"{where} accepts {source} (models listed)")
+    status, body = http_get(where, {"Authorization": f"Bearer {key}"} if key else None)
     if status in (401, 403):
-        return fail(check, f"{where} refuses the key (HTTP {status})", target.fixes.llm_key)
-    shown = body.decode() if status == 0 else f"HTTP {status}"
-    return fail(check, f"{where} answers {shown}", target.fixes.llm_url)
+        return fail(check, f"{where} refuses the key (HTTP {status})", fix_key)
+    if status != 200:
+        shown = body.decode() if status == 0 else f"HTTP {status}"
+        return fail(check, f"{where} answers {shown}", fix_url)
+    source = "the key" if key else "no key"
+    if model is None:
+        return ok(check, f"{where} accepts {source} (models listed)")
+    try:
+        listed = {str(m.get("id")) for m in json.loads(body).get("data") or []}
+    except (ValueError, AttributeError):
+        listed = set()
+    if model not in listed:
+        return fail(check, f"{where} accepts {source} but does not list {model!r}", fix_url)
+    return ok(check, f"{where} accepts {source} and lists {model!r}")
+
+
+def check_fallbacks(target: Target, read_secret: Callable[[str], str] | None) -> list[Result]:
+    """Each model of LLM_FALLBACKS: its endpoint answers, accepts its key and serves the model.
+
+    A fallback is only called while the primary fails, so a broken one would
+    otherwise be found in the middle of an outage.
+    """
+    if target.llm_fallbacks_problem is not None:
+        return [fail("LLM_FALLBACKS", target.llm_fallbacks_problem, _fallback_fix(target, None))]
+    results = []
+    for number, fallback in enumerate(target.llm_fallbacks, start=1):
+        check = f"LLM fallback {number} ({fallback.model})"
+        fix = _fallback_fix(target, fallback)
+        try:
+            if fallback.api_key is not None:
+                key: str | None = fallback.api_key
+            elif fallback.api_key_secret is not None:
+                if read_secret is None:
+                    results.append(fail(check, "no Secret Manager access", fix))
+                    continue
+                key = read_secret(fallback.api_key_secret)
+            else:
+                key = _primary_key(target, read_secret)
+        except Exception as exc:  # the adapter's messages name the secret, never a value
+            results.append(fail(check, str(exc), fix))
+            continue
+        base_url = fallback.base_url or target.llm_base_url
+        results.append(_models_answer(check, base_url, key, fix, fix, fallback.model))
+    return results
+
+
+def _fallback_fix(target: Target, fallback: FallbackModel | None) -> str:
+    if target.where == "local":
+        return (
+            "fix LLM_FALLBACKS: each entry's baseUrl must answer, serve its model and accept "
+            "its key (apiKeyEnv's variable, apiKeySecret's version, or else the primary's)"
+        )
+    secret = fallback.api_key_secret if fallback is not None else None
+    if secret:
+        return (
+            "add a valid key as a new version of the fallback's secret (nothing echoed): "
+            f'`read -rs KEY && printf %s "$KEY" | gcloud secrets versions add '
+            f"{secret.split('/')[3]} --data-file=-`; or fix the Terraform variable llm_fallbacks"
+        )
+    return "fix the Terraform variable llm_fallbacks (model, base_url, secret_id), then apply"
+
+
+def read_fallbacks(
+    raw: str | None, env: Mapping[str, str]
+) -> tuple[tuple[FallbackModel, ...], str | None]:
+    """LLM_FALLBACKS as shared/config.py reads it (apiKeyEnv resolved from `env`), or a problem."""
+    if not raw:
+        return (), None
+    try:
+        fallbacks = LLMSettings.model_validate({"LLM_FALLBACKS": raw}).fallbacks
+    except ValidationError as error:
+        return (), "; ".join(str(e["msg"]) for e in error.errors())
+    resolved = []
+    for fallback in fallbacks:
+        if fallback.api_key_env is not None:
+            value = (env.get(fallback.api_key_env) or "").strip()
+            if not value:
+                return (), f"{fallback.model}: variable {fallback.api_key_env} is not set"
+            fallback = fallback.model_copy(update={"api_key": value})
+        resolved.append(fallback)
+    return tuple(resolved), None
 
 
 def check_jwks(target: Target) -> Result:
@@ -441,6 +541,7 @@ def run_checks(target: Target, clients: Clients) -> list[Result]:
         check_worker(target),
         check_api(target),
         check_llm(target, clients.read_secret),
+        *check_fallbacks(target, clients.read_secret),
         check_jwks(target),
         check_sweep(target, clients),
         check_stuck(target, clients),
@@ -481,6 +582,7 @@ def local_target(env: dict[str, str]) -> Target:
         "SWEEP_SECONDS > 0, and check the worker answers",
         backlog="see the worker's log for why dead-lettered messages fail",
     )
+    fallbacks, fallbacks_problem = read_fallbacks(env.get("LLM_FALLBACKS"), env)
     return Target(
         where="local",
         project=config.project,
@@ -493,6 +595,8 @@ def local_target(env: dict[str, str]) -> Target:
         llm_key=env.get("OPENAI_API_KEY") or None,
         llm_key_secret=env.get("OPENAI_API_KEY_SECRET") or None,
         llm_base_url=env.get("OPENAI_BASE_URL") or None,
+        llm_fallbacks=fallbacks,
+        llm_fallbacks_problem=fallbacks_problem,
         jwks_url=env.get("AUTH_JWKS_URL") or None,
         jwks_file=env.get("AUTH_JWKS_FILE") or None,
         sweep_max_age=timedelta(seconds=3 * sweep + 5),
@@ -527,6 +631,7 @@ def check_local(env: dict[str, str]) -> list[Result]:
             check_worker(target),
             check_api(target),
             check_llm(target, None),
+            *check_fallbacks(target, None),
             check_jwks(target),
         ]
     os.environ.update(hosts)  # the Google clients find the emulators there

@@ -24,7 +24,7 @@ from google.cloud import firestore
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 from google.cloud.secretmanager import SecretManagerServiceClient
 
-from devtools.doctor import Clients, Fixes, Result, Target, fail, run_checks
+from devtools.doctor import Clients, Fixes, Result, Target, fail, read_fallbacks, run_checks
 from shared.adapters.secrets import SecretReader
 
 PUSH_ACCOUNT = "genjobs-push-invoker"
@@ -88,6 +88,8 @@ def cloud_target(
 ) -> Target:
     api_env: dict[str, str] = (api or {}).get("environmentVariables") or {}
     worker_env: dict[str, str] = (worker or {}).get("environmentVariables") or {}
+    # Terraform gives the deployed worker apiKeySecret entries only, never apiKeyEnv.
+    fallbacks, fallbacks_problem = read_fallbacks(worker_env.get("LLM_FALLBACKS"), worker_env)
     return Target(
         where="cloud",
         project=project,
@@ -100,6 +102,8 @@ def cloud_target(
         push_identity=f"{PUSH_ACCOUNT}@{project}.iam.gserviceaccount.com",
         llm_key_secret=worker_env.get("OPENAI_API_KEY_SECRET"),
         llm_base_url=worker_env.get("OPENAI_BASE_URL"),
+        llm_fallbacks=fallbacks,
+        llm_fallbacks_problem=fallbacks_problem,
         jwks_url=api_env.get("AUTH_JWKS_URL"),
         redrive_after=timedelta(seconds=float(worker_env.get("REDRIVE_AFTER_SECONDS") or 120)),
     )

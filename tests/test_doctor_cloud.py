@@ -10,6 +10,7 @@ Pub/Sub and Firestore are the emulators, the worker and api real processes.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,3 +267,37 @@ def test_without_application_default_credentials_doctor_says_how_to_log_in(
 
     assert (result.check, result.status) == ("credentials", "FAIL")
     assert result.fix == "gcloud auth application-default login"
+
+
+def test_a_fallback_secret_without_a_version_fails_with_the_command_that_adds_one(
+    deployment: Deployment,
+):
+    version = f"projects/{deployment.project}/secrets/fallback-key/versions/latest"
+    fallback = {"model": "test-model", "baseUrl": "https://fallback.invalid/v1"}
+    worker_env = deployment.apis.functions["worker"]["environmentVariables"]
+    worker_env["LLM_FALLBACKS"] = json.dumps([{**fallback, "apiKeySecret": version}])
+
+    code, _, results = deployment.doctor()
+
+    assert code == 1
+    failed = results["LLM fallback 1 (test-model)"]
+    assert failed.status == "FAIL"
+    assert f"Secret {version} does not exist" in failed.detail
+    assert "gcloud secrets versions add fallback-key" in failed.fix
+
+
+def test_a_fallback_with_its_own_secret_is_checked_with_that_key(deployment: Deployment):
+    version = f"projects/{deployment.project}/secrets/fallback-key/versions/latest"
+    key = make_test_key()
+    deployment.secrets.secrets[version] = key
+    deployment.stack.llm.accepted_keys = {deployment.key, key}
+    fallback = {"model": "test-model", "baseUrl": deployment.stack.llm.base_url}
+    worker_env = deployment.apis.functions["worker"]["environmentVariables"]
+    worker_env["LLM_FALLBACKS"] = json.dumps([{**fallback, "apiKeySecret": version}])
+
+    code, out, results = deployment.doctor()
+
+    assert code == 0, out
+    assert results["LLM fallback 1 (test-model)"].status == "OK"
+    assert version in deployment.secrets.requests
+    assert key not in out

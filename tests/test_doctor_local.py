@@ -11,6 +11,7 @@ import io
 import json
 import os
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,9 +28,11 @@ from devtools.doctor import (
     run_checks,
 )
 from devtools.emulators import free_port
+from devtools.openai_server import OpenAIServer
 from devtools.provision import provision, subscription_id
 from devtools.worker_process import WorkerProcess
 from shared.adapters.firestore_heartbeat import SWEEP_HEARTBEAT
+from tests.helpers.llm_support import make_test_key
 from tests.helpers.stack import Stack
 
 
@@ -256,3 +259,59 @@ def test_without_the_emulators_doctor_says_how_to_start_them_and_stops_quickly(
     assert results["emulators"].status == "FAIL"
     assert "make emulators" in results["emulators"].fix
     assert results["api /healthz"].status == "OK"  # what does not need them is still checked
+
+
+@pytest.fixture
+def fallback() -> Iterator[OpenAIServer]:
+    with OpenAIServer(model="fallback-model") as server:
+        yield server
+
+
+def _with_fallback(env: dict[str, str], fallback: OpenAIServer, model: str) -> dict[str, str]:
+    key = make_test_key()
+    fallback.accepted_keys = {key}
+    entry = {"model": model, "baseUrl": fallback.base_url, "apiKeyEnv": "FALLBACK_KEY"}
+    return {**env, "LLM_FALLBACKS": json.dumps([entry]), "FALLBACK_KEY": key}
+
+
+def test_every_configured_fallback_model_is_checked(
+    env: dict[str, str], stack: Stack, fallback: OpenAIServer
+):
+    stack.llm.accepted_keys = {env["OPENAI_API_KEY"]}
+    env = _with_fallback(env, fallback, "fallback-model")
+
+    code, out, results = doctor(env)
+
+    assert code == 0, out
+    checked = results["LLM fallback 1 (fallback-model)"]
+    assert checked.status == "OK"
+    assert "lists 'fallback-model'" in checked.detail
+    assert env["FALLBACK_KEY"] not in out
+
+
+def test_a_fallback_that_refuses_its_key_fails_and_the_key_is_never_printed(
+    env: dict[str, str], stack: Stack, fallback: OpenAIServer
+):
+    stack.llm.accepted_keys = {env["OPENAI_API_KEY"]}
+    env = _with_fallback(env, fallback, "fallback-model")
+    fallback.accepted_keys = {make_test_key()}
+
+    code, out, results = doctor(env)
+
+    assert code == 1
+    failed = results["LLM fallback 1 (fallback-model)"]
+    assert failed.status == "FAIL"
+    assert "refuses the key (HTTP 401)" in failed.detail
+    assert "LLM_FALLBACKS" in failed.fix
+    assert env["FALLBACK_KEY"] not in out
+
+
+def test_a_fallback_model_its_endpoint_does_not_serve_fails(
+    env: dict[str, str], stack: Stack, fallback: OpenAIServer
+):
+    stack.llm.accepted_keys = {env["OPENAI_API_KEY"]}
+
+    code, _, results = doctor(_with_fallback(env, fallback, "no-such-model"))
+
+    assert code == 1
+    assert "does not list 'no-such-model'" in results["LLM fallback 1 (no-such-model)"].detail
