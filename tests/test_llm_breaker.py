@@ -19,6 +19,7 @@ from shared.llm.breaker import (
     MemoryBreakerStore,
     Observed,
 )
+from tests.helpers.llm_support import BrokenStore
 
 START = 1_790_000_000.0
 SETTINGS = BreakerSettings(failures=3, window_seconds=60, cooldown_seconds=30, probe_seconds=10)
@@ -219,3 +220,28 @@ def test_after_closing_failures_are_counted_afresh(store: CountingStore, clock: 
     _fail(breaker)  # within the same failure window as the ones that opened it
 
     assert breaker.admit() is Admission.CALL
+
+
+def test_a_store_that_is_down_never_stops_a_call_or_a_failure_report(clock: FakeClock) -> None:
+    breaker = _instance(BrokenStore(), clock)
+
+    for _ in range(SETTINGS.failures + 2):
+        _fail(breaker)  # failures are reported without raising, and open nothing
+
+    assert breaker.admit() is Admission.CALL
+
+
+def test_with_the_store_down_a_probe_failure_still_opens_it_on_this_instance(
+    store: CountingStore, clock: FakeClock
+) -> None:
+    breaker = _instance(store, clock)
+    for _ in range(SETTINGS.failures):
+        _fail(breaker)
+    clock.now += SETTINGS.cooldown_seconds + 1
+    breaker.store = BrokenStore()
+
+    probe = breaker.admit()
+    assert probe is Admission.PROBE  # it probes on its own
+    breaker.failed(probe, "HTTP 500")
+
+    assert breaker.admit() is Admission.SKIP

@@ -18,10 +18,10 @@ from devtools.openai_server import OpenAIServer, Reply
 from shared.config import FallbackModel, LLMSettings
 from shared.engine.meter import StepMeter
 from shared.errors import NonRetriableError, RateLimited
-from shared.llm.breaker import MemoryBreakerStore
+from shared.llm.breaker import BreakerStore, MemoryBreakerStore
 from shared.llm.factory import build_language_model
 from shared.llm.failover import FailoverModel, ModelsUnavailable
-from tests.helpers.llm_support import Idea, make_test_key
+from tests.helpers.llm_support import BrokenStore, Idea, make_test_key
 
 PRIMARY, FALLBACK = "primary-model", "fallback-model"
 
@@ -53,6 +53,7 @@ def _chain(
     primary: OpenAIServer,
     fallback: OpenAIServer,
     clock: FakeClock | None = None,
+    breakers: BreakerStore | None = None,
     **overrides: object,
 ) -> FailoverModel:
     fallback_key = make_test_key()
@@ -69,7 +70,7 @@ def _chain(
     )
     clock = clock or FakeClock()
     model = build_language_model(
-        settings, breaker_store=MemoryBreakerStore(), clock=clock, sleep=clock.sleep
+        settings, breaker_store=breakers or MemoryBreakerStore(), clock=clock, sleep=clock.sleep
     )
     assert isinstance(model, FailoverModel)
     return model
@@ -263,3 +264,11 @@ def test_an_answer_from_a_fallback_logs_running_on_fallback_with_the_models(
     [line] = [r for r in caplog.records if r.getMessage() == "running on fallback"]
     assert line.__dict__["model"] == FALLBACK
     assert line.__dict__["fallbackFrom"] == PRIMARY
+
+
+def test_with_the_breakers_store_down_calls_still_fail_over(
+    primary: OpenAIServer, fallback: OpenAIServer
+) -> None:
+    primary.responder = lambda request: Reply(status=500)
+
+    assert _ask(_chain(primary, fallback, breakers=BrokenStore())) == FALLBACK

@@ -166,8 +166,9 @@ class CircuitBreaker:
             if self._closed_after >= self._open_until:
                 return Admission.CALL
             # Whoever claimed the slot first probes; the others skip until it ends.
+            # Without the store, this instance probes on its own.
             self._probe_busy_until = (slot + 1) * self.settings.probe_seconds
-            return Admission.PROBE if seen.count == 1 else Admission.SKIP
+            return Admission.PROBE if seen is None or seen.count == 1 else Admission.SKIP
 
     def succeeded(self, admission: Admission) -> None:
         """A call answered. Only a probe's success costs a write: it closes the breaker."""
@@ -196,6 +197,8 @@ class CircuitBreaker:
             generation = int(self._closed_after)
         window = int(now // self.settings.window_seconds)
         seen = self._exchange(counter=f"failures-{generation}-{window}", now=now)
+        if seen is None:
+            return  # the store is down: nothing is counted (the call still fails over)
         if seen.count >= self.settings.failures and now >= seen.open_until:
             self._open(now, f"{seen.count} failures within {self.settings.window_seconds:g} s")
 
@@ -223,16 +226,31 @@ class CircuitBreaker:
         counter: str | None = None,
         open_until: float = 0.0,
         closed_after: float = 0.0,
-    ) -> Observed:
+    ) -> Observed | None:
+        """One exchange with the store; None if the store failed.
+
+        A store that fails (Firestore unavailable) must never stop a call
+        from failing over: the error is logged, this instance keeps what it
+        would have written, and the caller goes on without shared state.
+        """
         # Counters outlive their window by a little, for a late reader's sake.
         longest = max(self.settings.window_seconds, self.settings.cooldown_seconds)
-        seen = self.store.exchange(
-            self.provider,
-            counter=counter,
-            open_until=open_until,
-            closed_after=closed_after,
-            expires_at=now + 2 * longest + self.settings.probe_seconds,
-        )
+        try:
+            seen = self.store.exchange(
+                self.provider,
+                counter=counter,
+                open_until=open_until,
+                closed_after=closed_after,
+                expires_at=now + 2 * longest + self.settings.probe_seconds,
+            )
+        except Exception:
+            log.warning(
+                "model breaker state unavailable", exc_info=True, extra={"model": self.provider}
+            )
+            with self._lock:
+                self._open_until = max(self._open_until, open_until)
+                self._closed_after = max(self._closed_after, closed_after)
+            return None
         with self._lock:
             self._open_until = max(self._open_until, seen.open_until)
             self._closed_after = max(self._closed_after, seen.closed_after)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from devtools.local_server import LocalServer, QuietHandler, send_json
 from devtools.openai_server import OpenAIServer
+from shared.llm.breaker import Observed
 from shared.llm.openai_model import OpenAILanguageModel
 
 _ACCESS_PATH = re.compile(r"^/v1/(?P<name>projects/[^/]+/secrets/[^/]+/versions/[^/:]+):access$")
@@ -111,3 +112,18 @@ def openai_model(
         timeout_seconds=timeout_seconds,
         schema_retries=schema_retries,
     )
+
+
+class BrokenStore:
+    """A store that is down (Firestore unavailable)."""
+
+    def exchange(
+        self,
+        provider: str,
+        *,
+        counter: str | None,
+        open_until: float,
+        closed_after: float,
+        expires_at: float,
+    ) -> Observed:
+        raise ConnectionError("Firestore unavailable")
