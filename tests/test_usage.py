@@ -62,6 +62,15 @@ def test_a_runs_usage_totals_its_llm_steps_with_their_cost(stack: Stack):
     assert listed["usage"] == calls(2)
 
 
+def test_a_runs_view_carries_its_usage_as_the_readme_and_the_console_read_it(stack: Stack):
+    created = stack.post("/v1/project-sessions", WIZARD_ANSWERS).get_json()
+    stack.deliver_all()
+
+    view = stack.run_view(created["runId"])
+
+    assert view["usage"] == calls(2)  # extract-dna and generate-concept, with their cost
+
+
 def test_failed_attempts_are_charged_too(stack: Stack):
     stack.llm.script(Reply(content="not json"), Reply(content="not json"), Reply(status=500))
     created = stack.create_brainstorm()

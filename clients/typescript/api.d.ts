@@ -739,6 +739,7 @@ export interface components {
             progress: components["schemas"]["Progress"];
             steps: components["schemas"]["StepView"][];
             resumes: components["schemas"]["ResumeView"][];
+            usage: components["schemas"]["Usage"];
         };
         /** ScheduledSession */
         ScheduledSession: {

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from shared.engine.records import FailedModel, RunRecord, StepStatus, TokenUsage
+from shared.engine.usage import Usage
 from shared.engine.workflow import FanOut, Workflow
 from shared.models.common import CamelModel, Progress
 
@@ -54,6 +55,9 @@ class RunView(CamelModel):
     steps: list[StepView]
     # Each time the run was resumed after it had failed or been cancelled.
     resumes: list[ResumeView]
+    # Tokens and estimated cost of every model call the run made, failed
+    # attempts included (zero until an LLM step reported any).
+    usage: Usage
 
 
 def _step_ids(run: RunRecord, workflow: Workflow[Any] | None) -> list[str]:
@@ -143,4 +147,5 @@ def run_view(run: RunRecord, workflow: Workflow[Any] | None) -> RunView:
             )
             for r in run.resumes
         ],
+        usage=run.usage,
     )

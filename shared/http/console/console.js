@@ -130,13 +130,6 @@
     return `${usage.totalTokens.toLocaleString()}${cost}`;
   }
 
-  // The run's tokens as the sum of its steps', when the API gives no run total.
-  function stepsUsage(steps) {
-    const known = steps.filter((step) => step.usage);
-    if (!known.length) return null;
-    return { totalTokens: known.reduce((sum, step) => sum + step.usage.totalTokens, 0) };
-  }
-
   function cell(row, label, content, className) {
     const td = document.createElement("td");
     td.dataset.label = label;
@@ -248,7 +241,7 @@
     $("run-finished").textContent = when(run.finishedAt);
     $("run-deadline").textContent = when(run.deadlineAt);
     $("run-deliveries").textContent = String(run.deliveries ?? 0);
-    $("run-tokens").textContent = tokens(run.usage || stepsUsage(run.steps));
+    $("run-tokens").textContent = tokens(run.usage);
     const resumes = run.resumes || [];
     $("run-resumes").textContent = resumes.length
       ? resumes.map((r) => `${when(r.at)} by ${r.by} (was ${r.previousStatus})`).join("; ")
