@@ -10,6 +10,7 @@ Building a settings object in code (tests do) never reads the environment.
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal, TypeVar
@@ -310,6 +311,18 @@ class Settings(_Group):
     events_stream_seconds: float = Field(
         default=50.0, gt=0, le=3600, validation_alias="EVENTS_STREAM_SECONDS"
     )
+    # Run event streams (SSE) one api instance serves at once. Each open stream
+    # holds one of the instance's THREADS, so the cap keeps threads for every
+    # other request: unset, it is half of the threads (THREADS, else
+    # functions-framework's default of 4 per CPU); set, it must stay below them.
+    events_max_streams: int | None = Field(
+        default=None, ge=1, le=1000, validation_alias="EVENTS_MAX_STREAMS"
+    )
+    # Of those, the streams one tenant may hold open on one instance, so one
+    # tenant cannot take every stream slot; unset, half of the instance's.
+    events_max_streams_per_tenant: int | None = Field(
+        default=None, ge=1, le=1000, validation_alias="EVENTS_MAX_STREAMS_PER_TENANT"
+    )
     # Browser origins allowed to call the api (CORS); empty = same-origin only.
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), validation_alias="CORS_ALLOWED_ORIGINS"
@@ -320,6 +333,33 @@ class Settings(_Group):
     @property
     def redrive_after(self) -> timedelta:
         return timedelta(seconds=self.redrive_after_seconds)
+
+    @property
+    def serving_threads(self) -> int:
+        """Requests one instance serves at once: THREADS, else functions-framework's default."""
+        return self.threads or _default_threads()
+
+    @property
+    def stream_capacity(self) -> int:
+        """Run event streams this instance serves at once (EVENTS_MAX_STREAMS or its default)."""
+        return self.events_max_streams or max(1, self.serving_threads // 2)
+
+    @property
+    def stream_capacity_per_tenant(self) -> int:
+        """Streams one tenant may hold open on this instance, never above the instance's."""
+        wanted = self.events_max_streams_per_tenant or max(1, self.stream_capacity // 2)
+        return min(wanted, self.stream_capacity)
+
+    @field_validator("events_max_streams")
+    @classmethod
+    def _streams_leave_threads(cls, value: int | None, info: ValidationInfo) -> int | None:
+        threads = info.data.get("threads") or _default_threads()
+        if value is not None and value >= threads:
+            raise ValueError(
+                f"must be below the instance's {threads} threads (THREADS), so that "
+                "streams can never hold every thread"
+            )
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -377,6 +417,11 @@ def _with_fallback_keys(llm: LLMSettings, env: Any, problems: list[str]) -> LLMS
             continue
         filled.append(fallback.model_copy(update={"api_key": value.strip()}))
     return llm.model_copy(update={"fallbacks": tuple(filled)})
+
+
+def _default_threads() -> int:
+    """functions-framework's gunicorn threads when THREADS is unset: 4 per CPU."""
+    return (os.cpu_count() or 1) * 4
 
 
 _G = TypeVar("_G", bound=_Group)

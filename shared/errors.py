@@ -88,6 +88,28 @@ class MethodNotAllowed(ClientError):
     code = "method_not_allowed"
 
 
+class TooManyRequests(ClientError):
+    """A request over a limit (open streams, creates per minute): 429 with `Retry-After`.
+
+    `retry_after_seconds` is when trying again may succeed; the HTTP layer
+    sends it as the `Retry-After` header, so a client backs off instead of
+    hammering.
+    """
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_seconds: int,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
 class AlreadyFinished(Conflict):
     """Cancelling a run that already ended."""
 

@@ -47,6 +47,33 @@ def test_defaults_are_the_documented_ones() -> None:
     assert s.llm.offline_allowed
 
 
+def test_stream_caps_default_to_half_the_threads_and_half_of_that_per_tenant(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("THREADS", "80")  # Terraform's api_concurrency
+    s = Settings.from_env()
+    assert (s.events_max_streams, s.events_max_streams_per_tenant) == (None, None)
+    assert (s.stream_capacity, s.stream_capacity_per_tenant) == (40, 20)
+
+
+def test_a_tenants_stream_cap_never_exceeds_the_instances(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THREADS", "80")
+    monkeypatch.setenv("EVENTS_MAX_STREAMS", "30")
+    monkeypatch.setenv("EVENTS_MAX_STREAMS_PER_TENANT", "50")
+    s = Settings.from_env()
+    assert (s.stream_capacity, s.stream_capacity_per_tenant) == (30, 30)
+
+
+def test_streams_may_not_hold_every_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THREADS", "40")
+    monkeypatch.setenv("EVENTS_MAX_STREAMS", "40")
+    with pytest.raises(InvalidSettings) as refused:
+        Settings.from_env()
+    assert str(refused.value).startswith(
+        "invalid settings: EVENTS_MAX_STREAMS='40': must be below the instance's 40 threads"
+    )
+
+
 def test_default_prices_cover_the_default_models() -> None:
     prices = Settings.from_env().llm.prices
     assert prices["gpt-4o-mini"] == ModelPrice(input_per_million=0.15, output_per_million=0.60)
@@ -121,6 +148,9 @@ def test_cloud_run_forbids_the_offline_model(monkeypatch: pytest.MonkeyPatch) ->
         ("REDRIVE_AFTER_SECONDS", "-1"),
         ("TENANT_MAX_ACTIVE_RUNS", "0"),
         ("THREADS", "0"),
+        ("EVENTS_MAX_STREAMS", "0"),
+        ("EVENTS_MAX_STREAMS", "1001"),
+        ("EVENTS_MAX_STREAMS_PER_TENANT", "0"),
         ("LLM_REQUESTS_PER_MINUTE", "0"),
         ("LLM_TOKENS_PER_MINUTE", "-100"),
         ("LLM_SCHEMA_RETRIES", "-1"),

@@ -28,6 +28,7 @@ from shared.errors import (
     NotFound,
     PayloadTooLarge,
     StaleRun,
+    TooManyRequests,
 )
 from shared.http import (
     brainstorm,
@@ -53,6 +54,7 @@ from shared.http.responses import (
 )
 from shared.http.routing import HandlerResult, Reply, Route
 from shared.http.run_list import RunList
+from shared.http.streams import StreamGate
 from shared.models import paths
 from shared.models.api import (
     BrainstormSessionView,
@@ -263,6 +265,7 @@ ROUTES: tuple[Route, ...] = (
         "The run's status and step changes as Server-Sent Events, until it is terminal",
         None,
         media_type="text/event-stream",
+        errors=(TooManyRequests,),
         tag="runs",
     ),
     Route(
@@ -295,6 +298,9 @@ URL_MAP = Map(
 class Api:
     def __init__(self, services: Services) -> None:
         self.services = services
+        settings = services.settings
+        # One per process: the streams this instance holds open.
+        self.streams = StreamGate(settings.stream_capacity, settings.stream_capacity_per_tenant)
 
     def handle(self, request: Request) -> Response:
         if request.method == "OPTIONS":
@@ -364,7 +370,19 @@ class Api:
             kwargs["body"] = parse_body(request, route.body)
         if route.query is not None:
             kwargs["query"] = parse_query(request, route.query, lists=route.list_params)
-        return _reply(route, route.handler(**kwargs))
+        if not route.streams:
+            return _reply(route, route.handler(**kwargs))
+        # A stream holds a server thread while open: admitted within the caps,
+        # its slot given back when the server closes the response (ended,
+        # failed, or its client gone), or at once if the handler refuses.
+        ticket = self.streams.admit(kwargs["ctx"].principal.tenant_id)
+        try:
+            response = _reply(route, route.handler(**kwargs))
+        except BaseException:
+            ticket.release()
+            raise
+        response.call_on_close(ticket.release)
+        return response
 
 
 def _reply(route: Route, result: HandlerResult) -> Response:

@@ -24,7 +24,7 @@ from pydantic.json_schema import (
 )
 from pydantic_core import core_schema
 
-from shared.errors import ClientError
+from shared.errors import ClientError, TooManyRequests
 from shared.http.context import IDEMPOTENCY_KEY_PATTERN
 from shared.http.routing import JSON, PATH_PARAM_PATTERN, Route
 from shared.models.api import ErrorBody
@@ -145,6 +145,13 @@ def _responses(route: Route, refs: Refs) -> dict[str, Any]:
             "description": _error_description(errors),
             "content": {JSON: error},
         }
+        if status == TooManyRequests.status:
+            responses[str(status)]["headers"] = {
+                "Retry-After": {
+                    "description": "seconds to wait before trying again",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            }
     if route.auth:
         responses["503"] = {
             "description": "`auth_unavailable`: the token keys cannot be fetched now (Retry-After)",

@@ -10,7 +10,13 @@ from flask import Request, Response
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from shared.errors import ClientError, InvalidInput, MalformedRequest, PayloadTooLarge
+from shared.errors import (
+    ClientError,
+    InvalidInput,
+    MalformedRequest,
+    PayloadTooLarge,
+    TooManyRequests,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -49,8 +55,12 @@ def error_json(
 
 
 def error_response(error: ClientError) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-    return error_json(error.status, error.code, error.message, error.details, headers)
+    headers: dict[str, str] = {}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(error, TooManyRequests):
+        headers["Retry-After"] = str(error.retry_after_seconds)
+    return error_json(error.status, error.code, error.message, error.details, headers or None)
 
 
 def read_body(request: Request) -> bytes:

@@ -28,6 +28,7 @@ from shared.errors import (
 from shared.models import paths
 
 JSON = "application/json"
+EVENT_STREAM = "text/event-stream"
 
 # A path parameter is a document id (`paths.DOCUMENT_ID`, the one pattern
 # dispatch checks); anything else cannot name a resource.
@@ -86,6 +87,14 @@ class Route:
         missing = [name for name in wanted if name not in accepted]
         if missing:
             raise TypeError(f"{self.operation_id}: the handler does not take {missing}")
+        if self.streams and not self.auth:
+            # Streams are admitted per tenant (StreamGate): a stream needs a caller.
+            raise TypeError(f"{self.operation_id}: an event stream must require the token")
+
+    @property
+    def streams(self) -> bool:
+        """An event stream: it holds its connection (and a server thread) until it ends."""
+        return self.media_type == EVENT_STREAM
 
     @property
     def path_params(self) -> list[str]:

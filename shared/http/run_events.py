@@ -17,9 +17,11 @@ Events (`text/event-stream`):
 Serving cost: a stream holds one server thread for as long as it is open
 (functions-framework's gunicorn serves `THREADS` requests at once per
 instance, and Cloud Run counts the stream as one of the instance's
-concurrent requests) plus one listener thread. A client that goes away is
-noticed at the next write, within one keep-alive, and its listener is
-closed then.
+concurrent requests) plus one listener thread, so the app layer admits
+streams through a `StreamGate` (per instance and per tenant caps; 429
+beyond). A client that goes away is noticed within `CLIENT_CHECK_SECONDS`
+(its socket is looked at between events, `streams.ClientWatch`), and its
+listener and slot are given back then.
 """
 
 from __future__ import annotations
@@ -35,12 +37,15 @@ from flask import Response
 from shared.engine import RunRecord, RunWatcher, registry, run_view
 from shared.http.context import RequestContext
 from shared.http.runs import owned_run
+from shared.http.streams import ClientWatch
 
 log = logging.getLogger(__name__)
 
 # How long a browser's EventSource waits before reconnecting (milliseconds).
 RECONNECT_MS = 2000
 KEEPALIVE = ": keep-alive\n\n"
+# How often an idle stream looks whether its client is still connected.
+CLIENT_CHECK_SECONDS = 1.0
 
 
 def _event(name: str, data: str) -> str:
@@ -62,8 +67,14 @@ def run_events(
     keepalive_seconds: float,
     stream_seconds: float,
     clock: Callable[[], float] = time.monotonic,
+    client_gone: Callable[[], bool] = lambda: False,
 ) -> Iterator[str]:
-    """The stream's text, chunk by chunk; closing the iterator closes the listener."""
+    """The stream's text, chunk by chunk; closing the iterator closes the listener.
+
+    While no change arrives, the client's connection is looked at every
+    `CLIENT_CHECK_SECONDS` (`client_gone`), so a client that left is noticed
+    within about a second rather than at the next keep-alive write.
+    """
     yield f"retry: {RECONNECT_MS}\n\n"
     if first.status.terminal:
         # Nothing will change any more: no listener needed.
@@ -75,19 +86,27 @@ def run_events(
     ends_at = clock() + stream_seconds
     outcome = "client gone"
     last = ""
+    quiet_since = clock()
     try:
         while True:
-            remaining = ends_at - clock()
+            now = clock()
+            remaining = ends_at - now
             if remaining <= 0:
                 outcome = "stream time over"
                 return
-            try:
-                run = changes.get(timeout=min(keepalive_seconds, remaining))
-            except queue.Empty:
+            if client_gone():
+                return
+            keepalive_in = quiet_since + keepalive_seconds - now
+            if keepalive_in <= 0:
                 if not subscription.active:
                     outcome = "listener stopped"
                     return
+                quiet_since = now
                 yield KEEPALIVE
+                continue
+            try:
+                run = changes.get(timeout=min(CLIENT_CHECK_SECONDS, keepalive_in, remaining))
+            except queue.Empty:
                 continue
             if run is None:
                 outcome = "run gone"
@@ -95,6 +114,7 @@ def run_events(
             view = _view_json(run)
             if view != last:  # a lease renewal changes the document, not the view
                 last = view
+                quiet_since = clock()
                 yield _event("run", view)
             if run.status.terminal:
                 outcome = "run ended"
@@ -114,6 +134,7 @@ def stream_events(ctx: RequestContext, run_id: str) -> Response:
         ctx.services.watcher,
         settings.events_keepalive_seconds,
         settings.events_stream_seconds,
+        client_gone=ClientWatch(ctx.request.environ).gone,
     )
     return Response(
         body,
