@@ -52,7 +52,7 @@ from shared.http.responses import (
     read_body,
     unread_body_response,
 )
-from shared.http.routing import HandlerResult, Reply, Route
+from shared.http.routing import HandlerResult, Reply, Route, answer_headers
 from shared.http.run_list import RunList
 from shared.http.streams import StreamGate
 from shared.models import paths
@@ -110,6 +110,8 @@ ROUTES: tuple[Route, ...] = (
         None,
         auth=False,
         media_type="text/html",
+        # The page holds no data (its calls do): a browser may keep it, revalidated.
+        cache_control="no-cache",
         tag="meta",
     ),
     Route(
@@ -266,6 +268,8 @@ ROUTES: tuple[Route, ...] = (
         None,
         media_type="text/event-stream",
         errors=(TooManyRequests,),
+        # Nor may a proxy transform (compress, buffer) the stream.
+        cache_control="no-store, no-transform",
         tag="runs",
     ),
     Route(
@@ -303,9 +307,14 @@ class Api:
         self.streams = StreamGate(settings.stream_capacity, settings.stream_capacity_per_tenant)
 
     def handle(self, request: Request) -> Response:
+        """Every answer of the api, with the headers its route declares (`answer_headers`)."""
+        route = _route_of(request)
         if request.method == "OPTIONS":
-            return self._with_cors(request, Response(status=204), preflight=True)
-        return self._with_cors(request, self._answer(request))
+            response = self._with_cors(request, Response(status=204), preflight=True)
+        else:
+            response = self._with_cors(request, self._answer(request))
+        response.headers.update(answer_headers(route))
+        return response
 
     def _with_cors(self, request: Request, response: Response, preflight: bool = False) -> Response:
         """CORS for the browser frontend: allowed origins only, bearer tokens (no cookies)."""
@@ -383,6 +392,16 @@ class Api:
             raise
         response.call_on_close(ticket.release)
         return response
+
+
+def _route_of(request: Request) -> Route | None:
+    """The route the request's method and path name, if any: its answer's headers depend on it."""
+    try:
+        route, _ = URL_MAP.bind_to_environ(request.environ).match()
+    except (WerkzeugNotFound, WerkzeugMethodNotAllowed):
+        return None
+    assert isinstance(route, Route)
+    return route
 
 
 def _reply(route: Route, result: HandlerResult) -> Response:

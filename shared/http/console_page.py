@@ -56,10 +56,6 @@ def page() -> Response:
         body,
         status=200,
         mimetype="text/html",
-        headers={
-            "Content-Security-Policy": policy,
-            "Referrer-Policy": "no-referrer",
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "no-cache",
-        },
+        # nosniff and Cache-Control come from the route table (routing.answer_headers).
+        headers={"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer"},
     )

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from shared.errors import ClientError, MalformedRequest, MethodNotAllowed, NotFound, PayloadTooLarge
 from shared.http.responses import error_json, error_response, unread_body_response
+from shared.http.routing import answer_headers
 
 # functions-framework marks a crash this way for the platform's request log.
 CRASH_HEADER = {"X-Google-Status": "crash"}
@@ -31,6 +32,19 @@ def configure(app: Flask) -> None:
     app.url_map.merge_slashes = False
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(InternalServerError, internal_error)
+    app.after_request(with_answer_headers)
+
+
+def with_answer_headers(response: Response) -> Response:
+    """An answer the framework gave without our handler gets the headers ours carry.
+
+    Ours already hold them (the route table decides, `Api.handle`), so only
+    what is missing is added: `nosniff`, and `no-store` as for any answer
+    outside a route.
+    """
+    for name, value in answer_headers(None).items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def http_error(error: HTTPException) -> Response:

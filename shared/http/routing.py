@@ -29,6 +29,8 @@ from shared.models import paths
 
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
+# No cache, private or shared, may keep the answer (RFC 9111 5.2.2.5).
+NO_STORE = "no-store"
 
 # A path parameter is a document id (`paths.DOCUMENT_ID`, the one pattern
 # dispatch checks); anything else cannot name a resource.
@@ -62,7 +64,10 @@ class Route:
     those implied by the declaration (401 for `auth`, 400/422 for a body or
     query, 404 for a path parameter) are added by `answers()`. A route whose
     `media_type` is not JSON (a stream, a page) returns a flask `Response`
-    itself.
+    itself. Every answer of the route, errors included, carries
+    `X-Content-Type-Options: nosniff` and `Cache-Control: <cache_control>`
+    (`answer_headers`): `no-store` unless the route says otherwise, so no
+    intermediary keeps an authenticated answer.
     """
 
     method: str
@@ -79,6 +84,7 @@ class Route:
     headers: tuple[str, ...] = ()
     media_type: str = JSON
     tag: str = "api"
+    cache_control: str = NO_STORE
 
     def __post_init__(self) -> None:
         accepted = inspect.signature(self.handler).parameters
@@ -137,6 +143,18 @@ class Route:
             if error not in listed:
                 listed.append(error)
         return dict(sorted(by_status.items()))
+
+
+def answer_headers(route: Route | None) -> dict[str, str]:
+    """The headers every answer carries: the route's caching rule, or `no-store` without a route.
+
+    `nosniff` keeps a browser from reading a JSON answer (or an error quoting
+    the request) as HTML or script.
+    """
+    return {
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": route.cache_control if route is not None else NO_STORE,
+    }
 
 
 def _is_array(schema: dict[str, Any]) -> bool:

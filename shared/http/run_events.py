@@ -140,9 +140,6 @@ def stream_events(ctx: RequestContext, run_id: str) -> Response:
         body,
         status=200,
         mimetype="text/event-stream",
-        headers={
-            "Cache-Control": "no-cache, no-transform",
-            # Tells nginx-style proxies not to buffer the stream.
-            "X-Accel-Buffering": "no",
-        },
+        # Tells nginx-style proxies not to buffer the stream.
+        headers={"X-Accel-Buffering": "no"},
     )
