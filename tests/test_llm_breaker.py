@@ -6,7 +6,8 @@ other learns through the store, never through a read on the happy path.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -39,6 +40,10 @@ class CountingStore:
     def __init__(self, inner: BreakerStore) -> None:
         self.inner = inner
         self.exchanges = 0
+
+    def watch(self, provider: str, on_change: Callable[[Observed], None]) -> object:
+        assert isinstance(self.inner, MemoryBreakerStore | FirestoreBreakerStore)
+        return self.inner.watch(provider, on_change)
 
     def exchange(
         self,
@@ -245,3 +250,51 @@ def test_with_the_store_down_a_probe_failure_still_opens_it_on_this_instance(
     breaker.failed(probe, "HTTP 500")
 
     assert breaker.admit() is Admission.SKIP
+
+
+def _eventually(condition: Callable[[], bool], within: float = 10.0) -> bool:
+    """Whether `condition` holds within `within` seconds (a listener's push takes a moment)."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_watching_instance_skips_an_opened_model_without_calling_it_first(
+    store: CountingStore, clock: FakeClock
+) -> None:
+    first, second = _instance(store, clock), _instance(store, clock)
+    subscription = store.watch(second.provider, second.learn)
+    try:
+        for _ in range(SETTINGS.failures):
+            _fail(first)
+
+        assert _eventually(lambda: second.open_until > 0)
+        assert second.admit() is Admission.SKIP  # no failed call of its own needed
+    finally:
+        close = getattr(subscription, "close", None)
+        if callable(close):
+            close()
+
+
+def test_a_watching_instance_hears_of_the_probe_that_closed_it(
+    store: CountingStore, clock: FakeClock
+) -> None:
+    first, second = _instance(store, clock), _instance(store, clock)
+    subscription = store.watch(second.provider, second.learn)
+    try:
+        for _ in range(SETTINGS.failures):
+            _fail(first)
+        clock.now += SETTINGS.cooldown_seconds + 1
+        first.succeeded(first.admit())
+        before = store.exchanges
+
+        assert _eventually(lambda: second.closed_after >= second.open_until > 0)
+        assert second.admit() is Admission.CALL
+        assert store.exchanges == before  # learnt from the watch, not by claiming a probe
+    finally:
+        close = getattr(subscription, "close", None)
+        if callable(close):
+            close()

@@ -7,11 +7,14 @@ for the TTL policy in infra/firestore.tf. An exchange is one batch commit:
 max-transforms on the state document and an increment on the counter, whose
 results Firestore returns with the commit, so learning the shared state
 costs no read. Nothing here runs on the happy path: only failures, probes
-and a probe's success write.
+and a probe's success write. Each instance also listens to its models'
+state documents (`watch`), so an opening reaches every instance as it
+happens, for one read per opening or closing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +28,18 @@ BREAKERS = "llmBreaker"
 class FirestoreBreakerStore:
     def __init__(self, client: firestore.Client) -> None:
         self._db = client
+
+    def watch(
+        self, provider: str, on_change: Callable[[Observed], None]
+    ) -> FirestoreBreakerSubscription:
+        """A snapshot listener on the model's state document.
+
+        It costs one read when it starts and one per change of the document,
+        which changes only when the breaker opens or closes (the counters are
+        documents of their own): every instance hears of an opening at once,
+        at no cost per call.
+        """
+        return _watch(self._db, provider, on_change)
 
     def exchange(
         self,
@@ -63,6 +78,32 @@ class FirestoreBreakerStore:
         return Observed(
             count=count, open_until=state["openUntil"], closed_after=state["closedAfter"]
         )
+
+
+class FirestoreBreakerSubscription:
+    def __init__(self, watch: Any) -> None:
+        self._watch = watch
+
+    def close(self) -> None:
+        self._watch.unsubscribe()
+
+
+def _watch(
+    db: firestore.Client, provider: str, on_change: Callable[[Observed], None]
+) -> FirestoreBreakerSubscription:
+    def on_snapshot(docs: list[Any], changes: Any, read_time: Any) -> None:
+        for snapshot in docs:
+            data = snapshot.to_dict() or {}
+            on_change(
+                Observed(
+                    count=0,
+                    open_until=float(data.get("openUntil") or 0.0),
+                    closed_after=float(data.get("closedAfter") or 0.0),
+                )
+            )
+
+    ref = db.collection(BREAKERS).document(provider)
+    return FirestoreBreakerSubscription(ref.on_snapshot(on_snapshot))
 
 
 def _number(value: Any) -> float:

@@ -17,6 +17,9 @@ max-transforms and counts with increments, so it needs no read), so:
   the breaker's `openUntil`: an instance that had not heard of the opening
   learns it from its first failure and skips the model from then on, so a
   broken provider costs each instance at most one failed call per cool-down;
+  a store that can watch (`WatchableBreakerStore`: Firestore's snapshot
+  listener on the state document, which changes only when the breaker opens
+  or closes) tells every instance at once, so not even that one call is made;
 - the call that reaches `failures` opens the breaker (a second write);
 - after the cool-down, an instance claims the probe with one write (a
   counter per cool-down and probe slot: the first claimer probes), which
@@ -47,6 +50,7 @@ __all__ = [
     "CircuitBreaker",
     "MemoryBreakerStore",
     "Observed",
+    "WatchableBreakerStore",
     "provider_key",
 ]
 
@@ -81,6 +85,16 @@ class BreakerStore(Protocol):
         values given (0 leaves them), adds 1 to `counter` if one is named
         (a counter may be deleted after `expires_at`), and returns the values
         after these changes.
+        """
+        ...
+
+
+class WatchableBreakerStore(BreakerStore, Protocol):
+    def watch(self, provider: str, on_change: Callable[[Observed], None]) -> object:
+        """Call `on_change` with `provider`'s state now and whenever it changes.
+
+        Optional: a store with it tells every instance of an opening or a
+        closing as it happens, for a read per change (never per call).
         """
         ...
 
@@ -141,10 +155,22 @@ class CircuitBreaker:
             return self._open_until
 
     @property
+    def closed_after(self) -> float:
+        """The opening (its `open_until`) this instance knows a probe to have closed."""
+        with self._lock:
+            return self._closed_after
+
+    @property
     def last_error(self) -> str | None:
         """The last failure of this provider that this instance saw (None: none)."""
         with self._lock:
             return self._last_error
+
+    def learn(self, seen: Observed) -> None:
+        """Take in the shared state from the store's watch (see `WatchableBreakerStore`)."""
+        with self._lock:
+            self._open_until = max(self._open_until, seen.open_until)
+            self._closed_after = max(self._closed_after, seen.closed_after)
 
     def admit(self) -> Admission:
         """May a call go to this provider now? Free (no store access) unless half-open."""
@@ -258,7 +284,7 @@ class CircuitBreaker:
 
 
 class MemoryBreakerStore:
-    """`BreakerStore` in memory: one process's instances share it (tests, benchmarks)."""
+    """`WatchableBreakerStore` in memory: one process's instances share it (tests, benchmarks)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -266,6 +292,14 @@ class MemoryBreakerStore:
         self.counters: dict[tuple[str, str], int] = {}
         # Exchanges made, to check what a path costs.
         self.exchanges = 0
+        self._watchers: dict[str, list[Callable[[Observed], None]]] = {}
+
+    def watch(self, provider: str, on_change: Callable[[Observed], None]) -> object:
+        with self._lock:
+            self._watchers.setdefault(provider, []).append(on_change)
+            stored_open, stored_closed = self.state.get(provider, (0.0, 0.0))
+        on_change(Observed(count=0, open_until=stored_open, closed_after=stored_closed))
+        return on_change
 
     def exchange(
         self,
@@ -278,12 +312,18 @@ class MemoryBreakerStore:
     ) -> Observed:
         with self._lock:
             self.exchanges += 1
-            stored_open, stored_closed = self.state.get(provider, (0.0, 0.0))
-            stored_open = max(stored_open, open_until)
-            stored_closed = max(stored_closed, closed_after)
+            before = self.state.get(provider, (0.0, 0.0))
+            stored_open = max(before[0], open_until)
+            stored_closed = max(before[1], closed_after)
             self.state[provider] = (stored_open, stored_closed)
             count = 0
             if counter is not None:
                 count = self.counters.get((provider, counter), 0) + 1
                 self.counters[(provider, counter)] = count
-            return Observed(count=count, open_until=stored_open, closed_after=stored_closed)
+            watchers = (
+                list(self._watchers.get(provider, ())) if self.state[provider] != before else []
+            )
+        seen = Observed(count=count, open_until=stored_open, closed_after=stored_closed)
+        for on_change in watchers:
+            on_change(Observed(count=0, open_until=stored_open, closed_after=stored_closed))
+        return seen

@@ -135,6 +135,11 @@ def build_language_model(
                 ),
                 clock=clock,
             )
+            # A store that can push changes tells this instance of every
+            # opening at once, instead of at its own first failed call.
+            watch = getattr(breaker_store, "watch", None)
+            if callable(watch):
+                watch(endpoint.key, breaker.learn)
         model = OpenAILanguageModel(
             api_key=endpoint.api_key,
             base_url=endpoint.base_url,
