@@ -173,6 +173,53 @@ class RateLimited(TransientError):
     becomes = Becomes.RUN_WAITS
 
 
+class OutputTooLarge(NonRetriableError):
+    """A step returned more than any checkpoint can hold (Firestore's 1 MiB document limit).
+
+    Raised before the commit, so nothing is written; another attempt would
+    pay for another answer and meet the same limit, so the run fails at once.
+    """
+
+    def __init__(self, step_id: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"step {step_id} returned an output of {size:,} bytes, more than the "
+            f"{limit:,} bytes a checkpoint can hold"
+        )
+        self.size = size
+        self.limit = limit
+
+
+class CommitTooLarge(NonRetriableError):
+    """A step's checkpoint and writes together are more than one Firestore commit carries."""
+
+    def __init__(self, step_id: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"step {step_id} would commit {size:,} bytes (its output and the documents it "
+            f"writes), more than the {limit:,} bytes one commit can carry"
+        )
+        self.size = size
+        self.limit = limit
+
+
+class CommitRejected(NonRetriableError):
+    """The store refused a commit as invalid (Firestore's InvalidArgument): it can never land."""
+
+
+class CheckpointFailed(GenjobsError):
+    """Committing a step's checkpoint failed after its body returned.
+
+    It is that step's failure, recorded against it as its attempt with the
+    store's own message: retried like any step failure, unless the store
+    said the commit can never land (`CommitRejected`), which fails the run.
+    """
+
+    becomes = Becomes.STEP_RETRIED
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"could not commit the step's checkpoint: {describe(cause)}")
+        self.retriable = not isinstance(cause, NonRetriableError)
+
+
 class SchemaExampleError(GenjobsError, ValueError):
     """A JSON schema that placeholder content cannot satisfy (the offline model's problem)."""
 

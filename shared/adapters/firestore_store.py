@@ -21,17 +21,27 @@ from google.cloud.firestore_v1.field_path import FieldPath
 from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 
-from shared.engine import LoadedRun, RunPatch, RunRecord, RunStatus, Slot, StepRecord, Write
-from shared.errors import RunExists, StaleRun
+from shared.engine import (
+    INLINE_OUTPUT_BYTES,
+    LoadedRun,
+    RunPatch,
+    RunRecord,
+    RunStatus,
+    Slot,
+    StepRecord,
+    Write,
+    checkpoint_bytes,
+)
+from shared.errors import CommitRejected, RunExists, StaleRun
 
 RUNS = "runs"
 TENANTS = "tenants"
-# Outputs larger than this live in runs/{runId}/outputs/{stepId} (written in
-# the same batch as the step's record). The largest workflow has 24 steps
-# (a 21-day programme), so inline outputs stay under 24 x 32 kB = 768 kB,
-# below Firestore's 1 MiB document limit, while typical outputs (a batch of
-# seeds, one day's sessions) stay inline and cost no extra write.
-INLINE_OUTPUT_LIMIT = 32_000
+# Outputs larger than this (UTF-8 bytes) live in runs/{runId}/outputs/{stepId}
+# (written in the same batch as the step's record); the engine has already
+# refused any output too large even for that document (see
+# shared/engine/records.py). Typical outputs (a batch of seeds, one day's
+# sessions) stay inline and cost no extra write.
+INLINE_OUTPUT_LIMIT = INLINE_OUTPUT_BYTES
 
 
 @functools.cache
@@ -90,7 +100,7 @@ class FirestoreRunStore:
     ) -> dict[str, Any]:
         data = record.model_dump(by_alias=True)
         data["status"] = record.status.value
-        if record.output is not None and len(record.output) > INLINE_OUTPUT_LIMIT:
+        if record.output is not None and checkpoint_bytes(record.output) > INLINE_OUTPUT_LIMIT:
             ref = self._run_ref(run_id).collection("outputs").document(step_id)
             batch.set(ref, {"output": record.output})
             data["output"] = None
@@ -145,6 +155,9 @@ class FirestoreRunStore:
             raise StaleRun(run_id) from exc
         except gexc.AlreadyExists as exc:
             raise RunExists(run_id) from exc
+        except gexc.InvalidArgument as exc:
+            # The same commit would be refused again: say so, so the step fails at once.
+            raise CommitRejected(f"Firestore refused the commit: {exc.message}") from exc
         return results[-1].update_time
 
     def read(self, path: str) -> dict[str, Any] | None:

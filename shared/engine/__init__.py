@@ -19,6 +19,9 @@ from shared.engine.ledger import COST_DECIMALS, USAGE_COLLECTION, UsageLedger
 from shared.engine.listing import Cursor, RunFilter, RunIndex, RunPage, RunSummary, matches
 from shared.engine.meter import StepMeter
 from shared.engine.records import (
+    INLINE_OUTPUT_BYTES,
+    MAX_COMMIT_BYTES,
+    MAX_OUTPUT_BYTES,
     Resume,
     RunRecord,
     RunStatus,
@@ -27,6 +30,7 @@ from shared.engine.records import (
     SubjectFields,
     TokenUsage,
     Write,
+    checkpoint_bytes,
 )
 from shared.engine.results import (
     OutboxStore,
@@ -47,6 +51,9 @@ from shared.engine.workflow import FanOut, Step, StepContext, Workflow
 __all__ = [
     "CANCELLED_ON_REQUEST",
     "COST_DECIMALS",
+    "INLINE_OUTPUT_BYTES",
+    "MAX_COMMIT_BYTES",
+    "MAX_OUTPUT_BYTES",
     "RESUMABLE",
     "USAGE_COLLECTION",
     "Clock",
@@ -90,6 +97,7 @@ __all__ = [
     "UsageLedger",
     "Workflow",
     "Write",
+    "checkpoint_bytes",
     "matches",
     "progress",
     "registry",

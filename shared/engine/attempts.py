@@ -12,14 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import BaseModel
-
 from shared.engine.meter import StepMeter
 from shared.engine.plan import RunPlan
 from shared.engine.records import RunRecord, StepRecord, StepStatus, total_usage
 from shared.engine.settings import EngineSettings
 from shared.engine.store import RunPatch
-from shared.errors import NonRetriableError, RateLimited, describe
+from shared.errors import CheckpointFailed, NonRetriableError, RateLimited, describe
 
 
 @dataclass
@@ -34,6 +32,8 @@ class StepFailure:
 
     @property
     def retriable(self) -> bool:
+        if isinstance(self.cause, CheckpointFailed):
+            return self.cause.retriable
         return not isinstance(self.cause, NonRetriableError)
 
     @property
@@ -136,7 +136,7 @@ class Attempts:
     def completed(
         self,
         step_id: str,
-        output: BaseModel,
+        checkpoint: str,
         *,
         attempt: int,
         started: datetime,
@@ -152,7 +152,7 @@ class Attempts:
             duration_ms=_millis(started, now),
             # The most recent failed attempt's error stays readable.
             error=previous.error if previous else None,
-            output=output.model_dump_json(),
+            output=checkpoint,
             usage=total_usage(previous.usage if previous else None, meter.usage),
             repairs=meter.repairs,
             model=meter.model,

@@ -16,14 +16,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.engine.attempts import Attempts, StepFailure
-from shared.engine.delivery import Outcome
+from shared.engine.delivery import Outcome, Stop
 from shared.engine.fencing import RunFence
 from shared.engine.plan import RunPlan
-from shared.engine.records import RunStatus, StepRecord, Write
+from shared.engine.records import RunStatus, StepRecord, StepStatus, Write
 from shared.engine.store import RunPatch
 from shared.engine.transitions import FailureReason, subject_status_writes, terminal_fields
 from shared.engine.workflow import Stage
-from shared.errors import RetryLater
+from shared.errors import CheckpointFailed, RetryLater, StaleRun
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,11 @@ class Commits:
         output: BaseModel,
         writes: Sequence[Write],
     ) -> None:
-        """The step's writes and checkpoint in one commit, with what the next stage needs."""
+        """The step's writes and checkpoint in one commit, with what the next stage needs.
+
+        Raises `CheckpointFailed` when the store fails the commit (anything
+        but a fence's stop), so the failure is the step's, not the delivery's.
+        """
         fence, plan = self.fence, self.plan
         with fence.lock:
             plan.outputs[step_id] = output
@@ -111,7 +115,43 @@ class Commits:
                 fails = self.attempts.add_marks(patch, plan.index(stage) + 1, now)
             elif stage_done:
                 patch.fields.update(terminal_fields(RunStatus.COMPLETED, None, now))
-            fence.write(patch, writes, fails_run=fails)
+            try:
+                fence.write(patch, writes, fails_run=fails)
+            except (Stop, StaleRun):
+                raise
+            except Exception as exc:
+                if self._landed(step_id, record, patch):
+                    log.warning("the step's commit reported an error but landed: %s", exc)
+                    if fails is not None:  # that commit ended the run (see RunFence.write)
+                        fence.stopped = Outcome.FAILED
+                        raise Stop(Outcome.FAILED) from None
+                    return
+                del plan.outputs[step_id]
+                raise CheckpointFailed(exc) from exc
+
+    def _landed(self, step_id: str, record: StepRecord, patch: RunPatch) -> bool:
+        """Whether a commit that raised (a timeout, say) was applied after all.
+
+        Recording a failure over a checkpoint that did land would run the
+        step, and pay for its model calls, once more.
+        """
+        fence = self.fence
+        try:
+            fresh = fence.store.load(fence.run.run_id)
+        except Exception:
+            return False
+        stored = None if fresh is None else fresh.record.steps.get(step_id)
+        if (
+            fresh is None
+            or stored is None
+            or fresh.record.lease_owner != fence.owner
+            or stored.status is not StepStatus.COMPLETED
+            or stored.started_at != record.started_at
+        ):
+            return False
+        fence.version = fresh.version
+        fence.applied(patch)
+        return True
 
     def step_failures(self, failures: list[StepFailure]) -> Outcome:
         """Record every failed step of the stage; retry the run or end it FAILED.

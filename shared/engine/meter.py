@@ -14,6 +14,11 @@ from typing import Any
 
 from shared.engine.records import MAX_FAILED_MODELS, FailedModel, TokenUsage
 
+# Repairs kept on a step's record (which lives in the run document): an
+# answer can need hundreds (every text of every session trimmed), and the
+# first ones say what went wrong; the rest are counted.
+MAX_REPAIRS = 20
+
 
 class StepMeter:
     """Thread-safe: a step body may call the model from several threads."""
@@ -24,6 +29,7 @@ class StepMeter:
         self._repairs: list[str] = []
         self._model: str | None = None
         self._failed: list[FailedModel] = []
+        self._more_repairs = 0
 
     def add_usage(
         self, model: str, prompt_tokens: int, completion_tokens: int, total_tokens: int
@@ -40,7 +46,9 @@ class StepMeter:
 
     def add_repairs(self, repairs: Sequence[str]) -> None:
         with self._lock:
-            self._repairs.extend(repairs)
+            room = max(MAX_REPAIRS - len(self._repairs), 0)
+            self._repairs.extend(repairs[:room])
+            self._more_repairs += len(repairs[room:])
 
     def add_answer(self, model: str | None, failed: Sequence[Any]) -> None:
         """Which model answered a call (None: none did) and which failed before it.
@@ -74,4 +82,5 @@ class StepMeter:
     @property
     def repairs(self) -> list[str]:
         with self._lock:
-            return list(self._repairs)
+            more = [f"and {self._more_repairs} more"] if self._more_repairs else []
+            return [*self._repairs, *more]

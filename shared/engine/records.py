@@ -85,6 +85,42 @@ class FailedModel(BaseModel):
 MAX_FAILED_MODELS = 8
 
 
+# What a checkpoint may weigh, in UTF-8 bytes of its JSON text. Firestore
+# holds at most 1 MiB (1,048,576 bytes) in a document and 1,048,487 bytes in
+# one field. An output up to INLINE_OUTPUT_BYTES stays in the run document
+# (the largest workflow has 24 steps: 24 x 32 kB = 768 kB, with room for the
+# rest of the run); a larger one is stored beside the run, in a document of
+# its own, which holds up to MAX_OUTPUT_BYTES (with room for the document's
+# name and field). A larger output fails its step before anything is written.
+INLINE_OUTPUT_BYTES = 32_000
+MAX_OUTPUT_BYTES = 1_000_000
+# One commit (a step's checkpoint and its writes) carries at most this much:
+# Firestore refuses a request over 10 MiB (10,485,760 bytes); the rest is
+# room for document names and the run's own fields.
+MAX_COMMIT_BYTES = 10_000_000
+
+
+def checkpoint_bytes(text: str) -> int:
+    """The size a checkpoint's JSON text takes in Firestore (UTF-8, as it stores strings)."""
+    return len(text.encode())
+
+
+def stored_bytes(value: Any) -> int:
+    """The size Firestore counts for a value: strings as UTF-8 + 1, numbers and times 8,
+    each map key as UTF-8 + 1 (its documented storage size calculation)."""
+    if isinstance(value, str):
+        return len(value.encode()) + 1
+    if isinstance(value, bytes):
+        return len(value) + 1
+    if isinstance(value, dict):
+        return sum(stored_bytes(str(k)) + stored_bytes(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return sum(stored_bytes(v) for v in value)
+    if value is None or isinstance(value, bool):
+        return 1
+    return 8  # numbers, timestamps, sentinels (increments, server times)
+
+
 class StepRecord(BaseModel):
     """One step's checkpoint and timeline entry.
 

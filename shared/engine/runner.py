@@ -20,8 +20,10 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from pydantic import BaseModel
 
 from shared import logs
 from shared.engine import registry
@@ -33,13 +35,28 @@ from shared.engine.fencing import Heartbeat, RunFence
 from shared.engine.ledger import UsageLedger
 from shared.engine.meter import StepMeter
 from shared.engine.plan import RunPlan
-from shared.engine.records import RunStatus
+from shared.engine.records import (
+    MAX_COMMIT_BYTES,
+    MAX_OUTPUT_BYTES,
+    RunStatus,
+    Write,
+    checkpoint_bytes,
+    stored_bytes,
+)
 from shared.engine.settings import EngineSettings
 from shared.engine.slots import TenantSlots
 from shared.engine.store import LoadedRun, RunPatch, RunStore
 from shared.engine.transitions import FailureReason
 from shared.engine.workflow import FanOut, Stage, Workflow
-from shared.errors import RetryLater, RunExists, StaleRun, describe
+from shared.errors import (
+    CheckpointFailed,
+    CommitTooLarge,
+    OutputTooLarge,
+    RetryLater,
+    RunExists,
+    StaleRun,
+    describe,
+)
 
 log = logging.getLogger(__name__)
 
@@ -257,23 +274,20 @@ class _Execution:
                     raise TypeError(
                         f"step returned {type(output).__name__}, expected {stage.output.__name__}"
                     )
+                checkpoint = self._checkpoint(step_id, output, ctx.writes)
             except Stop:
                 raise
             except Exception as exc:
-                failure = StepFailure(step_id, exc, started, attempt, meter)
-                # exc_info: an unexpected error's stack trace goes to the log
-                # (redacted, as an Error Reporting event); ours need no trace.
-                log.warning(
-                    "step attempt failed: %s",
-                    failure.message,
-                    extra={"attempt": attempt},
-                    exc_info=exc,
-                )
-                return failure
+                return self._failed(StepFailure(step_id, exc, started, attempt, meter))
             record = self.attempts.completed(
-                step_id, output, attempt=attempt, started=started, now=self.clock(), meter=meter
+                step_id, checkpoint, attempt=attempt, started=started, now=self.clock(), meter=meter
             )
-            self.commits.step_completed(stage, step_id, record, output, ctx.writes)
+            try:
+                self.commits.step_completed(stage, step_id, record, output, ctx.writes)
+            except CheckpointFailed as exc:
+                # The store refused the step's commit: that is this step's
+                # attempt failing, with the store's message on its record.
+                return self._failed(StepFailure(step_id, exc, started, attempt, meter))
             log.info(
                 "step completed",
                 extra={
@@ -283,3 +297,30 @@ class _Execution:
                 },
             )
             return None
+
+    def _checkpoint(self, step_id: str, output: BaseModel, writes: Sequence[Write]) -> str:
+        """The output's checkpoint text, once its commit is known to fit Firestore.
+
+        Sizes are known before the commit: what could never be stored fails
+        the step at once (nothing is written, no further model call is paid
+        for) instead of failing in Firestore on every attempt.
+        """
+        checkpoint = output.model_dump_json()
+        size = checkpoint_bytes(checkpoint)
+        if size > MAX_OUTPUT_BYTES:
+            raise OutputTooLarge(step_id, size, MAX_OUTPUT_BYTES)
+        total = size + sum(stored_bytes(w.path) + stored_bytes(w.data) for w in writes)
+        if total > MAX_COMMIT_BYTES:
+            raise CommitTooLarge(step_id, total, MAX_COMMIT_BYTES)
+        return checkpoint
+
+    def _failed(self, failure: StepFailure) -> StepFailure:
+        # exc_info: an unexpected error's stack trace goes to the log
+        # (redacted, as an Error Reporting event); ours need no trace.
+        log.warning(
+            "step attempt failed: %s",
+            failure.message,
+            extra={"attempt": failure.attempt},
+            exc_info=failure.cause,
+        )
+        return failure

@@ -67,3 +67,63 @@ class CrashingStore:
                 self.armed, self.dead = False, True
                 raise SimulatedCrash(f"crash after {self.point} {self.step or ''}")
         return result
+
+
+@dataclass
+class FailingCommitStore:
+    """The store's commit that completes `step` raises `error`, `times` times; then it works.
+
+    Unlike a crash, the process lives on and sees the error, as it sees a
+    Firestore error after a step's body returned. With `landed`, the commit
+    is applied before the error is raised (an answer lost on its way back).
+    """
+
+    inner: RunStore
+    step: str
+    error: Exception
+    times: int = 1
+    landed: bool = False
+    raised: int = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def update(
+        self, run_id: str, version: object, patch: RunPatch, writes: Sequence[Write] = ()
+    ) -> object:
+        completes = any(
+            step_id == self.step and record.status is StepStatus.COMPLETED
+            for step_id, record in patch.steps.items()
+        )
+        if not completes or self.raised >= self.times:
+            return self.inner.update(run_id, version, patch, writes)
+        self.raised += 1
+        if self.landed:
+            self.inner.update(run_id, version, patch, writes)
+        raise self.error
+
+
+@dataclass
+class PoisonedCommitStore:
+    """Adds `poison` to the commit that completes `step`, so Firestore itself refuses it.
+
+    The error then comes from the real store over the wire (an emulator's
+    InvalidArgument for a value over Firestore's limits, say), not from a stand-in.
+    """
+
+    inner: RunStore
+    step: str
+    poison: Write
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def update(
+        self, run_id: str, version: object, patch: RunPatch, writes: Sequence[Write] = ()
+    ) -> object:
+        completes = any(
+            step_id == self.step and record.status is StepStatus.COMPLETED
+            for step_id, record in patch.steps.items()
+        )
+        extra = [self.poison] if completes else []
+        return self.inner.update(run_id, version, patch, [*writes, *extra])
