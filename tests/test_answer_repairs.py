@@ -88,11 +88,11 @@ def test_over_long_texts_are_trimmed_to_their_cap_at_a_word() -> None:
     value, repairs = validate_repaired(DaySessions, json.dumps(answer))
 
     description = value.sessions[1].description
-    assert len(description) <= 2000
+    assert len(description) <= 1500
     assert long_text(2600).startswith(description)
     assert long_text(2600)[len(description)] == " ", "cut at a word boundary"
     assert len(value.sessions[2].title) <= 200
-    assert f"description: trimmed from 2600 to {len(description)} characters (cap 2000)" in repairs
+    assert f"description: trimmed from 2600 to {len(description)} characters (cap 1500)" in repairs
     assert any(r.startswith("title: trimmed from 230 to ") for r in repairs)
 
 
@@ -102,7 +102,7 @@ def test_over_long_list_items_are_trimmed() -> None:
 
     value, repairs = validate_repaired(DaySessions, json.dumps(answer))
 
-    assert len(value.sessions[0].materials_needed[1]) <= 300
+    assert len(value.sessions[0].materials_needed[1]) <= 200
     assert repairs[0].startswith("materials_needed: trimmed from 400 to ")
 
 
@@ -158,6 +158,71 @@ def test_a_concept_outline_out_of_order_is_put_in_order() -> None:
     assert repairs == ["activityOutline: sorted by day"]
 
 
+def test_a_list_over_its_cap_keeps_its_first_items() -> None:
+    answer = day(3)
+    answer["sessions"][0]["materials_needed"] = [f"item {i}" for i in range(15)]
+
+    value, repairs = validate_repaired(DaySessions, json.dumps(answer))
+
+    assert value.sessions[0].materials_needed == [f"item {i}" for i in range(12)]
+    assert repairs == ["materials_needed: cut from 15 to 12 items (cap 12)"]
+
+
+def test_a_seeds_tags_over_their_cap_are_cut() -> None:
+    schema = seed_batch_schema(5)
+    answer = example(schema)
+    answer["seeds"][1]["suggestedTags"] = [f"tag {i}" for i in range(10_000)]
+
+    value, repairs = validate_repaired(schema, json.dumps(answer))
+
+    assert value.seeds[1].suggested_tags == [f"tag {i}" for i in range(10)]  # type: ignore[attr-defined]
+    assert repairs == ["suggested_tags: cut from 10000 to 10 items (cap 10)"]
+
+
+def test_seeds_past_the_count_are_cut_after_repeats_are_dropped() -> None:
+    schema = seed_batch_schema(5)
+    answer = example(schema)
+    extra = copy.deepcopy(answer["seeds"][0])
+    extra["title"] = "One seed too many"
+    answer["seeds"] += [copy.deepcopy(answer["seeds"][3]), extra]
+    assert len(answer["seeds"]) == 7
+
+    value, repairs = validate_repaired(schema, json.dumps(answer))
+
+    assert [s.title for s in value.seeds] == [s["title"] for s in answer["seeds"][:5]]  # type: ignore[attr-defined]
+    assert repairs == ["seeds: dropped 1 exact duplicate", "seeds: cut from 6 to 5 items (cap 5)"]
+
+
+def test_sessions_past_the_cap_are_cut_keeping_the_earliest() -> None:
+    answer = day(3)
+    first = answer["sessions"][0]
+    answer["sessions"] = []
+    for hour in range(20, 6, -1):  # 14 sessions, latest first
+        session = copy.deepcopy(first)
+        session["title"] = f"At {hour}"
+        session["start_time"], session["end_time"] = f"{hour:02d}:00", f"{hour:02d}:30"
+        answer["sessions"].append(session)
+
+    value, repairs = validate_repaired(DaySessions, json.dumps(answer))
+
+    assert [s.start_time for s in value.sessions] == [f"{h:02d}:00" for h in range(7, 19)]
+    assert repairs == [
+        "sessions: sorted by start_time",
+        "sessions: cut from 14 to 12 items (cap 12)",
+    ]
+
+
+def test_days_past_the_duration_are_cut_after_sorting() -> None:
+    schema = daily_structure_schema(5)
+    answer = example(daily_structure_schema(6))
+    answer["days"].reverse()
+
+    value, repairs = validate_repaired(schema, json.dumps(answer))
+
+    assert [d.day_number for d in value.days] == [1, 2, 3, 4, 5]
+    assert repairs == ["days: sorted by day_number", "days: cut from 6 to 5 items (cap 5)"]
+
+
 def test_a_clean_answer_has_no_repairs() -> None:
     value, repairs = validate_repaired(DaySessions, json.dumps(day(3)))
     assert len(value.sessions) == 3
@@ -189,9 +254,17 @@ def test_strict_validation_repairs_nothing() -> None:
     out_of_order = day(3)
     out_of_order["sessions"].reverse()
     over_long = day(3)
-    over_long["sessions"][0]["description"] = long_text(2100)
+    over_long["sessions"][0]["description"] = long_text(1600)
 
     with pytest.raises(ValidationError, match="in order of start_time"):
         DaySessions.model_validate(out_of_order)
-    with pytest.raises(ValidationError, match="at most 2000 characters"):
+    with pytest.raises(ValidationError, match="at most 1500 characters"):
         DaySessions.model_validate(over_long)
+
+
+def test_strict_validation_refuses_a_list_over_its_cap() -> None:
+    answer = day(3)
+    answer["sessions"][0]["materials_needed"] = [f"item {i}" for i in range(13)]
+
+    with pytest.raises(ValidationError, match="at most 12 items"):
+        DaySessions.model_validate(answer)

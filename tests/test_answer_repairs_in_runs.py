@@ -68,7 +68,7 @@ def test_sloppy_days_are_repaired_with_one_call_per_step(stack: Stack) -> None:
         assert starts == sorted(starts)
         titles = [s["title"] for s in day["sessions"]]
         assert len(titles) == len(set(titles)), "the repeated session was dropped"
-        assert all(len(s["description"]) <= 2000 for s in day["sessions"])
+        assert all(len(s["description"]) <= 1500 for s in day["sessions"])
     days = _day_steps(stack, created["runId"])
     assert len(days) == DAYS
     for step in days:

@@ -48,6 +48,10 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # retry policy uses the same set: 408 timeout, 409 lock timeout, 429, 5xx).
 _RETRIABLE_4XX = frozenset({408, 409, 429})
 _PROVIDER_MESSAGE_LIMIT = 300
+# The model name an answer reports is stored with every seed, project and
+# programme (`aiModel`) and in each step's usage: a provider's name is never
+# this long, and a misbehaving server's is cut to it.
+MODEL_NAME_LIMIT = 100
 
 
 class _SchemaMismatch(Exception):
@@ -249,7 +253,10 @@ class OpenAILanguageModel:
             raise _SchemaMismatch(describe_validation_error(exc)) from exc
         if meter is not None and repairs:
             meter.add_repairs(repairs)
-        return Generation(value=value, model=completion.model or self._model)
+        return Generation(value=value, model=self._answered_by(completion.model))
+
+    def _answered_by(self, reported: str | None) -> str:
+        return (reported or self._model)[:MODEL_NAME_LIMIT]
 
     def _status_error(self, exc: openai.APIStatusError) -> Exception:
         status = exc.status_code

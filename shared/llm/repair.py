@@ -1,12 +1,17 @@
 """Deterministic repairs of a model's answer, declared on the answer models themselves.
 
 Models are sloppy in ways a program fixes for free: a day's sessions out of
-order, a text a few words over its storage cap, the same seed twice. Paying
-for another call to fix those wastes money and often fails again, so the
-answer models mark what may be repaired (`Capped` strings, `SortedBy` and
-`DropDuplicates` lists) and validation repairs it on the way in. What cannot
-be repaired (a missing field, a wrong type, too few items) still fails
-validation, and only that costs a retry.
+order, a text a few words over its storage cap, a list with more items than
+asked for, the same seed twice. Paying for another call to fix those wastes
+money and often fails again, so the answer models mark what may be repaired
+(`Capped` strings and lists, `SortedBy` and `DropDuplicates` lists) and
+validation repairs it on the way in. What cannot be repaired (a missing
+field, a wrong type, too few items) still fails validation, and only that
+costs a retry.
+
+Every string and list of an answer model is `Capped` (or bounded by an
+enum or a pattern), so no schema-valid answer can outgrow what a checkpoint
+can store (tests/test_checkpoint_sizes.py measures the largest one).
 
 Repairs happen only when validation is given a repair log (`validate_repaired`),
 that is on a fresh answer from a model. Requests, stored documents and
@@ -66,10 +71,15 @@ def trim_at_word(text: str, max_length: int, min_length: int = 0) -> str:
 
 @dataclass(frozen=True)
 class Capped:
-    """A string with length bounds; an answer over `max_length` is trimmed at a word boundary.
+    """A string or a list with length bounds; an answer over `max_length` is cut to it.
 
-    Use as `Annotated[str, Capped(200, min_length=5)]`. The bounds appear in
-    the JSON schema as `minLength`/`maxLength`, like any string constraint.
+    Use as `Annotated[str, Capped(200, min_length=5)]` (a string over its cap
+    is trimmed at a word boundary) or `Annotated[list[Item], Capped(10)]` (a
+    list keeps its first 10 items). The bounds appear in the JSON schema as
+    `minLength`/`maxLength` or `minItems`/`maxItems`. On a list, put `Capped`
+    first among the list's annotations, so that sorting and dropping repeats
+    happen before the cut (the earliest sessions are kept, not the first
+    ones the model wrote; a repeat does not push a distinct item out).
     """
 
     max_length: int
@@ -78,10 +88,23 @@ class Capped:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        bounded = core_schema.str_schema(
-            min_length=self.min_length or None, max_length=self.max_length
+        if source is str:
+            bounded: core_schema.CoreSchema = core_schema.str_schema(
+                min_length=self.min_length or None, max_length=self.max_length
+            )
+            return core_schema.with_info_before_validator_function(self._trim, bounded)
+        inner = handler(source)
+        if inner["type"] != "list":
+            raise TypeError(
+                f"Capped applies to str or to a list directly (first of its annotations), "
+                f"not to {source!r}"
+            )
+        bounded = core_schema.list_schema(
+            inner.get("items_schema"),
+            min_length=self.min_length or None,
+            max_length=self.max_length,
         )
-        return core_schema.with_info_before_validator_function(self._trim, bounded)
+        return core_schema.with_info_before_validator_function(self._cut, bounded)
 
     def _trim(self, value: Any, info: ValidationInfo) -> Any:
         log = _repair_log(info)
@@ -93,6 +116,16 @@ class Capped:
             f"(cap {self.max_length})"
         )
         return trimmed
+
+    def _cut(self, value: Any, info: ValidationInfo) -> Any:
+        log = _repair_log(info)
+        if log is None or not isinstance(value, list) or len(value) <= self.max_length:
+            return value
+        log.append(
+            f"{_where(info)}: cut from {len(value)} to {self.max_length} items "
+            f"(cap {self.max_length})"
+        )
+        return value[: self.max_length]
 
 
 @dataclass(frozen=True)
@@ -130,7 +163,7 @@ class SortedBy:
 class DropDuplicates:
     """A list whose items must differ; exact repeats are dropped while enough items remain.
 
-    Place it after the list's `Len(...)`: the minimum count is read from it.
+    Place it after the list's `Capped(...)`: the minimum count is read from it.
     When dropping would leave too few items, the answer fails validation (a
     retry is needed anyway), and strict validation always refuses repeats.
     """
@@ -139,7 +172,7 @@ class DropDuplicates:
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
         inner = handler(source)
-        min_items = int(inner.get("min_length") or 0)
+        min_items = _min_items(inner)
 
         def drop(value: Any, info: ValidationInfo) -> Any:
             log = _repair_log(info)
@@ -160,6 +193,15 @@ class DropDuplicates:
         return core_schema.with_info_before_validator_function(
             drop, core_schema.no_info_after_validator_function(_refuse_repeats, inner)
         )
+
+
+def _min_items(schema: Any) -> int:
+    """The minimum length of the list schema `schema` is, or wraps (in validator functions)."""
+    while isinstance(schema, dict):
+        if schema.get("type") == "list":
+            return int(schema.get("min_length") or 0)
+        schema = schema.get("schema")
+    return 0
 
 
 def _refuse_repeats(items: list[Any]) -> list[Any]:

@@ -23,7 +23,7 @@ from typing import Any
 
 from shared.errors import SchemaExampleError
 
-__all__ = ["SchemaExampleError", "example_for_schema"]
+__all__ = ["SchemaExampleError", "example_for_schema", "largest_for_schema"]
 
 _FILLER = " placeholder"
 
@@ -98,9 +98,9 @@ class _Walker:
         if kind == "string":
             return self._string(schema, path)
         if kind == "integer":
-            return _integer(schema, self._indexes[-1] if self._indexes else None)
+            return self._integer(schema, path)
         if kind == "number":
-            return _number(schema)
+            return self._number(schema, path)
         if kind == "boolean":
             default = schema.get("default")
             return default if isinstance(default, bool) else False
@@ -128,6 +128,12 @@ class _Walker:
             return self.value(merged, path)
         finally:
             self._active_refs.pop()
+
+    def _integer(self, schema: Mapping[str, Any], path: str) -> int:
+        return _integer(schema, self._indexes[-1] if self._indexes else None)
+
+    def _number(self, schema: Mapping[str, Any], path: str) -> float:
+        return _number(schema)
 
     def _enum(self, schema: Mapping[str, Any], path: str) -> Any:
         options = schema["enum"]
@@ -216,6 +222,57 @@ class _Walker:
         minutes = (9 * 60 + self._time_slot * 30) % (24 * 60)
         self._time_slot += 1
         return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+class _LargestWalker(_Walker):
+    """Every array at its maxItems, every string at its maximum length, filled with `fill`.
+
+    A schema with no upper bound somewhere (an array without maxItems, a
+    free string without a length cap, an unbounded number) has no largest
+    value: that is reported as a `SchemaExampleError` naming the place.
+    """
+
+    def __init__(self, root: Mapping[str, Any], text: str, fill: str) -> None:
+        super().__init__(root, text)
+        self._fill = fill
+
+    def _enum(self, schema: Mapping[str, Any], path: str) -> Any:
+        options = schema["enum"]
+        if not isinstance(options, list) or not options:
+            raise SchemaExampleError(f"Empty enum at {path or 'the root'}")
+        return max(options, key=lambda option: len(str(option)))
+
+    def _array(self, schema: Mapping[str, Any], path: str) -> list[Any]:
+        if isinstance(schema.get("prefixItems"), list):
+            return super()._array(schema, path)
+        if schema.get("maxItems") is None:
+            raise SchemaExampleError(f"Unbounded array at {path or 'the root'}: no maxItems")
+        return super()._array({**schema, "minItems": schema["maxItems"]}, path)
+
+    def _string(self, schema: Mapping[str, Any], path: str) -> str:
+        if schema.get("format") in _FORMAT_EXAMPLES or isinstance(schema.get("pattern"), str):
+            return super()._string(schema, path)
+        _, max_len = _length_bounds(schema)
+        if max_len is None:
+            raise SchemaExampleError(f"Unbounded string at {path or 'the root'}: no length cap")
+        # The path first keeps items distinct (validators refuse exact repeats).
+        head = f"{self._text} ({path})"[:max_len]
+        return head + self._fill * (max_len - len(head))
+
+    def _integer(self, schema: Mapping[str, Any], path: str) -> int:
+        low, high, _, high_open = _bounds(schema)
+        if high is None:
+            raise SchemaExampleError(f"Unbounded integer at {path or 'the root'}: no maximum")
+        if self._indexes and low is not None:
+            return super()._integer(schema, path)  # day 1, 2, 3... along an array
+        return math.ceil(high) - 1 if high_open else math.floor(high)
+
+    def _number(self, schema: Mapping[str, Any], path: str) -> float:
+        low, high, _, _ = _bounds(schema)
+        if low is None or high is None:
+            raise SchemaExampleError(f"Unbounded number at {path or 'the root'}")
+        # A third of the range: as many digits as a float's JSON text has.
+        return float(low) + (float(high) - float(low)) / 3
 
 
 _HINTED_RANGE = re.compile(r"(\d+) to (\d+) characters")
@@ -339,3 +396,17 @@ def example_for_schema(json_schema: dict[str, Any], *, text: str = "Offline plac
     pattern none of its candidate strings matches).
     """
     return _Walker(json_schema, text).value(json_schema, "")
+
+
+def largest_for_schema(json_schema: dict[str, Any], *, fill: str = "\x01", text: str = "") -> Any:
+    """The largest JSON value `json_schema` accepts: every list and string at its cap.
+
+    Strings start with their field path (so items differ) and are padded
+    with `fill`; the default, a control character, is what costs the most
+    in a checkpoint's JSON text (six bytes: "\\u0001"). Used to prove that
+    no schema-valid answer outgrows what a checkpoint can store, and by the
+    OpenAI-compatible double to answer the largest valid answer.
+
+    Raises `SchemaExampleError` where the schema has no upper bound.
+    """
+    return _LargestWalker(json_schema, text, fill).value(json_schema, "")

@@ -1,6 +1,7 @@
 """brainstorm.generate-seeds: the request, the run input, the LLM's answer, the stored seed.
 
-Bounds are docs/workflows.md's. The LLM answer models are also the structured
+Bounds are docs/workflows.md's (tags, which REFERENCE.md leaves unbounded,
+are ours: at most 10 of at most 50 characters). The LLM answer models are also the structured
 output schema sent to the model, so a bound here is a bound the model is
 asked to respect and is checked against on the way back; the repairs
 declared here (`shared.llm.repair`) fix the sloppy answers that need no
@@ -12,12 +13,16 @@ from __future__ import annotations
 import functools
 from typing import Annotated
 
-from annotated_types import Len
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 from pydantic.alias_generators import to_camel
 
 from shared.llm.repair import Capped, DropDuplicates
 from shared.models.common import CamelModel, RequestModel, WholeNumber
+
+# A seed's tags: REFERENCE.md says only "list of strings"; these caps keep a
+# seed (and so the batch's checkpoint) bounded.
+MAX_TAGS = 10
+Tag = Annotated[str, Capped(50)]
 
 Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=1000)]
 
@@ -47,7 +52,7 @@ class SeedDraft(CamelModel):
     title_formal: Annotated[str, Capped(200, min_length=5)]
     description_formal: Annotated[str, Capped(2000, min_length=50)]
     approval_likelihood_formal: float = Field(ge=0.0, le=1.0)
-    suggested_tags: list[str] | None = None
+    suggested_tags: Annotated[list[Tag], Capped(MAX_TAGS)] | None = None
     estimated_duration: int | None = Field(default=None, ge=5, le=21)
     estimated_participants: int | None = Field(default=None, ge=16, le=60)
 
@@ -56,12 +61,13 @@ class SeedDraft(CamelModel):
 def seed_batch_schema(count: int) -> type[BaseModel]:
     """The structured-output schema for exactly `count` seeds (minItems = maxItems).
 
-    Exact repeats are dropped when the rest still make `count`.
+    Exact repeats are dropped when the rest still make `count`; seeds past
+    `count` are cut.
     """
     return create_model(
         f"Seeds{count}",
         __config__=ConfigDict(extra="forbid"),
-        seeds=(Annotated[list[SeedDraft], Len(count, count), DropDuplicates()], ...),
+        seeds=(Annotated[list[SeedDraft], Capped(count, min_length=count), DropDuplicates()], ...),
     )
 
 

@@ -4,7 +4,13 @@ Field names are docs/workflows.md's (snake_case, as the app's programme editor
 uses them). Cross-field rules (a day per day number, sessions that end after
 they start) are validators on the structured-output models, so an answer
 that breaks them is retried like any other schema violation, unless a repair
-declared here (order, over-long text, exact repeats) fixes it first.
+declared here (order, over-long text or lists, exact repeats) fixes it first.
+
+REFERENCE.md bounds a session's title (200) and a day's theme (200) and
+focuses (500); the other caps are ours, chosen so that the largest valid day
+(12 sessions, every text and list full) still fits one checkpoint
+(tests/test_checkpoint_sizes.py): a session's long texts 1500 characters,
+a list item 200, at most 6 learning objectives and 12 materials.
 """
 
 from __future__ import annotations
@@ -13,7 +19,6 @@ import functools
 from enum import StrEnum
 from typing import Annotated, Self
 
-from annotated_types import Len
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
 from shared.llm.repair import Capped, DropDuplicates, SortedBy
@@ -40,8 +45,8 @@ class ActivityType(StrEnum):
 TimeOfDay = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 Short = Annotated[str, Capped(200, min_length=1)]
 Focus = Annotated[str, Capped(500, min_length=1)]
-Body = Annotated[str, Capped(2000, min_length=1)]
-Item = Annotated[str, Capped(300, min_length=1)]
+Body = Annotated[str, Capped(1500, min_length=1)]
+Item = Annotated[str, Capped(200, min_length=1)]
 
 
 class _Strict(BaseModel):
@@ -57,11 +62,13 @@ class DayPlan(_Strict):
     morning_focus_formal: Focus
     afternoon_focus_formal: Focus
     evening_focus_formal: Focus
-    key_learning_outcomes: Annotated[list[Item], Len(1, 10)]
+    key_learning_outcomes: Annotated[list[Item], Capped(10, min_length=1)]
 
 
-# The model may list days in any order; they are put in order of day_number.
-Days = Annotated[list[DayPlan], SortedBy("day_number")]
+# The model may list days in any order; they are put in order of day_number,
+# then days past the cap are cut (the first days are kept).
+BY_DAY_NUMBER = SortedBy("day_number")
+Days = Annotated[list[DayPlan], Capped(21, min_length=1), BY_DAY_NUMBER]
 
 
 class DailyStructure(_Strict):
@@ -80,7 +87,14 @@ def daily_structure_schema(duration_days: int) -> type[DailyStructure]:
     return create_model(
         f"DailyStructure{duration_days}Days",
         __base__=DailyStructure,
-        days=(Annotated[Days, Len(duration_days, duration_days)], ...),
+        days=(
+            Annotated[
+                list[DayPlan],
+                Capped(duration_days, min_length=duration_days),
+                BY_DAY_NUMBER,
+            ],
+            ...,
+        ),
     )
 
 
@@ -90,9 +104,9 @@ class ProgrammeSession(_Strict):
     activity_type: ActivityType
     start_time: TimeOfDay
     end_time: TimeOfDay
-    learning_objectives: Annotated[list[Item], Len(0, 10)]
+    learning_objectives: Annotated[list[Item], Capped(6)]
     methodology: Body
-    materials_needed: Annotated[list[Item], Len(0, 20)]
+    materials_needed: Annotated[list[Item], Capped(12)]
     preparation_notes: Body
     space_requirements: Focus
     group_size: Short
@@ -110,9 +124,10 @@ class ProgrammeSession(_Strict):
 
 
 class DaySessions(_Strict):
-    # A model's answer out of start-time order is sorted, exact repeats dropped.
+    # A model's answer out of start-time order is sorted, exact repeats
+    # dropped, then sessions past the cap cut (the earliest are kept).
     sessions: Annotated[
-        list[ProgrammeSession], Len(3, 12), DropDuplicates(), SortedBy("start_time")
+        list[ProgrammeSession], Capped(12, min_length=3), DropDuplicates(), SortedBy("start_time")
     ]
 
     @model_validator(mode="after")

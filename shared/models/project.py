@@ -3,7 +3,8 @@
 Wire names are docs/workflows.md's exactly (the wizard's snake_case keys, the
 concept's camelCase fields), so models here use them as attribute names and
 the frontend needs no mapping layer. Bounds are docs/workflows.md's; where it
-gives none for a free-text field, a generous cap keeps documents bounded.
+gives none (a free-text field, the DNA's lists, budget amounts), a generous
+cap keeps documents and checkpoints bounded.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import functools
 from typing import Annotated, Literal, Self
 
-from annotated_types import Len
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -105,11 +105,11 @@ class TargetGroup(_Strict):
     age_range: AgeGroup
     size: int = Field(ge=16, le=60)
     profile: TargetProfile
-    specific_needs: list[Annotated[str, Capped(300)]]
+    specific_needs: Annotated[list[Annotated[str, Capped(300)]], Capped(10)]
 
 
 class LanguageNeeds(_Strict):
-    primary: list[Annotated[str, Capped(60, min_length=1)]]
+    primary: Annotated[list[Annotated[str, Capped(60, min_length=1)]], Capped(10)]
     translation_required: bool
     interpretation_needed: bool
 
@@ -148,14 +148,19 @@ class LearningOutcome(_Strict):
     outcome: Annotated[str, Capped(500, min_length=10)]
 
 
+# Euros. JSON integers have no size of their own: a cap keeps an amount a
+# number a person could mean (and a checkpoint bounded).
+MAX_EUROS = 10_000_000
+
+
 class BudgetBreakdown(_Strict):
-    organizational: int = Field(ge=0)
-    travel_min: int = Field(ge=0)
-    travel_max: int = Field(ge=0)
-    individual_min: int = Field(ge=0)
-    individual_max: int = Field(ge=0)
-    inclusion: int = Field(ge=0)
-    exceptional: int | None = Field(default=None, ge=0)
+    organizational: int = Field(ge=0, le=MAX_EUROS)
+    travel_min: int = Field(ge=0, le=MAX_EUROS)
+    travel_max: int = Field(ge=0, le=MAX_EUROS)
+    individual_min: int = Field(ge=0, le=MAX_EUROS)
+    individual_max: int = Field(ge=0, le=MAX_EUROS)
+    inclusion: int = Field(ge=0, le=MAX_EUROS)
+    exceptional: int | None = Field(default=None, ge=0, le=MAX_EUROS)
 
     @model_validator(mode="after")
     def _ranges(self) -> Self:
@@ -165,8 +170,8 @@ class BudgetBreakdown(_Strict):
 
 
 class BudgetRange(_Strict):
-    min: int = Field(ge=0)
-    max: int = Field(ge=0)
+    min: int = Field(ge=0, le=MAX_EUROS)
+    max: int = Field(ge=0, le=MAX_EUROS)
     currency: Literal["EUR"]
     breakdown: BudgetBreakdown
 
@@ -181,18 +186,20 @@ Long = Annotated[str, Capped(2000, min_length=100)]
 Narrative = Annotated[str, Capped(1000, min_length=80)]
 
 
-# The model may list days in any order; they are put in order of day.
-Outline = Annotated[list[OutlineDay], SortedBy("day")]
+# The model may list days in any order; they are put in order of day, then
+# days past the cap are cut (the first days are kept).
+BY_DAY = SortedBy("day")
+Outline = Annotated[list[OutlineDay], Capped(21, min_length=5), BY_DAY]
 
 
 class ProjectConcept(_Strict):
     title: Annotated[str, Capped(200, min_length=5)]
     tagline: Annotated[str, Capped(300, min_length=10)]
-    objectives: Annotated[list[Objective], Len(3, 5)]
+    objectives: Annotated[list[Objective], Capped(5, min_length=3)]
     targetGroupDescription: Long
     targetGroupDescriptionFormal: Long
-    activityOutline: Annotated[Outline, Len(5, 21)]
-    learningOutcomes: Annotated[list[LearningOutcome], Len(5, 10)]
+    activityOutline: Outline
+    learningOutcomes: Annotated[list[LearningOutcome], Capped(10, min_length=5)]
     inclusionPlanOverview: Long
     inclusionPlanOverviewFormal: Long
     partnerProfile: Long
@@ -217,7 +224,10 @@ def concept_schema(duration_days: int) -> type[ProjectConcept]:
     return create_model(
         f"ProjectConcept{duration_days}Days",
         __base__=ProjectConcept,
-        activityOutline=(Annotated[Outline, Len(duration_days, duration_days)], ...),
+        activityOutline=(
+            Annotated[list[OutlineDay], Capped(duration_days, min_length=duration_days), BY_DAY],
+            ...,
+        ),
     )
 
 
