@@ -26,12 +26,14 @@ from pydantic import BaseModel
 from shared.engine import (
     INLINE_OUTPUT_BYTES,
     MAX_OUTPUT_BYTES,
+    RUN_OUTPUTS_BUDGET,
     StepRecord,
     StepStatus,
     TokenUsage,
     checkpoint_bytes,
 )
 from shared.engine.meter import MAX_REPAIRS
+from shared.engine.records import MAX_FAILED_MODELS, FailedModel
 from shared.llm.openai_model import MODEL_NAME_LIMIT
 from shared.llm.schema_example import largest_for_schema
 from shared.llm.structured_output import provider_schema
@@ -135,12 +137,13 @@ def largest_checkpoints() -> list[Checkpoint]:
     return found
 
 
-def largest_step_record_bytes(inline_output_bytes: int) -> int:
-    """A step record as the run document holds it, every field at its largest.
+def largest_step_record_bytes() -> int:
+    """A step record as the run document holds it, every field but its output at its largest.
 
     The error is `describe`'s 500 characters at four bytes each; the repairs
     are the meter's cap of the longest repair line; the usage names the
-    longest model name.
+    longest model name; the failed models are as many as a record keeps,
+    each with such an error.
     """
     now = datetime(2030, 1, 1, tzinfo=UTC)
     record = StepRecord(
@@ -150,7 +153,8 @@ def largest_step_record_bytes(inline_output_bytes: int) -> int:
         finished_at=now,
         duration_ms=10**9,
         error=FILLS[1] * 500,
-        output="x" * inline_output_bytes,
+        output="x" * INLINE_OUTPUT_BYTES,
+        output_external=True,
         usage=TokenUsage(
             prompt_tokens=10**9,
             completion_tokens=10**9,
@@ -161,13 +165,21 @@ def largest_step_record_bytes(inline_output_bytes: int) -> int:
         repairs=["preparation_notes_formal: trimmed from 1000000 to 1500 characters (cap 1500)"]
         * MAX_REPAIRS
         + ["and 99999 more"],
+        model=MODEL,
+        failed_models=[FailedModel(model=MODEL, error=FILLS[1] * 500)] * MAX_FAILED_MODELS,
     )
-    return len(record.model_dump_json(by_alias=True).encode())
+    return record.inline_bytes()
 
 
 def largest_run_document_bytes(workflow: str) -> int:
-    """Every step of the workflow's largest run at the inline limit, and 16 kB of run fields."""
-    return STEPS[workflow] * largest_step_record_bytes(INLINE_OUTPUT_BYTES) + 16_000
+    """The most the run document of the workflow's largest run can weigh.
+
+    Outputs stay inline only while the step records, them included, fit
+    RUN_OUTPUTS_BUDGET; after that each record can still grow to its
+    largest without an output (a long error, failed models), and the run's
+    own fields take at most 16 kB (its input, its order of steps, usage).
+    """
+    return RUN_OUTPUTS_BUDGET + STEPS[workflow] * largest_step_record_bytes() + 16_000
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from shared.engine import (
     MAX_COMMIT_BYTES,
     MAX_OUTPUT_BYTES,
+    RUN_OUTPUTS_BUDGET,
     Engine,
     Outcome,
     RunStatus,
@@ -228,3 +229,36 @@ def test_one_fan_out_items_failed_commit_leaves_the_other_items_committed(
     assert "Firestore unavailable" in (steps["day-2"].error or "")
     assert engine.deliver() == COMPLETED
     assert recorder.calls["day-1"] == recorder.calls["day-3"] == 1
+
+
+def many_blobs_workflow(recorder: Recorder, items: int, size: int) -> Workflow[Job]:
+    """A fan-out of `items` steps, each returning `size` characters."""
+    wf: Workflow[Job] = Workflow(
+        id="test.blobs", input_model=Job, description="many outputs", subject=SUBJECT
+    )
+
+    def every(ctx: StepContext[Any]) -> list[int]:
+        return list(range(1, items + 1))
+
+    @wf.fan_out("blob", over=every)
+    def blob(ctx: StepContext[Job], n: int) -> Blob:
+        recorder.hit(f"blob-{n}", ctx)
+        return Blob(text=str(n) * size)
+
+    return wf
+
+
+def test_outputs_go_beside_the_run_once_its_records_fill_their_budget(
+    engine: Harness, recorder: Recorder
+) -> None:
+    engine.start(many_blobs_workflow(recorder, items=20, size=30_000))
+
+    assert engine.run_to_end().run.status is RunStatus.COMPLETED
+
+    records = engine.run().steps.values()
+    inline = [r for r in records if r.output is not None and not r.output_external]
+    beside = [r for r in records if r.output_external]
+    assert len(inline) + len(beside) == 20
+    assert inline, "small outputs stay in the run document"
+    assert beside, "the rest go beside it"
+    assert sum(r.inline_bytes() for r in records) <= RUN_OUTPUTS_BUDGET

@@ -93,3 +93,21 @@ def test_only_outputs_flagged_external_are_read_from_beside_the_run(stack: Stack
     assert reloaded is not None
     assert reloaded.record.steps["generate-seeds"].output == '{"a": 1}'
     assert reloaded.record.steps["load-session"].output == big
+
+
+def test_an_output_the_engine_placed_beside_the_run_is_stored_and_read_there(stack: Stack):
+    store = stack.services.store
+    created = stack.create_brainstorm()
+    run_id = created["runId"]
+    loaded = store.load(run_id)
+    assert loaded is not None
+    small = json.dumps({"text": "small"})
+    record = StepRecord(status=StepStatus.COMPLETED, output=small, output_external=True)
+
+    store.update(run_id, loaded.version, RunPatch(steps={"generate-seeds": record}))
+
+    stored = stack.run_doc(run_id)["steps"]["generate-seeds"]
+    assert (stored["output"], stored["outputExternal"]) == (None, True)
+    reloaded = store.load(run_id)
+    assert reloaded is not None
+    assert reloaded.record.steps["generate-seeds"].output == small

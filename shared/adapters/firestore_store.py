@@ -36,8 +36,9 @@ from shared.errors import CommitRejected, RunExists, StaleRun
 
 RUNS = "runs"
 TENANTS = "tenants"
-# Outputs larger than this (UTF-8 bytes) live in runs/{runId}/outputs/{stepId}
-# (written in the same batch as the step's record); the engine has already
+# Outputs the engine placed beside the run (`output_external`), and any
+# larger than this (UTF-8 bytes), live in runs/{runId}/outputs/{stepId},
+# written in the same batch as the step's record; the engine has already
 # refused any output too large even for that document (see
 # shared/engine/records.py). Typical outputs (a batch of seeds, one day's
 # sessions) stay inline and cost no extra write.
@@ -100,7 +101,9 @@ class FirestoreRunStore:
     ) -> dict[str, Any]:
         data = record.model_dump(by_alias=True)
         data["status"] = record.status.value
-        if record.output is not None and checkpoint_bytes(record.output) > INLINE_OUTPUT_LIMIT:
+        if record.output is not None and (
+            record.output_external or checkpoint_bytes(record.output) > INLINE_OUTPUT_LIMIT
+        ):
             ref = self._run_ref(run_id).collection("outputs").document(step_id)
             batch.set(ref, {"output": record.output})
             data["output"] = None

@@ -19,7 +19,15 @@ from shared.engine.attempts import Attempts, StepFailure
 from shared.engine.delivery import Outcome, Stop
 from shared.engine.fencing import RunFence
 from shared.engine.plan import RunPlan
-from shared.engine.records import RunStatus, StepRecord, StepStatus, Write
+from shared.engine.records import (
+    INLINE_OUTPUT_BYTES,
+    RUN_OUTPUTS_BUDGET,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+    Write,
+    checkpoint_bytes,
+)
 from shared.engine.store import RunPatch
 from shared.engine.transitions import FailureReason, subject_status_writes, terminal_fields
 from shared.engine.workflow import Stage
@@ -101,6 +109,7 @@ class Commits:
         """
         fence, plan = self.fence, self.plan
         with fence.lock:
+            record = self._placed(step_id, record)
             plan.outputs[step_id] = output
             now = fence.clock()
             stage_done = plan.stage_done(stage, now)
@@ -128,6 +137,20 @@ class Commits:
                     return
                 del plan.outputs[step_id]
                 raise CheckpointFailed(exc) from exc
+
+    def _placed(self, step_id: str, record: StepRecord) -> StepRecord:
+        """The record with its output beside the run when the run document cannot hold it.
+
+        Kept inline (no extra write) while it is small and the run's records
+        stay within their budget; a long run's later outputs go beside it.
+        """
+        if record.output is None:
+            return record
+        others = sum(r.inline_bytes() for s, r in self.fence.run.steps.items() if s != step_id)
+        size = checkpoint_bytes(record.output)
+        if size > INLINE_OUTPUT_BYTES or others + record.inline_bytes() > RUN_OUTPUTS_BUDGET:
+            return record.model_copy(update={"output_external": True})
+        return record
 
     def _landed(self, step_id: str, record: StepRecord, patch: RunPatch) -> bool:
         """Whether a commit that raised (a timeout, say) was applied after all.

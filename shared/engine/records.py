@@ -87,12 +87,15 @@ MAX_FAILED_MODELS = 8
 
 # What a checkpoint may weigh, in UTF-8 bytes of its JSON text. Firestore
 # holds at most 1 MiB (1,048,576 bytes) in a document and 1,048,487 bytes in
-# one field. An output up to INLINE_OUTPUT_BYTES stays in the run document
-# (the largest workflow has 24 steps: 24 x 32 kB = 768 kB, with room for the
-# rest of the run); a larger one is stored beside the run, in a document of
-# its own, which holds up to MAX_OUTPUT_BYTES (with room for the document's
-# name and field). A larger output fails its step before anything is written.
+# one field. An output stays in the run document (no extra write) when it
+# is at most INLINE_OUTPUT_BYTES and the run's step records, it included,
+# stay under RUN_OUTPUTS_BUDGET; otherwise it is stored beside the run, in a
+# document of its own, which holds up to MAX_OUTPUT_BYTES (with room for the
+# document's name and field). A larger output fails its step before
+# anything is written. The budget leaves room for what records carry besides
+# outputs (errors, repairs, failed models), which is bounded per step.
 INLINE_OUTPUT_BYTES = 32_000
+RUN_OUTPUTS_BUDGET = 400_000
 MAX_OUTPUT_BYTES = 1_000_000
 # One commit (a step's checkpoint and its writes) carries at most this much:
 # Firestore refuses a request over 10 MiB (10,485,760 bytes); the rest is
@@ -146,6 +149,16 @@ class StepRecord(BaseModel):
     # primary or a fallback), and the models that failed before it did.
     model: str | None = None
     failed_models: list[FailedModel] = Field(default_factory=list)
+    # The output is stored beside the run (runs/{runId}/outputs/{stepId}),
+    # not in it; decided by the engine when the step is committed.
+    output_external: bool = False
+
+    def inline_bytes(self) -> int:
+        """What this record weighs in the run document (its output only if kept inline)."""
+        own = stored_bytes(self.model_dump(by_alias=True, exclude={"output"}))
+        if self.output is not None and not self.output_external:
+            own += checkpoint_bytes(self.output) + 1
+        return own
 
 
 class Resume(BaseModel):
