@@ -15,32 +15,14 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.adapters.firestore_store import RUNS
-from shared.engine import Cursor, RunFilter, RunPage, RunStatus, RunSummary, Usage, matches
+from shared.engine import Cursor, RunFilter, RunPage, RunSummary, matches
 
-SUMMARY_FIELDS = [
-    "tenantId",
-    "runId",
-    "workflow",
-    "status",
-    "subject",
-    "createdAt",
-    "finishedAt",
-    "error",
-    "usage",
-]
+# The tenant (which every query filters on) and what a summary holds.
+SUMMARY_FIELDS = ["tenantId", *RunSummary.stored_fields()]
 
 
 def _summary(data: dict[str, Any]) -> RunSummary:
-    return RunSummary(
-        run_id=data["runId"],
-        workflow=data["workflow"],
-        status=RunStatus(data["status"]),
-        subject=data["subject"],
-        created_at=data["createdAt"],
-        finished_at=data.get("finishedAt"),
-        error=data.get("error"),
-        usage=Usage.model_validate(data.get("usage") or {}),
-    )
+    return RunSummary.model_validate(data)
 
 
 class FirestoreRunIndex:

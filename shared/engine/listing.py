@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from pydantic import Field
+
 from shared.engine.records import RunStatus
 from shared.engine.usage import Usage
+from shared.models.common import CamelModel
 
 
 @dataclass(frozen=True)
@@ -31,16 +34,28 @@ class Cursor:
     run_id: str
 
 
-@dataclass(frozen=True)
-class RunSummary:
+class RunSummary(CamelModel):
+    """A run as a search lists it: the run record's small fields, read by their stored names.
+
+    An index reads just these fields (not the steps and outputs that make a
+    run document large); the API's list items are these fields, so a field
+    added here is fetched and listed without another change.
+    """
+
     run_id: str
     workflow: str
     status: RunStatus
     subject: str
     created_at: datetime
-    finished_at: datetime | None
-    error: str | None
-    usage: Usage
+    finished_at: datetime | None = None
+    error: str | None = None
+    # Runs from before usage was kept have none.
+    usage: Usage = Field(default_factory=Usage)
+
+    @classmethod
+    def stored_fields(cls) -> list[str]:
+        """The run document fields an index selects to build a summary."""
+        return [field.alias or name for name, field in cls.model_fields.items()]
 
 
 @dataclass(frozen=True)

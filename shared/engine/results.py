@@ -17,20 +17,24 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from pydantic import Field
+
 from shared.engine.records import RunRecord, RunStatus, Write
 from shared.engine.slots import RunsAndSlots, Slot
 from shared.engine.store import LoadedRun, RunPatch, RunStore
 from shared.engine.usage import Usage
 from shared.errors import StaleRun
-from shared.models.common import CamelModel
+from shared.models.common import CamelModel, projected
 
 log = logging.getLogger(__name__)
 
 
 class RunResult(CamelModel):
+    """The results message of a run's end; each field is the run record's of that name."""
+
     run_id: str
     workflow: str
-    tenant: str
+    tenant_id: str = Field(alias="tenant")
     subject: str
     status: str
     error: str | None = None
@@ -49,16 +53,7 @@ class PendingResults(Protocol):
 
 
 def result_of(run: RunRecord) -> RunResult:
-    return RunResult(
-        run_id=run.run_id,
-        workflow=run.workflow,
-        tenant=run.tenant_id,
-        subject=run.subject,
-        status=run.status.value,
-        error=run.error,
-        usage=run.usage,
-        finished_at=run.finished_at,
-    )
+    return projected(RunResult, run)
 
 
 def _publish(store: RunStore, results: ResultPublisher, loaded: LoadedRun) -> object | None:

@@ -10,7 +10,11 @@ from pydantic import Field
 from shared.engine.records import FailedModel, RunRecord, StepStatus, TokenUsage
 from shared.engine.usage import Usage
 from shared.engine.workflow import FanOut, Workflow
-from shared.models.common import CamelModel, Progress
+from shared.models.common import CamelModel, Progress, projected
+
+# No docstrings on the published views: a docstring becomes the schema's
+# description in the OpenAPI document. Each field of a view is the run
+# record's (or step record's) field of that name (`projected`).
 
 
 class StepView(CamelModel):
@@ -92,21 +96,7 @@ def step_views(run: RunRecord, workflow: Workflow[Any] | None) -> list[StepView]
         if record is None:
             views.append(StepView(id=step_id, status="PENDING", attempts=0))
             continue
-        views.append(
-            StepView(
-                id=step_id,
-                status=record.status.value,
-                attempts=record.attempts,
-                started_at=record.started_at,
-                finished_at=record.finished_at,
-                duration_ms=record.duration_ms,
-                error=record.error,
-                usage=record.usage,
-                repairs=record.repairs,
-                model=record.model,
-                failed_models=record.failed_models,
-            )
-        )
+        views.append(projected(StepView, record, id=step_id))
     return views
 
 
@@ -124,28 +114,10 @@ def _progress_of(run: RunRecord, views: list[StepView]) -> Progress:
 
 def run_view(run: RunRecord, workflow: Workflow[Any] | None) -> RunView:
     steps = step_views(run, workflow)
-    return RunView(
-        run_id=run.run_id,
-        workflow=run.workflow,
-        status=run.status.value,
-        created_at=run.created_at,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        deadline_at=run.deadline_at,
-        error=run.error,
-        waiting_for_slot=run.waiting_for_slot,
-        deliveries=run.deliveries,
+    return projected(
+        RunView,
+        run,
         progress=_progress_of(run, steps),
         steps=steps,
-        resumes=[
-            ResumeView(
-                at=r.at,
-                by=r.by,
-                previous_status=r.previous_status.value,
-                previous_error=r.previous_error,
-                operation_id=r.operation_id,
-            )
-            for r in run.resumes
-        ],
-        usage=run.usage,
+        resumes=[projected(ResumeView, r) for r in run.resumes],
     )

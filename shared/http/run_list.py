@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Annotated
 
-from shared.engine import RunFilter, RunSummary, Usage, registry
+from pydantic import WithJsonSchema
+
+from shared.engine import RunFilter, RunStatus, RunSummary, Usage, registry
 from shared.errors import InvalidInput
 from shared.http import page_tokens
 from shared.http.context import RequestContext
-from shared.models.common import CamelModel
+from shared.models.common import CamelModel, projected
 from shared.models.runs import RunCriteria, RunListQuery
 
 
-class RunListItem(CamelModel):
-    run_id: str
-    workflow: str
-    status: str
-    subject: str
-    created_at: datetime
-    finished_at: datetime | None = None
-    error: str | None = None
+class RunListItem(RunSummary):
+    # The engine's summary as the API publishes it: status as a plain string
+    # and usage always present (an override keeps the field's place).
+    status: Annotated[RunStatus, WithJsonSchema({"type": "string"})]
     usage: Usage
 
 
@@ -53,16 +51,7 @@ def _scope(where: RunFilter) -> str:
 
 
 def _item(run: RunSummary) -> RunListItem:
-    return RunListItem(
-        run_id=run.run_id,
-        workflow=run.workflow,
-        status=run.status.value,
-        subject=run.subject,
-        created_at=run.created_at,
-        finished_at=run.finished_at,
-        error=run.error,
-        usage=run.usage,
-    )
+    return projected(RunListItem, run)
 
 
 def list_runs(ctx: RequestContext, query: RunListQuery) -> RunList:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 from pydantic.alias_generators import to_camel
@@ -22,6 +22,33 @@ class CamelModel(BaseModel):
     """Python names in code, camelCase on the wire and in Firestore (as the frontend uses)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+V = TypeVar("V", bound=BaseModel)
+
+
+def projected(view: type[V], source: BaseModel, **given: Any) -> V:
+    """`view` built from `source`: each field is `source`'s field of the same name, unless given.
+
+    A record and its views name a fact the same way (a run's `finished_at`
+    is `finishedAt` in every view of it), so a view is derived by name and
+    a field added to both needs no copying code. A view field that `source`
+    lacks and that is not given is a mistake in the view, so it raises
+    rather than silently reading as absent.
+    """
+    has = type(source).model_fields
+    unknown = set(given) - set(view.model_fields)
+    if unknown:
+        raise TypeError(f"{view.__name__} has no field {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for name in view.model_fields:
+        if name in given:
+            values[name] = given[name]
+        elif name in has:
+            values[name] = getattr(source, name)
+        else:
+            raise TypeError(f"{view.__name__}.{name}: not a field of {type(source).__name__}")
+    return view.model_validate(values, by_name=True)
 
 
 # An id in a request body: a document id, as path ids are (`paths.DOCUMENT_ID`).
