@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from shared.engine import RESUMABLE, RunStatus, Write, registry
 from shared.errors import InvalidInput, RunExists
 from shared.http.context import RequestContext
 from shared.http.run_list import run_filter
 from shared.http.subjects import owned_document, start_subject_run
-from shared.models.common import GenerationStatus
+from shared.models.common import GenerationStatus, projected
+from shared.models.documents import Operation
 from shared.models.runs import BulkRequest, BulkStarted, OperationView
 from shared.workflows.ops import MAX_RUNS, Action, BulkInput, operation_path
 
@@ -62,15 +61,15 @@ def _start(ctx: RequestContext, action: Action, body: BulkRequest) -> BulkStarte
         requested_by=ctx.principal.user_id,
     )
     path = operation_path(operation_id)
-    document: dict[str, Any] = {
-        "operationId": operation_id,
-        "tenantId": tenant,
-        "action": action,
-        "matched": matched,
-        "generationStatus": GenerationStatus.IN_PROGRESS.value,
-        "createdAt": now,
-        "createdBy": ctx.principal.user_id,
-    }
+    operation = Operation(
+        operation_id=operation_id,
+        tenant_id=tenant,
+        action=action,
+        matched=matched,
+        generation_status=GenerationStatus.IN_PROGRESS,
+        created_at=now,
+        created_by=ctx.principal.user_id,
+    )
     try:
         start_subject_run(
             ctx,
@@ -79,12 +78,12 @@ def _start(ctx: RequestContext, action: Action, body: BulkRequest) -> BulkStarte
             run_id=operation_id,
             subject=path,
             now=now,
-            writes=[Write(path=path, data=document)],
+            writes=[Write(path=path, data=operation.stored())],
         )
     except RunExists:
         # The same Idempotency-Key again: the operation it started.
-        existing = ctx.services.documents.get(path) or {}
-        return BulkStarted(operation_id=operation_id, matched=int(existing.get("matched", 0)))
+        existing = ctx.services.documents.get(path, Operation)
+        return BulkStarted(operation_id=operation_id, matched=existing.matched if existing else 0)
     return BulkStarted(operation_id=operation_id, matched=matched)
 
 
@@ -97,18 +96,16 @@ def bulk_resume(ctx: RequestContext, body: BulkRequest) -> BulkStarted:
 
 
 def get_operation(ctx: RequestContext, operation_id: str) -> OperationView:
-    doc = owned_document(ctx, operation_path(operation_id), "operation")
-    pages: dict[str, dict[str, int]] = doc.get("pages") or {}
-    finished = doc.get("generationStatus") == GenerationStatus.COMPLETED.value
-    return OperationView(
-        operation_id=operation_id,
-        action=doc["action"],
-        status=doc["generationStatus"],
-        matched=doc["matched"],
-        selected=doc.get("selected"),
-        succeeded=doc["succeeded"] if finished else sum(p["succeeded"] for p in pages.values()),
-        skipped=doc["skipped"] if finished else sum(p["skipped"] for p in pages.values()),
-        created_at=doc["createdAt"],
-        finished_at=doc.get("finishedAt"),
-        error=doc.get("error"),
+    operation = owned_document(ctx, operation_path(operation_id), Operation, "operation")
+    pages = (operation.pages or {}).values()
+    if operation.generation_status == GenerationStatus.COMPLETED:
+        succeeded, skipped = operation.succeeded, operation.skipped
+    else:
+        succeeded, skipped = sum(p.succeeded for p in pages), sum(p.skipped for p in pages)
+    return projected(
+        OperationView,
+        operation,
+        status=operation.generation_status,
+        succeeded=succeeded,
+        skipped=skipped,
     )

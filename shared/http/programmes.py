@@ -11,31 +11,30 @@ livelock.)
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from shared.engine import Write
 from shared.errors import Conflict, MalformedRequest, RunExists
 from shared.http.context import RequestContext
 from shared.http.routing import Reply
-from shared.http.subjects import in_progress, owned_document, run_progress, start_subject_run
+from shared.http.subjects import owned_document, run_progress, start_subject_run, started
 from shared.models import paths
 from shared.models.api import ProgrammeStarted, ProgrammeView
-from shared.models.common import GenerationStatus
+from shared.models.common import GenerationStatus, projected
+from shared.models.documents import Day, Programme, Project
 from shared.models.programme import ProgrammeInput
 from shared.workflows.programme import programme_from_concept
 
 ATTEMPTS = 5
 
 
-def _accepted(programme: dict[str, Any]) -> Reply:
-    programme_id = str(programme["id"])
-    started = ProgrammeStarted(
-        programme_id=programme_id,
-        run_id=programme["runId"],
-        status=programme["generationStatus"],
-        version=programme["version"],
+def _accepted(programme: Programme) -> Reply:
+    accepted = ProgrammeStarted(
+        programme_id=programme.id,
+        run_id=programme.run_id,
+        status=programme.generation_status,
+        version=programme.version,
     )
-    return Reply(started, {"Location": f"/v1/programmes/{programme_id}"})
+    return Reply(accepted, {"Location": f"/v1/programmes/{programme.id}"})
 
 
 def create_programme(ctx: RequestContext, project_id: str) -> Reply:
@@ -44,31 +43,34 @@ def create_programme(ctx: RequestContext, project_id: str) -> Reply:
         raise MalformedRequest("this route takes no request body (or an empty JSON object)")
     services = ctx.services
     for _ in range(ATTEMPTS):
-        project = owned_document(ctx, paths.project(project_id), "project")
-        latest = int(project.get("latestProgrammeVersion") or 0)
+        project = owned_document(ctx, paths.project(project_id), Project, "project")
+        latest = project.latestProgrammeVersion
         if latest:
             current = services.documents.get(
-                paths.programme(paths.programme_id_for(project_id, latest))
+                paths.programme(paths.programme_id_for(project_id, latest)), Programme
             )
-            if current and current.get("generationStatus") == GenerationStatus.IN_PROGRESS:
+            if current and current.generation_status == GenerationStatus.IN_PROGRESS:
                 return _accepted(current)
         version = latest + 1
         programme_id = paths.programme_id_for(project_id, version)
         run_id = uuid.uuid4().hex
         now = services.now()
-        fields = {
-            "id": programme_id,
-            "projectId": project_id,
-            "version": version,
-            "status": "DRAFT",
-            "aiModel": None,
-        }
-        programme = in_progress(ctx, fields, run_id, now)
+        programme = started(
+            ctx,
+            Programme,
+            run_id,
+            now,
+            id=programme_id,
+            project_id=project_id,
+            version=version,
+            status="DRAFT",
+            ai_model=None,
+        )
         writes = [
-            Write(path=paths.programme(programme_id), data=programme, mode="create"),
+            Write(path=paths.programme(programme_id), data=programme.stored(), mode="create"),
             Write(
                 path=paths.project(project_id),
-                data={"latestProgrammeVersion": version, "latestProgrammeId": programme_id},
+                data=Project.patch(latestProgrammeVersion=version, latestProgrammeId=programme_id),
                 mode="merge",
             ),
         ]
@@ -84,8 +86,8 @@ def create_programme(ctx: RequestContext, project_id: str) -> Reply:
             )
         except RunExists:
             # Another request created version n first: join it if it is still running.
-            winner = services.documents.get(paths.programme(programme_id))
-            if winner and winner.get("generationStatus") == GenerationStatus.IN_PROGRESS:
+            winner = services.documents.get(paths.programme(programme_id), Programme)
+            if winner and winner.generation_status == GenerationStatus.IN_PROGRESS:
                 return _accepted(winner)
             continue
         return _accepted(programme)
@@ -93,15 +95,14 @@ def create_programme(ctx: RequestContext, project_id: str) -> Reply:
 
 
 def get_programme(ctx: RequestContext, programme_id: str) -> ProgrammeView:
-    doc = owned_document(ctx, paths.programme(programme_id), "programme")
-    days = ctx.services.documents.list(paths.days_of(programme_id), order_by="dayNumber")
-    return ProgrammeView.model_validate(
-        {
-            **doc,
-            "programmeId": programme_id,
-            "status": doc.get("generationStatus"),
-            "programmeStatus": doc.get("status"),
-            "days": days,
-            "progress": run_progress(ctx, doc.get("runId")),
-        }
+    programme = owned_document(ctx, paths.programme(programme_id), Programme, "programme")
+    days = ctx.services.documents.list(paths.days_of(programme_id), Day, "day_number")
+    return projected(
+        ProgrammeView,
+        programme,
+        programme_id=programme_id,
+        status=programme.generation_status,
+        programme_status=programme.status,
+        days=days,
+        progress=run_progress(ctx, programme.run_id),
     )

@@ -7,8 +7,8 @@ retried request collides with the first and gets its answer back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -16,8 +16,11 @@ from shared.engine import Workflow, Write
 from shared.errors import Conflict, RunExists
 from shared.http.context import RequestContext
 from shared.http.routing import Reply
-from shared.http.subjects import in_progress, start_subject_run
+from shared.http.subjects import start_subject_run
 from shared.models.api import SessionStarted
+from shared.models.documents import Generation
+
+S = TypeVar("S", bound=Generation)
 
 
 def start_session(
@@ -25,38 +28,36 @@ def start_session(
     *,
     workflow: Workflow[Any],
     session_path: str,
-    session: dict[str, Any],
+    session: S,
     run_input: BaseModel,
-    run_id: str,
     location: str,
-    compare: Sequence[str],
+    request_of: Callable[[S], object],
 ) -> Reply:
-    """Create `session` (already carrying id, runId...) and its run; 202 with the ids."""
-    services = ctx.services
-    now = services.now()
-    document = in_progress(ctx, session, run_id, now)
+    """Create `session` and its run; 202 with the ids.
+
+    `request_of` is what of a session its request decided: a retry with the
+    same key must have asked for the same, or it is a conflict.
+    """
     try:
         start_subject_run(
             ctx,
             workflow=workflow,
             run_input=run_input,
-            run_id=run_id,
+            run_id=session.run_id,
             subject=session_path,
-            now=now,
-            writes=[Write(path=session_path, data=document, mode="create")],
+            now=session.created_at,
+            writes=[Write(path=session_path, data=session.stored(), mode="create")],
         )
     except RunExists:
-        existing = services.documents.get(session_path)
-        if existing is None or existing.get("tenantId") != ctx.principal.tenant_id:
+        existing = ctx.services.documents.get(session_path, type(session))
+        if existing is None or existing.tenant_id != ctx.principal.tenant_id:
             raise Conflict("this Idempotency-Key is in use") from None
-        if any(existing.get(field) != document.get(field) for field in compare):
+        if request_of(existing) != request_of(session):
             raise Conflict(
                 "this Idempotency-Key was already used with a different request body"
             ) from None
-        document = existing
+        session = existing
     started = SessionStarted(
-        session_id=document["id"],
-        run_id=document["runId"],
-        status=document["generationStatus"],
+        session_id=session.id, run_id=session.run_id, status=session.generation_status
     )
     return Reply(started, {"Location": location})

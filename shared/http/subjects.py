@@ -9,29 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from shared.engine import Workflow, Write, progress, registry
 from shared.errors import NotFound
 from shared.http.context import RequestContext
-from shared.models.common import GenerationStatus, Progress
+from shared.models.common import Document, Progress
+from shared.models.documents import Generation
+
+G = TypeVar("G", bound=Generation)
+D = TypeVar("D", bound=Document)
 
 
-def in_progress(
-    ctx: RequestContext, fields: dict[str, Any], run_id: str, now: datetime
-) -> dict[str, Any]:
-    """A new subject document: its own fields plus owner, generation status and run."""
-    return {
-        **fields,
-        "tenantId": ctx.principal.tenant_id,
-        "userId": ctx.principal.user_id,
-        "generationStatus": GenerationStatus.IN_PROGRESS.value,
-        "runId": run_id,
-        "createdAt": now,
-        "updatedAt": now,
-    }
+def started(ctx: RequestContext, model: type[G], run_id: str, now: datetime, **fields: Any) -> G:
+    """A new subject document of the caller's: its own `fields`, in progress under run `run_id`."""
+    owner = ctx.principal
+    return model.started(
+        tenant_id=owner.tenant_id, user_id=owner.user_id, run_id=run_id, now=now, **fields
+    )
 
 
 def start_subject_run(
@@ -60,18 +57,16 @@ def start_subject_run(
     )
 
 
-def owned_document(ctx: RequestContext, path: str, what: str) -> dict[str, Any]:
+def owned_document(ctx: RequestContext, path: str, model: type[D], what: str) -> D:
     """The document if it belongs to the caller's tenant; 404 exactly like a missing one."""
-    doc = ctx.services.documents.get(path)
-    if doc is None or doc.get("tenantId") != ctx.principal.tenant_id:
+    doc = ctx.services.documents.get(path, model)
+    if doc is None or doc.tenant_id != ctx.principal.tenant_id:
         raise NotFound(f"{what} not found")
     return doc
 
 
-def run_progress(ctx: RequestContext, run_id: Any) -> Progress | None:
-    if not run_id:
-        return None
-    loaded = ctx.services.store.load(str(run_id))
+def run_progress(ctx: RequestContext, run_id: str) -> Progress | None:
+    loaded = ctx.services.store.load(run_id)
     if loaded is None:
         return None
     workflow = registry.get(loaded.record.workflow)

@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_camel
 from shared.models.brainstorm import SeedDraft
 from shared.models.common import CamelModel, GenerationStatus, Progress
 from shared.models.programme import DayPlan, ProgrammeSession
-from shared.models.project import IdeaWizardAnswers, Languages, ProjectConcept, ProjectDNA
+from shared.models.project import ProjectConcept, ProjectDNA, StoredAnswers
 
 _READ = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
@@ -70,12 +70,6 @@ class BrainstormSessionView(CamelModel):
     seeds: list[SeedView] = Field(description="Empty until the session is COMPLETED.")
     progress: Progress | None = None
     error: str | None = None
-
-
-class StoredAnswers(IdeaWizardAnswers):
-    """The answers as stored: a blank `primary_languages` was stored as absent."""
-
-    primary_languages: Languages = None
 
 
 class ProjectSessionView(CamelModel):

@@ -1,4 +1,4 @@
-"""brainstorm.generate-seeds: the request, the run input, the LLM's answer, the stored seed.
+"""brainstorm.generate-seeds: the request, the run input, the LLM's answer, the steps' outputs.
 
 Bounds are docs/workflows.md's (tags, which REFERENCE.md leaves unbounded,
 are ours: at most 10 of at most 50 characters). The LLM answer models are also the structured
@@ -35,10 +35,13 @@ class CreateBrainstormSession(RequestModel):
 
 
 class BrainstormInput(CamelModel):
+    """The run's input names its session; what to generate is on the session, once.
+
+    Runs started before carry the session's three fields here as well; they
+    are ignored (the session has them).
+    """
+
     session_id: str
-    prompt: str
-    creativity_temp: float
-    seed_count: int
 
 
 class SeedDraft(CamelModel):
@@ -69,12 +72,6 @@ def seed_batch_schema(count: int) -> type[BaseModel]:
         __config__=ConfigDict(extra="forbid"),
         seeds=(Annotated[list[SeedDraft], Capped(count, min_length=count), DropDuplicates()], ...),
     )
-
-
-class LoadedSession(CamelModel):
-    prompt: str
-    creativity_temp: float
-    seed_count: int
 
 
 class GeneratedSeeds(CamelModel):

@@ -89,6 +89,12 @@ class IdeaWizardAnswers(BaseModel):
     additional_notes: Text = None
 
 
+class StoredAnswers(IdeaWizardAnswers):
+    """The answers as stored: a blank `primary_languages` was stored as absent."""
+
+    primary_languages: Languages = None
+
+
 class ProjectInput(CamelModel):
     session_id: str
     project_id: str
@@ -232,10 +238,6 @@ def concept_schema(duration_days: int) -> type[ProjectConcept]:
 
 
 # -- step outputs ---------------------------------------------------------------
-
-
-class LoadedProjectSession(CamelModel):
-    answers: IdeaWizardAnswers
 
 
 class ExtractedDNA(CamelModel):

@@ -10,12 +10,12 @@ from shared.models import paths
 from shared.models.brainstorm import (
     BrainstormInput,
     GeneratedSeeds,
-    LoadedSession,
     SavedSeeds,
     SessionUpdated,
     seed_batch_schema,
 )
 from shared.models.common import GenerationStatus
+from shared.models.documents import BrainstormSession, Seed
 from shared.workflows import prompts
 from shared.workflows.deps import llm
 from shared.workflows.subject import GENERATION_SUBJECT
@@ -32,15 +32,12 @@ Ctx = StepContext[BrainstormInput]
 
 
 @brainstorm.step("load-session", pure=True)
-def load_session(ctx: Ctx) -> LoadedSession:
+def load_session(ctx: Ctx) -> BrainstormSession:
+    """The session: what to generate is stored on it alone (the run's input only names it)."""
     doc = ctx.read(paths.brainstorm_session(ctx.input.session_id))
     if doc is None:
         raise NonRetriableError("the brainstorm session no longer exists")
-    return LoadedSession(
-        prompt=str(doc["prompt"]),
-        creativity_temp=float(doc["creativityTemp"]),
-        seed_count=int(doc["seedCount"]),
-    )
+    return BrainstormSession.model_validate(doc)
 
 
 @brainstorm.step("generate-seeds")
@@ -62,24 +59,21 @@ def save_seeds(ctx: Ctx) -> SavedSeeds:
     generated = ctx.output(generate_seeds)
     session_id = ctx.input.session_id
     seed_ids: list[str] = []
-    for index, seed in enumerate(generated.seeds, start=1):
+    for index, draft in enumerate(generated.seeds, start=1):
         path = paths.seed(session_id, index)
-        seed_id = path.rsplit("/", 1)[1]
-        ctx.put(
-            path,
-            {
-                "id": seed_id,
-                "sessionId": session_id,
-                "tenantId": ctx.tenant_id,
-                "position": index,
-                **seed.model_dump(by_alias=True),
-                "isSaved": False,
-                "isDismissed": False,
-                "aiModel": generated.ai_model,
-                "createdAt": ctx.now,
-            },
+        seed = Seed(
+            **draft.model_dump(),
+            id=path.rsplit("/", 1)[1],
+            session_id=session_id,
+            tenant_id=ctx.tenant_id,
+            position=index,
+            is_saved=False,
+            is_dismissed=False,
+            ai_model=generated.ai_model,
+            created_at=ctx.now,
         )
-        seed_ids.append(seed_id)
+        ctx.put(path, seed.stored())
+        seed_ids.append(seed.id)
     return SavedSeeds(seed_ids=seed_ids)
 
 
@@ -88,11 +82,6 @@ def update_session(ctx: Ctx) -> SessionUpdated:
     generated = ctx.output(generate_seeds)
     ctx.merge(
         paths.brainstorm_session(ctx.input.session_id),
-        {
-            "generationStatus": GenerationStatus.COMPLETED.value,
-            "aiModel": generated.ai_model,
-            "error": None,
-            "updatedAt": ctx.now,
-        },
+        BrainstormSession.completed(generated.ai_model, ctx.now),
     )
     return SessionUpdated(status=GenerationStatus.COMPLETED.value)

@@ -17,6 +17,7 @@ from typing import Literal
 from shared.engine import LoadedRun, RunFilter, RunStatus, StepContext, Workflow, registry
 from shared.errors import AlreadyFinished, NotResumable
 from shared.models.common import CamelModel, GenerationStatus
+from shared.models.documents import Operation, PageResult
 from shared.workflows.deps import OpsDeps, ops
 from shared.workflows.subject import GENERATION_SUBJECT
 
@@ -51,11 +52,6 @@ class Selection(CamelModel):
     pages: list[list[str]]
 
 
-class PageResult(CamelModel):
-    succeeded: int
-    skipped: int
-
-
 class OperationResult(CamelModel):
     selected: int
     succeeded: int
@@ -85,7 +81,7 @@ def _bulk(action: Action) -> Workflow[BulkInput]:
         pages = [ids[i : i + PAGE_SIZE] for i in range(0, len(ids), PAGE_SIZE)]
         ctx.merge(
             operation_path(ctx.input.operation_id),
-            {"selected": len(ids), "pageCount": len(pages), "updatedAt": ctx.now},
+            Operation.patch(selected=len(ids), page_count=len(pages), updated_at=ctx.now),
         )
         return Selection(pages=pages)
 
@@ -99,7 +95,7 @@ def _bulk(action: Action) -> Workflow[BulkInput]:
         result = PageResult(succeeded=done, skipped=len(run_ids) - done)
         ctx.merge(
             operation_path(ctx.input.operation_id),
-            {"pages": {str(page): result.model_dump(by_alias=True)}, "updatedAt": ctx.now},
+            Operation.patch(pages={str(page): result}, updated_at=ctx.now),
         )
         return result
 
@@ -113,12 +109,14 @@ def _bulk(action: Action) -> Workflow[BulkInput]:
         )
         ctx.merge(
             operation_path(ctx.input.operation_id),
-            {
-                **total.model_dump(by_alias=True),
-                "generationStatus": GenerationStatus.COMPLETED.value,
-                "finishedAt": ctx.now,
-                "updatedAt": ctx.now,
-            },
+            Operation.patch(
+                selected=total.selected,
+                succeeded=total.succeeded,
+                skipped=total.skipped,
+                generation_status=GenerationStatus.COMPLETED,
+                finished_at=ctx.now,
+                updated_at=ctx.now,
+            ),
         )
         return total
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 from shared.engine import StepContext, Workflow, registry
 from shared.errors import NonRetriableError
 from shared.models import paths
-from shared.models.common import GenerationStatus
+from shared.models.api import GeneratedFrom, ScheduledSession
+from shared.models.documents import Day, Programme, Project
 from shared.models.programme import (
     DaySessions,
     GeneratedDay,
@@ -43,25 +43,27 @@ registry.register(programme_from_concept)
 Ctx = StepContext[ProgrammeInput]
 
 
-def _summary(project: dict[str, Any]) -> str:
-    objectives = "; ".join(str(o.get("text", "")) for o in project.get("objectives") or [])
+def _summary(project: Project) -> str:
+    objectives = "; ".join(o.text for o in project.objectives)
     return (
-        f"Title: {project.get('title')}\nTagline: {project.get('tagline')}\n"
-        f"Participants: {project.get('participantCount')}\nObjectives: {objectives}\n"
-        f"Target group: {project.get('targetGroupDescription', '')}"
+        f"Title: {project.title}\nTagline: {project.tagline}\n"
+        f"Participants: {project.participantCount}\nObjectives: {objectives}\n"
+        f"Target group: {project.targetGroupDescription}"
     )[:4000]
 
 
 @programme_from_concept.step("load-project", pure=True)
 def load_project(ctx: Ctx) -> LoadedProject:
-    project = ctx.read(paths.project(ctx.input.project_id))
-    if project is None or project.get("tenantId") != ctx.tenant_id:
+    """What the prompts need of the project: a digest, not the whole (large) document."""
+    doc = ctx.read(paths.project(ctx.input.project_id))
+    project = None if doc is None else Project.model_validate(doc)
+    if project is None or project.tenant_id != ctx.tenant_id:
         raise NonRetriableError("the project no longer exists")
     return LoadedProject(
-        title=str(project.get("title", "")),
-        tagline=str(project.get("tagline", "")),
-        duration_days=int(project["durationDays"]),
-        participant_count=int(project.get("participantCount", 0)),
+        title=project.title,
+        tagline=project.tagline,
+        duration_days=project.durationDays,
+        participant_count=project.participantCount,
         summary=_summary(project),
     )
 
@@ -109,36 +111,29 @@ def save_programme(ctx: Ctx) -> SavedProgramme:
         raise NonRetriableError("not every day of the programme was generated")
     session_count = 0
     for plan in generated.structure.days:
-        day = days[plan.day_number]
-        sessions = [
-            {"position": i, **s.model_dump(mode="json")}
-            for i, s in enumerate(sorted(day.sessions, key=lambda s: s.start_time), start=1)
-        ]
-        session_count += len(sessions)
-        ctx.put(
-            paths.day(programme_id, plan.day_number),
-            {
-                "dayNumber": plan.day_number,
-                "programmeId": programme_id,
-                "tenantId": ctx.tenant_id,
-                **plan.model_dump(mode="json", exclude={"day_number"}),
-                "sessions": sessions,
-            },
+        ordered = sorted(days[plan.day_number].sessions, key=lambda s: s.start_time)
+        day = Day(
+            **plan.model_dump(),
+            programme_id=programme_id,
+            tenant_id=ctx.tenant_id,
+            sessions=[
+                ScheduledSession(position=i, **s.model_dump()) for i, s in enumerate(ordered, 1)
+            ],
         )
+        session_count += len(day.sessions)
+        ctx.put(paths.day(programme_id, plan.day_number), day.stored())
     ctx.merge(
         paths.programme(programme_id),
-        {
-            "generationStatus": GenerationStatus.COMPLETED.value,
-            "aiModel": generated.ai_model,
-            "generatedFromConcept": {
-                "projectTitle": project.title,
-                "durationDays": project.duration_days,
-                "generatedAt": ctx.now,
-            },
-            "dayCount": len(days),
-            "sessionCount": session_count,
-            "error": None,
-            "updatedAt": ctx.now,
-        },
+        Programme.completed(
+            generated.ai_model,
+            ctx.now,
+            generated_from_concept=GeneratedFrom(
+                project_title=project.title,
+                duration_days=project.duration_days,
+                generated_at=ctx.now,
+            ),
+            day_count=len(days),
+            session_count=session_count,
+        ),
     )
     return SavedProgramme(programme_id=programme_id, days=len(days), sessions=session_count)

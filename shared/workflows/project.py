@@ -8,11 +8,10 @@ from shared.engine import StepContext, Workflow, registry
 from shared.errors import NonRetriableError
 from shared.models import paths
 from shared.models.common import GenerationStatus
+from shared.models.documents import Project, ProjectSession
 from shared.models.project import (
     ExtractedDNA,
     GeneratedConcept,
-    IdeaWizardAnswers,
-    LoadedProjectSession,
     ProjectDNA,
     ProjectInput,
     ProjectSessionUpdated,
@@ -39,11 +38,12 @@ Ctx = StepContext[ProjectInput]
 
 
 @project_from_idea.step("load-session", pure=True)
-def load_session(ctx: Ctx) -> LoadedProjectSession:
+def load_session(ctx: Ctx) -> ProjectSession:
+    """The session: the wizard's answers are stored on it alone (the run's input names it)."""
     doc = ctx.read(paths.project_session(ctx.input.session_id))
     if doc is None:
         raise NonRetriableError("the project session no longer exists")
-    return LoadedProjectSession(answers=IdeaWizardAnswers.model_validate(doc["answers"]))
+    return ProjectSession.model_validate(doc)
 
 
 @project_from_idea.step("extract-dna")
@@ -81,25 +81,23 @@ def save_project(ctx: Ctx) -> SavedProject:
     dna = ctx.output(extract_dna).dna
     generated = ctx.output(generate_concept)
     project_id = ctx.input.project_id
-    ctx.put(
-        paths.project(project_id),
-        {
-            "id": project_id,
-            "tenantId": ctx.tenant_id,
-            "userId": ctx.user_id,
-            "sessionId": ctx.input.session_id,
-            **generated.concept.model_dump(mode="json", exclude_none=True),
-            "projectDna": dna.model_dump(mode="json"),
-            "status": "CONCEPT",
-            "erasmusAction": "KA1-Youth-Exchange",
-            "durationDays": answers.duration_days,
-            "participantCount": answers.participant_count,
-            "aiModel": generated.ai_model,
-            "latestProgrammeVersion": 0,
-            "createdAt": ctx.now,
-            "updatedAt": ctx.now,
-        },
+    project = Project(
+        **generated.concept.model_dump(exclude_none=True),
+        id=project_id,
+        tenant_id=ctx.tenant_id,
+        userId=ctx.user_id,
+        sessionId=ctx.input.session_id,
+        projectDna=dna,
+        status="CONCEPT",
+        erasmusAction="KA1-Youth-Exchange",
+        durationDays=answers.duration_days,
+        participantCount=answers.participant_count,
+        aiModel=generated.ai_model,
+        latestProgrammeVersion=0,
+        createdAt=ctx.now,
+        updatedAt=ctx.now,
     )
+    ctx.put(paths.project(project_id), project.stored())
     return SavedProject(project_id=project_id)
 
 
@@ -108,12 +106,6 @@ def update_session(ctx: Ctx) -> ProjectSessionUpdated:
     generated = ctx.output(generate_concept)
     ctx.merge(
         paths.project_session(ctx.input.session_id),
-        {
-            "generationStatus": GenerationStatus.COMPLETED.value,
-            "projectId": ctx.input.project_id,
-            "aiModel": generated.ai_model,
-            "error": None,
-            "updatedAt": ctx.now,
-        },
+        ProjectSession.completed(generated.ai_model, ctx.now, project_id=ctx.input.project_id),
     )
     return ProjectSessionUpdated(status=GenerationStatus.COMPLETED.value)
