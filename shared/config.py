@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -436,3 +437,28 @@ def _describe(error: Any) -> str:
     if error["loc"][0] in _SECRET_VARIABLES or not isinstance(value, str):
         return f"{name}: {message}"
     return f"{name}={value!r}: {message}"
+
+
+class LocalStackSettings(_Group):
+    """Settings of the local stack only (`make emulators`, `make dev`): devtools reads them,
+    the functions never do. Declared here so that every setting is bounds-checked in one place.
+    """
+
+    # Pushes of one subscription in flight at once (`devtools.push`): the cap
+    # of its window, which Cloud's push also opens as deliveries succeed.
+    push_max_in_flight: int = Field(
+        default=100, ge=1, le=1000, validation_alias="PUSH_MAX_IN_FLIGHT"
+    )
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> LocalStackSettings:
+        """From an environment mapping; `InvalidSettings` names every bad variable."""
+        names = [field.validation_alias for field in cls.model_fields.values()]
+        given: dict[str, Any] = {
+            name: env[name] for name in names if isinstance(name, str) and env.get(name)
+        }
+        try:
+            return cls.model_validate(given)
+        except ValidationError as error:
+            problems = "; ".join(_describe(e) for e in error.errors())
+            raise InvalidSettings("invalid settings: " + problems) from None
