@@ -237,6 +237,7 @@ class Bench:
     counter: OpCounter
     plain_db: firestore.Client
     workers: list[WorkerProcess] = field(default_factory=list)
+    pusher: Any = None  # devtools.push.LocalPush, once push_to started it
     _token: str | None = None
 
     @property
@@ -305,20 +306,24 @@ class Bench:
         self.workers.append(worker)
         return worker.start()
 
-    def push_to(self, worker: WorkerProcess) -> dict[str, str]:
-        """Create the push subscriptions to this worker, or repoint existing ones to it."""
-        from devtools.provision import provision, repoint
+    def push_to(self, worker: WorkerProcess) -> Any:
+        """Deliver the worker's subscriptions to this worker as `make dev` does (`devtools.push`).
 
-        s = self.settings
-        subscriptions = provision(
-            s.project,
-            s.events_topic,
-            s.dead_letter_topic,
-            worker.url,
-            results_topic=s.results_topic,
-        )
-        repoint(s.project, subscriptions, worker.url)
-        return subscriptions
+        The first call provisions Terraform's subscriptions and starts the
+        deliverer; a later one points it at another worker.
+        """
+        from devtools.provision import provision
+        from devtools.push import LocalPush
+
+        if self.pusher is None:
+            s = self.settings
+            routes = provision(
+                s.project, s.events_topic, s.dead_letter_topic, results_topic=s.results_topic
+            )
+            self.pusher = LocalPush(s.project, routes, worker.url).start()
+        else:
+            self.pusher.retarget(worker.url)
+        return self.pusher
 
 
 def status_kib(pid: int, field: str) -> int:
@@ -401,7 +406,11 @@ def bench_stack(extra_env: dict[str, str] | None = None) -> Iterator[Bench]:
 
         s = services.settings
         provision(
-            s.project, s.events_topic, s.dead_letter_topic, None, results_topic=s.results_topic
+            s.project,
+            s.events_topic,
+            s.dead_letter_topic,
+            subscriptions=False,
+            results_topic=s.results_topic,
         )
         app = functions_framework.create_app("api", str(REPO_ROOT / "functions/api/main.py"))  # type: ignore[no-untyped-call]
         bench = Bench(
@@ -435,6 +444,8 @@ class _WorkdirCleanup:
 
 
 def _stop_workers(bench: Bench) -> None:
+    if bench.pusher is not None:
+        bench.pusher.stop()
     for worker in bench.workers:
         worker.stop()
 

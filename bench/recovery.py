@@ -3,7 +3,7 @@
 With DEFAULT settings (lease 30 s; the sweep tick every 15 s, as `make dev`
 publishes it), a worker process is SIGKILLed while its first LLM call (held
 for 60 s by the local OpenAI-compatible server) is in flight. A second worker
-is started, the push subscriptions are repointed to it, and the sweep keeps
+is started, the push (`devtools.push`) is pointed at it, and the sweep keeps
 ticking. Prints the seconds from the second worker's start until the session
 is COMPLETED (target < 60 s), bounded at BOUND_SECONDS.
 
@@ -131,7 +131,7 @@ def _scenario(bench: Bench, sweeper: Sweeper) -> int:
         ["worker A SIGKILLed (generate-seeds LLM call in flight)", rel(killed_at)],
         ["worker B started (process launched)", rel(b_started)],
         ["worker B answering HTTP", f"{b_ready:+.1f}"],
-        ["push subscriptions repointed to B", f"{repointed:+.1f}"],
+        ["push pointed at B", f"{repointed:+.1f}"],
         ["A's lease expires (leaseExpiresAt at kill time)", rel(lease_expiry)],
         [f"sweep ticks (every {SWEEP_SECONDS:.0f} s)", ticks],
         ["sweep re-published the run (B's log)", ", ".join(rel(t) for t in redriven) or "-"],

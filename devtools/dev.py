@@ -1,19 +1,26 @@
 """The local stack: `make dev` and two of its pieces (`make api`, `make worker`).
 
 `dev` starts the local cloud of `make emulators` (both emulators, topics and
-push subscriptions to the local worker, the sweep tick every SWEEP_SECONDS,
-as Cloud Scheduler does in production) and runs the api (API_PORT, 8080)
-and the worker (WORKER_PORT, 8081) under functions-framework (`devtools.function_server`). SIGINT,
-SIGTERM, SIGHUP or the death of its parent stop everything it started
-(`devtools.supervise`).
+subscriptions delivered to the local worker as Cloud's push delivers them
+(`devtools.push`), the sweep tick every SWEEP_SECONDS, as Cloud Scheduler
+does in production) and runs the api (API_PORT, 8080) and the worker
+(WORKER_PORT, 8081) under functions-framework (`devtools.function_server`),
+each serving as many requests at once as Terraform lets one instance
+(THREADS = `api_concurrency` / `worker_concurrency`, unless THREADS is set).
+SIGINT, SIGTERM, SIGHUP or the death of its
+parent stop everything it started (`devtools.supervise`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 from devtools import REPO_ROOT, supervise
 from devtools.devauth import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys, mint_token
@@ -27,6 +34,38 @@ def api_port() -> int:
 
 def worker_port() -> int:
     return int(os.environ.get("WORKER_PORT") or 8081)
+
+
+def terraform_default(variable: str, variables_tf: Path | None = None) -> str:
+    """The default of a variable in infra/variables.tf (a plain value: a number or a string)."""
+    path = variables_tf or REPO_ROOT / "infra" / "variables.tf"
+    text = path.read_text(encoding="utf-8")
+    block = re.search(rf'^variable "{re.escape(variable)}" {{\n(.*?)^}}', text, re.M | re.S)
+    default = block and re.search(r'^\s*default\s*=\s*"?([^"\n]*?)"?\s*$', block.group(1), re.M)
+    if not default:
+        raise RuntimeError(f"no default for variable {variable} in {path}")
+    return default.group(1)
+
+
+def function_env(env: dict[str, str], target: str) -> dict[str, str]:
+    """A function's environment: THREADS as Terraform sets it for one instance, unless given."""
+    if env.get("THREADS"):
+        return env
+    return {**env, "THREADS": terraform_default(f"{target}_concurrency")}
+
+
+def wait_answering(url: str, timeout: float) -> bool:
+    """Whether something answers HTTP at `url` within `timeout` seconds (any status)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return True
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
 
 
 def local_env() -> dict[str, str]:
@@ -58,7 +97,7 @@ def serve(target: str, port: int) -> int:
     supervise.die_with_parent()  # kept across exec
     os.chdir(REPO_ROOT)
     command = function_command(target, port)
-    os.execve(command[0], command, local_env())
+    os.execve(command[0], command, function_env(local_env(), target))
 
 
 def dev() -> int:
@@ -75,7 +114,13 @@ def dev() -> int:
             print(exc, file=sys.stderr)
             return 2
         for target, port in (("api", api_port()), ("worker", worker_port())):
-            children.append(supervise.spawn(function_command(target, port), env=env, cwd=REPO_ROOT))
+            children.append(
+                supervise.spawn(
+                    function_command(target, port), env=function_env(env, target), cwd=REPO_ROOT
+                )
+            )
+        wait_answering(cloud.config.worker_url, timeout=60)
+        cloud.start_ticking()
         llm = "OpenAI" if env.get("OPENAI_API_KEY") else "offline placeholder"
         print(
             f"\n{cloud.describe()}\n"
@@ -85,7 +130,7 @@ def dev() -> int:
             "token: make token TENANT=org-1 USER=me    Ctrl-C stops everything\n",
             flush=True,
         )
-        while cloud.emulators.alive() and all(child.poll() is None for child in children):
+        while cloud.alive() and all(child.poll() is None for child in children):
             cloud.tick_if_due()
             time.sleep(0.5)
         print("a process exited; stopping the stack", file=sys.stderr)

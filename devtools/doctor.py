@@ -16,11 +16,13 @@ import argparse
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from google.api_core import exceptions as gexc
@@ -42,6 +44,8 @@ Status = Literal["OK", "FAIL", "SKIP"]
 HTTP_TIMEOUT = 10.0
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 STUCK_LISTED = 20
+# The push deliverer rewrites its status every second.
+PUSH_STALE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,9 @@ class Target:
     redrive_after: timedelta = timedelta(seconds=120)
     # How long past a due time a run may wait for the sweep before it counts as stuck.
     grace: timedelta = timedelta(minutes=3)
+    # Local: the status file of the deliverer that pushes the subscriptions
+    # (`devtools.push`); None in Cloud, where Pub/Sub pushes itself.
+    push_status: Path | None = None
 
 
 @dataclass
@@ -161,7 +168,15 @@ def _subscription_problems(
     if sub.topic != PublisherClient.topic_path(project, topic):
         problems.append(f"its topic is {sub.topic}, not {topic}")
     endpoint = sub.push_config.push_endpoint
-    if target.worker_url is None:
+    if target.push_status is not None:
+        # Locally `devtools.push` delivers a pull subscription (the emulator's
+        # own push sends one message at a time).
+        if endpoint:
+            problems.append(
+                f"the emulator pushes it to {endpoint} (one message at a time); "
+                "locally it must be a pull subscription that `devtools.push` delivers"
+            )
+    elif target.worker_url is None:
         problems.append("the worker's URL is unknown")
     else:
         expected = push_endpoint(target.worker_url, project, topic)
@@ -218,7 +233,8 @@ def check_subscriptions(target: Target, clients: Clients) -> list[Result]:
         if problems:
             results.append(fail(check, "; ".join(problems), target.fixes.pubsub))
         else:
-            what = "push to the worker, retry policy"
+            what = "push to the worker" if target.push_status is None else "pulled by the push"
+            what += ", retry policy"
             what += ", dead-letter policy" if dead_letter else ""
             what += ", OIDC identity" if target.push_identity else ""
             results.append(ok(check, what))
@@ -287,6 +303,56 @@ def check_backlog(target: Target, clients: Clients) -> Result:
     if backlog:
         return fail(check, f"{backlog} messages undelivered on {name}", target.fixes.backlog)
     return ok(check, f"nothing waiting on {name}")  # None: no messages in the metric's window
+
+
+def check_push(target: Target) -> Result:
+    """Locally, something must deliver the subscriptions to the worker: `devtools.push`."""
+    check = "push to the worker"
+    assert target.push_status is not None
+    status = _read_json(target.push_status)
+    fix = target.fixes.pubsub
+    if status is None:
+        return fail(check, "nothing delivers the subscriptions (no `devtools.push` running)", fix)
+    age = time.time() - float(status.get("updatedAt") or 0)
+    if age > PUSH_STALE_SECONDS or not _process_alive(int(status.get("pid") or 0)):
+        return fail(check, f"the push deliverer stopped ({age:.0f} s since it last wrote)", fix)
+    routes = {r.get("subscription"): r for r in status.get("subscriptions") or []}
+    wanted = [
+        SubscriberClient.subscription_path(target.project, subscription_id(topic))
+        for topic in (target.events_topic, target.dead_letter_topic)
+    ]
+    problems = [f"it does not deliver {name}" for name in wanted if name not in routes]
+    if status.get("workerUrl") != target.worker_url:
+        problems.append(f"it pushes to {status.get('workerUrl')}, not {target.worker_url}")
+    if problems:
+        return fail(check, "; ".join(problems), fix)
+    events = routes[wanted[0]]
+    return ok(
+        check,
+        f"devtools.push delivers to {target.worker_url} (events: window {events.get('window')}, "
+        f"{events.get('inFlight')} in flight, {events.get('delivered')} delivered, "
+        f"{events.get('failed')} failed)",
+    )
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # --- the functions ------------------------------------------------------------
@@ -537,6 +603,7 @@ def run_checks(target: Target, clients: Clients) -> list[Result]:
     return [
         *check_topics(target, clients),
         *check_subscriptions(target, clients),
+        *([check_push(target)] if target.push_status is not None else []),
         check_dead_letter_permission(target, clients),
         check_worker(target),
         check_api(target),
@@ -565,12 +632,13 @@ def report(results: Iterable[Result], out: Any = None) -> int:
 def local_target(env: dict[str, str]) -> Target:
     """The stack of `make dev`, from the environment its pieces get."""
     from devtools.emulators import LocalConfig
+    from devtools.push import status_path
 
     config = LocalConfig.from_env(env)
     sweep = config.sweep_seconds if config.sweep_seconds > 0 else 15.0
     fixes = Fixes(
         pubsub="restart `make emulators` (or `make dev`): it provisions topics and subscriptions "
-        "as infra/pubsub.tf does",
+        "as infra/pubsub.tf does and pushes them to the worker (`devtools.push`)",
         worker=f"start the worker: `make worker` (it listens on WORKER_PORT, {config.worker_url})",
         api="start the api: `make api` (it listens on API_PORT)",
         llm_key="set OPENAI_API_KEY to a key the provider accepts, or unset it for the offline "
@@ -602,6 +670,7 @@ def local_target(env: dict[str, str]) -> Target:
         sweep_max_age=timedelta(seconds=3 * sweep + 5),
         redrive_after=timedelta(seconds=float(env.get("REDRIVE_AFTER_SECONDS") or 120)),
         grace=timedelta(seconds=3 * sweep + 5),
+        push_status=status_path(config.pubsub_host),
     )
 
 

@@ -5,9 +5,10 @@ slow to start and leaves Java running when its wrapper is killed. If they
 are not installed this fails loudly: no in-memory stand-in replaces them.
 
 `make emulators` (`LocalCloud`) is what Google Cloud provides to the
-functions: both emulators, the topics and push subscriptions Terraform
-creates (pushing to the worker at `WORKER_URL`, default port `WORKER_PORT`),
-and Cloud Scheduler's sweep tick every `SWEEP_SECONDS`.
+functions: both emulators, the topics and subscriptions Terraform creates,
+delivered to the worker at `WORKER_URL` (default port `WORKER_PORT`) as
+Cloud's push does by `devtools.push` (a child process), and Cloud
+Scheduler's sweep tick every `SWEEP_SECONDS`, the first at once.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ from pathlib import Path
 from devtools import supervise
 from devtools.provision import SweepTick, provision
 from devtools.supervise import supervised
-from shared.config import DEFAULT_DEAD_LETTER_TOPIC, DEFAULT_EVENTS_TOPIC, DEFAULT_RESULTS_TOPIC
+from shared.config import (
+    DEFAULT_DEAD_LETTER_TOPIC,
+    DEFAULT_EVENTS_TOPIC,
+    DEFAULT_RESULTS_TOPIC,
+    LocalStackSettings,
+)
 
 SDK = Path(os.environ.get("CLOUDSDK_PLATFORM_DIR", "/usr/lib/google-cloud-sdk/platform"))
 FIRESTORE_JAR = SDK / "cloud-firestore-emulator" / "cloud-firestore-emulator.jar"
@@ -217,6 +223,16 @@ class LocalConfig:
     results_topic: str
     worker_url: str
     sweep_seconds: float
+    push_max_in_flight: int = LocalStackSettings().push_max_in_flight
+
+    @property
+    def worker_topics(self) -> tuple[str, ...]:
+        """The topics whose subscriptions deliver to the worker (`devtools.push` pulls them)."""
+        return (self.events_topic, self.dead_letter_topic)
+
+    @property
+    def pubsub_host(self) -> str:
+        return f"127.0.0.1:{self.pubsub_port}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LocalConfig:
@@ -230,6 +246,7 @@ class LocalConfig:
             worker_url=env.get("WORKER_URL")
             or f"http://127.0.0.1:{env.get('WORKER_PORT') or 8081}",
             sweep_seconds=float(env.get("SWEEP_SECONDS") or 15),
+            push_max_in_flight=LocalStackSettings.from_mapping(env).push_max_in_flight,
         )
 
     def env(self) -> dict[str, str]:
@@ -245,7 +262,7 @@ class LocalConfig:
 
 
 class LocalCloud:
-    """The emulators, provisioned as Terraform provisions Cloud, plus the sweep tick."""
+    """The emulators, provisioned as Terraform provisions Cloud, their push, and the sweep tick."""
 
     def __init__(self, config: LocalConfig) -> None:
         self.config = config
@@ -253,8 +270,13 @@ class LocalCloud:
             firestore_port=config.firestore_port, pubsub_port=config.pubsub_port
         )
         self._tick: SweepTick | None = None
+        self._push: supervise.Popen | None = None
 
     def start(self) -> LocalCloud:
+        """Emulators, topics and subscriptions, and the push deliverer (`devtools.push`)."""
+        from devtools.push import command as push_command
+        from devtools.push import status_path
+
         self.emulators.start()
         # The Pub/Sub client finds the emulator through the environment.
         os.environ.update(self.config.env())
@@ -262,17 +284,38 @@ class LocalCloud:
             self.config.project,
             self.config.events_topic,
             self.config.dead_letter_topic,
-            self.config.worker_url,
             results_topic=self.config.results_topic,
         )
+        env = {
+            **os.environ,
+            **self.config.env(),
+            "WORKER_URL": self.config.worker_url,
+            "PUSH_MAX_IN_FLIGHT": str(self.config.push_max_in_flight),
+        }
+        status = status_path(self.config.pubsub_host)
+        status.unlink(missing_ok=True)
+        self._push = supervise.spawn(push_command(), env=env)
+        deadline = time.monotonic() + 30
+        while not status.exists():
+            if self._push.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the push deliverer (python -m devtools.push) did not start")
+            time.sleep(0.05)
+        return self
+
+    def start_ticking(self) -> None:
+        """Cloud Scheduler's sweep tick: the first one now, then every SWEEP_SECONDS."""
         self._tick = SweepTick(
             self.config.project, self.config.events_topic, self.config.sweep_seconds
         )
-        return self
+        self._tick.tick_if_due()
 
     def tick_if_due(self) -> None:
         if self._tick is not None:
             self._tick.tick_if_due()
+
+    def alive(self) -> bool:
+        push_alive = self._push is not None and self._push.poll() is None
+        return self.emulators.alive() and push_alive
 
     def describe(self) -> str:
         c = self.config
@@ -281,11 +324,13 @@ class LocalCloud:
             f"Firestore emulator {self.emulators.firestore_host}, "
             f"Pub/Sub {self.emulators.pubsub_host} (logs in {self.emulators.log_dir})\n"
             f"topics {c.events_topic}, {c.dead_letter_topic}, {c.results_topic}; "
-            "push subscriptions to "
-            f"{c.worker_url}; sweep tick {tick}"
+            f"pushed to {c.worker_url} as Cloud does (up to {c.push_max_in_flight} at once per "
+            f"subscription, retry policy, dead letters); sweep tick {tick}"
         )
 
     def stop(self) -> None:
+        if self._push is not None:
+            supervise.stop([self._push])
         self.emulators.stop()
 
 
@@ -302,11 +347,12 @@ def main(argv: list[str] | None = None) -> int:
         except EmulatorMissing as exc:
             print(exc, file=sys.stderr)
             return 2
+        cloud.start_ticking()
         print(f"{cloud.describe()}\nCtrl-C stops everything", flush=True)
-        while cloud.emulators.alive():
+        while cloud.alive():
             cloud.tick_if_due()
             time.sleep(0.5)
-        print("an emulator exited", file=sys.stderr)
+        print("an emulator or the push deliverer exited", file=sys.stderr)
         return 1
 
     return supervised(serve, cloud.stop)

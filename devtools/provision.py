@@ -1,15 +1,18 @@
 """Create on the Pub/Sub emulator what Terraform creates in Cloud (`infra/pubsub.tf`).
 
-The events, dead-letter and results topics; the events topic's push
-subscription to the worker, with the retry policy and the dead-letter
-policy; the dead-letter topic's push subscription to the worker, which fails
-the dead-lettered runs. The expected values live here once, so
+The events, dead-letter and results topics; the worker's subscription to
+the events topic, with Terraform's ack deadline, retry policy and
+dead-letter policy; the worker's subscription to the dead-letter topic, which
+fails the dead-lettered runs. The expected values live here once, so
 `devtools.doctor` checks against the same.
-(Cloud Scheduler's sweep tick is `SweepTick`, run by `make emulators`.)
 
-Push endpoints carry the topic in their path (`/projects/<p>/topics/<t>`):
+Locally they are pull subscriptions: `devtools.push` pulls them and posts
+each message to the worker as Cloud's push does (the emulator's own push
+sends one message at a time). It posts to the endpoint Terraform
+configures, with the topic in the path (`/projects/<p>/topics/<t>`):
 functions-framework turns that into the CloudEvent's source, which is how
 the worker tells a dead-lettered message from a fresh one.
+(Cloud Scheduler's sweep tick is `SweepTick`, run by `make emulators`.)
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import base64
 import contextlib
 import sys
 import time
+from datetime import timedelta
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -39,18 +43,41 @@ def push_endpoint(worker_url: str, project: str, topic: str) -> str:
 
 
 def push_envelope(
-    project: str, data: bytes, attributes: dict[str, str], message_id: str | None = None
+    project: str,
+    data: bytes,
+    attributes: dict[str, str],
+    message_id: str | None = None,
+    *,
+    publish_time: str = "2026-11-29T00:00:00Z",
+    subscription: str | None = None,
+    ordering_key: str = "",
+    delivery_attempt: int | None = None,
 ) -> dict[str, Any]:
-    """The JSON body a Pub/Sub push subscription posts to its endpoint."""
-    return {
-        "message": {
-            "data": base64.b64encode(data).decode(),
-            "attributes": attributes,
-            "messageId": message_id or str(time.time_ns()),
-            "publishTime": "2026-11-29T00:00:00Z",
-        },
-        "subscription": f"projects/{project}/subscriptions/push",
+    """The JSON body a Pub/Sub push subscription posts to its endpoint (the wrapped format).
+
+    Cloud sends both spellings of the id and the publish time, leaves out
+    empty attributes and ordering keys, and adds `deliveryAttempt` only on a
+    subscription with a dead-letter policy.
+    """
+    message_id = message_id or str(time.time_ns())
+    message: dict[str, Any] = {
+        "data": base64.b64encode(data).decode(),
+        "messageId": message_id,
+        "message_id": message_id,
+        "publishTime": publish_time,
+        "publish_time": publish_time,
     }
+    if attributes:
+        message["attributes"] = attributes
+    if ordering_key:
+        message["orderingKey"] = ordering_key
+    envelope: dict[str, Any] = {
+        "message": message,
+        "subscription": subscription or f"projects/{project}/subscriptions/push",
+    }
+    if delivery_attempt is not None:
+        envelope["deliveryAttempt"] = delivery_attempt
+    return envelope
 
 
 def subscription_id(topic: str) -> str:
@@ -62,15 +89,20 @@ def provision(
     project: str,
     events_topic: str,
     dead_letter_topic: str,
-    worker_url: str | None,
     *,
+    subscriptions: bool = True,
     max_delivery_attempts: int = MAX_DELIVERY_ATTEMPTS,
     ack_deadline_seconds: int = ACK_DEADLINE_SECONDS,
+    backoff_seconds: tuple[float, float] = (MIN_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS),
     results_topic: str | None = None,
 ) -> dict[str, str]:
-    """Idempotently create the topics and, if a worker URL is given, both push subscriptions.
+    """Idempotently create the topics and (unless `subscriptions` is false) the worker's
+    subscriptions; returns topic -> subscription path, what `devtools.push.LocalPush` delivers.
 
-    The results topic has no subscription here: the app's services create their own.
+    The subscriptions carry Terraform's ack deadline, retry policy and
+    dead-letter policy; only their push endpoint is missing: `devtools.push`
+    delivers them. The results topic has no subscription here: the app's
+    services create their own.
     """
     publisher = PublisherClient()
     subscriber = SubscriberClient()
@@ -80,19 +112,19 @@ def provision(
         with contextlib.suppress(gexc.AlreadyExists):
             publisher.create_topic(name=path)
         topics[topic] = path
-    subscriptions: dict[str, str] = {}
-    if worker_url is None:
-        return subscriptions
+    created: dict[str, str] = {}
+    if not subscriptions:
+        return created
+    minimum, maximum = backoff_seconds
     for topic, dead_letter in ((events_topic, True), (dead_letter_topic, False)):
         name = subscriber.subscription_path(project, subscription_id(topic))
         request: dict[str, object] = {
             "name": name,
             "topic": topics[topic],
-            "push_config": PushConfig(push_endpoint=push_endpoint(worker_url, project, topic)),
             "ack_deadline_seconds": ack_deadline_seconds,
             "retry_policy": RetryPolicy(
-                minimum_backoff={"seconds": MIN_BACKOFF_SECONDS},
-                maximum_backoff={"seconds": MAX_BACKOFF_SECONDS},
+                minimum_backoff=timedelta(seconds=minimum),
+                maximum_backoff=timedelta(seconds=maximum),
             ),
         }
         if dead_letter:
@@ -102,12 +134,16 @@ def provision(
             )
         with contextlib.suppress(gexc.AlreadyExists):
             subscriber.create_subscription(request=request)
-        subscriptions[topic] = name
-    return subscriptions
+        created[topic] = name
+    return created
 
 
 def repoint(project: str, subscriptions: dict[str, str], worker_url: str) -> None:
-    """Point existing push subscriptions (topic -> subscription path) at another worker."""
+    """Make subscriptions (topic -> subscription path) push to a worker, as Cloud's do.
+
+    Only for checks of a Cloud-shaped deployment (`doctor --project`): the
+    local stack delivers through `devtools.push` instead.
+    """
     subscriber = SubscriberClient()
     try:
         for topic, subscription in subscriptions.items():
@@ -145,17 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events-topic", default=DEFAULT_EVENTS_TOPIC)
     parser.add_argument("--dead-letter-topic", default=DEFAULT_DEAD_LETTER_TOPIC)
     parser.add_argument("--results-topic", default=DEFAULT_RESULTS_TOPIC)
-    parser.add_argument("--worker-url", default="http://127.0.0.1:8081")
     args = parser.parse_args(argv)
     subs = provision(
         args.project,
         args.events_topic,
         args.dead_letter_topic,
-        args.worker_url,
         results_topic=args.results_topic,
     )
     for topic, sub in subs.items():
-        print(f"{topic} -> {sub} (push to {args.worker_url})")
+        print(f"{topic} -> {sub} (pull: `python -m devtools.push` delivers it)")
     return 0
 
 

@@ -1,7 +1,8 @@
 """`make doctor` finds each fault injected into a local stack, with its fix, and prints no secret.
 
-The stack is the real one: emulators with the topics and push subscriptions
-`make emulators` provisions, the worker and api as processes, the sweep's
+The stack is the real one: emulators with the topics and subscriptions
+`make emulators` provisions, delivered to the worker by the push deliverer it
+runs (`devtools.push`), the worker and api as processes, the sweep's
 heartbeat written by a real sweep tick, the OpenAI double over HTTP.
 """
 
@@ -30,6 +31,7 @@ from devtools.doctor import (
 from devtools.emulators import free_port
 from devtools.openai_server import OpenAIServer
 from devtools.provision import provision, subscription_id
+from devtools.push import LocalPush, read_status, status_path
 from devtools.worker_process import WorkerProcess
 from shared.adapters.firestore_heartbeat import SWEEP_HEARTBEAT
 from tests.helpers.llm_support import make_test_key
@@ -37,21 +39,33 @@ from tests.helpers.stack import Stack
 
 
 @pytest.fixture
-def env(stack: Stack, functions: dict[str, WorkerProcess]) -> dict[str, str]:
-    """The environment of a healthy `make dev`: provisioned, swept once, on these ports."""
+def pusher(stack: Stack, functions: dict[str, WorkerProcess]) -> Iterator[LocalPush]:
+    """`make emulators`' push deliverer on the stack's subscriptions, writing its status file."""
     settings = stack.services.settings
     results = f"{settings.events_topic}-results"
-    provision(
+    routes = provision(
         settings.project,
         settings.events_topic,
         settings.dead_letter_topic,
-        functions["worker"].url,
         results_topic=results,
     )
+    status = status_path(os.environ["PUBSUB_EMULATOR_HOST"])
+    with LocalPush(
+        settings.project, routes, functions["worker"].url, status_file=status
+    ) as deliverer:
+        while not status.exists():
+            time.sleep(0.02)
+        yield deliverer
+
+
+@pytest.fixture
+def env(stack: Stack, functions: dict[str, WorkerProcess], pusher: LocalPush) -> dict[str, str]:
+    """The environment of a healthy `make dev`: provisioned, pushed, swept once, on these ports."""
+    settings = stack.services.settings
     assert stack.sweep().status == 200  # Cloud Scheduler's tick: leaves the heartbeat
     return {
         **os.environ,
-        "RESULTS_TOPIC": results,
+        "RESULTS_TOPIC": f"{settings.events_topic}-results",
         "WORKER_URL": functions["worker"].url,
         "API_PORT": str(functions["api"].port),
         "SWEEP_SECONDS": "15",
@@ -107,46 +121,56 @@ def test_a_deleted_subscription_fails_with_the_command_that_provisions_it(
     assert f"FAIL  subscription {name}: does not exist\n      fix: " in out
 
 
-def test_a_subscription_pushing_elsewhere_fails(env: dict[str, str], stack: Stack):
+def test_a_subscription_the_emulator_pushes_itself_fails(env: dict[str, str], stack: Stack):
     settings = stack.services.settings
     name = subscription_id(settings.dead_letter_topic)
-    elsewhere = f"{_dead_url()}/projects/{settings.project}/topics/{settings.dead_letter_topic}"
+    endpoint = (
+        f"{env['WORKER_URL']}/projects/{settings.project}/topics/{settings.dead_letter_topic}"
+    )
     SubscriberClient().modify_push_config(
         subscription=SubscriberClient.subscription_path(settings.project, name),
-        push_config=PushConfig(push_endpoint=elsewhere),
+        push_config=PushConfig(push_endpoint=endpoint),
     )
 
     code, _, results = doctor(env)
 
     assert code == 1
     assert results[f"subscription {name}"].status == "FAIL"
-    assert (
-        f"pushes to {elsewhere}, not {env['WORKER_URL']}/" in results[f"subscription {name}"].detail
-    )
+    assert f"the emulator pushes it to {endpoint}" in results[f"subscription {name}"].detail
 
 
-def test_a_subscription_without_dead_lettering_fails(env: dict[str, str], stack: Stack):
-    settings = stack.services.settings
-    name = subscription_id(settings.events_topic)
-    subscriber = SubscriberClient()
-    path = subscriber.subscription_path(settings.project, name)
-    subscriber.delete_subscription(subscription=path)
-    subscriber.create_subscription(
-        request={
-            "name": path,
-            "topic": f"projects/{settings.project}/topics/{settings.events_topic}",
-            "push_config": PushConfig(
-                push_endpoint=f"{env['WORKER_URL']}/projects/{settings.project}/topics/{settings.events_topic}"
-            ),
-        }
-    )
+def test_a_stack_without_its_push_deliverer_fails(env: dict[str, str], pusher: LocalPush):
+    pusher.stop()
 
     code, _, results = doctor(env)
 
     assert code == 1
-    detail = results[f"subscription {name}"].detail
-    assert "retry backoff is 0-0 s, not 10-600 s" in detail
-    assert f"dead-letters to (nothing), not {settings.dead_letter_topic}" in detail
+    assert results["push to the worker"].status == "FAIL"
+    assert results["push to the worker"].detail.startswith("nothing delivers the subscriptions")
+    assert "make emulators" in results["push to the worker"].fix
+
+
+def test_a_push_deliverer_delivering_elsewhere_fails(env: dict[str, str], pusher: LocalPush):
+    elsewhere = _dead_url()
+    pusher.retarget(elsewhere)
+    assert pusher.status_file is not None
+    while (read_status(pusher.status_file) or {}).get("workerUrl") != elsewhere:
+        time.sleep(0.05)  # it rewrites its status every second
+
+    code, _, results = doctor(env)
+
+    assert code == 1
+    assert f"it pushes to {elsewhere}, not {env['WORKER_URL']}" in (
+        results["push to the worker"].detail
+    )
+
+
+def test_a_healthy_push_deliverer_passes_with_what_it_delivered(env: dict[str, str]):
+    code, out, results = doctor(env)
+
+    assert code == 0, out
+    assert results["push to the worker"].status == "OK"
+    assert f"devtools.push delivers to {env['WORKER_URL']}" in results["push to the worker"].detail
 
 
 def test_a_sweep_that_stopped_ticking_fails(env: dict[str, str]):

@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from devtools import REPO_ROOT
 from devtools.emulators import Emulators, reset_firestore
 from devtools.provision import provision
+from devtools.push import LocalPush
 from devtools.samples import WIZARD_ANSWERS
 from devtools.worker_process import WorkerProcess
 from shared.http.app import ROUTES
@@ -82,9 +83,10 @@ def live_api(
     worker = WorkerProcess(workdir, env, name="conformance").start()
     api = WorkerProcess(workdir, env, name="conformance", target="api")
     try:
-        provision(PROJECT, env["EVENTS_TOPIC"], env["DEAD_LETTER_TOPIC"], worker.url)
-        api.start()
-        yield LiveApi(api.url, signing_key)
+        routes = provision(PROJECT, env["EVENTS_TOPIC"], env["DEAD_LETTER_TOPIC"])
+        with LocalPush(PROJECT, routes, worker.url):
+            api.start()
+            yield LiveApi(api.url, signing_key)
     finally:
         api.stop()
         worker.stop()

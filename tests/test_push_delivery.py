@@ -1,4 +1,6 @@
-"""Through the real wire end to end: Pub/Sub emulator push subscriptions to a worker process.
+"""Through the real wire end to end: the emulator's subscriptions pushed to a worker process.
+
+The push is the local stack's (`devtools.push`, as `make emulators` runs it).
 
 Includes the fault the old system could not survive: the worker process is
 killed in the middle of a step, its lease still held. A new worker and the
@@ -15,8 +17,8 @@ from typing import Any
 import pytest
 
 from devtools.openai_server import Reply
-from devtools.provision import provision, repoint
 from devtools.worker_process import WorkerProcess
+from tests.helpers.push_support import Pusher
 from tests.helpers.stack import Stack
 
 LEASE = 2.0
@@ -54,11 +56,10 @@ def test_a_session_completes_through_push_delivery_to_a_worker_process(
     stack: Stack, workers: list[WorkerProcess], tmp_path: Path
 ):
     worker = _start_worker(workers, tmp_path)
-    settings = stack.services.settings
-    provision(settings.project, settings.events_topic, settings.dead_letter_topic, worker.url)
 
-    created = stack.create_brainstorm(seedCount=8)
-    session = _wait_for_status(stack, created["sessionId"], timeout=30)
+    with Pusher(stack, worker):
+        created = stack.create_brainstorm(seedCount=8)
+        session = _wait_for_status(stack, created["sessionId"], timeout=30)
 
     assert session["status"] == "COMPLETED"
     assert len(session["seeds"]) == 8
@@ -69,31 +70,24 @@ def test_a_worker_killed_mid_step_is_recovered_by_a_new_worker_and_the_sweep(
     stack: Stack, workers: list[WorkerProcess], tmp_path: Path
 ):
     first = _start_worker(workers, tmp_path)
-    settings = stack.services.settings
-    subscriptions = provision(
-        settings.project,
-        settings.events_topic,
-        settings.dead_letter_topic,
-        first.url,
-        max_delivery_attempts=100,
-    )
-    stack.llm.script(Reply(delay=8))  # the first LLM call hangs: the worker is mid-step
-    created = stack.create_brainstorm(seedCount=5)
-    deadline = time.monotonic() + 20
-    while not stack.llm.requests and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert stack.llm.requests, "the worker never reached generate-seeds"
+    with Pusher(stack, first, max_delivery_attempts=100) as pusher:
+        stack.llm.script(Reply(delay=8))  # the first LLM call hangs: the worker is mid-step
+        created = stack.create_brainstorm(seedCount=5)
+        deadline = time.monotonic() + 20
+        while not stack.llm.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stack.llm.requests, "the worker never reached generate-seeds"
 
-    second = _start_worker(workers, tmp_path)
-    repoint(settings.project, subscriptions, second.url)
-    first.kill()
-    assert stack.run_doc(created["runId"])["status"] == "RUNNING"  # lease still held
+        second = _start_worker(workers, tmp_path)
+        pusher.retarget(second.url)
+        first.kill()
+        assert stack.run_doc(created["runId"])["status"] == "RUNNING"  # lease still held
 
-    deadline = time.monotonic() + 60
-    session = {"status": "IN_PROGRESS"}
-    while session["status"] == "IN_PROGRESS" and time.monotonic() < deadline:
-        stack.services.publisher.publish_sweep()  # Cloud Scheduler's tick
-        session = _wait_for_status(stack, created["sessionId"], timeout=1)
+        deadline = time.monotonic() + 60
+        session = {"status": "IN_PROGRESS"}
+        while session["status"] == "IN_PROGRESS" and time.monotonic() < deadline:
+            stack.services.publisher.publish_sweep()  # Cloud Scheduler's tick
+            session = _wait_for_status(stack, created["sessionId"], timeout=1)
 
     assert session["status"] == "COMPLETED"
     assert len(session["seeds"]) == 5

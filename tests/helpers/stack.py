@@ -34,7 +34,9 @@ PROJECT = "demo-genjobs-test"
 
 
 def _provision_pull(subscriber: SubscriberClient, settings: Any) -> str:
-    provision(settings.project, settings.events_topic, settings.dead_letter_topic, None)
+    provision(
+        settings.project, settings.events_topic, settings.dead_letter_topic, subscriptions=False
+    )
     subscription: str = subscriber.subscription_path(
         settings.project, f"pull-{settings.events_topic}"
     )

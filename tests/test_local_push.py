@@ -1,0 +1,167 @@
+"""The local stack's push (`devtools.push`) delivers as Cloud Pub/Sub push does.
+
+On the Pub/Sub emulator with Terraform's subscriptions (here with a short
+retry policy and few delivery attempts, so the tests take seconds): runs go
+to a worker process many at once, a failing worker gets redeliveries only
+after the retry policy's backoff, dead letters reach the worker with the
+attributes Cloud sets, and a push unanswered within the ack deadline counts
+as failed and comes back.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from google.cloud.pubsub_v1 import PublisherClient
+
+from devtools import REPO_ROOT
+from devtools.openai_server import Reply
+from devtools.push import Window
+from devtools.worker_process import WorkerProcess
+from tests.helpers.push_support import Arrival, Endpoint, Pusher, settled
+from tests.helpers.stack import Stack
+
+RUNS = 6
+BACKOFF = (1.0, 2.0)
+
+
+@pytest.fixture
+def stack_env() -> dict[str, str]:
+    return {"TENANT_MAX_ACTIVE_RUNS": str(RUNS)}
+
+
+@pytest.fixture
+def worker(stack: Stack, tmp_path: Path) -> Iterator[WorkerProcess]:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "THREADS": "16", "LOG_LEVEL": "WARNING"}
+    started = WorkerProcess(tmp_path, env=env).start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def _publish_run(stack: Stack, run_id: str = "run-1") -> None:
+    """A run event on the events topic, as the api publishes it."""
+    settings = stack.services.settings
+    data = json.dumps({"type": "run", "runId": run_id}).encode()
+    topic = PublisherClient.topic_path(settings.project, settings.events_topic)
+    PublisherClient().publish(topic, data, type="run", runId=run_id).result(timeout=10)
+
+
+def _always(status: int, hold: float = 0.0) -> Endpoint:
+    return Endpoint(lambda arrival: (status, hold)).start()
+
+
+def test_runs_pushed_by_the_local_push_execute_at_once(stack: Stack, worker: WorkerProcess):
+    # The model answers only when all RUNS calls are in flight together: one
+    # push at a time (the emulator's own push) would never get there.
+    everyone = threading.Barrier(RUNS, timeout=60)
+
+    def together(request: dict[str, object]) -> Reply:
+        everyone.wait()
+        return Reply()
+
+    stack.llm.responder = together
+    with Pusher(stack, worker):
+        created = [stack.create_brainstorm(seedCount=5) for _ in range(RUNS)]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            statuses = [stack.run_doc(c["runId"])["status"] for c in created]
+            if all(s not in ("QUEUED", "RUNNING") for s in statuses):
+                break
+            time.sleep(0.2)
+
+    assert stack.llm.peak_in_flight == RUNS
+    assert statuses == ["COMPLETED"] * RUNS
+
+
+def test_a_failing_worker_gets_redeliveries_only_after_the_retry_policy_backoff(stack: Stack):
+    with _always(500) as endpoint, Pusher(stack, endpoint.url, backoff_seconds=BACKOFF):
+        _publish_run(stack)
+        arrivals = endpoint.wait_for(4, topic=stack.services.settings.events_topic)
+
+    assert len(arrivals) == 4
+    gaps = [b.at - a.at for a, b in itertools.pairwise(arrivals)]
+    # The emulator alone redelivers a first failure at once (a gap of ~50 ms).
+    assert min(gaps) >= BACKOFF[0], gaps
+    assert [a.envelope["deliveryAttempt"] for a in arrivals] == [1, 2, 3, 4]
+
+
+def test_a_dead_lettered_message_reaches_the_worker_with_the_attributes_cloud_sets(stack: Stack):
+    settings = stack.services.settings
+
+    def answer(arrival: Arrival) -> tuple[int, float]:
+        return (204 if arrival.topic == settings.dead_letter_topic else 500), 0.0
+
+    with (
+        Endpoint(answer) as endpoint,
+        Pusher(stack, endpoint.url, backoff_seconds=BACKOFF, max_delivery_attempts=5) as pusher,
+    ):
+        _publish_run(stack, "run-dead")
+        [dead] = endpoint.wait_for(1, topic=settings.dead_letter_topic)
+        attempts = endpoint.wait_for(5, topic=settings.events_topic, timeout=0)
+        [delivered] = settled(pusher, 1, settings.dead_letter_topic)
+
+    source = f"{settings.events_topic}-worker"
+    assert len(attempts) == 5
+    assert dead.envelope["subscription"] == (
+        f"projects/{settings.project}/subscriptions/{settings.dead_letter_topic}-worker"
+    )
+    assert dead.attributes["runId"] == "run-dead"
+    assert dead.attributes["CloudPubSubDeadLetterSourceDeliveryCount"] == "5"
+    assert dead.attributes["CloudPubSubDeadLetterSourceSubscription"] == source
+    assert dead.attributes["CloudPubSubDeadLetterSourceSubscriptionProject"] == settings.project
+    assert "CloudPubSubDeadLetterSourceTopicPublishTime" in dead.attributes
+    assert dead.message["messageId"] == dead.message["message_id"]
+    assert delivered.acked
+
+
+def test_a_push_unanswered_within_the_ack_deadline_fails_and_comes_back(stack: Stack):
+    settings = stack.services.settings
+    ack_deadline = 10
+
+    def answer(arrival: Arrival) -> tuple[int, float]:
+        first = arrival.envelope["deliveryAttempt"] == 1
+        return 200, (3 * ack_deadline if first else 0.0)
+
+    with (
+        Endpoint(answer) as endpoint,
+        Pusher(
+            stack, endpoint.url, backoff_seconds=BACKOFF, ack_deadline_seconds=ack_deadline
+        ) as pusher,
+    ):
+        _publish_run(stack)
+        first, second = endpoint.wait_for(2, topic=settings.events_topic)
+        unanswered, answered = settled(pusher, 2, settings.events_topic)
+
+    assert second.message["messageId"] == first.message["messageId"]
+    assert second.at - first.at >= ack_deadline - 1 + BACKOFF[0]
+    assert unanswered.status is None
+    assert not unanswered.acked
+    assert "no answer within the ack deadline" in unanswered.error
+    assert answered.acked
+    assert answered.attempt == 2
+
+
+def test_the_window_opens_with_successes_and_halves_with_failures():
+    window = Window(cap=8)
+    window.in_flight = 8
+    for _ in range(3):
+        window.settle(succeeded=False)
+
+    assert window.size == 1.0
+    assert window.room == 0  # 5 pushes still in flight
+
+    window.in_flight = 0
+    for _ in range(20):
+        window.in_flight += 1
+        window.settle(succeeded=True)
+
+    assert window.size == 8.0
