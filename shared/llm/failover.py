@@ -97,6 +97,7 @@ class FailoverModel:
         failures: list[ModelFailure] = []
         waits: list[float] = []
         faulted = False
+        last: TransientError | None = None
         for provider in self.providers:
             admission = Admission.CALL if provider.breaker is None else provider.breaker.admit()
             if admission is Admission.SKIP:
@@ -119,12 +120,14 @@ class FailoverModel:
                     provider.breaker.released(admission)
                 failures.append(ModelFailure(provider.name, describe(limited)))
                 waits.append(limited.wait_seconds)
+                last = limited
                 continue
             except TransientError as error:
                 if provider.breaker is not None:
                     provider.breaker.failed(admission, describe(error))
                 failures.append(ModelFailure(provider.name, describe(error)))
                 faulted = True
+                last = error
                 continue
             if provider.breaker is not None:
                 provider.breaker.succeeded(admission)
@@ -142,6 +145,9 @@ class FailoverModel:
             return generation
         if meter is not None:
             meter.add_answer(None, failures)
+        if len(self.providers) == 1 and last is not None:
+            # No fallbacks: the model's own error, exactly as without failover.
+            raise last
         if waits and not faulted:
             # Only rate limits (and open breakers): wait for the soonest, spending no attempt.
             raise RateLimited(
