@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.engine import RunStatus, StepStatus, TokenUsage
+from shared.engine import ModelTokens, RunStatus, StepStatus, TokenUsage
 from shared.engine.testing import RETRY
 from shared.errors import NonRetriableError, TransientError
 from tests.helpers.engine_support import Harness, Recorder, linear_workflow
@@ -106,13 +106,17 @@ def test_usage_of_every_attempt_is_summed_on_the_step_record(engine: Harness, re
     engine.start(linear_workflow(recorder))
 
     engine.deliver()
-    assert engine.run().steps["compute"].usage == TokenUsage(
-        prompt_tokens=10, completion_tokens=5, total_tokens=15, calls=1, model="m"
-    )
+    assert engine.run().steps["compute"].usage == TokenUsage.of_call("m", 10, 5, 15)
     engine.deliver()
 
     record = engine.run().steps["compute"]
+    twice = ModelTokens(prompt_tokens=20, completion_tokens=10, total_tokens=30, calls=2)
     assert record.usage == TokenUsage(
-        prompt_tokens=20, completion_tokens=10, total_tokens=30, calls=2, model="m"
+        prompt_tokens=20,
+        completion_tokens=10,
+        total_tokens=30,
+        calls=2,
+        model="m",
+        models={"m": twice},
     )
     assert record.repairs == ["attempt 2"]  # the successful attempt's

@@ -199,3 +199,20 @@ def test_usage_and_cost_are_the_answering_models(stack: Stack, fallback: OpenAIS
     run = stack.run_doc(view["runId"])
     # The fallback's price: 1000 * 100 / 1e6 + 2000 * 200 / 1e6.
     assert run["usage"]["costUsd"] == pytest.approx(0.5)
+
+
+def test_a_step_that_paid_two_models_is_priced_at_each_ones_price(
+    stack: Stack, fallback: OpenAIServer
+):
+    # The primary's rejected answer is paid for, then it fails: the fallback answers.
+    stack.llm.script(Reply(content="not JSON", usage=(1000, 2000)), Reply(status=500))
+    fallback.responder = lambda request: Reply(usage=(1000, 2000))
+
+    view = _completed_in_one_delivery(stack)
+
+    usage = _step(view)["usage"]
+    assert set(usage["models"]) == {PRIMARY, FALLBACK}
+    assert usage["models"][PRIMARY]["promptTokens"] == 1000
+    assert usage["models"][FALLBACK]["completionTokens"] == 2000
+    # 1000 * 1 / 1e6 + 2000 * 2 / 1e6 at the primary's price, 0.5 at the fallback's.
+    assert stack.run_doc(view["runId"])["usage"]["costUsd"] == pytest.approx(0.505)

@@ -9,7 +9,7 @@ from typing import Literal, Self, TypeVar
 import pytest
 from pydantic import BaseModel, Field, model_validator
 
-from shared.engine import StepMeter, TokenUsage
+from shared.engine import ModelTokens, StepMeter, TokenUsage
 from shared.errors import NonRetriableError
 from shared.llm.offline_model import OfflineLanguageModel
 
@@ -133,4 +133,6 @@ def test_the_offline_model_reports_each_call_with_zero_tokens():
     OfflineLanguageModel().generate(Seeds, system="s", prompt="p", temperature=0.9, meter=meter)
     OfflineLanguageModel().generate(Seeds, system="s", prompt="p", temperature=0.9, meter=meter)
 
-    assert meter.usage == TokenUsage(calls=2, model="offline")
+    assert meter.usage == TokenUsage(
+        calls=2, model="offline", models={"offline": ModelTokens(calls=2)}
+    )

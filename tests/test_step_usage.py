@@ -38,6 +38,14 @@ def test_a_completed_step_records_its_model_calls_tokens(stack: Stack):
         "totalTokens": 460,
         "calls": 1,
         "model": "test-model",
+        "models": {
+            "test-model": {
+                "promptTokens": 120,
+                "completionTokens": 340,
+                "totalTokens": 460,
+                "calls": 1,
+            }
+        },
     }
     assert steps["generate-seeds"]["repairs"] == []
     assert steps["save-seeds"]["usage"] is None  # no model call, no usage
@@ -67,6 +75,14 @@ def test_usage_sums_a_failed_attempt_and_the_successful_one(stack: Stack):
         "totalTokens": 705,
         "calls": 2,
         "model": "test-model",
+        "models": {
+            "test-model": {
+                "promptTokens": 300,
+                "completionTokens": 405,
+                "totalTokens": 705,
+                "calls": 2,
+            }
+        },
     }
 
 

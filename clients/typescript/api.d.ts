@@ -524,6 +524,16 @@ export interface components {
             category: string;
             outcome: string;
         };
+        /**
+         * ModelTokens
+         * @description One model's share of a `TokenUsage`.
+         */
+        ModelTokens: {
+            promptTokens?: number;
+            completionTokens?: number;
+            totalTokens?: number;
+            calls?: number;
+        };
         /** Objective */
         Objective: {
             text: string;
@@ -845,7 +855,11 @@ export interface components {
          * TokenUsage
          * @description Tokens a step's model calls consumed, summed over its calls (and attempts).
          *
-         *     `model` is the model that answered (the latest, should calls differ).
+         *     `model` is the model that answered (the latest, should calls differ);
+         *     `models` splits the sums by the model that was called (with
+         *     LLM_FALLBACKS a step may have paid two), so each is priced at its own
+         *     rate. A record written before the split has no `models`: `per_model`
+         *     puts it all on `model`.
          */
         TokenUsage: {
             promptTokens?: number;
@@ -853,6 +867,9 @@ export interface components {
             totalTokens?: number;
             calls?: number;
             model?: string;
+            models?: {
+                [key: string]: components["schemas"]["ModelTokens"];
+            };
         };
         /**
          * Usage

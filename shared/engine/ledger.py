@@ -52,7 +52,21 @@ class UsageLedger:
         self._price = price
 
     def cost(self, usage: TokenUsage | None) -> float:
-        return 0.0 if usage is None else self._price(usage)
+        """Each model's tokens at that model's price (LLM_FALLBACKS: a step may pay two)."""
+        if usage is None:
+            return 0.0
+        return sum(
+            self._price(
+                TokenUsage(
+                    prompt_tokens=tokens.prompt_tokens,
+                    completion_tokens=tokens.completion_tokens,
+                    total_tokens=tokens.total_tokens,
+                    calls=tokens.calls,
+                    model=model or None,
+                )
+            )
+            for model, tokens in usage.per_model().items()
+        )
 
     def charge(self, run: RunRecord, patch: RunPatch, now: datetime) -> list[Write]:
         """Add the patch's new usage to it (run total) and return the day's increments.

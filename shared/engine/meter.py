@@ -34,13 +34,7 @@ class StepMeter:
     def add_usage(
         self, model: str, prompt_tokens: int, completion_tokens: int, total_tokens: int
     ) -> None:
-        call = TokenUsage(
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            total_tokens=total_tokens,
-            calls=1,
-            model=model,
-        )
+        call = TokenUsage.of_call(model, prompt_tokens, completion_tokens, total_tokens)
         with self._lock:
             self._usage = call.plus(self._usage)
 

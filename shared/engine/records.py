@@ -35,10 +35,33 @@ class StepStatus(StrEnum):
     FAILED = "FAILED"
 
 
+class ModelTokens(BaseModel):
+    """One model's share of a `TokenUsage`."""
+
+    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    calls: int = 0
+
+    def plus(self, other: ModelTokens) -> ModelTokens:
+        return ModelTokens(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+            calls=self.calls + other.calls,
+        )
+
+
 class TokenUsage(BaseModel):
     """Tokens a step's model calls consumed, summed over its calls (and attempts).
 
-    `model` is the model that answered (the latest, should calls differ).
+    `model` is the model that answered (the latest, should calls differ);
+    `models` splits the sums by the model that was called (with
+    LLM_FALLBACKS a step may have paid two), so each is priced at its own
+    rate. A record written before the split has no `models`: `per_model`
+    puts it all on `model`.
     """
 
     model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
@@ -48,17 +71,57 @@ class TokenUsage(BaseModel):
     total_tokens: int = 0
     calls: int = 0
     model: str | None = None
+    models: dict[str, ModelTokens] = Field(default_factory=dict)
+
+    @classmethod
+    def of_call(
+        cls, model: str, prompt_tokens: int, completion_tokens: int, total_tokens: int
+    ) -> TokenUsage:
+        """One model call's usage."""
+        tokens = ModelTokens(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=total_tokens,
+            calls=1,
+        )
+        return cls(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=total_tokens,
+            calls=1,
+            model=model,
+            models={model: tokens},
+        )
+
+    def per_model(self) -> dict[str, ModelTokens]:
+        """The sums by model (a record from before the split: all on `model`)."""
+        if self.models:
+            return dict(self.models)
+        if not (self.prompt_tokens or self.completion_tokens or self.total_tokens or self.calls):
+            return {}
+        whole = ModelTokens(
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            total_tokens=self.total_tokens,
+            calls=self.calls,
+        )
+        # "" for a model nobody named (priced as the configured model).
+        return {self.model or "": whole}
 
     def plus(self, earlier: TokenUsage | None) -> TokenUsage:
         """This usage added to an earlier one (None counts as nothing)."""
         if earlier is None:
             return self
+        models = earlier.per_model()
+        for name, tokens in self.per_model().items():
+            models[name] = models[name].plus(tokens) if name in models else tokens
         return TokenUsage(
             prompt_tokens=earlier.prompt_tokens + self.prompt_tokens,
             completion_tokens=earlier.completion_tokens + self.completion_tokens,
             total_tokens=earlier.total_tokens + self.total_tokens,
             calls=earlier.calls + self.calls,
             model=self.model or earlier.model,
+            models=models,
         )
 
 
