@@ -1,7 +1,8 @@
 """Documents as they are stored today load through their models and write back unchanged.
 
-Each raw dict below is a document exactly as the code wrote it before the
-models existed (hand-written dicts, field by field), with the types
+Each raw dict below is a domain document (or the engine's usage document)
+exactly as the code wrote it before the models existed (hand-written dicts,
+field by field), with the types
 Firestore hands back. Loading it and writing it again (`stored()`) giving
 the same dict proves the models kept every stored name; a model that
 renamed a field would drop it on load and fail here.
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from shared.engine import RunRecord, RunView, registry, run_view
+from shared.engine import DailyUsage, RunRecord, RunView, registry, run_view
 from shared.models.api import BrainstormSessionView, ProgrammeView
 from shared.models.brainstorm import BrainstormInput
 from shared.models.common import Document, projected
@@ -259,6 +260,18 @@ OPERATION: dict[str, Any] = {
     "error": None,
 }
 
+# Written only as increments by the engine's ledger (runs at creation, tokens per commit).
+USAGE_DAY: dict[str, Any] = {
+    "tenantId": "org-a",
+    "day": "2026-11-02",
+    "workflow": "brainstorm.generate-seeds",
+    "runs": 3,
+    "promptTokens": 5400,
+    "completionTokens": 2100,
+    "totalTokens": 7500,
+    "costUsd": 0.00207,
+}
+
 STORED: list[tuple[type[Document], dict[str, Any]]] = [
     (BrainstormSession, BRAINSTORM_SESSION),
     (Seed, SEED),
@@ -267,6 +280,7 @@ STORED: list[tuple[type[Document], dict[str, Any]]] = [
     (Programme, PROGRAMME),
     (Day, DAY),
     (Operation, OPERATION),
+    (DailyUsage, USAGE_DAY),
 ]
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared.engine import USAGE_COLLECTION
+from shared.engine import USAGE_COLLECTION, DailyUsage
+
+TENANT = DailyUsage.stored_name("tenant_id")
+DAY = DailyUsage.stored_name("day")
 
 
 class FirestoreUsage:
@@ -18,13 +20,14 @@ class FirestoreUsage:
     def query(self, tenant_id: str, first: date, last: date) -> firestore.Query:
         return (
             self._db.collection(USAGE_COLLECTION)
-            .where(filter=FieldFilter("tenantId", "==", tenant_id))
-            .where(filter=FieldFilter("day", ">=", first.isoformat()))
-            .where(filter=FieldFilter("day", "<=", last.isoformat()))
-            .order_by("day")
+            .where(filter=FieldFilter(TENANT, "==", tenant_id))
+            .where(filter=FieldFilter(DAY, ">=", first.isoformat()))
+            .where(filter=FieldFilter(DAY, "<=", last.isoformat()))
+            .order_by(DAY)
         )
 
-    def days(self, tenant_id: str, first: date, last: date) -> list[dict[str, Any]]:
+    def days(self, tenant_id: str, first: date, last: date) -> list[DailyUsage]:
         """Usage documents of `first`..`last` (inclusive), by day then workflow."""
-        found = [s.to_dict() or {} for s in self.query(tenant_id, first, last).stream()]
-        return sorted(found, key=lambda d: (d["day"], d["workflow"]))
+        stream = self.query(tenant_id, first, last).stream()
+        found = [DailyUsage.model_validate(s.to_dict() or {}) for s in stream]
+        return sorted(found, key=lambda d: (d.day, d.workflow))

@@ -17,7 +17,7 @@ from datetime import date, datetime
 
 from shared.engine.records import RunRecord, TokenUsage, Write
 from shared.engine.store import RunPatch
-from shared.engine.usage import Usage
+from shared.engine.usage import DailyUsage, Usage
 
 USAGE_COLLECTION = "usage"
 # Cost totals are rounded to this many decimals (a millionth of a cent), so
@@ -33,18 +33,19 @@ def usage_path(tenant_id: str, day: date, workflow: str) -> str:
     return f"{USAGE_COLLECTION}/{hashlib.sha256(key).hexdigest()[:40]}"
 
 
-def _identity(tenant_id: str, day: date, workflow: str) -> dict[str, str]:
-    return {"tenantId": tenant_id, "day": day.isoformat(), "workflow": workflow}
+def _increments(run: RunRecord, day: date, **counters: int | float) -> Write:
+    """Adds `counters` to the run's tenant, `day` and workflow (other fields are set)."""
+    usage = DailyUsage(
+        tenant_id=run.tenant_id, day=day.isoformat(), workflow=run.workflow, **counters
+    )
+    return Write(
+        path=usage_path(run.tenant_id, day, run.workflow), data=usage.stored(), mode="increment"
+    )
 
 
 def run_counted(run: RunRecord) -> Write:
     """Counts a new run on its creation day; committed with the run's creation."""
-    day = run.created_at.date()
-    return Write(
-        path=usage_path(run.tenant_id, day, run.workflow),
-        data={**_identity(run.tenant_id, day, run.workflow), "runs": 1},
-        mode="increment",
-    )
+    return _increments(run, run.created_at.date(), runs=1)
 
 
 class UsageLedger:
@@ -96,17 +97,13 @@ class UsageLedger:
             total_tokens=run.usage.total_tokens + total,
             cost_usd=round(run.usage.cost_usd + cost, COST_DECIMALS),
         )
-        day = now.date()
         return [
-            Write(
-                path=usage_path(run.tenant_id, day, run.workflow),
-                data={
-                    **_identity(run.tenant_id, day, run.workflow),
-                    "promptTokens": prompt,
-                    "completionTokens": completion,
-                    "totalTokens": total,
-                    "costUsd": cost,
-                },
-                mode="increment",
+            _increments(
+                run,
+                now.date(),
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                total_tokens=total,
+                cost_usd=cost,
             )
         ]

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from shared.engine import COST_DECIMALS
 from shared.http.context import RequestContext
+from shared.models.common import projected
 from shared.models.runs import UsageFigures, UsageQuery, UsageReport, UsageRow
 
 
 def get_usage(ctx: RequestContext, query: UsageQuery) -> UsageReport:
     rows = [
-        UsageRow(
-            day=doc["day"],
-            workflow=doc["workflow"],
-            runs=int(doc.get("runs", 0)),
-            prompt_tokens=int(doc.get("promptTokens", 0)),
-            completion_tokens=int(doc.get("completionTokens", 0)),
-            total_tokens=int(doc.get("totalTokens", 0)),
-            cost_usd=round(float(doc.get("costUsd", 0.0)), COST_DECIMALS),
-        )
+        projected(UsageRow, doc, cost_usd=round(doc.cost_usd, COST_DECIMALS))
         for doc in ctx.services.usage.days(ctx.principal.tenant_id, query.first, query.last)
     ]
     totals = UsageFigures(
