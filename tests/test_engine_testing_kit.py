@@ -89,6 +89,7 @@ def test_the_kit_runs_brainstorm_to_completed_with_its_seeds_written():
     session = finished.writes[paths.brainstorm_session("session-1")]
     assert session["generationStatus"] == "COMPLETED"
     assert session["aiModel"] == SCRIPTED_MODEL_NAME
+    assert finished.steps["generate-seeds"].model == SCRIPTED_MODEL_NAME
 
 
 def test_the_kit_runs_project_from_idea_to_completed_with_the_project_written():

@@ -542,7 +542,12 @@ class ScriptedModel:
         if callable(answer) and not isinstance(answer, BaseModel):
             answer = answer(call)
         if isinstance(answer, BaseException):
+            if meter is not None:
+                meter.add_answer(None, ())
             raise answer
+        if meter is not None:
+            # Recorded on the step as the model that answered (`model`).
+            meter.add_answer(SCRIPTED_MODEL_NAME, ())
         if answer is None:
             return Generation(value=placeholder(schema), model=SCRIPTED_MODEL_NAME)
         if isinstance(answer, schema):
