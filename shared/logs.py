@@ -54,6 +54,9 @@ _FIELDS = (
     # Model failover (shared.llm.failover, shared.llm.breaker).
     "model",
     "fallbackFrom",
+    # A malformed Pub/Sub delivery (shared.worker): what was wrong, which topic.
+    "problem",
+    "topic",
 )
 
 
