@@ -75,7 +75,7 @@ PULLERS = 4
 PULL_SECONDS = 30.0
 # A push gives up this long before the emulator's lease would expire, so
 # its failure (and backoff) is recorded before the emulator redelivers.
-LEASE_MARGIN_SECONDS = 0.25
+LEASE_MARGIN_SECONDS = 1.0
 STATUS_EVERY_SECONDS = 1.0
 # Deliveries a `LocalPush` remembers (for tests, benchmarks and the status file).
 HISTORY = 10_000
