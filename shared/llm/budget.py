@@ -1,13 +1,8 @@
 """One LLM budget for the whole deployment: LLM_REQUESTS_PER_MINUTE and LLM_TOKENS_PER_MINUTE.
 
 Every instance counts its calls in shared counters (Firestore in production,
-`BudgetCounter`), so the limit holds across instances. The minute is cut into
-`n` short windows with a quota of `limit // (n + 1)` each: any 60 s overlap
-at most `n + 1` windows, so never more than `limit` calls start in any 60 s
-(a plain per-minute window would allow twice that across its boundary),
-while the budget still spends `n / (n + 1)` of the limit; `n` is chosen to
-waste the least. Each window's count is spread over shards so that no
-document takes more than about one write a second, as Firestore sustains.
+`BudgetCounter`), so the limit holds across instances: the windowed, sharded
+counters of `shared.windowed` (why windows, and how many shards).
 
 A call takes a permit with one counter increment (no read, no transaction):
 the increment returns the new total, and a total over the shard's quota
@@ -21,77 +16,28 @@ run back until then without spending an attempt.
 from __future__ import annotations
 
 import logging
-import math
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from shared.errors import RateLimited
+from shared.windowed import WindowCounter, WindowedLimit, Windows
+
+__all__ = ["IN_PROCESS_WAIT_SECONDS", "BudgetCounter", "LLMBudget", "Windows"]
 
 log = logging.getLogger(__name__)
 
 # A call waits in its worker thread up to this long for budget (or for a
 # provider's short Retry-After); a longer wait hands the run back instead.
 IN_PROCESS_WAIT_SECONDS = 10.0
-# Shards a call tries in one window before it counts the window as spent
-# (each try is a write).
-SHARD_TRIES = 3
-# Writes per second one counter document should take at most.
-WRITES_PER_SHARD_SECOND = 1.0
-MAX_WINDOWS_PER_MINUTE = 60
 # Token windows hold at least this many tokens (a few calls' worth), so one
 # call's tokens are not most of a window's quota; shards for tokens assume
 # calls of about TOKENS_PER_CALL.
 MIN_TOKEN_QUOTA = 4000
 TOKENS_PER_CALL = 1000
 
-
-class BudgetCounter(Protocol):
-    def add(self, key: str, requests: int, tokens: int, expires_at: float) -> tuple[int, int]:
-        """Add to one shard's counters atomically; (requests, tokens) after the addition.
-
-        `expires_at` (epoch seconds) says when the counter may be deleted.
-        """
-
-
-@dataclass(frozen=True)
-class Windows:
-    """How the minute is cut: `count` windows of `seconds`, `quota` calls (or tokens) each."""
-
-    count: int
-    quota: int
-
-    @property
-    def seconds(self) -> float:
-        return 60.0 / self.count
-
-    @classmethod
-    def for_limit(cls, per_minute: int, min_quota: int = 1) -> Windows:
-        best = cls(count=1, quota=max(1, per_minute // 2))
-        for count in range(1, MAX_WINDOWS_PER_MINUTE + 1):
-            quota = per_minute // (count + 1)
-            if quota >= min_quota and count * quota > best.count * best.quota:
-                best = cls(count=count, quota=quota)
-        return best
-
-
-@dataclass(frozen=True)
-class _Limit:
-    windows: Windows
-    shards: int
-
-    @classmethod
-    def of(cls, per_minute: int, writes_per_second: float, min_quota: int = 1) -> _Limit:
-        windows = Windows.for_limit(per_minute, min_quota)
-        wanted = math.ceil(writes_per_second / WRITES_PER_SHARD_SECOND)
-        return cls(windows=windows, shards=max(1, min(windows.quota, wanted)))
-
-    def shard_quota(self, shard: int) -> int:
-        """The window's quota split over the shards (the first ones take the remainder)."""
-        base, extra = divmod(self.windows.quota, self.shards)
-        return base + (1 if shard < extra else 0)
+# The counters the budget takes from (Firestore in production).
+BudgetCounter = WindowCounter
 
 
 class LLMBudget:
@@ -118,13 +64,13 @@ class LLMBudget:
         self.requests = (
             None
             if requests_per_minute is None
-            else _Limit.of(requests_per_minute, requests_per_minute / 60)
+            else WindowedLimit.of(requests_per_minute, requests_per_minute / 60)
         )
         # Two writes per call for tokens: the estimate, then the rest.
         self.tokens = (
             None
             if tokens_per_minute is None
-            else _Limit.of(
+            else WindowedLimit.of(
                 tokens_per_minute, 2 * tokens_per_minute / TOKENS_PER_CALL / 60, MIN_TOKEN_QUOTA
             )
         )
@@ -176,29 +122,27 @@ class LLMBudget:
         return _Ticket(tokens_key=tokens_key, expires_at=expires)
 
     def _take(
-        self, limit: _Limit, kind: str, now: float, requests: int, tokens: int, expires: float
+        self,
+        limit: WindowedLimit,
+        kind: str,
+        now: float,
+        requests: int,
+        tokens: int,
+        expires: float,
     ) -> str | None:
         """Count the call on a shard of the current window with room left; None if none has."""
-        window = int(now // limit.windows.seconds)
-        shards = list(range(limit.shards))
-        # A random start spreads instances over the shards.
-        start = secrets.randbelow(limit.shards)
-        for shard in (shards[start:] + shards[:start])[:SHARD_TRIES]:
-            key = f"{self.scope}{kind}-{window}-{shard}"
+
+        def add(key: str, amount: int) -> int:
             counted = self.counter.add(key, requests, tokens, expires)
-            amount, used = (requests, counted[0]) if kind == "requests" else (tokens, counted[1])
-            # The window's first call passes even if it alone is over the quota.
-            if used <= limit.shard_quota(shard) or used == amount:
-                return key
-        return None
+            return counted[0] if kind == "requests" else counted[1]
+
+        amount = requests if kind == "requests" else tokens
+        return limit.take(add, f"{self.scope}{kind}", now, amount)
 
     def _next_window(self, now: float) -> float:
-        ends = [
-            (int(now // limit.windows.seconds) + 1) * limit.windows.seconds
-            for limit in (self.requests, self.tokens)
-            if limit is not None
-        ]
-        return max(ends)
+        return max(
+            limit.next_window(now) for limit in (self.requests, self.tokens) if limit is not None
+        )
 
 
 @dataclass(frozen=True)
