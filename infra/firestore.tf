@@ -75,6 +75,48 @@ locals {
         { field_path = "createdAt", order = "DESCENDING" },
       ]
     }
+    # The same search narrowed to what started the runs (source: http or
+    # trigger), alone or with status and/or workflow.
+    runs_tenant_source_created = {
+      collection  = "runs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "tenantId", order = "ASCENDING" },
+        { field_path = "source", order = "ASCENDING" },
+        { field_path = "createdAt", order = "DESCENDING" },
+      ]
+    }
+    runs_tenant_status_source_created = {
+      collection  = "runs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "tenantId", order = "ASCENDING" },
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "source", order = "ASCENDING" },
+        { field_path = "createdAt", order = "DESCENDING" },
+      ]
+    }
+    runs_tenant_workflow_source_created = {
+      collection  = "runs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "tenantId", order = "ASCENDING" },
+        { field_path = "workflow", order = "ASCENDING" },
+        { field_path = "source", order = "ASCENDING" },
+        { field_path = "createdAt", order = "DESCENDING" },
+      ]
+    }
+    runs_tenant_status_workflow_source_created = {
+      collection  = "runs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "tenantId", order = "ASCENDING" },
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "workflow", order = "ASCENDING" },
+        { field_path = "source", order = "ASCENDING" },
+        { field_path = "createdAt", order = "DESCENDING" },
+      ]
+    }
     # The sweep's outbox: ended runs whose result is not yet published.
     runs_result_pending = {
       collection  = "runs"
@@ -84,7 +126,8 @@ locals {
         { field_path = "finishedAt", order = "ASCENDING" },
       ]
     }
-    # GET /v1/usage: a tenant's usage documents over a range of days.
+    # GET /v1/usage: a tenant's usage documents (every shard) over a range of
+    # days; admission sums one day's with an aggregation on the same index.
     usage_tenant_day = {
       collection  = "usage"
       query_scope = "COLLECTION"
@@ -154,6 +197,18 @@ resource "google_firestore_field" "llm_breaker_ttl" {
   project    = var.project_id
   database   = google_firestore_database.main.name
   collection = "llmBreaker"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+}
+
+# The tenants' creates-per-minute counters (admission/*, shared/admission.py)
+# are the same kind of short-lived document.
+resource "google_firestore_field" "admission_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = "admission"
   field      = "expireAt"
 
   ttl_config {}

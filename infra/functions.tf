@@ -33,6 +33,13 @@ locals {
     LLM_BREAKER_WINDOW_SECONDS   = tostring(var.llm_breaker.window_seconds)
     LLM_BREAKER_COOLDOWN_SECONDS = tostring(var.llm_breaker.cooldown_seconds)
   }
+  # Admission per tenant, checked by every create: the api's routes and the
+  # worker's trigger events. Set only when configured (unset = no limit).
+  admission_env = merge(
+    var.tenant_creates_per_minute == null ? {} : { TENANT_CREATES_PER_MINUTE = tostring(var.tenant_creates_per_minute) },
+    var.tenant_daily_token_limit == null ? {} : { TENANT_DAILY_TOKEN_LIMIT = tostring(var.tenant_daily_token_limit) },
+    var.tenant_daily_cost_limit_usd == null ? {} : { TENANT_DAILY_COST_LIMIT_USD = tostring(var.tenant_daily_cost_limit_usd) },
+  )
 
   api_env = {
     AUTH_JWKS_URL     = var.auth_jwks_url
@@ -98,7 +105,7 @@ resource "google_cloudfunctions2_function" "api" {
     ingress_settings                 = "ALLOW_ALL"
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.api.email
-    environment_variables            = merge(local.common_env, local.api_env, local.llm_prices_env, local.api_server_env)
+    environment_variables            = merge(local.common_env, local.api_env, local.llm_prices_env, local.admission_env, local.api_server_env)
   }
 
   depends_on = [
@@ -150,7 +157,7 @@ resource "google_cloudfunctions2_function" "worker" {
     ingress_settings               = "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.worker.email
-    environment_variables          = merge(local.common_env, local.worker_env, local.worker_optional_env, local.llm_budget_env, local.llm_prices_env, local.llm_fallbacks_env, local.llm_breaker_env, local.worker_server_env)
+    environment_variables          = merge(local.common_env, local.worker_env, local.worker_optional_env, local.llm_budget_env, local.llm_prices_env, local.llm_fallbacks_env, local.llm_breaker_env, local.admission_env, local.worker_server_env)
   }
 
   # No event_trigger: an Eventarc trigger would create its own subscription

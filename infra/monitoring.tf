@@ -11,6 +11,13 @@ locals {
     "resource.labels.service_name=\"${google_cloudfunctions2_function.worker.name}\"",
   ])
 
+  # Lines of both functions: admission runs in the api (HTTP creates) and in
+  # the worker (trigger events).
+  functions_log_filter = join(" AND ", [
+    "resource.type=\"cloud_run_revision\"",
+    "(resource.labels.service_name=\"${google_cloudfunctions2_function.api.name}\" OR resource.labels.service_name=\"${google_cloudfunctions2_function.worker.name}\")",
+  ])
+
   # A run fails in one of three places: the runner (a step out of attempts or
   # non-retriable), the sweep (past its deadline) or the dead-letter handler.
   failed_run_filter = join(" OR ", [
@@ -241,6 +248,30 @@ resource "google_logging_metric" "llm_breaker_opened" {
   }
 }
 
+# A tenant passed 80% of a daily limit (logged once per tenant, day, limit and
+# instance by shared/admission.py, at the tenant's next create).
+resource "google_logging_metric" "tenant_quota_warnings" {
+  project = var.project_id
+  name    = "genjobs_tenant_quota_warnings"
+  filter  = "${local.functions_log_filter} AND jsonPayload.message=\"tenant daily quota nearly used\""
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "genjobs tenants past 80% of a daily limit"
+    labels {
+      key         = "limit"
+      value_type  = "STRING"
+      description = "TENANT_DAILY_TOKEN_LIMIT or TENANT_DAILY_COST_LIMIT_USD."
+    }
+  }
+
+  label_extractors = {
+    limit = "EXTRACT(jsonPayload.limit)"
+  }
+}
+
 # --- alerts ------------------------------------------------------------------
 
 resource "google_monitoring_notification_channel" "email" {
@@ -272,6 +303,13 @@ locals {
       threshold    = 0
       window       = "300s"
       doc          = "A run event exhausted its Pub/Sub delivery attempts: the worker kept failing outside a step (crash, timeout, permission). Check the worker's errors in Cloud Logging and run `python -m devtools.doctor`."
+    }
+    tenant_quota_warnings = {
+      display_name = "genjobs: a tenant used 80% of a daily limit"
+      metric       = google_logging_metric.tenant_quota_warnings.name
+      threshold    = 0
+      window       = "3600s"
+      doc          = "A tenant's usage today (UTC) passed 80% of TENANT_DAILY_TOKEN_LIMIT or TENANT_DAILY_COST_LIMIT_USD: at 100% its creates are refused (429 quota_exceeded) until midnight UTC. The log line names the tenant (jsonPayload.tenantId) and the limit; GET /v1/usage with that tenant's token shows what is left. Raise tenant_daily_token_limit / tenant_daily_cost_limit_usd if the use is expected."
     }
     running_on_fallback = {
       display_name = "genjobs: running on a fallback model"

@@ -419,6 +419,42 @@ variable "tenant_max_active_runs" {
   }
 }
 
+variable "tenant_creates_per_minute" {
+  type        = number
+  description = "Runs one tenant may create in any 60 s, over the API and trigger events together (TENANT_CREATES_PER_MINUTE). A create over it is answered 429 rate_limited with Retry-After; a trigger event over it is redelivered later. Null: no limit."
+  default     = null
+  nullable    = true
+
+  validation {
+    condition     = var.tenant_creates_per_minute == null || try(var.tenant_creates_per_minute >= 1 && var.tenant_creates_per_minute <= 1000000 && floor(var.tenant_creates_per_minute) == var.tenant_creates_per_minute, false)
+    error_message = "tenant_creates_per_minute must be null or a whole number between 1 and 1000000."
+  }
+}
+
+variable "tenant_daily_token_limit" {
+  type        = number
+  description = "LLM tokens one tenant may use in a UTC day (TENANT_DAILY_TOKEN_LIMIT). Once over, creates answer 429 quota_exceeded until midnight UTC; runs already started finish. Null: no limit."
+  default     = null
+  nullable    = true
+
+  validation {
+    condition     = var.tenant_daily_token_limit == null || try(var.tenant_daily_token_limit >= 1 && floor(var.tenant_daily_token_limit) == var.tenant_daily_token_limit, false)
+    error_message = "tenant_daily_token_limit must be null or a whole number >= 1."
+  }
+}
+
+variable "tenant_daily_cost_limit_usd" {
+  type        = number
+  description = "Estimated LLM cost (USD, from llm_prices) one tenant may spend in a UTC day (TENANT_DAILY_COST_LIMIT_USD). Once over, creates answer 429 quota_exceeded until midnight UTC. Null: no limit."
+  default     = null
+  nullable    = true
+
+  validation {
+    condition     = var.tenant_daily_cost_limit_usd == null || try(var.tenant_daily_cost_limit_usd > 0 && var.tenant_daily_cost_limit_usd <= 1000000, false)
+    error_message = "tenant_daily_cost_limit_usd must be null or a number above 0 (at most 1000000)."
+  }
+}
+
 variable "log_level" {
   type        = string
   description = "Log level of both functions (LOG_LEVEL)."

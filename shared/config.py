@@ -39,10 +39,14 @@ from shared.errors import InvalidSettings
 DEFAULT_EVENTS_TOPIC = "generation-events"
 DEFAULT_DEAD_LETTER_TOPIC = "generation-events-dead-letter"
 DEFAULT_RESULTS_TOPIC = "generation-results"
+DEFAULT_TRIGGERS_TOPIC = "generation-triggers"
 
 _URL = re.compile(r"https?://[^\s/]+(/\S*)?")
 # A browser origin as the Origin header carries it, or "*" for any.
 _ORIGIN = re.compile(r"\*|https?://[^\s/]+")
+# A tenant id as a trigger event may name it (a JWT's tenant claim has no
+# rule of ours; an event's tenant is checked against this).
+TENANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
 
 
 class _Group(BaseSettings):
@@ -283,6 +287,28 @@ class Settings(_Group):
     results_topic: str = Field(
         default=DEFAULT_RESULTS_TOPIC, min_length=1, validation_alias="RESULTS_TOPIC"
     )
+    # Backends start runs by publishing events here (docs/api.md, "Triggers").
+    triggers_topic: str = Field(
+        default=DEFAULT_TRIGGERS_TOPIC, min_length=1, validation_alias="TRIGGERS_TOPIC"
+    )
+    # Tenants a trigger event may start runs for; empty = any tenant. Anyone
+    # allowed to publish to the triggers topic acts for these tenants.
+    trigger_tenants: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), validation_alias="TRIGGER_TENANTS"
+    )
+    # Admission per tenant (HTTP creates and trigger events alike); None = no limit.
+    # Runs created in any 60 s; the limit is shared by every instance.
+    tenant_creates_per_minute: int | None = Field(
+        default=None, gt=0, le=1_000_000, validation_alias="TENANT_CREATES_PER_MINUTE"
+    )
+    # Tokens and estimated cost of a UTC day; over them creates are refused
+    # until the next day (runs already started finish).
+    tenant_daily_token_limit: int | None = Field(
+        default=None, gt=0, validation_alias="TENANT_DAILY_TOKEN_LIMIT"
+    )
+    tenant_daily_cost_limit_usd: float | None = Field(
+        default=None, gt=0, le=1_000_000, validation_alias="TENANT_DAILY_COST_LIMIT_USD"
+    )
     lease_seconds: float = Field(default=30.0, gt=0, le=3600, validation_alias="LEASE_SECONDS")
     step_max_attempts: int = Field(default=5, ge=1, le=100, validation_alias="STEP_MAX_ATTEMPTS")
     # A QUEUED run nobody picked up, or a released run nobody retried, is
@@ -376,6 +402,18 @@ class Settings(_Group):
             if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
                 raise ValueError(f"{origin!r} is not an origin such as https://app.example.com")
         return value
+
+    @field_validator("trigger_tenants", mode="before")
+    @classmethod
+    def _split_tenants(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [t.strip() for t in value.split(",") if t.strip()]
+        for tenant in value:
+            if not isinstance(tenant, str) or not TENANT_ID.fullmatch(tenant):
+                raise ValueError(
+                    f"{tenant!r} is not a tenant id (1-128 letters, digits and _ . : @ -)"
+                )
+        return frozenset(value)
 
     @classmethod
     def from_env(cls) -> Settings:

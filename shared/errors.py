@@ -12,6 +12,7 @@ stack traces (`describe` relies on that).
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -124,6 +125,30 @@ class NotResumable(Conflict):
     def __init__(self, run_status: str) -> None:
         super().__init__(f"only a FAILED or CANCELLED run can be resumed; this one is {run_status}")
         self.run_status = run_status
+
+
+class AdmissionRefused(TooManyRequests):
+    """A create the tenant's admission limits refuse now: 429 with `Retry-After`.
+
+    Raised before anything is written. A trigger event refused for its rate
+    is redelivered later (the worker nacks it); one refused for a daily quota
+    is rejected (its result says why).
+    """
+
+    def __init__(self, message: str, *, retry_after_seconds: float) -> None:
+        super().__init__(message, retry_after_seconds=math.ceil(retry_after_seconds))
+
+
+class TenantRateLimited(AdmissionRefused):
+    """The tenant created TENANT_CREATES_PER_MINUTE runs in the last minute."""
+
+    code = "rate_limited"
+
+
+class TenantQuotaExceeded(AdmissionRefused):
+    """The tenant's usage today (UTC) is over TENANT_DAILY_TOKEN_LIMIT or _COST_LIMIT_USD."""
+
+    code = "quota_exceeded"
 
 
 class AuthUnavailable(GenjobsError):

@@ -57,6 +57,12 @@ _FIELDS = (
     # A malformed Pub/Sub delivery (shared.worker): what was wrong, which topic.
     "problem",
     "topic",
+    # Admission and trigger events (shared/admission.py, shared/triggers.py).
+    "tenantId",
+    "limit",
+    "share",
+    "eventId",
+    "eventName",
 )
 
 

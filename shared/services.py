@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 from shared import logs, redaction
+from shared.admission import Admission, Limits
 from shared.config import Settings
 from shared.engine import (
     Clock,
@@ -179,6 +180,23 @@ class Services:
         from shared.adapters.firestore_budget import FirestoreBudgetCounter
 
         return FirestoreBudgetCounter(self.db)
+
+    @_built_once
+    def admission(self) -> Admission:
+        """The tenants' admission limits; without any set it touches nothing."""
+        settings = self.settings
+        limits = Limits(
+            creates_per_minute=settings.tenant_creates_per_minute,
+            daily_tokens=settings.tenant_daily_token_limit,
+            daily_cost_usd=settings.tenant_daily_cost_limit_usd,
+        )
+        counter = None
+        if limits.creates_per_minute is not None:
+            from shared.adapters.firestore_budget import ADMISSION, FirestoreBudgetCounter
+
+            counter = FirestoreBudgetCounter(self.db, ADMISSION)
+        usage = self.usage if limits.any_daily else None
+        return Admission(limits, counter=counter, usage=usage, clock=self.now)
 
     @_built_once
     def llm_breakers(self) -> BreakerStore | None:

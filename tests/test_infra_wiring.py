@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from shared.adapters.firestore_breaker import BREAKERS
-from shared.adapters.firestore_budget import BUDGET
+from shared.adapters.firestore_budget import ADMISSION, BUDGET
 from tests.helpers.infra_support import (
     CONFIG_PY,
     DATA_REF,
@@ -350,10 +350,11 @@ def test_checkpointed_outputs_are_not_indexed(infra: Infra) -> None:
     assert all(infra.text_of(body).count("index_config") == 1 for body in fields.values())
 
 
-def test_llm_budget_and_breaker_counters_expire_by_ttl(infra: Infra) -> None:
+def test_llm_budget_breaker_and_admission_counters_expire_by_ttl(infra: Infra) -> None:
     fields = infra.of_type("google_firestore_field")
     ttl = [body for body in fields.values() if "ttl_config" in infra.text_of(body)]
     assert sorted((body["collection"], body["field"]) for body in ttl) == [
+        (ADMISSION, "expireAt"),
         (BREAKERS, "expireAt"),
         (BUDGET, "expireAt"),
     ]

@@ -159,9 +159,15 @@ def test_path_parameters_are_declared_with_the_id_pattern(document: dict[str, An
 def test_query_parameters_come_from_the_query_model(document: dict[str, Any]):
     operation = _operations(document)[("GET", "/v1/runs")]
     parameters = {p["name"]: p for p in operation["parameters"]}
-    assert {"status", "workflow", "createdAfter", "createdBefore", "pageSize", "pageToken"} == set(
-        parameters
-    )
+    assert {
+        "status",
+        "workflow",
+        "createdAfter",
+        "createdBefore",
+        "source",
+        "pageSize",
+        "pageToken",
+    } == set(parameters)
     assert (parameters["status"]["style"], parameters["status"]["explode"]) == ("form", False)
     assert parameters["pageSize"]["schema"]["maximum"] == 200
     assert parameters["workflow"]["allowEmptyValue"] is True  # `?workflow=` is "not given"

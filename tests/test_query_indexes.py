@@ -16,7 +16,7 @@ from google.cloud import firestore
 
 from shared.adapters.firestore_runs import FirestoreRunIndex
 from shared.adapters.firestore_usage import FirestoreUsage
-from shared.engine import RunFilter, RunStatus
+from shared.engine import RunFilter, RunSource, RunStatus
 from tests.helpers.infra_support import Infra, index_specs
 
 WHEN = datetime(2026, 11, 1, tzinfo=UTC)
@@ -27,11 +27,13 @@ FILTERS = [
         workflow=workflow,
         created_after=WHEN if window else None,
         created_before=WHEN if window else None,
+        source=source,
     )
-    for statuses, workflow, window in itertools.product(
+    for statuses, workflow, window, source in itertools.product(
         [None, (RunStatus.FAILED,), (RunStatus.FAILED, RunStatus.CANCELLED)],
         [None, "brainstorm.generate-seeds"],
         [False, True],
+        list[RunSource | None]([None, "trigger"]),
     )
 ]
 
@@ -75,3 +77,16 @@ def test_the_pending_results_query_has_an_index() -> None:
 def test_the_usage_query_has_an_index() -> None:
     query = FirestoreUsage(CLIENT).query("org-a", WHEN.date(), WHEN.date())
     assert_indexed("usage", *shape(query))
+
+
+def test_the_days_totals_aggregation_has_an_index() -> None:
+    """Admission sums one day's shards: equality on tenant and day, which one index serves."""
+    query = FirestoreUsage(CLIENT).day_query("org-a", WHEN.date())
+    equality = frozenset(f.field.field_path for f in query._field_filters)
+    served = [
+        fields
+        for name, fields in index_specs(Infra.load())
+        if name == "usage" and {f for f, _ in fields} == equality
+    ]
+    assert equality == {"tenantId", "day"}
+    assert served

@@ -56,6 +56,7 @@ def test_each_run_shows_its_summary(stack: Stack):
         "finishedAt": "2026-11-01T00:01:00Z",
         "error": "generate-seeds: boom",
         "usage": {"promptTokens": 0, "completionTokens": 0, "totalTokens": 0, "costUsd": 0.0},
+        "source": "http",
     }
 
 

@@ -43,3 +43,4 @@ def test_a_tenants_runs_spread_their_usage_writes_and_the_report_sums_them(stack
         }
     ]
     assert stack.services.usage.day_totals("org-a", today) == (RUNS * TOKENS_PER_RUN, 0.0)
+    assert report["today"]["totalTokens"] == RUNS * TOKENS_PER_RUN

@@ -402,6 +402,11 @@ export interface components {
             createdAfter: string | null;
             /** @default null */
             createdBefore: string | null;
+            /**
+             * @description `http` (a create route) or `trigger` (a Pub/Sub event)
+             * @default null
+             */
+            source: ("http" | "trigger") | null;
             /** @default null */
             runIds: string[] | null;
         };
@@ -454,6 +459,8 @@ export interface components {
             description: string;
             steps: string[];
             deadlineSeconds: number;
+            /** @description Trigger event names that start it (empty: only the API starts it) */
+            events: string[];
         };
         /** GeneratedFrom */
         GeneratedFrom: {
@@ -718,6 +725,9 @@ export interface components {
             finishedAt?: string;
             error?: string;
             usage: components["schemas"]["Usage"];
+            /** @enum {string} */
+            source: "http" | "trigger";
+            eventId?: string;
         };
         /** RunResumed */
         RunResumed: {
@@ -750,6 +760,10 @@ export interface components {
             steps: components["schemas"]["StepView"][];
             resumes: components["schemas"]["ResumeView"][];
             usage: components["schemas"]["Usage"];
+            /** @enum {string} */
+            source: "http" | "trigger";
+            eventId?: string;
+            eventName?: string;
         };
         /** ScheduledSession */
         ScheduledSession: {
@@ -889,10 +903,21 @@ export interface components {
             totalTokens?: number;
             costUsd?: number;
         };
+        /**
+         * UsageLimits
+         * @description The tenant's admission limits (absent: no limit).
+         */
+        UsageLimits: {
+            createsPerMinute?: number;
+            dailyTokens?: number;
+            dailyCostUsd?: number;
+        };
         /** UsageReport */
         UsageReport: {
             days: components["schemas"]["UsageRow"][];
             totals: components["schemas"]["UsageFigures"];
+            limits: components["schemas"]["UsageLimits"];
+            today: components["schemas"]["UsageToday"];
         };
         /** UsageRow */
         UsageRow: {
@@ -903,6 +928,21 @@ export interface components {
             costUsd?: number;
             day: string;
             workflow: string;
+        };
+        /**
+         * UsageToday
+         * @description Today (UTC) against the daily limits: what is used, what is left, when it resets.
+         */
+        UsageToday: {
+            day: string;
+            totalTokens: number;
+            costUsd: number;
+            /** @description Absent without a token limit */
+            tokensLeft?: number;
+            /** @description Absent without a cost limit */
+            costUsdLeft?: number;
+            /** Format: date-time */
+            resetsAt: string;
         };
     };
     responses: never;
@@ -1047,6 +1087,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `rate_limited`; `quota_exceeded` */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description `auth_unavailable`: the token keys cannot be fetched now (Retry-After) */
             503: {
                 headers: {
@@ -1172,6 +1223,17 @@ export interface operations {
             /** @description `invalid_input` */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`; `quota_exceeded` */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1353,6 +1415,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `rate_limited`; `quota_exceeded` */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description `auth_unavailable`: the token keys cannot be fetched now (Retry-After) */
             503: {
                 headers: {
@@ -1420,6 +1493,7 @@ export interface operations {
                 workflow?: string | null;
                 createdAfter?: string | null;
                 createdBefore?: string | null;
+                source?: ("http" | "trigger") | null;
                 pageSize?: number;
                 pageToken?: string | null;
             };

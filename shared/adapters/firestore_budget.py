@@ -1,4 +1,7 @@
-"""Firestore implementation of the LLM budget's `BudgetCounter`: sharded counter documents.
+"""Firestore implementation of `shared.windowed.WindowCounter`: sharded counter documents.
+
+The LLM budget counts in `llmBudget`, the tenants' creates per minute
+(`shared.admission`) in `admission`.
 
 Each add is one write with increment transforms; Firestore returns the
 transformed values with the write result, so counting and reading the total
@@ -14,15 +17,17 @@ from datetime import UTC, datetime
 from google.cloud import firestore
 
 BUDGET = "llmBudget"
+ADMISSION = "admission"
 
 
 class FirestoreBudgetCounter:
-    def __init__(self, client: firestore.Client) -> None:
+    def __init__(self, client: firestore.Client, collection: str = BUDGET) -> None:
         self._db = client
+        self._collection = collection
 
     def add(self, key: str, requests: int, tokens: int, expires_at: float) -> tuple[int, int]:
         result = (
-            self._db.collection(BUDGET)
+            self._db.collection(self._collection)
             .document(key)
             .set(
                 {

@@ -40,6 +40,8 @@ class FirestoreRunIndex:
                 query = query.where(filter=FieldFilter("status", "in", values))
         if where.workflow is not None:
             query = query.where(filter=FieldFilter("workflow", "==", where.workflow))
+        if where.source is not None:
+            query = query.where(filter=FieldFilter("source", "==", where.source))
         if where.created_after is not None:
             query = query.where(filter=FieldFilter("createdAt", ">=", where.created_after))
         if where.created_before is not None:

@@ -25,7 +25,7 @@ from shared.engine import registry
 from shared.engine.delivery import Clock, Outcome, utcnow
 from shared.engine.ledger import UsageLedger
 from shared.engine.lifecycle import cancel_run, fail_dead_lettered, new_run, start_run
-from shared.engine.records import RunRecord, Write
+from shared.engine.records import RunRecord, RunSource, Write
 from shared.engine.results import PendingResults, ResultPublisher, publish_pending
 from shared.engine.resume import resume_run
 from shared.engine.runner import Runner
@@ -124,10 +124,15 @@ class Engine:
         subject: str,
         writes: Sequence[Write] = (),
         now: datetime | None = None,
+        source: RunSource = "http",
+        event_id: str | None = None,
+        event_name: str | None = None,
     ) -> RunRecord:
         """Create the run QUEUED with `writes` (its subject among them) in one commit; publish it.
 
-        `now` is the creation time the caller also stamped on its documents.
+        `now` is the creation time the caller also stamped on its documents;
+        `source` what started it (a trigger's run keeps the event's id and
+        name, and its result carries them).
         Raises RunExists when the run or a created document is already
         there. A lost publish is the sweep's to repair (the run is durable
         with a watchdog time); the run is counted in its tenant's usage.
@@ -141,6 +146,9 @@ class Engine:
             subject=subject,
             now=now or self.clock(),
             settings=self.settings,
+            source=source,
+            event_id=event_id,
+            event_name=event_name,
         )
         start_run(self.store, self.publisher, run, writes)
         return run

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.engine.ledger import run_counted
-from shared.engine.records import RunRecord, RunStatus, Write
+from shared.engine.records import RunRecord, RunSource, RunStatus, Write
 from shared.engine.settings import EngineSettings
 from shared.engine.store import EventPublisher, LoadedRun, RunStore, publish_or_leave_to_sweep
 from shared.engine.transitions import FailureReason, end_run, last_step_error
@@ -35,6 +35,9 @@ def new_run(
     subject: str,
     now: datetime,
     settings: EngineSettings,
+    source: RunSource = "http",
+    event_id: str | None = None,
+    event_name: str | None = None,
 ) -> RunRecord:
     deadline = now + workflow.deadline
     return RunRecord(
@@ -49,6 +52,9 @@ def new_run(
         created_at=now,
         deadline_at=deadline,
         watchdog_at=settings.watchdog(now, deadline),
+        source=source,
+        event_id=event_id,
+        event_name=event_name,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from pydantic import Field
 
-from shared.engine.records import RunStatus
+from shared.engine.records import RunSource, RunStatus
 from shared.engine.usage import Usage
 from shared.models.common import CamelModel
 
@@ -26,6 +26,7 @@ class RunFilter:
     workflow: str | None = None
     created_after: datetime | None = None  # inclusive
     created_before: datetime | None = None  # exclusive
+    source: RunSource | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class RunSummary(CamelModel):
     error: str | None = None
     # Runs from before usage was kept have none.
     usage: Usage = Field(default_factory=Usage)
+    # Runs from before sources were kept were all created over HTTP.
+    source: RunSource = "http"
+    event_id: str | None = None
 
     @classmethod
     def stored_fields(cls) -> list[str]:
@@ -84,4 +88,5 @@ def matches(where: RunFilter, run: RunSummary) -> bool:
         and (where.workflow is None or run.workflow == where.workflow)
         and (where.created_after is None or run.created_at >= where.created_after)
         and (where.created_before is None or run.created_at < where.created_before)
+        and (where.source is None or run.source == where.source)
     )

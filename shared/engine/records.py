@@ -15,6 +15,9 @@ from pydantic.alias_generators import to_camel
 
 from shared.engine.usage import Usage
 
+# What started a run: an HTTP create route or a trigger event on Pub/Sub.
+RunSource = Literal["http", "trigger"]
+
 
 class RunStatus(StrEnum):
     QUEUED = "QUEUED"
@@ -306,6 +309,11 @@ class RunRecord(BaseModel):
     # Set by the commit that ends the run, cleared once its result is
     # published (see `engine.results`).
     result_pending: bool = False
+    # What started it; a trigger's run also keeps the event's id and name,
+    # which its result carries so the publisher can correlate.
+    source: RunSource = "http"
+    event_id: str | None = None
+    event_name: str | None = None
 
     def lease_live(self, now: datetime) -> bool:
         return (

@@ -21,5 +21,15 @@ def get(workflow_id: str) -> Workflow[Any] | None:
     return _workflows.get(workflow_id)
 
 
+def unregister(workflow_id: str) -> None:
+    """Forget a workflow (tests that declare one of their own)."""
+    _workflows.pop(workflow_id, None)
+
+
+def listening(event_name: str) -> list[Workflow[Any]]:
+    """The workflows an event of this name starts, by id."""
+    return [w for w in all_workflows() if event_name in w.event_names]
+
+
 def all_workflows() -> list[Workflow[Any]]:
     return sorted(_workflows.values(), key=lambda w: w.id)

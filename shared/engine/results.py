@@ -40,6 +40,9 @@ class RunResult(CamelModel):
     error: str | None = None
     usage: Usage
     finished_at: datetime | None = None
+    # The trigger event that started the run, if one did.
+    event_id: str | None = None
+    event_name: str | None = None
 
 
 class ResultPublisher(Protocol):

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from shared.engine.records import FailedModel, RunRecord, StepStatus, TokenUsage
+from shared.engine.records import FailedModel, RunRecord, RunSource, StepStatus, TokenUsage
 from shared.engine.usage import Usage
 from shared.engine.workflow import FanOut, Workflow
 from shared.models.common import CamelModel, Progress, projected
@@ -62,6 +62,10 @@ class RunView(CamelModel):
     # Tokens and estimated cost of every model call the run made, failed
     # attempts included (zero until an LLM step reported any).
     usage: Usage
+    # What started it (`http` or `trigger`), and the trigger event's id and name.
+    source: RunSource
+    event_id: str | None = None
+    event_name: str | None = None
 
 
 def _step_ids(run: RunRecord, workflow: Workflow[Any] | None) -> list[str]:

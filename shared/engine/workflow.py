@@ -140,7 +140,14 @@ class Workflow(Generic[InputT]):
     # The fields of the run's subject document the engine sets when a run
     # fails, is cancelled or resumes (None: it leaves the subject alone).
     subject: SubjectFields | None = None
+    # Trigger event names that start it (`shared.triggers`); None: its own id,
+    # as the old app sent `brainstorm.generate-seeds`; () for none at all.
+    events: tuple[str, ...] | None = None
     stages: list[Stage] = field(default_factory=list)
+
+    @property
+    def event_names(self) -> tuple[str, ...]:
+        return (self.id,) if self.events is None else self.events
 
     def step(
         self, step_id: str, *, pure: bool = False

@@ -28,6 +28,8 @@ from shared.errors import (
     NotFound,
     PayloadTooLarge,
     StaleRun,
+    TenantQuotaExceeded,
+    TenantRateLimited,
     TooManyRequests,
 )
 from shared.http import (
@@ -83,6 +85,8 @@ from shared.services import Services
 log = logging.getLogger(__name__)
 
 CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key"
+# What a create route answers when the tenant's admission limits refuse it.
+ADMISSION = (TenantRateLimited, TenantQuotaExceeded)
 
 
 def healthz() -> Health:
@@ -133,7 +137,7 @@ ROUTES: tuple[Route, ...] = (
         headers=("Location",),
         body=CreateBrainstormSession,
         idempotency_key=True,
-        errors=(Conflict,),
+        errors=(Conflict, *ADMISSION),
         tag="brainstorm",
     ),
     Route(
@@ -154,7 +158,7 @@ ROUTES: tuple[Route, ...] = (
         headers=("Location",),
         body=IdeaWizardAnswers,
         idempotency_key=True,
-        errors=(Conflict,),
+        errors=(Conflict, *ADMISSION),
         tag="projects",
     ),
     Route(
@@ -181,7 +185,7 @@ ROUTES: tuple[Route, ...] = (
         ProgrammeStarted,
         status=202,
         headers=("Location",),
-        errors=(MalformedRequest, Conflict),
+        errors=(MalformedRequest, Conflict, *ADMISSION),
         tag="programmes",
     ),
     Route(
@@ -323,7 +327,7 @@ class Api:
         if origin and ("*" in allowed or origin in allowed):
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Vary"] = "Origin"
-            response.headers["Access-Control-Expose-Headers"] = "Location"
+            response.headers["Access-Control-Expose-Headers"] = "Location, Retry-After"
             if preflight:
                 response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
                 response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS

@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
+from shared.creation.brainstorm import BRAINSTORM
 from shared.http.context import RequestContext
 from shared.http.routing import Reply
-from shared.http.sessions import start_session
-from shared.http.subjects import owned_document, run_progress, started
+from shared.http.subjects import owned_document, run_progress, session_started
 from shared.models import paths
 from shared.models.api import BrainstormSessionView
-from shared.models.brainstorm import BrainstormInput, CreateBrainstormSession
+from shared.models.brainstorm import CreateBrainstormSession
 from shared.models.common import GenerationStatus, projected
 from shared.models.documents import BrainstormSession, Seed
-from shared.workflows.brainstorm import brainstorm
 
 
 def create_session(ctx: RequestContext, body: CreateBrainstormSession) -> Reply:
-    session_id, run_id, key = ctx.new_ids("brainstorm")
-    session = started(
-        ctx,
-        BrainstormSession,
-        run_id,
-        ctx.services.now(),
-        id=session_id,
-        prompt=body.prompt,
-        creativity_temp=body.creativity_temp,
-        seed_count=body.seed_count,
-        ai_model=None,
-        idempotency_key=key,
-    )
-    return start_session(
-        ctx,
-        workflow=brainstorm,
-        session_path=paths.brainstorm_session(session_id),
-        session=session,
-        run_input=BrainstormInput(session_id=session_id),
-        location=f"/v1/brainstorm-sessions/{session_id}",
-        request_of=lambda s: (s.prompt, s.creativity_temp, s.seed_count),
-    )
+    return session_started(BRAINSTORM.create(ctx.origin(), body))
 
 
 def get_session(ctx: RequestContext, session_id: str) -> BrainstormSessionView:

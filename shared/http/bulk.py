@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from shared.creation import start_subject_run
 from shared.engine import RESUMABLE, RunStatus, Write, registry
 from shared.errors import InvalidInput, RunExists
 from shared.http.context import RequestContext
 from shared.http.run_list import run_filter
-from shared.http.subjects import owned_document, start_subject_run
+from shared.http.subjects import owned_document
 from shared.models.common import GenerationStatus, projected
 from shared.models.documents import Operation
 from shared.models.runs import BulkRequest, BulkStarted, OperationView
@@ -57,6 +58,7 @@ def _start(ctx: RequestContext, action: Action, body: BulkRequest) -> BulkStarte
         workflow=body.workflow,
         created_after=body.created_after,
         created_before=body.created_before,
+        source=body.source,
         run_ids=body.run_ids,
         requested_by=ctx.principal.user_id,
     )
@@ -72,7 +74,7 @@ def _start(ctx: RequestContext, action: Action, body: BulkRequest) -> BulkStarte
     )
     try:
         start_subject_run(
-            ctx,
+            ctx.origin(),
             workflow=workflow,
             run_input=spec,
             run_id=operation_id,

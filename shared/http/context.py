@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-import uuid
 from dataclasses import dataclass
 
 from flask import Request
 
+from shared.creation import Origin
 from shared.errors import InvalidInput
 from shared.http.principal import Principal
 from shared.services import Services
@@ -24,6 +23,23 @@ class RequestContext:
     principal: Principal
     services: Services
 
+    def idempotency_key(self) -> str | None:
+        """The request's `Idempotency-Key`, checked; None without one."""
+        key = self.request.headers.get("Idempotency-Key")
+        if key is not None and not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key):
+            raise InvalidInput("Idempotency-Key must be 1-200 visible ASCII characters")
+        return key
+
+    def origin(self, *, keyed: bool = True) -> Origin:
+        """The caller as the creators see it; `keyed`: its Idempotency-Key fixes the ids."""
+        return Origin(
+            services=self.services,
+            tenant_id=self.principal.tenant_id,
+            user_id=self.principal.user_id,
+            source="http",
+            key=self.idempotency_key() if keyed else None,
+        )
+
     def new_ids(self, kind: str) -> tuple[str, str, str | None]:
         """(documentId, runId, idempotencyKey) for a create request.
 
@@ -31,11 +47,6 @@ class RequestContext:
         the kind of request and the key, so a retried create collides with
         the first one instead of making a second session.
         """
-        key = self.request.headers.get("Idempotency-Key")
-        if key is None:
-            return uuid.uuid4().hex, uuid.uuid4().hex, None
-        if not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key):
-            raise InvalidInput("Idempotency-Key must be 1-200 visible ASCII characters")
-        seed = f"{self.principal.tenant_id}\x00{kind}\x00{key}".encode()
-        digest = hashlib.sha256(seed).hexdigest()
-        return digest[:32], hashlib.sha256(seed + b"\x00run").hexdigest()[:32], key
+        origin = self.origin()
+        document, run = origin.ids(kind)
+        return document, run, origin.key

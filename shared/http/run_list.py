@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import WithJsonSchema
 
-from shared.engine import RunFilter, RunStatus, RunSummary, Usage, registry
+from shared.engine import RunFilter, RunSource, RunStatus, RunSummary, Usage, registry
 from shared.errors import InvalidInput
 from shared.http import page_tokens
 from shared.http.context import RequestContext
@@ -19,6 +19,7 @@ class RunListItem(RunSummary):
     # and usage always present (an override keeps the field's place).
     status: Annotated[RunStatus, WithJsonSchema({"type": "string"})]
     usage: Usage
+    source: RunSource
 
 
 class RunList(CamelModel):
@@ -39,6 +40,7 @@ def run_filter(criteria: RunCriteria) -> RunFilter:
         workflow=criteria.workflow,
         created_after=criteria.created_after,
         created_before=criteria.created_before,
+        source=criteria.source,
     )
 
 
@@ -47,7 +49,9 @@ def _scope(where: RunFilter) -> str:
     statuses = sorted(s.value for s in where.statuses) if where.statuses else []
     after = where.created_after.isoformat() if where.created_after else ""
     before = where.created_before.isoformat() if where.created_before else ""
-    return f"{','.join(statuses)}|{where.workflow or ''}|{after}|{before}"
+    scope = f"{','.join(statuses)}|{where.workflow or ''}|{after}|{before}"
+    # Appended only when given, so a token of a search without it stays valid.
+    return scope if where.source is None else f"{scope}|{where.source}"
 
 
 def _item(run: RunSummary) -> RunListItem:

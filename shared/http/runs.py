@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.creation import events_of
 from shared.engine import LoadedRun, RunView, registry, run_view
 from shared.errors import NotFound
 from shared.http.context import RequestContext
@@ -43,6 +44,7 @@ def list_functions(ctx: RequestContext) -> FunctionList:
                 description=wf.description,
                 steps=wf.declared_steps(),
                 deadline_seconds=int(wf.deadline.total_seconds()),
+                events=events_of(wf),
             )
             for wf in registry.all_workflows()
         ]

@@ -1,11 +1,25 @@
-"""`GET /v1/usage`: what the tenant's runs used and cost, per UTC day and workflow."""
+"""`GET /v1/usage`: what the tenant's runs used and cost, per UTC day and workflow.
+
+Also the tenant's admission limits and, against the daily ones, what is
+left today (`shared.admission`).
+"""
 
 from __future__ import annotations
 
+from datetime import UTC
+
+from shared.admission import Standing, next_utc_day
 from shared.engine import COST_DECIMALS
 from shared.http.context import RequestContext
 from shared.models.common import projected
-from shared.models.runs import UsageFigures, UsageQuery, UsageReport, UsageRow
+from shared.models.runs import (
+    UsageFigures,
+    UsageLimits,
+    UsageQuery,
+    UsageReport,
+    UsageRow,
+    UsageToday,
+)
 
 
 def get_usage(ctx: RequestContext, query: UsageQuery) -> UsageReport:
@@ -20,4 +34,29 @@ def get_usage(ctx: RequestContext, query: UsageQuery) -> UsageReport:
         total_tokens=sum(r.total_tokens for r in rows),
         cost_usd=round(sum(r.cost_usd for r in rows), COST_DECIMALS),
     )
-    return UsageReport(days=rows, totals=totals)
+    limits = ctx.services.admission.limits
+    now = ctx.services.now()
+    day = now.astimezone(UTC).date()
+    # Read even without a daily limit: the report says what today has used.
+    tokens, cost = ctx.services.usage.day_totals(ctx.principal.tenant_id, day)
+    standing = Standing(
+        day=day, total_tokens=tokens, cost_usd=cost, limits=limits, resets_at=next_utc_day(now)
+    )
+    today = UsageToday(
+        day=standing.day.isoformat(),
+        total_tokens=tokens,
+        cost_usd=cost,
+        tokens_left=standing.tokens_left,
+        cost_usd_left=standing.cost_usd_left,
+        resets_at=standing.resets_at,
+    )
+    return UsageReport(
+        days=rows,
+        totals=totals,
+        limits=UsageLimits(
+            creates_per_minute=limits.creates_per_minute,
+            daily_tokens=limits.daily_tokens,
+            daily_cost_usd=limits.daily_cost_usd,
+        ),
+        today=today,
+    )

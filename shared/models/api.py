@@ -166,6 +166,9 @@ class FunctionView(CamelModel):
     description: str
     steps: list[str]
     deadline_seconds: int
+    events: list[str] = Field(
+        description="Trigger event names that start it (empty: only the API starts it)"
+    )
 
 
 class FunctionList(BaseModel):

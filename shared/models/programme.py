@@ -22,7 +22,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
 from shared.llm.repair import Capped, DropDuplicates, SortedBy
-from shared.models.common import CamelModel
+from shared.models.common import CamelModel, RequestModel, ResourceId
 
 
 class ActivityType(StrEnum):
@@ -136,6 +136,12 @@ class DaySessions(_Strict):
         if starts != sorted(starts):
             raise ValueError("sessions must be in order of start_time")
         return self
+
+
+class CreateProgramme(RequestModel):
+    """A programme for one of the tenant's projects (the HTTP route takes the id in its path)."""
+
+    project_id: ResourceId
 
 
 class ProgrammeInput(CamelModel):

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
-from shared.engine.records import RunStatus
+from shared.engine.records import RunSource, RunStatus
 from shared.models.common import CamelModel, RequestModel, ResourceId
 
 MAX_PAGE_SIZE = 200
@@ -21,6 +21,9 @@ class RunCriteria(RequestModel):
     workflow: str | None = Field(default=None, min_length=1, max_length=100)
     created_after: AwareDatetime | None = None
     created_before: AwareDatetime | None = None
+    source: RunSource | None = Field(
+        default=None, description="`http` (a create route) or `trigger` (a Pub/Sub event)"
+    )
 
     @model_validator(mode="after")
     def _window(self) -> RunCriteria:
@@ -98,6 +101,27 @@ class UsageRow(UsageFigures):
     workflow: str
 
 
+class UsageLimits(CamelModel):
+    """The tenant's admission limits (absent: no limit)."""
+
+    creates_per_minute: int | None = None
+    daily_tokens: int | None = None
+    daily_cost_usd: float | None = None
+
+
+class UsageToday(CamelModel):
+    """Today (UTC) against the daily limits: what is used, what is left, when it resets."""
+
+    day: str
+    total_tokens: int
+    cost_usd: float
+    tokens_left: int | None = Field(default=None, description="Absent without a token limit")
+    cost_usd_left: float | None = Field(default=None, description="Absent without a cost limit")
+    resets_at: datetime
+
+
 class UsageReport(CamelModel):
     days: list[UsageRow]
     totals: UsageFigures
+    limits: UsageLimits
+    today: UsageToday

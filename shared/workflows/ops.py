@@ -14,7 +14,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from shared.engine import LoadedRun, RunFilter, RunStatus, StepContext, Workflow, registry
+from shared.engine import (
+    LoadedRun,
+    RunFilter,
+    RunSource,
+    RunStatus,
+    StepContext,
+    Workflow,
+    registry,
+)
 from shared.errors import AlreadyFinished, NotResumable
 from shared.models.common import CamelModel, GenerationStatus
 from shared.models.documents import Operation, PageResult
@@ -38,6 +46,7 @@ class BulkInput(CamelModel):
     created_before: datetime | None = None
     run_ids: list[str] | None = None
     requested_by: str
+    source: RunSource | None = None
 
     def where(self) -> RunFilter:
         return RunFilter(
@@ -45,6 +54,7 @@ class BulkInput(CamelModel):
             workflow=self.workflow,
             created_after=self.created_after,
             created_before=self.created_before,
+            source=self.source,
         )
 
 
@@ -73,6 +83,8 @@ def _bulk(action: Action) -> Workflow[BulkInput]:
         description=f"{action.capitalize()} every run that matches a filter, page by page.",
         deadline=timedelta(minutes=30),
         subject=GENERATION_SUBJECT,
+        # Started by the bulk routes only: no trigger event may start one.
+        events=(),
     )
 
     @flow.step("select-runs")

@@ -118,6 +118,11 @@ class Stack:
         """Swap the run store the api and worker use (to inject faults around the real one)."""
         self.services.override(store=store)
 
+    def use_clock(self, clock: Any) -> None:
+        """Run the api and the worker on `clock` (a `FakeClock`): every part is rebuilt on it."""
+        self.services.clock = clock
+        self.services.override()
+
     def reprovision(self) -> None:
         """Topics and the test subscription again, after the Pub/Sub emulator restarted."""
         _provision_pull(self.subscriber, self.services.settings)
