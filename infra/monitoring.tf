@@ -126,6 +126,31 @@ resource "google_logging_metric" "runs_past_deadline" {
   }
 }
 
+# A push the worker could never process (a malformed field or attribute):
+# logged with which one (jsonPayload.problem) and acknowledged, so it is
+# counted here rather than redelivered (shared/worker.py).
+resource "google_logging_metric" "deliveries_malformed" {
+  project = var.project_id
+  name    = "genjobs_deliveries_malformed"
+  filter  = "${local.worker_log_filter} AND jsonPayload.message=\"malformed Pub/Sub delivery acknowledged and dropped\""
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "genjobs malformed Pub/Sub deliveries dropped"
+    labels {
+      key         = "topic"
+      value_type  = "STRING"
+      description = "Topic the delivery came from (events, dead letter, ...)."
+    }
+  }
+
+  label_extractors = {
+    topic = "EXTRACT(jsonPayload.topic)"
+  }
+}
+
 resource "google_logging_metric" "step_duration" {
   project         = var.project_id
   name            = "genjobs_step_duration"
@@ -310,6 +335,13 @@ locals {
       threshold    = 0
       window       = "3600s"
       doc          = "A tenant's usage today (UTC) passed 80% of TENANT_DAILY_TOKEN_LIMIT or TENANT_DAILY_COST_LIMIT_USD: at 100% its creates are refused (429 quota_exceeded) until midnight UTC. The log line names the tenant (jsonPayload.tenantId) and the limit; GET /v1/usage with that tenant's token shows what is left. Raise tenant_daily_token_limit / tenant_daily_cost_limit_usd if the use is expected."
+    }
+    deliveries_malformed = {
+      display_name = "genjobs: malformed Pub/Sub deliveries"
+      metric       = google_logging_metric.deliveries_malformed.name
+      threshold    = 0
+      window       = "300s"
+      doc          = "The worker acknowledged and dropped Pub/Sub messages it could never process. Each one's log line (jsonPayload.message=\"malformed Pub/Sub delivery acknowledged and dropped\") names the field and what was wrong (jsonPayload.problem) and its topic: find the publisher that sent it. A dropped run event loses nothing: the sweep publishes the run again (docs/operations.md)."
     }
     running_on_fallback = {
       display_name = "genjobs: running on a fallback model"

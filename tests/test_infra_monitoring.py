@@ -40,20 +40,36 @@ def logged_fields() -> set[str]:
 
 
 def logged_messages() -> list[str]:
-    """The first argument of every log call in shared/ (format strings included)."""
+    """The first argument of every log call in shared/ (format strings included).
+
+    A message held in a module-level constant (`MALFORMED = "..."`, which
+    tests also import) counts as its text.
+    """
     messages = []
     for path in (REPO_ROOT / "shared").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants = {
+            target.id: node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
         for node in ast.walk(tree):
-            if (
+            if not (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
                 and node.func.attr in ("debug", "info", "warning", "error", "exception")
                 and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
             ):
-                messages.append(node.args[0].value)
+                continue
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                messages.append(first.value)
+            elif isinstance(first, ast.Name) and first.id in constants:
+                messages.append(constants[first.id])
     return messages
 
 
@@ -223,3 +239,15 @@ def test_running_on_fallback_is_counted_by_model_and_alerted(infra: Infra) -> No
     alert = alerts["running_on_fallback"]
     assert alert["metric"] == "${google_logging_metric.llm_fallback_answers.name}"
     assert alert["threshold"] == 0
+
+
+def test_malformed_deliveries_are_counted_by_topic_and_alerted(infra: Infra) -> None:
+    from shared.worker import MALFORMED
+
+    malformed = metric_texts(infra)["deliveries_malformed"]
+    assert f'jsonPayload.message="{MALFORMED}"' in malformed
+    assert "EXTRACT(jsonPayload.topic)" in malformed
+    alert = infra.local_value("count_alerts")["deliveries_malformed"]
+    assert alert["metric"] == "${google_logging_metric.deliveries_malformed.name}"
+    assert alert["threshold"] == 0
+    assert "jsonPayload.problem" in alert["doc"]
