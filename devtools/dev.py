@@ -7,7 +7,8 @@ does in production) and runs the api (API_PORT, 8080) and the worker
 (WORKER_PORT, 8081) under functions-framework (`devtools.function_server`),
 each serving as many requests at once as Terraform lets one instance
 (THREADS = `api_concurrency` / `worker_concurrency`, unless THREADS is set).
-SIGINT, SIGTERM, SIGHUP or the death of its
+It prints its banner once the first sweep tick has gone through, so `make
+doctor` passes from then on. SIGINT, SIGTERM, SIGHUP or the death of its
 parent stop everything it started (`devtools.supervise`).
 """
 
@@ -20,6 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 from devtools import REPO_ROOT, supervise
@@ -66,6 +68,24 @@ def wait_answering(url: str, timeout: float) -> bool:
         except OSError:
             time.sleep(0.05)
     return False
+
+
+def wait_swept(project: str, since: datetime, timeout: float) -> bool:
+    """Whether the sweep's heartbeat was written after `since`, within `timeout` seconds."""
+    from shared.adapters.firestore_heartbeat import SWEEP_HEARTBEAT
+    from shared.adapters.firestore_store import client_for
+
+    db = client_for(project, os.environ.get("FIRESTORE_DATABASE") or "(default)")
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            last = (db.document(SWEEP_HEARTBEAT).get().to_dict() or {}).get("lastSweepAt")
+            if isinstance(last, datetime) and last >= since:
+                return True
+            time.sleep(0.1)
+        return False
+    finally:
+        db.close()  # type: ignore[no-untyped-call]
 
 
 def local_env() -> dict[str, str]:
@@ -119,8 +139,12 @@ def dev() -> int:
                     function_command(target, port), env=function_env(env, target), cwd=REPO_ROOT
                 )
             )
-        wait_answering(cloud.config.worker_url, timeout=60)
+        ready = wait_answering(cloud.config.worker_url, timeout=60)
+        started = datetime.now(UTC)
         cloud.start_ticking()
+        ticking = ready and cloud.config.sweep_seconds > 0
+        if not (ticking and wait_swept(cloud.config.project, started, timeout=30)):
+            print("the first sweep tick did not reach the worker: `make doctor`", file=sys.stderr)
         llm = "OpenAI" if env.get("OPENAI_API_KEY") else "offline placeholder"
         print(
             f"\n{cloud.describe()}\n"

@@ -163,7 +163,8 @@ class SweepTick:
 
         self.every = every
         self._publisher = PubSubPublisher(project, topic)
-        self._next = time.monotonic() + every
+        # The first tick at once: a stack is healthy (`make doctor`) from its start.
+        self._next = time.monotonic()
 
     def tick_if_due(self) -> None:
         if self.every <= 0 or time.monotonic() < self._next:

@@ -1,0 +1,134 @@
+"""`make dev` itself, as a developer runs it: healthy from its first second, and runs at once.
+
+One `make dev` on free ports for the module, with the model double of the
+test session: `make doctor` passes as soon as its banner is printed (the
+first sweep tick goes out at start), and runs created through its api
+execute together (its push is `devtools.push`, not the emulator's
+one-at-a-time push).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from devtools import REPO_ROOT
+from devtools.openai_server import OpenAIServer, Reply
+from tests.helpers.auth_support import (
+    AUDIENCE,
+    ISSUER,
+    SigningKey,
+    bearer,
+    claims,
+    mint,
+    write_jwks,
+)
+from tests.helpers.local_pieces import Piece, Ports, piece_env
+
+RUNS = 5
+BANNER = "Ctrl-C stops everything"
+
+
+@dataclass
+class Dev:
+    piece: Piece
+    ports: Ports
+    env: dict[str, str]
+    llm: OpenAIServer
+    token: str
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=f"http://127.0.0.1:{self.ports.api}",
+            headers={"Authorization": bearer(self.token)},
+            timeout=30,
+        )
+
+    def printed(self) -> str:
+        return self.piece.log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory: pytest.TempPathFactory, signing_key: SigningKey) -> Iterator[Dev]:
+    logs = tmp_path_factory.mktemp("make-dev")
+    ports = Ports()
+    llm = OpenAIServer(model="test-model").start()
+    env = piece_env(
+        ports,
+        GOOGLE_CLOUD_PROJECT="demo-genjobs-make-dev",
+        AUTH_JWKS_FILE=str(write_jwks(logs / "jwks.json", signing_key)),
+        AUTH_ISSUER=ISSUER,
+        AUTH_AUDIENCE=AUDIENCE,
+        OPENAI_API_KEY="test-" + secrets.token_hex(8),
+        OPENAI_BASE_URL=llm.base_url,
+        OPENAI_MODEL="test-model",
+        TENANT_MAX_ACTIVE_RUNS=str(RUNS),
+    )
+    piece = Piece("dev", env, logs / "dev.log").start()
+    try:
+        deadline = time.monotonic() + 120
+        while BANNER not in piece.log.read_text(errors="replace"):
+            assert piece.process is not None
+            if piece.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(
+                    f"make dev printed no banner:\n{piece.log.read_text()[-3000:]}"
+                )
+            time.sleep(0.1)
+        token = mint(signing_key, claims(sub="dev", org_id="org-make-dev"))
+        yield Dev(piece=piece, ports=ports, env=env, llm=llm, token=token)
+    finally:
+        piece.stop()
+        llm.stop()
+
+
+def test_make_doctor_passes_as_soon_as_make_dev_is_ready(dev: Dev):
+    doctor = subprocess.run(
+        ["make", "--no-print-directory", "-s", "doctor"],
+        env=dev.env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert "the first sweep tick did not reach the worker" not in dev.printed()
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert re.search(r"^OK    sweep ran recently: \d+ s ago$", doctor.stdout, re.M)
+    assert "OK    push to the worker: devtools.push delivers to" in doctor.stdout
+
+
+def test_runs_created_through_make_dev_execute_at_once(dev: Dev):
+    # The model answers only when all RUNS calls are in flight together: a
+    # stack that serialises runs (the emulator's own push) never gets there.
+    everyone = threading.Barrier(RUNS, timeout=60)
+
+    def together(request: dict[str, Any]) -> Reply:
+        everyone.wait()
+        return Reply()
+
+    dev.llm.responder = together
+    body = {"prompt": "A youth exchange about climate and street art", "seedCount": 5}
+    with dev.api() as api:
+        created = []
+        for _ in range(RUNS):
+            response = api.post("/v1/brainstorm-sessions", json=body)
+            assert response.status_code == 202, response.text
+            created.append(response.json()["runId"])
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            statuses = [api.get(f"/v1/runs/{run_id}").json()["status"] for run_id in created]
+            if all(status not in ("QUEUED", "RUNNING") for status in statuses):
+                break
+            time.sleep(0.2)
+
+    assert dev.llm.peak_in_flight == RUNS
+    assert statuses == ["COMPLETED"] * RUNS
