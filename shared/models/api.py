@@ -11,14 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
 
-from shared.models.brainstorm import SeedDraft
+from shared.models.brainstorm import SeedView
 from shared.models.common import CamelModel, GenerationStatus, Progress
-from shared.models.programme import DayPlan, ProgrammeSession
+from shared.models.programme import GeneratedFrom, ProgrammeDay
 from shared.models.project import ProjectConcept, ProjectDNA, StoredAnswers
-
-_READ = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
 
 class ErrorDetail(BaseModel):
@@ -46,15 +43,6 @@ class SessionStarted(CamelModel):
     session_id: str
     run_id: str
     status: GenerationStatus
-
-
-class SeedView(SeedDraft):
-    model_config = _READ
-
-    id: str
-    is_saved: bool
-    is_dismissed: bool
-    created_at: datetime
 
 
 class BrainstormSessionView(CamelModel):
@@ -111,28 +99,6 @@ class ProgrammeStarted(CamelModel):
     run_id: str
     status: GenerationStatus
     version: int
-
-
-class ScheduledSession(ProgrammeSession):
-    model_config = ConfigDict(extra="ignore")
-
-    position: int
-
-
-class ProgrammeDay(DayPlan):
-    """A day as the programme editor reads it: snake_case fields (docs/workflows.md)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    day_number: int = Field(alias="dayNumber", ge=1, le=21)
-    programme_id: str = Field(alias="programmeId")
-    sessions: list[ScheduledSession]
-
-
-class GeneratedFrom(CamelModel):
-    project_title: str
-    duration_days: int
-    generated_at: datetime
 
 
 class ProgrammeView(CamelModel):

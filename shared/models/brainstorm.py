@@ -11,6 +11,7 @@ new call.
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
@@ -58,6 +59,15 @@ class SeedDraft(CamelModel):
     suggested_tags: Annotated[list[Tag], Capped(MAX_TAGS)] | None = None
     estimated_duration: int | None = Field(default=None, ge=5, le=21)
     estimated_participants: int | None = Field(default=None, ge=16, le=60)
+
+
+class SeedView(SeedDraft):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    id: str
+    is_saved: bool
+    is_dismissed: bool
+    created_at: datetime
 
 
 @functools.cache

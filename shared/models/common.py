@@ -63,7 +63,9 @@ class Document(BaseModel):
     snake_case where docs/workflows.md keeps it).
     """
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    # Built on first use, not at import: a cold start pays only for the
+    # documents its first request touches.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
     tenant_id: str = Field(alias="tenantId")
 

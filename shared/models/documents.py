@@ -5,7 +5,9 @@ names; `Document` says how loading and writing work), so existing documents
 load as they are and no code spells a stored field name in a dict. The API's
 answers (`shared.models.api`) are views: built from these by field name
 (`projected`), or, for a seed and a day, these minus what only the server
-keeps. Runs are the engine's own documents (`shared.engine.RunRecord`).
+keeps (`SeedView`, `ProgrammeDay`, which these extend; they live beside
+their domain models, so the worker imports this module and not the API's
+views). Runs are the engine's own documents (`shared.engine.RunRecord`).
 
 | model | path |
 |---|---|
@@ -23,8 +25,9 @@ from typing import Any, Literal, Self
 from pydantic import ConfigDict
 from pydantic.alias_generators import to_camel
 
-from shared.models.api import GeneratedFrom, ProgrammeDay, SeedView
+from shared.models.brainstorm import SeedView
 from shared.models.common import CamelModel, Document, GenerationStatus
+from shared.models.programme import GeneratedFrom, ProgrammeDay
 from shared.models.project import ProjectConcept, ProjectDNA, StoredAnswers
 
 _CAMEL = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")

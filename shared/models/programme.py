@@ -16,6 +16,7 @@ a list item 200, at most 6 learning objectives and 12 materials.
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
@@ -136,6 +137,28 @@ class DaySessions(_Strict):
         if starts != sorted(starts):
             raise ValueError("sessions must be in order of start_time")
         return self
+
+
+class ScheduledSession(ProgrammeSession):
+    model_config = ConfigDict(extra="ignore")
+
+    position: int
+
+
+class ProgrammeDay(DayPlan):
+    """A day as the programme editor reads it: snake_case fields (docs/workflows.md)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    day_number: int = Field(alias="dayNumber", ge=1, le=21)
+    programme_id: str = Field(alias="programmeId")
+    sessions: list[ScheduledSession]
+
+
+class GeneratedFrom(CamelModel):
+    project_title: str
+    duration_days: int
+    generated_at: datetime
 
 
 class CreateProgramme(RequestModel):

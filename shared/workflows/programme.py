@@ -13,15 +13,16 @@ from datetime import timedelta
 from shared.engine import StepContext, Workflow, registry
 from shared.errors import NonRetriableError
 from shared.models import paths
-from shared.models.api import GeneratedFrom, ScheduledSession
 from shared.models.documents import Day, Programme, Project
 from shared.models.programme import (
     DaySessions,
     GeneratedDay,
+    GeneratedFrom,
     GeneratedStructure,
     LoadedProject,
     ProgrammeInput,
     SavedProgramme,
+    ScheduledSession,
     daily_structure_schema,
 )
 from shared.workflows import prompts
