@@ -7,6 +7,7 @@ model was asked are read back from the kit, not from Firestore.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -31,18 +32,16 @@ from shared.workflows.programme import programme_from_concept
 from shared.workflows.project import project_from_idea
 
 TENANT = "org-a"
+USER = "user-1"
+# The session documents below are as the api creates them (shared.creation).
+CREATED = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 def _brainstorm(model: ScriptedModel | None = None, seeds: int = 5) -> Any:
     session = paths.brainstorm_session("session-1")
     return run_workflow(
         brainstorm,
-        BrainstormInput(
-            session_id="session-1",
-            prompt="youth exchanges about climate",
-            creativity_temp=0.0,
-            seed_count=seeds,
-        ),
+        BrainstormInput(session_id="session-1"),
         model=model,
         tenant=TENANT,
         documents={
@@ -52,8 +51,11 @@ def _brainstorm(model: ScriptedModel | None = None, seeds: int = 5) -> Any:
                 "creativityTemp": 0.0,
                 "seedCount": seeds,
                 "tenantId": TENANT,
+                "userId": USER,
                 "generationStatus": "IN_PROGRESS",
                 "runId": "run-1",
+                "createdAt": CREATED,
+                "updatedAt": CREATED,
             }
         },
     )
@@ -71,8 +73,11 @@ def _project(harness: EngineHarness, run_id: str = "run-project") -> Any:
                 "id": "session-p",
                 "answers": WIZARD_ANSWERS,
                 "tenantId": TENANT,
+                "userId": USER,
                 "generationStatus": "IN_PROGRESS",
                 "runId": run_id,
+                "createdAt": CREATED,
+                "updatedAt": CREATED,
             }
         },
     )
