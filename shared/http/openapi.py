@@ -4,13 +4,14 @@ Nothing here describes a route by hand: each operation comes from a `Route`,
 each schema from the pydantic model that parses the request or builds the
 reply, so `/openapi.json` changes exactly when the code does.
 
-`python -m shared.http.openapi` prints the document (the TypeScript client is
-generated from that output).
+`make clients` (`devtools.typescript_client`) writes it to
+clients/typescript/openapi.json and generates the TypeScript types from it;
+this module only builds it, from the route table it is given (the app
+imports this module, never the other way round).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -215,14 +216,3 @@ def build(routes: Sequence[Route]) -> dict[str, Any]:
             },
         },
     }
-
-
-def main() -> None:
-    import shared.workflows  # noqa: F401 - the workflows register themselves
-    from shared.http.app import ROUTES
-
-    print(json.dumps(build(ROUTES), indent=2, sort_keys=False))
-
-
-if __name__ == "__main__":
-    main()
