@@ -11,7 +11,7 @@ import pytest
 from shared.adapters.jwt_auth import TokenVerifier
 from shared.config import AuthSettings
 from shared.errors import AuthUnavailable, Unauthenticated
-from shared.http.principal import Principal
+from shared.models.principal import Principal
 from tests.helpers.auth_support import (
     AUDIENCE,
     ISSUER,

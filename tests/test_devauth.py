@@ -12,7 +12,7 @@ from devtools import REPO_ROOT
 from devtools.devauth import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys, mint_token
 from shared.adapters.jwt_auth import TokenVerifier
 from shared.config import AuthSettings
-from shared.http.principal import Principal
+from shared.models.principal import Principal
 
 
 def dev_verifier(jwks_path: Path) -> TokenVerifier:

@@ -39,7 +39,7 @@ from pydantic import Field, Strict, TypeAdapter, ValidationError
 
 from shared.config import AuthSettings
 from shared.errors import AuthUnavailable, Unauthenticated
-from shared.http.principal import Principal
+from shared.models.principal import Principal
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from flask import Request
 
 from shared.creation import Origin
 from shared.errors import InvalidInput
-from shared.http.principal import Principal
+from shared.models.principal import Principal
 from shared.services import Services
 
 # Visible ASCII, spaces only inside: what an HTTP header carries unchanged.
