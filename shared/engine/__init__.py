@@ -46,7 +46,7 @@ from shared.engine.settings import EngineSettings
 from shared.engine.slots import RunsAndSlots, Slot, SlotStore
 from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore
 from shared.engine.sweep import SweepHeartbeat, SweepReport
-from shared.engine.timeline import RunView, StepView, progress, run_view
+from shared.engine.timeline import Progress, RunView, StepView, progress, run_view
 from shared.engine.usage import DailyUsage, Usage
 from shared.engine.watch import OnChange, RunWatcher
 from shared.engine.workflow import FanOut, Step, StepContext, Workflow
@@ -73,6 +73,7 @@ __all__ = [
     "OutboxStore",
     "Outcome",
     "PendingResults",
+    "Progress",
     "ResultPublisher",
     "Resume",
     "RunFilter",

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from shared.engine.records import RunSource, RunStatus
 from shared.engine.usage import Usage
-from shared.models.common import CamelModel
+from shared.wire import CamelModel
 
 
 @dataclass(frozen=True)

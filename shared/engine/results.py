@@ -24,7 +24,7 @@ from shared.engine.slots import RunsAndSlots, Slot
 from shared.engine.store import LoadedRun, RunPatch, RunStore
 from shared.engine.usage import Usage
 from shared.errors import StaleRun
-from shared.models.common import CamelModel, projected
+from shared.wire import CamelModel, projected
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,17 @@ from pydantic import Field
 from shared.engine.records import FailedModel, RunRecord, RunSource, StepStatus, TokenUsage
 from shared.engine.usage import Usage
 from shared.engine.workflow import FanOut, Workflow
-from shared.models.common import CamelModel, Progress, projected
+from shared.wire import CamelModel, projected
 
 # No docstrings on the published views: a docstring becomes the schema's
 # description in the OpenAPI document. Each field of a view is the run
 # record's (or step record's) field of that name (`projected`).
+
+
+class Progress(CamelModel):
+    completed_steps: int
+    total_steps: int
+    current_step: str | None = None
 
 
 class StepView(CamelModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.models.common import CamelModel, Document
+from shared.wire import CamelModel, Document
 
 
 class Usage(CamelModel):

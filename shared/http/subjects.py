@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import TypeVar
 
 from shared.creation import Created
-from shared.engine import progress, registry
+from shared.engine import Progress, progress, registry
 from shared.errors import NotFound
 from shared.http.context import RequestContext
 from shared.http.routing import Reply
 from shared.models.api import ProgrammeStarted, SessionStarted
-from shared.models.common import Document, GenerationStatus, Progress
+from shared.models.common import Document, GenerationStatus
 
 D = TypeVar("D", bound=Document)
 

@@ -12,8 +12,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.engine import Progress
 from shared.models.brainstorm import SeedView
-from shared.models.common import CamelModel, GenerationStatus, Progress
+from shared.models.common import CamelModel, GenerationStatus
 from shared.models.programme import GeneratedFrom, ProgrammeDay
 from shared.models.project import ProjectConcept, ProjectDNA, StoredAnswers
 

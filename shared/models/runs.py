@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
-from shared.engine.records import RunSource, RunStatus
+from shared.engine import RunSource, RunStatus
 from shared.models.common import CamelModel, RequestModel, ResourceId
 
 MAX_PAGE_SIZE = 200
