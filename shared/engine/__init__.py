@@ -12,9 +12,9 @@ it. The modules behind it are the engine's own business; see
 docs/architecture.md.
 """
 
-from shared.engine import registry
 from shared.engine.delivery import Clock, Outcome, utcnow
 from shared.engine.engine import CANCELLED_ON_REQUEST, Engine
+from shared.engine.known_workflows import registry
 from shared.engine.ledger import COST_DECIMALS, USAGE_COLLECTION, UsageLedger
 from shared.engine.listing import Cursor, RunFilter, RunIndex, RunPage, RunSummary, matches
 from shared.engine.meter import StepMeter

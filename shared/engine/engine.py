@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.engine import registry
 from shared.engine.delivery import Clock, Outcome, utcnow
+from shared.engine.known_workflows import registry
 from shared.engine.ledger import UsageLedger
 from shared.engine.lifecycle import cancel_run, fail_dead_lettered, new_run, start_run
 from shared.engine.records import RunRecord, RunSource, Write

@@ -15,7 +15,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.engine import registry
+from shared.engine.known_workflows import registry
 from shared.engine.records import Resume, RunRecord, RunStatus, StepRecord, StepStatus, Write
 from shared.engine.settings import EngineSettings
 from shared.engine.store import (

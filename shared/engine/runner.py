@@ -26,12 +26,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared import logs
-from shared.engine import registry
 from shared.engine.attempts import Attempts, StepFailure
 from shared.engine.commits import Commits, finish_run
 from shared.engine.delivery import Clock, Outcome, Stop
 from shared.engine.fan_out import run_items
 from shared.engine.fencing import Heartbeat, RunFence
+from shared.engine.known_workflows import registry
 from shared.engine.ledger import UsageLedger
 from shared.engine.meter import StepMeter
 from shared.engine.plan import RunPlan
