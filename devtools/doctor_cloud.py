@@ -24,7 +24,15 @@ from google.cloud import firestore
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 from google.cloud.secretmanager import SecretManagerServiceClient
 
-from devtools.doctor import Clients, Fixes, Result, Target, fail, read_fallbacks, run_checks
+from devtools.doctor_checks import (
+    Clients,
+    Fixes,
+    Result,
+    Target,
+    fail,
+    read_fallbacks,
+    run_checks,
+)
 from shared.adapters.secrets import SecretReader
 
 PUSH_ACCOUNT = "genjobs-push-invoker"

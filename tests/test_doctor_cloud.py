@@ -20,7 +20,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 from google.pubsub_v1.types import PushConfig
 
-from devtools.doctor import Result, report
+from devtools.doctor_checks import Result, report
 from devtools.doctor_cloud import PUSH_ACCOUNT, Endpoints, cloud_checks
 from devtools.provision import push_endpoint, repoint, subscription_id
 from devtools.worker_process import WorkerProcess

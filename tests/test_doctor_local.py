@@ -20,14 +20,8 @@ import pytest
 from google.cloud.pubsub_v1 import SubscriberClient
 from google.pubsub_v1.types import PushConfig
 
-from devtools.doctor import (
-    Result,
-    check_local,
-    local_clients,
-    local_target,
-    report,
-    run_checks,
-)
+from devtools.doctor import check_local, local_clients, local_target
+from devtools.doctor_checks import Result, report, run_checks
 from devtools.emulators import free_port
 from devtools.openai_server import OpenAIServer
 from devtools.provision import provision, subscription_id
