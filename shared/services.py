@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from shared.adapters.firestore_watch import FirestoreRunWatcher
     from shared.adapters.jwt_auth import TokenVerifier
     from shared.adapters.pubsub import PubSubPublisher
+    from shared.adapters.secrets import SecretReader
     from shared.llm.breaker import BreakerStore
     from shared.llm.budget import BudgetCounter
 
@@ -172,6 +173,13 @@ class Services:
         return FirestoreSweepHeartbeat(lambda: self.db)
 
     @_built_once
+    def secrets(self) -> SecretReader:
+        """One reader per process: a warm instance reads each model's key once."""
+        from shared.adapters.secrets import SecretReader
+
+        return SecretReader()
+
+    @_built_once
     def llm_budget_counter(self) -> BudgetCounter | None:
         """The counters of the LLM budget (one per model); None (no cost at all) without limits."""
         llm = self.settings.llm
@@ -218,6 +226,7 @@ class Services:
 
             return build_language_model(
                 self.settings.llm,
+                self.secrets,
                 budget_counter=self.llm_budget_counter,
                 breaker_store=self.llm_breakers,
             )

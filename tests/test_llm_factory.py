@@ -88,6 +88,13 @@ def test_key_from_secret_manager_reaches_the_provider(
     assert server.request_headers[0]["authorization"] == f"Bearer {secret_key}"
 
 
+def test_a_key_secret_with_nothing_to_read_it_is_non_retriable() -> None:
+    settings = LLMSettings(api_key_secret=SECRET, offline_allowed=False)
+
+    with pytest.raises(NonRetriableError, match=r"secret .*nothing reads secrets"):
+        build_language_model(settings)
+
+
 def test_secret_is_fetched_once_for_several_builds_and_calls(
     server: OpenAIServer, secret_manager: SecretManagerDouble
 ) -> None:

@@ -25,10 +25,10 @@ between that call and the provider lives here:
 - `budget`: `LLMBudget`, the deployment's shared requests/tokens-per-minute
   budget over a `BudgetCounter`. The Firestore counter is an adapter
   (`shared/adapters/firestore_budget.py`), like every other Firestore
-  collection: it needs nothing from this package (the protocol is structural),
-  so the only arrow between the two packages points from here to
-  `shared.adapters.secrets` (the factory reads the key), and this package
-  never imports a storage client.
+  collection: it needs nothing from this package (the protocol is structural).
+  Nor does this package import an adapter: the factory reads keys through a
+  `SecretSource` that `shared.services` passes in (Secret Manager's
+  `SecretReader`), so no storage or cloud client is imported from here.
 
 This `__init__` imports nothing on purpose: `openai` costs ~0.4 s of cold
 start, so only `openai_model` and `structured_output` import it, and only

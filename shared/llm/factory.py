@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
 
-from shared.adapters.secrets import SecretReader
 from shared.config import FallbackModel, LLMSettings
 from shared.errors import NonRetriableError
 from shared.llm.breaker import BreakerSettings, BreakerStore, CircuitBreaker, provider_key
@@ -25,11 +25,20 @@ from shared.llm.interface import LanguageModel
 from shared.llm.offline_model import OfflineLanguageModel
 from shared.llm.openai_model import OpenAILanguageModel
 
-__all__ = ["ModelEndpoint", "build_language_model", "endpoints"]
+__all__ = ["ModelEndpoint", "SecretSource", "build_language_model", "endpoints"]
 
-# One reader per process unless the caller brings its own: a warm instance
-# then reads each key from Secret Manager once, however often it builds.
-_process_secrets = SecretReader()
+
+class SecretSource(Protocol):
+    def read(self, name: str) -> str:
+        """A secret version's payload (`shared.adapters.secrets.SecretReader`: Secret Manager)."""
+        ...
+
+
+class _NoSecrets:
+    """What reads secrets when the caller brought nothing: a named secret is a setup error."""
+
+    def read(self, name: str) -> str:
+        raise NonRetriableError(f"a key is configured as secret {name} but nothing reads secrets")
 
 
 class ModelEndpoint:
@@ -49,15 +58,16 @@ class ModelEndpoint:
         return provider_key(self.model, self.base_url)
 
 
-def endpoints(settings: LLMSettings, secrets: SecretReader | None = None) -> list[ModelEndpoint]:
+def endpoints(settings: LLMSettings, secrets: SecretSource | None = None) -> list[ModelEndpoint]:
     """The primary and each fallback with its key; [] when no key is configured at all.
 
     Keys come from the setting itself (OPENAI_API_KEY, a fallback's apiKeyEnv)
     or from Secret Manager (OPENAI_API_KEY_SECRET, a fallback's apiKeySecret)
-    through `secrets` or else a process-wide reader, so each secret is read
-    once per process. A fallback with neither uses the primary's key.
+    through `secrets`, which `shared.services` builds once per process (so
+    each secret is read once per process; this package imports no adapter).
+    A fallback with neither uses the primary's key.
     """
-    reader = secrets if secrets is not None else _process_secrets
+    reader: SecretSource = secrets if secrets is not None else _NoSecrets()
     primary_key = settings.api_key
     if not primary_key and settings.api_key_secret:
         primary_key = reader.read(settings.api_key_secret)
@@ -79,7 +89,7 @@ def endpoints(settings: LLMSettings, secrets: SecretReader | None = None) -> lis
     return found
 
 
-def _fallback_key(fallback: FallbackModel, primary_key: str, reader: SecretReader) -> str:
+def _fallback_key(fallback: FallbackModel, primary_key: str, reader: SecretSource) -> str:
     if fallback.api_key:
         return fallback.api_key
     if fallback.api_key_secret:
@@ -89,7 +99,7 @@ def _fallback_key(fallback: FallbackModel, primary_key: str, reader: SecretReade
 
 def build_language_model(
     settings: LLMSettings,
-    secrets: SecretReader | None = None,
+    secrets: SecretSource | None = None,
     *,
     budget_counter: BudgetCounter | None = None,
     breaker_store: BreakerStore | None = None,
