@@ -26,8 +26,9 @@ from pathlib import Path
 
 from devtools import REPO_ROOT, supervise
 from devtools.devauth import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys, mint_token
-from devtools.emulators import EmulatorMissing, LocalCloud, LocalConfig
+from devtools.emulators import EmulatorMissing, LocalCloud
 from devtools.function_server import command as function_command
+from devtools.local_config import LocalConfig
 
 
 def api_port() -> int:

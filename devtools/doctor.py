@@ -41,7 +41,7 @@ from devtools.doctor_checks import (
 
 def local_target(env: dict[str, str]) -> Target:
     """The stack of `make dev`, from the environment its pieces get."""
-    from devtools.emulators import LocalConfig
+    from devtools.local_config import LocalConfig
     from devtools.push import status_path
 
     config = LocalConfig.from_env(env)

@@ -24,24 +24,17 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools import supervise
+from devtools.local_config import LocalConfig
 from devtools.provision import SweepTick, provision
 from devtools.supervise import supervised
-from shared.config import (
-    DEFAULT_DEAD_LETTER_TOPIC,
-    DEFAULT_EVENTS_TOPIC,
-    DEFAULT_RESULTS_TOPIC,
-    LocalStackSettings,
-)
 
 SDK = Path(os.environ.get("CLOUDSDK_PLATFORM_DIR", "/usr/lib/google-cloud-sdk/platform"))
 FIRESTORE_JAR = SDK / "cloud-firestore-emulator" / "cloud-firestore-emulator.jar"
 PUBSUB_BIN = SDK / "pubsub-emulator" / "bin" / "cloud-pubsub-emulator"
-DEFAULT_PROJECT = "demo-genjobs"
 INSTALL_HINT = (
     "Install the Debian packages google-cloud-cli-firestore-emulator and "
     "google-cloud-cli-pubsub-emulator (and Java 17)."
@@ -205,60 +198,6 @@ def reset_firestore(host: str, project: str) -> None:
     request = urllib.request.Request(url, method="DELETE")
     with urllib.request.urlopen(request, timeout=10):
         pass
-
-
-def _port(host: str) -> int:
-    return int(host.rsplit(":", 1)[1])
-
-
-@dataclass(frozen=True)
-class LocalConfig:
-    """Where the local pieces find each other, from the same variables the functions read."""
-
-    project: str
-    firestore_port: int
-    pubsub_port: int
-    events_topic: str
-    dead_letter_topic: str
-    results_topic: str
-    worker_url: str
-    sweep_seconds: float
-    push_max_in_flight: int = LocalStackSettings().push_max_in_flight
-
-    @property
-    def worker_topics(self) -> tuple[str, ...]:
-        """The topics whose subscriptions deliver to the worker (`devtools.push` pulls them)."""
-        return (self.events_topic, self.dead_letter_topic)
-
-    @property
-    def pubsub_host(self) -> str:
-        return f"127.0.0.1:{self.pubsub_port}"
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> LocalConfig:
-        return cls(
-            project=env.get("GOOGLE_CLOUD_PROJECT") or DEFAULT_PROJECT,
-            firestore_port=_port(env.get("FIRESTORE_EMULATOR_HOST") or "127.0.0.1:8681"),
-            pubsub_port=_port(env.get("PUBSUB_EMULATOR_HOST") or "127.0.0.1:8682"),
-            events_topic=env.get("EVENTS_TOPIC") or DEFAULT_EVENTS_TOPIC,
-            dead_letter_topic=env.get("DEAD_LETTER_TOPIC") or DEFAULT_DEAD_LETTER_TOPIC,
-            results_topic=env.get("RESULTS_TOPIC") or DEFAULT_RESULTS_TOPIC,
-            worker_url=env.get("WORKER_URL")
-            or f"http://127.0.0.1:{env.get('WORKER_PORT') or 8081}",
-            sweep_seconds=float(env.get("SWEEP_SECONDS") or 15),
-            push_max_in_flight=LocalStackSettings.from_mapping(env).push_max_in_flight,
-        )
-
-    def env(self) -> dict[str, str]:
-        """The variables a function process needs to find this local cloud."""
-        return {
-            "GOOGLE_CLOUD_PROJECT": self.project,
-            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{self.firestore_port}",
-            "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{self.pubsub_port}",
-            "EVENTS_TOPIC": self.events_topic,
-            "DEAD_LETTER_TOPIC": self.dead_letter_topic,
-            "RESULTS_TOPIC": self.results_topic,
-        }
 
 
 class LocalCloud:

@@ -499,7 +499,7 @@ def read_status(path: Path) -> dict[str, Any] | None:
 
 def main(argv: list[str] | None = None) -> int:
     from devtools import supervise
-    from devtools.emulators import LocalConfig
+    from devtools.local_config import LocalConfig
     from devtools.provision import subscription_id
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
