@@ -33,9 +33,11 @@ clients: install $(TS_STAMP)
 clients-check: install $(TS_STAMP)
 	$(BIN)/python -m devtools.typescript_client check
 
+# ruff, then the import contracts in .importlinter (the layering; docs/architecture.md).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install
 	$(BIN)/mypy shared devtools tests bench
@@ -77,4 +79,4 @@ bench: install
 	$(BIN)/python -m bench.brainstorm
 
 clean:
-	rm -rf dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf dist .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

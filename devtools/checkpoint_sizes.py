@@ -25,15 +25,16 @@ from pydantic import BaseModel
 
 from shared.engine import (
     INLINE_OUTPUT_BYTES,
+    MAX_FAILED_MODELS,
     MAX_OUTPUT_BYTES,
+    MAX_REPAIRS,
     RUN_OUTPUTS_BUDGET,
+    FailedModel,
     StepRecord,
     StepStatus,
     TokenUsage,
     checkpoint_bytes,
 )
-from shared.engine.meter import MAX_REPAIRS
-from shared.engine.records import MAX_FAILED_MODELS, FailedModel
 from shared.llm.openai_model import MODEL_NAME_LIMIT
 from shared.llm.schema_example import largest_for_schema
 from shared.llm.structured_output import provider_schema

@@ -16,7 +16,7 @@ import pytest
 
 from devtools.openai_server import OpenAIServer, Reply
 from shared.config import FallbackModel, LLMSettings
-from shared.engine.meter import StepMeter
+from shared.engine import StepMeter
 from shared.errors import NonRetriableError, RateLimited
 from shared.llm.breaker import BreakerStore, MemoryBreakerStore
 from shared.llm.factory import build_language_model

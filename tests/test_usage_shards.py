@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.engine.ledger import USAGE_SHARDS
+from shared.engine import USAGE_SHARDS
 from tests.helpers.stack import Stack
 
 RUNS = 20

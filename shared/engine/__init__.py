@@ -15,14 +15,16 @@ docs/architecture.md.
 from shared.engine.delivery import Clock, Outcome, utcnow
 from shared.engine.engine import CANCELLED_ON_REQUEST, Engine
 from shared.engine.known_workflows import registry
-from shared.engine.ledger import COST_DECIMALS, USAGE_COLLECTION, UsageLedger
+from shared.engine.ledger import COST_DECIMALS, USAGE_COLLECTION, USAGE_SHARDS, UsageLedger
 from shared.engine.listing import Cursor, RunFilter, RunIndex, RunPage, RunSummary, matches
-from shared.engine.meter import StepMeter
+from shared.engine.meter import MAX_REPAIRS, StepMeter
 from shared.engine.records import (
     INLINE_OUTPUT_BYTES,
     MAX_COMMIT_BYTES,
+    MAX_FAILED_MODELS,
     MAX_OUTPUT_BYTES,
     RUN_OUTPUTS_BUDGET,
+    FailedModel,
     ModelTokens,
     Resume,
     RunRecord,
@@ -56,16 +58,20 @@ __all__ = [
     "COST_DECIMALS",
     "INLINE_OUTPUT_BYTES",
     "MAX_COMMIT_BYTES",
+    "MAX_FAILED_MODELS",
     "MAX_OUTPUT_BYTES",
+    "MAX_REPAIRS",
     "RESUMABLE",
     "RUN_OUTPUTS_BUDGET",
     "USAGE_COLLECTION",
+    "USAGE_SHARDS",
     "Clock",
     "Cursor",
     "DailyUsage",
     "Engine",
     "EngineSettings",
     "EventPublisher",
+    "FailedModel",
     "FanOut",
     "LoadedRun",
     "ModelTokens",
