@@ -13,6 +13,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -216,3 +217,39 @@ def test_a_step_that_paid_two_models_is_priced_at_each_ones_price(
     assert usage["models"][FALLBACK]["completionTokens"] == 2000
     # 1000 * 1 / 1e6 + 2000 * 2 / 1e6 at the primary's price, 0.5 at the fallback's.
     assert stack.run_doc(view["runId"])["usage"]["costUsd"] == pytest.approx(0.505)
+
+
+def test_usage_report_splits_tokens_and_cost_by_the_model_that_answered(
+    stack: Stack, fallback: OpenAIServer
+):
+    stack.llm.responder = lambda request: Reply(usage=(1000, 2000))
+    fallback.responder = lambda request: Reply(usage=(100, 200))
+    _completed_in_one_delivery(stack)  # on the primary
+    stack.llm.responder = lambda request: Reply(status=500)
+    _completed_in_one_delivery(stack)  # on the fallback
+    today = datetime.now(UTC).date().isoformat()
+
+    report = stack.get(f"/v1/usage?from={today}&to={today}").get_json()
+
+    [row] = report["days"]
+    assert row["runs"] == 2
+    assert row["models"] == [
+        # 100 * 100 / 1e6 + 200 * 200 / 1e6: the fallback's price
+        {
+            "model": FALLBACK,
+            "promptTokens": 100,
+            "completionTokens": 200,
+            "totalTokens": 300,
+            "costUsd": pytest.approx(0.05),
+        },
+        # 1000 * 1 / 1e6 + 2000 * 2 / 1e6: the primary's price
+        {
+            "model": PRIMARY,
+            "promptTokens": 1000,
+            "completionTokens": 2000,
+            "totalTokens": 3000,
+            "costUsd": pytest.approx(0.005),
+        },
+    ]
+    assert row["costUsd"] == pytest.approx(0.055)
+    assert report["totals"]["models"] == row["models"]

@@ -51,6 +51,11 @@ def calls(n: int) -> dict[str, Any]:
     }
 
 
+def by_model(n: int) -> dict[str, Any]:
+    """The split of `calls(n)` by model: all on the one model the stack calls."""
+    return {"models": [{"model": "test-model", **calls(n)}]}
+
+
 def test_a_runs_usage_totals_its_llm_steps_with_their_cost(stack: Stack):
     created = stack.post("/v1/project-sessions", WIZARD_ANSWERS).get_json()
     stack.deliver_all()
@@ -83,7 +88,7 @@ def test_failed_attempts_are_charged_too(stack: Stack):
     assert steps["generate-seeds"]["attempts"] == 2
     # two unreadable answers (one attempt, with its schema retry), then the good answer
     assert stack.run_doc(created["runId"])["usage"] == calls(3)
-    assert usage(stack)["totals"] == {"runs": 1, **calls(3)}
+    assert usage(stack)["totals"] == {"runs": 1, **calls(3), **by_model(3)}
 
 
 def test_usage_is_reported_per_day_and_workflow_for_the_tenant_only(stack: Stack):
@@ -98,11 +103,23 @@ def test_usage_is_reported_per_day_and_workflow_for_the_tenant_only(stack: Stack
     report = usage(stack)
 
     assert report["days"] == [
-        {"day": today(), "workflow": "brainstorm.generate-seeds", "runs": 2, **calls(2)},
-        {"day": today(), "workflow": "project.generate-from-idea", "runs": 1, **calls(2)},
+        {
+            "day": today(),
+            "workflow": "brainstorm.generate-seeds",
+            "runs": 2,
+            **calls(2),
+            **by_model(2),
+        },
+        {
+            "day": today(),
+            "workflow": "project.generate-from-idea",
+            "runs": 1,
+            **calls(2),
+            **by_model(2),
+        },
     ]
-    assert report["totals"] == {"runs": 3, **calls(4)}
-    assert usage(stack, tenant="org-b")["totals"] == {"runs": 1, **calls(1)}
+    assert report["totals"] == {"runs": 3, **calls(4), **by_model(4)}
+    assert usage(stack, tenant="org-b")["totals"] == {"runs": 1, **calls(1), **by_model(1)}
 
 
 def test_days_outside_the_range_are_not_reported(stack: Stack):
@@ -184,4 +201,4 @@ def test_duplicate_deliveries_charge_once(stack: Stack):
     stack.push(message.data, dict(message.attributes))  # a late redelivery, after the end
 
     assert stack.run_doc(created["runId"])["usage"] == calls(1)
-    assert usage(stack)["totals"] == {"runs": 1, **calls(1)}
+    assert usage(stack)["totals"] == {"runs": 1, **calls(1), **by_model(1)}

@@ -40,6 +40,15 @@ def test_a_tenants_runs_spread_their_usage_writes_and_the_report_sums_them(stack
             "completionTokens": RUNS * 20,
             "totalTokens": RUNS * TOKENS_PER_RUN,
             "costUsd": 0.0,
+            "models": [
+                {
+                    "model": "test-model",
+                    "promptTokens": RUNS * 10,
+                    "completionTokens": RUNS * 20,
+                    "totalTokens": RUNS * TOKENS_PER_RUN,
+                    "costUsd": 0.0,
+                }
+            ],
         }
     ]
     assert stack.services.usage.day_totals("org-a", today) == (RUNS * TOKENS_PER_RUN, 0.0)

@@ -541,6 +541,17 @@ export interface components {
             totalTokens?: number;
             calls?: number;
         };
+        /**
+         * ModelUsageFigures
+         * @description One model's share of a row: the tokens it was called for and their cost at its price.
+         */
+        ModelUsageFigures: {
+            model: string;
+            promptTokens?: number;
+            completionTokens?: number;
+            totalTokens?: number;
+            costUsd?: number;
+        };
         /** Objective */
         Objective: {
             text: string;
@@ -902,6 +913,7 @@ export interface components {
             completionTokens?: number;
             totalTokens?: number;
             costUsd?: number;
+            models?: components["schemas"]["ModelUsageFigures"][];
         };
         /**
          * UsageLimits
@@ -926,6 +938,7 @@ export interface components {
             completionTokens?: number;
             totalTokens?: number;
             costUsd?: number;
+            models?: components["schemas"]["ModelUsageFigures"][];
             day: string;
             workflow: string;
         };

@@ -60,9 +60,12 @@ def _plain(value: Any) -> Any:
 
 
 def _increments(data: dict[str, Any]) -> dict[str, Any]:
+    """Numbers become increments, in nested maps too (a usage document's split by model)."""
     return {
         key: firestore.Increment(value)
         if isinstance(value, int | float) and not isinstance(value, bool)
+        else _increments(value)
+        if isinstance(value, dict)
         else value
         for key, value in data.items()
     }

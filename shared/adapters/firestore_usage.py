@@ -48,7 +48,13 @@ class FirestoreUsage:
             if total is None:
                 summed[key] = shard
                 continue
-            added = {name: getattr(total, name) + getattr(shard, name) for name in COUNTERS}
+            added: dict[str, Any] = {
+                name: getattr(total, name) + getattr(shard, name) for name in COUNTERS
+            }
+            models = dict(total.models)
+            for model, used in shard.models.items():
+                models[model] = models[model].plus(used) if model in models else used
+            added["models"] = models
             summed[key] = total.model_copy(update=added)
         return [
             day.model_copy(update={"cost_usd": round(day.cost_usd, COST_DECIMALS)})

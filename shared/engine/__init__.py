@@ -49,7 +49,7 @@ from shared.engine.slots import RunsAndSlots, Slot, SlotStore
 from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore
 from shared.engine.sweep import SweepHeartbeat, SweepReport
 from shared.engine.timeline import Progress, RunView, StepView, progress, run_view
-from shared.engine.usage import DailyUsage, Usage
+from shared.engine.usage import DailyUsage, ModelUsage, Usage
 from shared.engine.watch import OnChange, RunWatcher
 from shared.engine.workflow import FanOut, Step, StepContext, Workflow
 
@@ -75,6 +75,7 @@ __all__ = [
     "FanOut",
     "LoadedRun",
     "ModelTokens",
+    "ModelUsage",
     "OnChange",
     "OutboxStore",
     "Outcome",

@@ -23,10 +23,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any
 
 from shared.engine.records import RunRecord, TokenUsage, Write
 from shared.engine.store import RunPatch
-from shared.engine.usage import DailyUsage, Usage
+from shared.engine.usage import DailyUsage, ModelUsage, Usage
 
 USAGE_COLLECTION = "usage"
 # Shards of one (tenant, day, workflow) usage document (see the module's docstring).
@@ -36,6 +37,8 @@ USAGE_SHARDS = 10
 COST_DECIMALS = 8
 
 Pricing = Callable[[TokenUsage], float]
+# Where usage recorded before the split by model (without a model name) goes.
+UNNAMED_MODEL = "unknown"
 
 
 def usage_path(tenant_id: str, day: date, workflow: str, shard: int) -> str:
@@ -50,7 +53,7 @@ def shard_of(*parts: str) -> int:
     return int.from_bytes(digest[:4], "big") % USAGE_SHARDS
 
 
-def _increments(run: RunRecord, day: date, shard: int, **counters: int | float) -> Write:
+def _increments(run: RunRecord, day: date, shard: int, **counters: Any) -> Write:
     """Adds `counters` to the run's tenant, `day` and workflow (other fields are set)."""
     usage = DailyUsage(
         tenant_id=run.tenant_id, day=day.isoformat(), workflow=run.workflow, **counters
@@ -70,20 +73,28 @@ class UsageLedger:
 
     def cost(self, usage: TokenUsage | None) -> float:
         """Each model's tokens at that model's price (LLM_FALLBACKS: a step may pay two)."""
+        return sum(u.cost_usd for u in self.by_model(usage).values())
+
+    def by_model(self, usage: TokenUsage | None) -> dict[str, ModelUsage]:
+        """`usage` split by model, each part priced at its model's price."""
         if usage is None:
-            return 0.0
-        return sum(
-            self._price(
-                TokenUsage(
-                    prompt_tokens=tokens.prompt_tokens,
-                    completion_tokens=tokens.completion_tokens,
-                    total_tokens=tokens.total_tokens,
-                    calls=tokens.calls,
-                    model=model or None,
-                )
+            return {}
+        split: dict[str, ModelUsage] = {}
+        for model, tokens in usage.per_model().items():
+            priced = TokenUsage(
+                prompt_tokens=tokens.prompt_tokens,
+                completion_tokens=tokens.completion_tokens,
+                total_tokens=tokens.total_tokens,
+                calls=tokens.calls,
+                model=model or None,
             )
-            for model, tokens in usage.per_model().items()
-        )
+            split[model or UNNAMED_MODEL] = ModelUsage(
+                prompt_tokens=tokens.prompt_tokens,
+                completion_tokens=tokens.completion_tokens,
+                total_tokens=tokens.total_tokens,
+                cost_usd=self._price(priced),
+            )
+        return split
 
     def charge(self, run: RunRecord, patch: RunPatch, now: datetime) -> list[Write]:
         """Add the patch's new usage to it (run total) and return the day's increments.
@@ -93,6 +104,7 @@ class UsageLedger:
         """
         prompt = completion = total = 0
         cost = 0.0
+        models: dict[str, ModelUsage] = {}
         for step_id, record in patch.steps.items():
             if record.usage is None:
                 continue
@@ -104,9 +116,24 @@ class UsageLedger:
             )
             total += record.usage.total_tokens - (before.total_tokens if before else 0)
             cost += self.cost(record.usage) - self.cost(before)
+            charged = self.by_model(before)
+            for model, now_used in self.by_model(record.usage).items():
+                was = charged.get(model, ModelUsage())
+                added = ModelUsage(
+                    prompt_tokens=now_used.prompt_tokens - was.prompt_tokens,
+                    completion_tokens=now_used.completion_tokens - was.completion_tokens,
+                    total_tokens=now_used.total_tokens - was.total_tokens,
+                    cost_usd=now_used.cost_usd - was.cost_usd,
+                )
+                models[model] = models[model].plus(added) if model in models else added
         if not (prompt or completion or total):
             return []
         cost = round(cost, COST_DECIMALS)
+        split = {
+            model: added.model_copy(update={"cost_usd": round(added.cost_usd, COST_DECIMALS)})
+            for model, added in models.items()
+            if added.prompt_tokens or added.completion_tokens or added.total_tokens
+        }
         patch.fields["usage"] = Usage(
             prompt_tokens=run.usage.prompt_tokens + prompt,
             completion_tokens=run.usage.completion_tokens + completion,
@@ -122,5 +149,7 @@ class UsageLedger:
                 completion_tokens=completion,
                 total_tokens=total,
                 cost_usd=cost,
+                # Never an empty map: merged, it would replace the stored one.
+                **({"models": split} if split else {}),
             )
         ]

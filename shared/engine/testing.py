@@ -106,6 +106,20 @@ def _merge(into: dict[str, Any], data: dict[str, Any]) -> None:
             into[key] = copy.deepcopy(value)
 
 
+def _increment(into: dict[str, Any], data: dict[str, Any]) -> None:
+    """Firestore's increments: numbers are added, maps added into key by key, the rest set."""
+    for key, value in data.items():
+        if isinstance(value, dict):
+            nested = into.get(key)
+            if not isinstance(nested, dict):
+                nested = into[key] = {}
+            _increment(nested, value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            into[key] = into.get(key, 0) + value
+        else:
+            into[key] = copy.deepcopy(value)
+
+
 class InMemoryRunStore:
     """Runs and domain documents in dicts; every change is conditional as in Firestore.
 
@@ -214,10 +228,7 @@ class InMemoryRunStore:
                 self._versions.pop(write.path, None)
                 continue
             if write.mode == "increment":
-                document = self.documents.setdefault(write.path, {})
-                for key, value in write.data.items():
-                    counts = isinstance(value, int | float) and not isinstance(value, bool)
-                    document[key] = document.get(key, 0) + value if counts else value
+                _increment(self.documents.setdefault(write.path, {}), write.data)
             elif write.mode in ("merge", "update") and write.path in self.documents:
                 _merge(self.documents[write.path], write.data)
             else:

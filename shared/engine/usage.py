@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from shared.wire import CamelModel, Document
 
 
@@ -12,6 +14,18 @@ class Usage(CamelModel):
     completion_tokens: int = 0
     total_tokens: int = 0
     cost_usd: float = 0.0
+
+
+class ModelUsage(Usage):
+    """One model's share of a day's usage: its tokens at its own price (LLM_PRICES)."""
+
+    def plus(self, other: Usage) -> ModelUsage:
+        return ModelUsage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+        )
 
 
 class DailyUsage(Usage, Document):
@@ -26,3 +40,7 @@ class DailyUsage(Usage, Document):
     day: str
     workflow: str
     runs: int = 0
+    # The tokens and cost above split by the model that was called (with
+    # LLM_FALLBACKS, a day can pay several); a map of increments like the
+    # totals. The totals stay flat, so one aggregation query sums a day.
+    models: dict[str, ModelUsage] = Field(default_factory=dict)

@@ -1,4 +1,4 @@
-"""`GET /v1/usage`: what the tenant's runs used and cost, per UTC day and workflow.
+"""`GET /v1/usage`: what the tenant's runs used and cost, per UTC day and workflow, by model.
 
 Also the tenant's admission limits and, against the daily ones, what is
 left today (`shared.admission`).
@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import UTC
 
 from shared.admission import Standing, next_utc_day
-from shared.engine import COST_DECIMALS
+from shared.engine import COST_DECIMALS, ModelUsage
 from shared.http.context import RequestContext
 from shared.models.common import projected
 from shared.models.runs import (
+    ModelUsageFigures,
     UsageFigures,
     UsageLimits,
     UsageQuery,
@@ -22,17 +23,41 @@ from shared.models.runs import (
 )
 
 
-def get_usage(ctx: RequestContext, query: UsageQuery) -> UsageReport:
-    rows = [
-        projected(UsageRow, doc, cost_usd=round(doc.cost_usd, COST_DECIMALS))
-        for doc in ctx.services.usage.days(ctx.principal.tenant_id, query.first, query.last)
+def _by_model(split: dict[str, ModelUsage]) -> list[ModelUsageFigures]:
+    """A usage split as rows, by model name, costs rounded like the totals."""
+    return [
+        projected(
+            ModelUsageFigures,
+            used,
+            model=model,
+            cost_usd=round(used.cost_usd, COST_DECIMALS),
+        )
+        for model, used in sorted(split.items())
     ]
+
+
+def get_usage(ctx: RequestContext, query: UsageQuery) -> UsageReport:
+    days = ctx.services.usage.days(ctx.principal.tenant_id, query.first, query.last)
+    rows = [
+        projected(
+            UsageRow,
+            doc,
+            cost_usd=round(doc.cost_usd, COST_DECIMALS),
+            models=_by_model(doc.models),
+        )
+        for doc in days
+    ]
+    overall: dict[str, ModelUsage] = {}
+    for doc in days:
+        for model, used in doc.models.items():
+            overall[model] = overall[model].plus(used) if model in overall else used
     totals = UsageFigures(
         runs=sum(r.runs for r in rows),
         prompt_tokens=sum(r.prompt_tokens for r in rows),
         completion_tokens=sum(r.completion_tokens for r in rows),
         total_tokens=sum(r.total_tokens for r in rows),
         cost_usd=round(sum(r.cost_usd for r in rows), COST_DECIMALS),
+        models=_by_model(overall),
     )
     limits = ctx.services.admission.limits
     now = ctx.services.now()

@@ -88,12 +88,26 @@ class UsageQuery(RequestModel):
         return self
 
 
+class ModelUsageFigures(CamelModel):
+    """One model's share of a row: the tokens it was called for and their cost at its price."""
+
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float = 0.0
+
+
 class UsageFigures(CamelModel):
     runs: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
     cost_usd: float = 0.0
+    # The tokens and cost split by the model that was called, by model name
+    # (runs are not: one run can call several models). Usage recorded
+    # before the split shows as model "unknown" when its model was not named.
+    models: list[ModelUsageFigures] = Field(default_factory=list)
 
 
 class UsageRow(UsageFigures):
