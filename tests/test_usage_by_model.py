@@ -12,9 +12,16 @@ from typing import Any
 
 import pytest
 
-from shared.engine import StepMeter, TokenUsage, UsageLedger
-from shared.engine.records import RunRecord, RunStatus, StepRecord, StepStatus
-from shared.engine.store import RunPatch
+from shared.engine import (
+    RunPatch,
+    RunRecord,
+    RunStatus,
+    StepMeter,
+    StepRecord,
+    StepStatus,
+    TokenUsage,
+    UsageLedger,
+)
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 # USD per token (prompt, completion) by model.
