@@ -21,7 +21,7 @@ from shared.errors import NonRetriableError, RateLimited
 from shared.llm.breaker import BreakerStore, MemoryBreakerStore
 from shared.llm.factory import build_language_model
 from shared.llm.failover import FailoverModel, ModelsUnavailable
-from tests.helpers.llm_support import BrokenStore, Idea, make_test_key
+from tests.helpers.llm_support import BrokenStore, Idea, MemoryCounter, make_test_key
 
 PRIMARY, FALLBACK = "primary-model", "fallback-model"
 
@@ -54,6 +54,7 @@ def _chain(
     fallback: OpenAIServer,
     clock: FakeClock | None = None,
     breakers: BreakerStore | None = None,
+    counter: MemoryCounter | None = None,
     **overrides: object,
 ) -> FailoverModel:
     fallback_key = make_test_key()
@@ -70,7 +71,11 @@ def _chain(
     )
     clock = clock or FakeClock()
     model = build_language_model(
-        settings, breaker_store=breakers or MemoryBreakerStore(), clock=clock, sleep=clock.sleep
+        settings,
+        breaker_store=breakers or MemoryBreakerStore(),
+        budget_counter=counter,
+        clock=clock,
+        sleep=clock.sleep,
     )
     assert isinstance(model, FailoverModel)
     return model
@@ -272,3 +277,19 @@ def test_with_the_breakers_store_down_calls_still_fail_over(
     primary.responder = lambda request: Reply(status=500)
 
     assert _ask(_chain(primary, fallback, breakers=BrokenStore())) == FALLBACK
+
+
+def test_each_model_has_its_own_llm_budget_and_a_spent_one_switches(
+    primary: OpenAIServer, fallback: OpenAIServer
+) -> None:
+    counter = MemoryCounter()
+    # 2 calls a minute: one window of one call (so no 60 s holds more than 2);
+    # a model's second call would wait past the 10 s waited in process.
+    model = _chain(primary, fallback, counter=counter, requests_per_minute=2)
+
+    answers = [_ask(model) for _ in range(2)]
+
+    assert answers == [PRIMARY, FALLBACK]  # the primary's budget was spent, not the fallback's
+    assert (len(primary.requests), len(fallback.requests)) == (1, 1)
+    scopes = {key.split("-requests-")[0] for key in counter.counts}
+    assert len(scopes) == 2  # one set of counters per model

@@ -127,3 +127,18 @@ class BrokenStore:
         expires_at: float,
     ) -> Observed:
         raise ConnectionError("Firestore unavailable")
+
+
+class MemoryCounter:
+    """The LLM budget's counters in memory (`BudgetCounter`): what each key was asked to add."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, key: str, requests: int, tokens: int, expires_at: float) -> tuple[int, int]:
+        with self._lock:
+            count = self.counts.setdefault(key, [0, 0])
+            count[0] += requests
+            count[1] += tokens
+            return count[0], count[1]
