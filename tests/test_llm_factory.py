@@ -12,10 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from devtools.openai_server import OpenAIServer
+from devtools.openai_server import OpenAIServer, Reply
 from shared.adapters.secrets import SecretReader
-from shared.config import LLMSettings
+from shared.config import FallbackModel, LLMSettings
 from shared.errors import NonRetriableError, TransientError
+from shared.llm.breaker import MemoryBreakerStore
 from shared.llm.factory import build_language_model
 from shared.llm.failover import FailoverModel
 from shared.llm.offline_model import OfflineLanguageModel
@@ -160,3 +161,57 @@ def test_failed_read_is_not_cached(secret_manager: SecretManagerDouble, secret_k
     secret_manager.status_override = None
 
     assert reader.read(SECRET) == secret_key
+
+
+def test_a_fallbacks_key_comes_from_its_own_secret_read_once(
+    server: OpenAIServer, secret_manager: SecretManagerDouble, secret_key: str
+) -> None:
+    fallback_secret = "projects/p/secrets/fallback/versions/latest"
+    fallback_key = make_test_key()
+    secret_manager.secrets[fallback_secret] = fallback_key
+    reader = SecretReader(secret_manager.client)
+    with OpenAIServer(model="fallback-model") as fallback:
+        settings = LLMSettings(
+            api_key_secret=SECRET,
+            base_url=server.base_url,
+            fallbacks=(
+                FallbackModel(
+                    model="fallback-model",
+                    base_url=fallback.base_url,
+                    api_key_secret=fallback_secret,
+                ),
+            ),
+        )
+        server.responder = lambda request: Reply(status=503)
+
+        for _ in range(2):
+            model = build_language_model(settings, reader, breaker_store=MemoryBreakerStore())
+            model.generate(Idea, system="s", prompt="p", temperature=0.5)
+
+        assert fallback.request_headers[0]["authorization"] == f"Bearer {fallback_key}"
+        assert server.request_headers[0]["authorization"] == f"Bearer {secret_key}"
+    assert sorted(secret_manager.requests) == sorted([SECRET, fallback_secret])
+
+
+def test_a_fallback_without_a_key_of_its_own_uses_the_primarys(server: OpenAIServer) -> None:
+    key = make_test_key()
+    settings = LLMSettings(
+        api_key=key,
+        base_url=server.base_url,
+        model="gpt-x",
+        fallbacks=(FallbackModel(model="gpt-y"),),
+    )
+    server.script(Reply(status=500))
+
+    model = build_language_model(settings, breaker_store=MemoryBreakerStore())
+    model.generate(Idea, system="s", prompt="p", temperature=0.5)
+
+    assert [r["model"] for r in server.requests] == ["gpt-x", "gpt-y"]  # same server
+    assert {h["authorization"] for h in server.request_headers} == {f"Bearer {key}"}
+
+
+def test_fallbacks_without_a_primary_key_are_refused_by_name() -> None:
+    settings = LLMSettings(fallbacks=(FallbackModel(model="gpt-y"),), offline_allowed=True)
+
+    with pytest.raises(NonRetriableError, match="LLM_FALLBACKS is set but the primary"):
+        build_language_model(settings)
