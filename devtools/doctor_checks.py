@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from devtools.provision import (
     MAX_BACKOFF_SECONDS,
     MIN_BACKOFF_SECONDS,
+    parked_topic,
     push_endpoint,
     subscription_id,
 )
@@ -145,7 +146,12 @@ def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, byte
 
 def check_topics(target: Target, clients: Clients) -> list[Result]:
     results = []
-    topics = (target.events_topic, target.dead_letter_topic, target.results_topic)
+    topics = (
+        target.events_topic,
+        target.dead_letter_topic,
+        parked_topic(target.dead_letter_topic),
+        target.results_topic,
+    )
     for topic in filter(None, topics):
         path = clients.publisher.topic_path(target.project, topic)
         try:
@@ -215,7 +221,8 @@ def check_subscriptions(target: Target, clients: Clients) -> list[Result]:
     results = []
     for topic, dead_letter in (
         (target.events_topic, target.dead_letter_topic),
-        (target.dead_letter_topic, None),
+        # What the worker cannot fail either is parked, never retried for good.
+        (target.dead_letter_topic, parked_topic(target.dead_letter_topic)),
     ):
         name = subscription_id(topic)
         check = f"subscription {name}"
@@ -254,23 +261,23 @@ def _agent_has(policy: dict[str, Any], role: str) -> bool:
 
 
 def check_dead_letter_permission(target: Target, clients: Clients) -> Result:
-    """Dead-lettering needs the Pub/Sub service agent to publish to the dead-letter topic and
-    to acknowledge on the source subscription; without either, messages are retried forever."""
+    """Dead-lettering needs the Pub/Sub service agent to publish to each dead-letter topic
+    (the dead-letter topic, and the parked one) and to acknowledge on each source
+    subscription; without either, messages are retried for as long as they are kept."""
     check = "Pub/Sub may dead-letter"
     if clients.iam_policy is None:
         return Result(check, "SKIP", "the emulator has no IAM")
-    topic = PublisherClient.topic_path(target.project, target.dead_letter_topic)
-    source = SubscriberClient.subscription_path(
-        target.project, subscription_id(target.events_topic)
-    )
-    needed = (
-        (topic, "roles/pubsub.publisher", f"publish to {target.dead_letter_topic}"),
-        (
-            source,
-            "roles/pubsub.subscriber",
-            f"acknowledge on {subscription_id(target.events_topic)}",
-        ),
-    )
+    needed = []
+    for source, target_topic in (
+        (target.events_topic, target.dead_letter_topic),
+        (target.dead_letter_topic, parked_topic(target.dead_letter_topic)),
+    ):
+        topic = PublisherClient.topic_path(target.project, target_topic)
+        subscription = SubscriberClient.subscription_path(target.project, subscription_id(source))
+        needed += [
+            (topic, "roles/pubsub.publisher", f"publish to {target_topic}"),
+            (subscription, "roles/pubsub.subscriber", f"acknowledge on {subscription_id(source)}"),
+        ]
     missing = []
     for resource, role, what in needed:
         try:

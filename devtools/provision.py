@@ -3,7 +3,8 @@
 The events, dead-letter and results topics; the worker's subscription to
 the events topic, with Terraform's ack deadline, retry policy and
 dead-letter policy; the worker's subscription to the dead-letter topic, which
-fails the dead-lettered runs. The expected values live here once, so
+fails the dead-lettered runs and parks what it cannot fail (a topic of its
+own, with a pull subscription an operator reads). The expected values live here once, so
 `devtools.doctor` checks against the same.
 
 Locally they are pull subscriptions: `devtools.push` pulls them and posts
@@ -85,6 +86,16 @@ def subscription_id(topic: str) -> str:
     return f"{topic}-worker"
 
 
+# Dead letters the worker could not fail either are parked, after Pub/Sub's
+# minimum of attempts, on a topic whose pull subscription (of the same
+# name) keeps them for an operator (infra/pubsub.tf: local.parked_topic).
+PARKED_AFTER_ATTEMPTS = 5
+
+
+def parked_topic(dead_letter_topic: str) -> str:
+    return f"{dead_letter_topic}-parked"
+
+
 def provision(
     project: str,
     events_topic: str,
@@ -107,7 +118,13 @@ def provision(
     publisher = PublisherClient()
     subscriber = SubscriberClient()
     topics = {}
-    for topic in (events_topic, dead_letter_topic, *([results_topic] if results_topic else [])):
+    parked = parked_topic(dead_letter_topic)
+    for topic in (
+        events_topic,
+        dead_letter_topic,
+        parked,
+        *([results_topic] if results_topic else []),
+    ):
         path = publisher.topic_path(project, topic)
         with contextlib.suppress(gexc.AlreadyExists):
             publisher.create_topic(name=path)
@@ -116,7 +133,14 @@ def provision(
     if not subscriptions:
         return created
     minimum, maximum = backoff_seconds
-    for topic, dead_letter in ((events_topic, True), (dead_letter_topic, False)):
+    with contextlib.suppress(gexc.AlreadyExists):
+        subscriber.create_subscription(
+            name=subscriber.subscription_path(project, parked), topic=topics[parked]
+        )
+    for topic, dead_letter, attempts in (
+        (events_topic, dead_letter_topic, max_delivery_attempts),
+        (dead_letter_topic, parked, PARKED_AFTER_ATTEMPTS),
+    ):
         name = subscriber.subscription_path(project, subscription_id(topic))
         request: dict[str, object] = {
             "name": name,
@@ -127,11 +151,9 @@ def provision(
                 maximum_backoff=timedelta(seconds=maximum),
             ),
         }
-        if dead_letter:
-            request["dead_letter_policy"] = DeadLetterPolicy(
-                dead_letter_topic=topics[dead_letter_topic],
-                max_delivery_attempts=max_delivery_attempts,
-            )
+        request["dead_letter_policy"] = DeadLetterPolicy(
+            dead_letter_topic=topics[dead_letter], max_delivery_attempts=attempts
+        )
         with contextlib.suppress(gexc.AlreadyExists):
             subscriber.create_subscription(request=request)
         created[topic] = name

@@ -396,6 +396,41 @@ resource "google_monitoring_alert_policy" "count" {
   }
 }
 
+# A dead letter the worker could not fail either was parked (infra/pubsub.tf):
+# Pub/Sub's own metric, not a log line, sees it.
+resource "google_monitoring_alert_policy" "parked" {
+  project               = var.project_id
+  display_name          = "genjobs: dead letters parked"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  conditions {
+    display_name = "messages waiting on ${google_pubsub_subscription.parked.name}"
+    condition_threshold {
+      filter          = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" AND resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.parked.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period   = "300s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "1800s"
+  }
+
+  documentation {
+    content   = "A dead-lettered run event failed on the worker ${local.parked_after_attempts} times as well (Firestore unreachable for that long, or a run document the worker cannot read) and was parked on the pull subscription ${google_pubsub_subscription.parked.name}, where it is kept 7 days. The sweep still fails its run at its deadline. Read the worker's errors in Cloud Logging, fix the cause, then pull the parked messages (docs/operations.md, \"A message that cannot even be failed\") and resume their runs."
+    mime_type = "text/markdown"
+  }
+}
+
 # Token spend: only when a budget is set.
 resource "google_monitoring_alert_policy" "tokens" {
   count = var.alert_tokens_per_hour == null ? 0 : 1

@@ -20,6 +20,32 @@ resource "google_pubsub_topic" "dead_letter" {
   depends_on = [google_project_service.enabled]
 }
 
+# Dead letters the worker could not process either (it answered 5xx
+# PARKED_AFTER_ATTEMPTS times: Firestore down for that long, or a run
+# document it cannot read). Nothing pushes them anywhere: they wait in the
+# pull subscription below for an operator (docs/operations.md), while the
+# sweep still fails their runs at the deadline.
+resource "google_pubsub_topic" "parked" {
+  # checkov:skip=CKV_GCP_83: messages are ids only (no user content), Google-managed encryption is sufficient.
+  project                    = var.project_id
+  name                       = local.parked_topic
+  message_retention_duration = "604800s"
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_pubsub_subscription" "parked" {
+  project = var.project_id
+  name    = local.parked_topic
+  topic   = google_pubsub_topic.parked.id
+
+  message_retention_duration = "604800s"
+
+  expiration_policy {
+    ttl = "" # never expires
+  }
+}
+
 # Every terminal transition of a run, for the app's other services: they
 # create their own subscriptions and dedupe by runId (a lost publish is
 # retried by the sweep, so a result can arrive twice).
@@ -39,6 +65,12 @@ locals {
   # path, so each subscription pushes to .../projects/<p>/topics/<topic>.
   events_push_endpoint      = "${local.worker_uri}/projects/${var.project_id}/topics/${var.events_topic}"
   dead_letter_push_endpoint = "${local.worker_uri}/projects/${var.project_id}/topics/${var.dead_letter_topic}"
+
+  # Where dead letters the worker could not fail either wait for an operator
+  # (devtools/provision.py names it the same: parked_topic), after Pub/Sub's
+  # minimum of attempts.
+  parked_topic          = "${var.dead_letter_topic}-parked"
+  parked_after_attempts = 5
 
   # Pub/Sub waits this long for the worker's answer before it redelivers:
   # the worker's own timeout plus slack, within Pub/Sub's 600 s cap.
@@ -81,8 +113,9 @@ resource "google_pubsub_subscription" "events_to_worker" {
   depends_on = [google_pubsub_topic_iam_member.pubsub_agent_dead_letters]
 }
 
-# Dead-lettered events -> worker, which marks their runs FAILED. No
-# dead-letter policy of its own: messages stay until the worker acks them.
+# Dead-lettered events -> worker, which marks their runs FAILED. Its own
+# dead-letter policy bounds a message the worker cannot even fail: after
+# parked_after_attempts deliveries it is parked instead of coming back.
 resource "google_pubsub_subscription" "dead_letter_to_worker" {
   project = var.project_id
   name    = "${var.dead_letter_topic}-worker"
@@ -105,9 +138,16 @@ resource "google_pubsub_subscription" "dead_letter_to_worker" {
     maximum_backoff = "600s"
   }
 
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.parked.id
+    max_delivery_attempts = local.parked_after_attempts
+  }
+
   expiration_policy {
     ttl = "" # never expires
   }
+
+  depends_on = [google_pubsub_topic_iam_member.pubsub_agent_dead_letters]
 }
 
 # --- who may publish -------------------------------------------------------
@@ -140,9 +180,17 @@ resource "google_pubsub_topic_iam_member" "scheduler_publishes_sweep" {
 
 # --- dead-lettering by the Pub/Sub service agent ---------------------------
 
+# The events subscription dead-letters to the dead-letter topic, and the
+# dead-letter subscription parks to the parked topic: the Pub/Sub service
+# agent publishes to each target and acknowledges on each source.
 resource "google_pubsub_topic_iam_member" "pubsub_agent_dead_letters" {
+  for_each = {
+    dead_letter = google_pubsub_topic.dead_letter.name
+    parked      = google_pubsub_topic.parked.name
+  }
+
   project = var.project_id
-  topic   = google_pubsub_topic.dead_letter.name
+  topic   = each.value
   role    = "roles/pubsub.publisher"
   member  = local.pubsub_service_agent
 
@@ -150,8 +198,13 @@ resource "google_pubsub_topic_iam_member" "pubsub_agent_dead_letters" {
 }
 
 resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks_dead_lettered" {
+  for_each = {
+    events      = google_pubsub_subscription.events_to_worker.name
+    dead_letter = google_pubsub_subscription.dead_letter_to_worker.name
+  }
+
   project      = var.project_id
-  subscription = google_pubsub_subscription.events_to_worker.name
+  subscription = each.value
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_service_agent
 }

@@ -66,8 +66,8 @@ variable "dead_letter_topic" {
   default     = "generation-events-dead-letter"
 
   validation {
-    condition     = can(regex("^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", var.dead_letter_topic)) && !startswith(lower(var.dead_letter_topic), "goog")
-    error_message = "dead_letter_topic must be a valid Pub/Sub topic name (3-255 chars, starts with a letter, not with \"goog\")."
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9._~+%-]{2,247}$", var.dead_letter_topic)) && !startswith(lower(var.dead_letter_topic), "goog")
+    error_message = "dead_letter_topic must be a valid Pub/Sub topic name of 3-248 chars (\"<name>-parked\" must be one too), starting with a letter, not with \"goog\"."
   }
 }
 

@@ -22,7 +22,7 @@ from google.pubsub_v1.types import PushConfig
 
 from devtools.doctor_checks import Result, report
 from devtools.doctor_cloud import PUSH_ACCOUNT, Endpoints, cloud_checks
-from devtools.provision import push_endpoint, repoint, subscription_id
+from devtools.provision import parked_topic, push_endpoint, repoint, subscription_id
 from devtools.worker_process import WorkerProcess
 from tests.helpers.auth_support import JwksServer, SigningKey, jwks
 from tests.helpers.doctor_support import GoogleApisDouble
@@ -85,7 +85,8 @@ def deployment(
     # topic and subscriptions (OIDC included):
     results = f"{events}-results"
     publisher.create_topic(name=publisher.topic_path(project, results))
-    for topic, dead_lettered_to in ((events, dead_letter), (dead_letter, None)):
+    parked = parked_topic(dead_letter)
+    for topic, dead_lettered_to in ((events, dead_letter), (dead_letter, parked)):
         request: dict[str, object] = {
             "name": subscriber.subscription_path(project, subscription_id(topic)),
             "topic": publisher.topic_path(project, topic),
@@ -100,11 +101,10 @@ def deployment(
                 "maximum_backoff": {"seconds": 600},
             },
         }
-        if dead_lettered_to:
-            request["dead_letter_policy"] = {
-                "dead_letter_topic": publisher.topic_path(project, dead_lettered_to),
-                "max_delivery_attempts": 15,
-            }
+        request["dead_letter_policy"] = {
+            "dead_letter_topic": publisher.topic_path(project, dead_lettered_to),
+            "max_delivery_attempts": 15 if topic == events else 5,
+        }
         subscriber.create_subscription(request=request)
     assert stack.sweep().status == 200  # the heartbeat of a sweep that runs
 
@@ -135,7 +135,11 @@ def deployment(
         }
         apis.policies = {
             publisher.topic_path(project, dead_letter): _granted("roles/pubsub.publisher"),
+            publisher.topic_path(project, parked): _granted("roles/pubsub.publisher"),
             subscriber.subscription_path(project, subscription_id(events)): _granted(
+                "roles/pubsub.subscriber"
+            ),
+            subscriber.subscription_path(project, subscription_id(dead_letter)): _granted(
                 "roles/pubsub.subscriber"
             ),
         }
@@ -301,3 +305,17 @@ def test_a_fallback_with_its_own_secret_is_checked_with_that_key(deployment: Dep
     assert results["LLM fallback 1 (test-model)"].status == "OK"
     assert version in deployment.secrets.requests
     assert key not in out
+
+
+def test_a_pubsub_agent_that_may_not_park_dead_letters_fails(deployment: Deployment):
+    parked = parked_topic(deployment.dead_letter_topic)
+    deployment.apis.policies[PublisherClient.topic_path(deployment.project, parked)] = _granted(
+        "roles/pubsub.viewer"
+    )
+
+    code, _, results = deployment.doctor()
+
+    assert code == 1
+    result = results["Pub/Sub may dead-letter"]
+    assert result.status == "FAIL"
+    assert result.detail.startswith(f"the Pub/Sub service agent may not publish to {parked}:")

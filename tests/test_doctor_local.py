@@ -17,14 +17,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from google.cloud.pubsub_v1 import SubscriberClient
+from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 from google.pubsub_v1.types import PushConfig
 
 from devtools.doctor import check_local, local_clients, local_target
 from devtools.doctor_checks import Result, report, run_checks
 from devtools.emulators import free_port
 from devtools.openai_server import OpenAIServer
-from devtools.provision import provision, subscription_id
+from devtools.provision import parked_topic, provision, subscription_id
 from devtools.push import LocalPush, read_status, status_path
 from devtools.worker_process import WorkerProcess
 from shared.adapters.firestore_heartbeat import SWEEP_HEARTBEAT
@@ -113,6 +113,26 @@ def test_a_deleted_subscription_fails_with_the_command_that_provisions_it(
     assert failed.detail == "does not exist"
     assert "make emulators" in failed.fix
     assert f"FAIL  subscription {name}: does not exist\n      fix: " in out
+
+
+def test_a_dead_letter_subscription_that_parks_nothing_fails(env: dict[str, str], stack: Stack):
+    """Without a dead-letter policy of its own, a dead letter the worker cannot fail comes back."""
+    settings = stack.services.settings
+    name = subscription_id(settings.dead_letter_topic)
+    path = SubscriberClient.subscription_path(settings.project, name)
+    subscriber = SubscriberClient()
+    subscriber.delete_subscription(subscription=path)
+    subscriber.create_subscription(
+        name=path, topic=PublisherClient.topic_path(settings.project, settings.dead_letter_topic)
+    )
+
+    code, _, results = doctor(env)
+
+    assert code == 1
+    failed = results[f"subscription {name}"]
+    assert failed.status == "FAIL"
+    parked = parked_topic(settings.dead_letter_topic)
+    assert f"dead-letters to (nothing), not {parked}" in failed.detail
 
 
 def test_a_subscription_the_emulator_pushes_itself_fails(env: dict[str, str], stack: Stack):

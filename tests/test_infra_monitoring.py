@@ -251,3 +251,14 @@ def test_malformed_deliveries_are_counted_by_topic_and_alerted(infra: Infra) -> 
     assert alert["metric"] == "${google_logging_metric.deliveries_malformed.name}"
     assert alert["threshold"] == 0
     assert "jsonPayload.problem" in alert["doc"]
+
+
+def test_a_parked_dead_letter_is_alerted_from_its_subscriptions_backlog(infra: Infra) -> None:
+    policy = infra.of_type("google_monitoring_alert_policy")["parked"]
+    condition = block(block(policy, "conditions"), "condition_threshold")
+    text = infra.resolve(str(condition["filter"]))
+    assert "pubsub.googleapis.com/subscription/num_undelivered_messages" in text
+    assert "google_pubsub_subscription.parked.name" in text
+    assert condition["threshold_value"] == 0
+    assert policy["notification_channels"] == "${local.notification_channels}"
+    assert "docs/operations.md" in block(policy, "documentation")["content"]

@@ -92,11 +92,25 @@ def worker_uri(infra: Infra) -> str:
     return ref("google_cloudfunctions2_function", name, "service_config[0].uri")
 
 
+def push_subscriptions(infra: Infra) -> dict[str, dict[str, Any]]:
+    """The subscriptions that push to the worker (the parked one is pulled by an operator)."""
+    return {
+        name: body
+        for name, body in infra.of_type("google_pubsub_subscription").items()
+        if "push_config" in body
+    }
+
+
+def parked_topic(infra: Infra) -> str:
+    name, _ = infra.one("google_pubsub_topic", name="${local.parked_topic}")
+    return name
+
+
 def push_sa_ref(infra: Infra) -> str:
     """`google_service_account.X` of the OIDC tokens (the same on every push)."""
     emails = {
         block(block(body, "push_config"), "oidc_token").get("service_account_email")
-        for body in infra.of_type("google_pubsub_subscription").values()
+        for body in push_subscriptions(infra).values()
     }
     assert len(emails) == 1, f"push subscriptions use different OIDC identities: {emails}"
     email = str(emails.pop())
@@ -132,11 +146,25 @@ def test_dead_letter_subscription_reads_that_topic_and_pushes_to_the_dead_letter
     sub = the_subscription(infra, "dead_letter_topic")
     expected = f"{worker_uri(infra)}/projects/${{var.project_id}}/topics/${{var.dead_letter_topic}}"
     assert push_endpoint(infra, sub) == expected
-    assert "dead_letter_policy" not in sub, "a dead-letter subscription must not dead-letter"
+
+
+def test_dead_letters_the_worker_cannot_fail_are_parked_after_five_attempts(
+    infra: Infra,
+) -> None:
+    """A dead letter that fails every time must not come back for as long as Pub/Sub keeps it."""
+    policy = block(the_subscription(infra, "dead_letter_topic"), "dead_letter_policy")
+    parked = parked_topic(infra)
+    assert policy["dead_letter_topic"] == ref("google_pubsub_topic", parked, "id")
+    assert infra.local_value("parked_after_attempts") == 5
+    assert infra.local_value("parked_topic") == "${var.dead_letter_topic}-parked"
+    (hold,) = subscriptions_of(infra, parked).values()
+    assert "push_config" not in hold, "parked messages wait for an operator"
+    assert "dead_letter_policy" not in hold
+    assert hold["message_retention_duration"] == "604800s"
 
 
 def test_subscriptions_retry_with_exponential_backoff_within_the_ack_cap(infra: Infra) -> None:
-    subs = infra.of_type("google_pubsub_subscription")
+    subs = push_subscriptions(infra)
     assert len(subs) == 2
     for name, sub in subs.items():
         retry = block(sub, "retry_policy")
@@ -150,7 +178,7 @@ def test_subscriptions_retry_with_exponential_backoff_within_the_ack_cap(infra: 
 def test_every_push_carries_an_oidc_token_of_the_push_account(infra: Infra) -> None:
     sa = push_sa_ref(infra)
     assert sa == "google_service_account.push"
-    for name, sub in infra.of_type("google_pubsub_subscription").items():
+    for name, sub in push_subscriptions(infra).items():
         oidc = block(block(sub, "push_config"), "oidc_token")
         assert oidc["service_account_email"] == f"${{{sa}.email}}", name
 
@@ -193,16 +221,25 @@ def test_pubsub_agent_can_dead_letter(infra: Infra) -> None:
         for body in infra.of_type("google_pubsub_topic_iam_member").values()
         if body["role"] == "roles/pubsub.publisher" and agent in body["member"]
     ]
-    assert [b["topic"] for b in publishers] == [ref("google_pubsub_topic", dead_letter, "name")]
-    main_sub = next(iter(subscriptions_of(infra, topic(infra, "events_topic"))))
+    (publisher,) = publishers
+    assert sorted(publisher["for_each"].values()) == sorted(
+        ref("google_pubsub_topic", name, "name") for name in (dead_letter, parked_topic(infra))
+    )
+    assert publisher["topic"] == "${each.value}"
+    sources = [
+        next(iter(subscriptions_of(infra, topic(infra, var))))
+        for var in ("events_topic", "dead_letter_topic")
+    ]
     subscribers = [
         body
         for body in infra.of_type("google_pubsub_subscription_iam_member").values()
         if body["role"] == "roles/pubsub.subscriber" and agent in body["member"]
     ]
-    assert [b["subscription"] for b in subscribers] == [
-        ref("google_pubsub_subscription", main_sub, "name")
-    ]
+    (subscriber,) = subscribers
+    assert sorted(subscriber["for_each"].values()) == sorted(
+        ref("google_pubsub_subscription", name, "name") for name in sources
+    )
+    assert subscriber["subscription"] == "${each.value}"
 
 
 # --- functions: exposure and settings ----------------------------------------
