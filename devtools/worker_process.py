@@ -21,6 +21,7 @@ from typing import Any
 
 from devtools import REPO_ROOT, supervise
 from devtools.emulators import free_port
+from devtools.function_server import cloud_command
 from devtools.function_server import command as function_command
 
 
@@ -33,9 +34,12 @@ class WorkerProcess:
         env: dict[str, str] | None = None,
         name: str = "worker",
         target: str = "worker",
+        as_on_cloud: bool = False,
     ) -> None:
         self.name = name
         self.target = target
+        # The launch command of Cloud Run's runtime instead of devtools.function_server.
+        self.as_on_cloud = as_on_cloud
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log_dir / f"{target}-{name}-{self.port}.log"
@@ -43,8 +47,9 @@ class WorkerProcess:
         self.process: supervise.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> WorkerProcess:
+        launch = cloud_command if self.as_on_cloud else function_command
         self.process = supervise.spawn(
-            function_command(self.target, self.port), env=self.env, cwd=REPO_ROOT, log=self.log
+            launch(self.target, self.port), env=self.env, cwd=REPO_ROOT, log=self.log
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -350,6 +350,13 @@ class Settings(_Group):
     events_max_streams_per_tenant: int | None = Field(
         default=None, ge=1, le=1000, validation_alias="EVENTS_MAX_STREAMS_PER_TENANT"
     )
+    # The api's server answers 408 and closes a connection whose request (its
+    # head, and a body of up to 64 kB) has not fully arrived this long after
+    # its first byte; until then no thread waits for it. A dispatched request
+    # whose reads or writes stall this long ends (shared/http/server.py).
+    http_read_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, validation_alias="HTTP_READ_TIMEOUT_SECONDS"
+    )
     # Browser origins allowed to call the api (CORS); empty = same-origin only.
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), validation_alias="CORS_ALLOWED_ORIGINS"

@@ -2,8 +2,11 @@
 
 The in-process test client cannot send a chunked body, a length it never
 delivers or a malformed chunk; here each gets its JSON error without the
-server reading past the limit. The last test pins what gunicorn answers
-before the app sees a request (docs/api.md's table of platform answers).
+server reading past the limit. Then the server's own limits
+(`shared/http/server.py`): a bearer token of 16 KiB reaches the app, and
+what the server refuses before the app sees a request (oversized or
+malformed heads) is the api's JSON error too, when launched as Cloud Run's
+runtime launches it (the `functions-framework` command) as well.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import pytest
 
 from devtools import REPO_ROOT
 from devtools.worker_process import WorkerProcess
+from shared.adapters.jwt_auth import MAX_TOKEN_LENGTH
 from shared.http.responses import MAX_BODY_BYTES
+from shared.http.server import MAX_HEADER_FIELD_BYTES, MAX_HEADER_FIELDS
 from tests.helpers.auth_support import (
     AUDIENCE,
     ISSUER,
@@ -37,9 +42,8 @@ def key() -> SigningKey:
     return rsa_key("limits")
 
 
-@pytest.fixture(scope="module")
-def api_server(
-    tmp_path_factory: pytest.TempPathFactory, key: SigningKey
+def _served_api(
+    tmp_path_factory: pytest.TempPathFactory, key: SigningKey, as_on_cloud: bool
 ) -> Iterator[WorkerProcess]:
     log_dir: Path = tmp_path_factory.mktemp("api-server")
     env = {
@@ -50,15 +54,34 @@ def api_server(
         "AUTH_ISSUER": ISSUER,
         "AUTH_AUDIENCE": AUDIENCE,
     }
-    server = WorkerProcess(log_dir, env=env, name="limits", target="api").start()
+    server = WorkerProcess(
+        log_dir, env=env, name="limits", target="api", as_on_cloud=as_on_cloud
+    ).start()
     try:
         yield server
     finally:
         server.stop()
 
 
-def _exchange(server: WorkerProcess, request: bytes, timeout: float = 5.0) -> tuple[int, bytes]:
-    """Send raw bytes; the answer's status and body (fails if none comes within `timeout`)."""
+@pytest.fixture(scope="module")
+def api_server(
+    tmp_path_factory: pytest.TempPathFactory, key: SigningKey
+) -> Iterator[WorkerProcess]:
+    yield from _served_api(tmp_path_factory, key, as_on_cloud=False)
+
+
+@pytest.fixture(scope="module", params=["make-dev", "as-on-cloud-run"])
+def either_launch(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, key: SigningKey
+) -> Iterator[WorkerProcess]:
+    """The api as `make dev` serves it, and as Cloud Run's runtime starts it."""
+    yield from _served_api(tmp_path_factory, key, as_on_cloud=request.param == "as-on-cloud-run")
+
+
+def _answer(
+    server: WorkerProcess, request: bytes, timeout: float = 5.0
+) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes; the answer's status, headers and body (fails if none within `timeout`)."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
         # The server may answer and close before taking it all: read the answer anyway.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -70,7 +93,17 @@ def _exchange(server: WorkerProcess, request: bytes, timeout: float = 5.0) -> tu
                 break
             received += chunk
     head, _, body = received.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split(" ", 2)[1]), headers, body
+
+
+def _exchange(server: WorkerProcess, request: bytes, timeout: float = 5.0) -> tuple[int, bytes]:
+    """Send raw bytes; the answer's status and body (fails if none comes within `timeout`)."""
+    status, _, body = _answer(server, request, timeout)
     return status, body
 
 
@@ -139,19 +172,23 @@ def test_a_path_holding_a_newline_is_404_json(api_server: WorkerProcess):
     assert _error_code(body) == "not_found"
 
 
+# A header just under the field limit: its name, ": ", the value and CRLF.
+_NEAR_LIMIT = MAX_HEADER_FIELD_BYTES - 100
+
+
 @pytest.mark.parametrize(
     ("header", "status", "code"),
     [
-        (b"Authorization: Bearer " + b"a" * 8000, 401, "unauthenticated"),
-        (b"Idempotency-Key: " + b"k" * 8000, 422, "invalid_input"),
-        (b"X-Anything: " + b"x" * 8000, 422, "invalid_input"),
+        (b"Authorization: Bearer " + b"a" * _NEAR_LIMIT, 401, "unauthenticated"),
+        (b"Idempotency-Key: " + b"k" * _NEAR_LIMIT, 422, "invalid_input"),
+        (b"X-Anything: " + b"x" * _NEAR_LIMIT, 422, "invalid_input"),
     ],
     ids=["authorization", "idempotency-key", "any-other"],
 )
-def test_the_largest_headers_gunicorn_lets_through_are_answered_by_the_app(
+def test_the_largest_headers_the_server_lets_through_are_answered_by_the_app(
     api_server: WorkerProcess, key: SigningKey, header: bytes, status: int, code: str
 ):
-    """Headers just under gunicorn's 8190-byte line limit reach the app and get its JSON answers.
+    """Headers just under the server's 32 KiB field limit reach the app and get its JSON answers.
 
     (The body is valid except for a missing field where the header is not the
     one at fault, so nothing is written and no Firestore is needed.)
@@ -174,16 +211,72 @@ def test_the_largest_headers_gunicorn_lets_through_are_answered_by_the_app(
     assert _error_code(text) == code
 
 
+def _token_of_length(key: SigningKey, length: int) -> str:
+    """A valid token of exactly `length` characters: group claims pad it, as big IdPs issue."""
+    padding = 0
+    token = mint(key, claims(groups=[]))
+    while len(token) < length:
+        padding += max(1, (length - len(token)) * 3 // 4)
+        token = mint(key, claims(groups=["g" * padding]))
+    while len(token) > length:
+        padding -= 1
+        token = mint(key, claims(groups=["g" * padding]))
+    return token
+
+
+@pytest.mark.parametrize("length", [12_000, MAX_TOKEN_LENGTH], ids=["12-kB", "16-KiB"])
+def test_a_large_valid_token_is_accepted(
+    either_launch: WorkerProcess, key: SigningKey, length: int
+):
+    token = _token_of_length(key, length)
+    request = (
+        b"GET /v1/functions HTTP/1.1\r\nHost: localhost\r\n"
+        b"Authorization: " + bearer(token).encode() + b"\r\n\r\n"
+    )
+
+    status, body = _exchange(either_launch, request)
+
+    assert len(token) == length
+    assert status == 200, body
+    assert json.loads(body)["functions"]
+
+
 @pytest.mark.parametrize(
     "headers",
-    [b"X-Big: " + b"a" * 9000 + b"\r\n", b"".join(b"X-%d: a\r\n" % i for i in range(101))],
-    ids=["one-field-over-8190-bytes", "over-100-fields"],
+    [
+        b"X-Big: " + b"a" * MAX_HEADER_FIELD_BYTES + b"\r\n",
+        b"".join(b"X-%d: a\r\n" % i for i in range(MAX_HEADER_FIELDS + 1)),
+        b"".join(b"X-%d: %s\r\n" % (i, b"a" * 30_000) for i in range(3)),
+    ],
+    ids=["one-field-over-32-KiB", "over-100-fields", "over-64-KiB-in-all"],
 )
-def test_gunicorn_answers_oversized_headers_431_before_the_app(
-    api_server: WorkerProcess, headers: bytes
-):
+def test_oversized_headers_are_a_json_431(either_launch: WorkerProcess, headers: bytes):
     request = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n" + headers + b"\r\n"
 
-    status, _ = _exchange(api_server, request)
+    status, answer_headers, body = _answer(either_launch, request)
 
-    assert status == 431
+    assert status == 431, body
+    assert answer_headers["content-type"] == "application/json"
+    assert _error_code(body) == "request_header_fields_too_large"
+    assert answer_headers["x-content-type-options"] == "nosniff"
+    assert answer_headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nno colon here\r\n\r\n",
+        b"GET /healthz HTTP/9.9\r\nHost: localhost\r\n\r\n",
+        b"G\x00T /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    ],
+    ids=["header-line", "http-version", "method"],
+)
+def test_a_request_the_server_cannot_parse_is_a_json_400(
+    either_launch: WorkerProcess, request_bytes: bytes
+):
+    status, answer_headers, body = _answer(either_launch, request_bytes)
+
+    assert status == 400, body
+    assert answer_headers["content-type"] == "application/json"
+    assert _error_code(body) == "malformed_request"
+    assert answer_headers["x-content-type-options"] == "nosniff"

@@ -151,6 +151,8 @@ def test_cloud_run_forbids_the_offline_model(monkeypatch: pytest.MonkeyPatch) ->
         ("EVENTS_MAX_STREAMS", "0"),
         ("EVENTS_MAX_STREAMS", "1001"),
         ("EVENTS_MAX_STREAMS_PER_TENANT", "0"),
+        ("HTTP_READ_TIMEOUT_SECONDS", "0"),
+        ("HTTP_READ_TIMEOUT_SECONDS", "121"),
         ("LLM_REQUESTS_PER_MINUTE", "0"),
         ("LLM_TOKENS_PER_MINUTE", "-100"),
         ("LLM_SCHEMA_RETRIES", "-1"),
