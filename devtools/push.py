@@ -72,7 +72,12 @@ DEFAULT_MAX_IN_FLIGHT = 100
 # Hanging pulls kept open per subscription. The emulator looks for new
 # messages every 50 ms per pull: several pulls at once deliver sooner.
 PULLERS = 4
-PULL_SECONDS = 30.0
+# A pull's deadline. The emulator answers (empty) a second before it, and
+# it never notices a pull its client cancelled: such a pull would still take
+# messages and leave them leased to nobody for the ack deadline. So pulls are
+# never cancelled; stopping waits for them to answer, and puts back what
+# they bring.
+PULL_SECONDS = 3.0
 # A push gives up this long before the emulator's lease would expire, so
 # its failure (and backoff) is recorded before the emulator redelivers.
 LEASE_MARGIN_SECONDS = 1.0
@@ -228,12 +233,15 @@ class _Route:
                 owner.stopping.wait(1.0)
                 continue
             pulled_at = time.monotonic()
+            if owner.stopping.is_set():
+                self.put_back([m.ack_id for m in response.received_messages])
+                return
             for received in response.received_messages:
                 self.offer(received, pulled_at)
 
     def offer(self, received: ReceivedMessage, pulled_at: float) -> None:
         with self.lock:
-            if self.window.room > 0 and not self.waiting:
+            if self.window.room > 0 and not self.waiting and not self.owner.stopping.is_set():
                 self.window.in_flight += 1
             else:
                 self.waiting.append((received, pulled_at))
@@ -320,7 +328,7 @@ class _Route:
                 self.delivered += 1
             else:
                 self.failed += 1
-            while self.waiting and self.window.room > 0:
+            while self.waiting and self.window.room > 0 and not self.owner.stopping.is_set():
                 more.append(self.waiting.popleft())
                 self.window.in_flight += 1
             self.room_changed.notify_all()
@@ -358,11 +366,23 @@ class _Route:
             then,
         )
 
-    def release_waiting(self) -> list[str]:
+    def put_back(self, ack_ids: list[str]) -> None:
+        """Let the emulator redeliver these at once (they were pulled but will not be pushed)."""
+        if not ack_ids:
+            return
+        with contextlib.suppress(Exception):
+            self.owner.subscriber.modify_ack_deadline(
+                subscription=self.subscription,
+                ack_ids=ack_ids,
+                ack_deadline_seconds=0,
+                timeout=5,
+            )
+
+    def put_back_waiting(self) -> None:
         with self.lock:
             ack_ids = [received.ack_id for received, _ in self.waiting]
             self.waiting.clear()
-        return ack_ids
+        self.put_back(ack_ids)
 
 
 class LocalPush:
@@ -453,19 +473,12 @@ class LocalPush:
         for route in self.routes:
             with route.lock:
                 route.room_changed.notify_all()
-            ack_ids = route.release_waiting()
-            if ack_ids:
-                with contextlib.suppress(Exception):
-                    self.subscriber.modify_ack_deadline(
-                        subscription=route.subscription,
-                        ack_ids=ack_ids,
-                        ack_deadline_seconds=0,
-                        timeout=5,
-                    )
-        self.subscriber.close()  # ends the hanging pulls
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=PULL_SECONDS + 10)
+        for route in self.routes:
+            route.put_back_waiting()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.subscriber.close()
         self.http.close()
         if self.status_file is not None:
             with contextlib.suppress(FileNotFoundError):

@@ -166,3 +166,20 @@ def test_the_window_opens_with_successes_and_halves_with_failures():
         window.settle(succeeded=True)
 
     assert window.size == 8.0
+
+
+def test_messages_published_after_a_push_stopped_reach_the_next_one(stack: Stack):
+    # The emulator never notices a cancelled pull: one cancelled by a stopping
+    # deliverer would still take these and leave them leased to nobody.
+    settings = stack.services.settings
+    with _always(204) as endpoint:
+        with Pusher(stack, endpoint.url) as first:
+            _publish_run(stack, "run-first")
+            settled(first, 1, settings.events_topic)
+        for number in range(5):
+            _publish_run(stack, f"run-{number}")
+        with Pusher(stack, endpoint.url) as second:
+            delivered = settled(second, 5, settings.events_topic)
+
+    assert sorted(d.attributes["runId"] for d in delivered) == [f"run-{n}" for n in range(5)]
+    assert all(d.acked for d in delivered)

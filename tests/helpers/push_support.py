@@ -100,7 +100,7 @@ class Endpoint(LocalServer):
                 status, hold = endpoint.answer(arrival)
                 if hold:
                     time.sleep(hold)
-                send_json(self, status, b"{}")
+                send_json(self, status, b"" if status == 204 else b"{}")  # 204: no body
 
         return Handler
 
