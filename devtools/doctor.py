@@ -67,6 +67,7 @@ def local_target(env: dict[str, str]) -> Target:
         events_topic=config.events_topic,
         dead_letter_topic=config.dead_letter_topic,
         results_topic=config.results_topic,
+        triggers_topic=config.triggers_topic,
         worker_url=config.worker_url,
         api_url=f"http://127.0.0.1:{env.get('API_PORT') or 8080}",
         fixes=fixes,

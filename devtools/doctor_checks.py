@@ -43,6 +43,8 @@ OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 STUCK_LISTED = 20
 # The push deliverer rewrites its status every second.
 PUSH_STALE_SECONDS = 10.0
+# Topic roles that allow publishing.
+PUBLISHING_ROLES = ("roles/pubsub.publisher", "roles/pubsub.editor", "roles/pubsub.admin")
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ class Target:
     api_url: str | None
     fixes: Fixes
     results_topic: str | None = None
+    # Trigger events from backends (`shared.triggers`): a topic and a worker subscription.
+    triggers_topic: str | None = None
     # Cloud: the OIDC identity and audience the push subscriptions must carry.
     push_identity: str | None = None
     llm_key: str | None = field(default=None, repr=False)
@@ -151,6 +155,7 @@ def check_topics(target: Target, clients: Clients) -> list[Result]:
         target.dead_letter_topic,
         parked_topic(target.dead_letter_topic),
         target.results_topic,
+        target.triggers_topic,
     )
     for topic in filter(None, topics):
         path = clients.publisher.topic_path(target.project, topic)
@@ -219,11 +224,7 @@ def _subscription_problems(
 
 def check_subscriptions(target: Target, clients: Clients) -> list[Result]:
     results = []
-    for topic, dead_letter in (
-        (target.events_topic, target.dead_letter_topic),
-        # What the worker cannot fail either is parked, never retried for good.
-        (target.dead_letter_topic, parked_topic(target.dead_letter_topic)),
-    ):
+    for topic, dead_letter in _worker_subscriptions(target):
         name = subscription_id(topic)
         check = f"subscription {name}"
         path = clients.subscriber.subscription_path(target.project, name)
@@ -242,6 +243,20 @@ def check_subscriptions(target: Target, clients: Clients) -> list[Result]:
             what += ", OIDC identity" if target.push_identity else ""
             results.append(ok(check, what))
     return results
+
+
+def _worker_subscriptions(target: Target) -> list[tuple[str, str]]:
+    """(topic, the dead-letter topic its worker subscription must use) for each subscription.
+
+    What the worker cannot fail either is parked, never retried for good.
+    """
+    found = [
+        (target.events_topic, target.dead_letter_topic),
+        (target.dead_letter_topic, parked_topic(target.dead_letter_topic)),
+    ]
+    if target.triggers_topic:
+        found.append((target.triggers_topic, target.dead_letter_topic))
+    return found
 
 
 def _is_pubsub_agent(member: str) -> bool:
@@ -268,16 +283,14 @@ def check_dead_letter_permission(target: Target, clients: Clients) -> Result:
     if clients.iam_policy is None:
         return Result(check, "SKIP", "the emulator has no IAM")
     needed = []
-    for source, target_topic in (
-        (target.events_topic, target.dead_letter_topic),
-        (target.dead_letter_topic, parked_topic(target.dead_letter_topic)),
-    ):
+    for source, target_topic in _worker_subscriptions(target):
         topic = PublisherClient.topic_path(target.project, target_topic)
         subscription = SubscriberClient.subscription_path(target.project, subscription_id(source))
         needed += [
             (topic, "roles/pubsub.publisher", f"publish to {target_topic}"),
             (subscription, "roles/pubsub.subscriber", f"acknowledge on {subscription_id(source)}"),
         ]
+    needed = list(dict.fromkeys(needed))  # the events and triggers share a dead-letter topic
     missing = []
     for resource, role, what in needed:
         try:
@@ -295,6 +308,45 @@ def check_dead_letter_permission(target: Target, clients: Clients) -> Result:
             target.fixes.pubsub,
         )
     return ok(check, "the Pub/Sub service agent may " + " and ".join(w for _, _, w in needed))
+
+
+def check_trigger_publishers(target: Target, clients: Clients) -> Result:
+    """Who may publish trigger events: each of them starts runs for any tenant it names."""
+    check = "who may publish triggers"
+    if target.triggers_topic is None:
+        return Result(check, "SKIP", "no triggers topic")
+    if clients.iam_policy is None:
+        return Result(check, "SKIP", "the emulator has no IAM")
+    topic = PublisherClient.topic_path(target.project, target.triggers_topic)
+    try:
+        policy = clients.iam_policy(topic)
+    except gexc.GoogleAPICallError as exc:
+        detail = f"cannot read the IAM policy of {topic} ({exc.code})"
+        return fail(check, detail, target.fixes.pubsub)
+    members = sorted(
+        {
+            member
+            for binding in policy.get("bindings", [])
+            if binding.get("role") in PUBLISHING_ROLES
+            for member in binding.get("members", [])
+        }
+    )
+    public = [m for m in members if m in ("allUsers", "allAuthenticatedUsers")]
+    if public:
+        return fail(
+            check,
+            f"{', '.join(public)} may publish to {target.triggers_topic}: anyone could start "
+            "runs for any tenant",
+            "remove them from the topic's IAM policy; list the publishers in Terraform's "
+            "trigger_publishers",
+        )
+    if not members:
+        return ok(check, f"nobody may publish to {target.triggers_topic} on the topic itself")
+    return ok(
+        check,
+        f"{', '.join(members)} on the topic (each may start runs for any tenant it names; "
+        "project-level Pub/Sub publishers may too)",
+    )
 
 
 def check_backlog(target: Target, clients: Clients) -> Result:
@@ -322,7 +374,7 @@ def check_push(target: Target) -> Result:
     routes = {r.get("subscription"): r for r in status.get("subscriptions") or []}
     wanted = [
         SubscriberClient.subscription_path(target.project, subscription_id(topic))
-        for topic in (target.events_topic, target.dead_letter_topic)
+        for topic, _ in _worker_subscriptions(target)
     ]
     problems = [f"it does not deliver {name}" for name in wanted if name not in routes]
     if status.get("workerUrl") != target.worker_url:
@@ -608,6 +660,7 @@ def run_checks(target: Target, clients: Clients) -> list[Result]:
         *check_subscriptions(target, clients),
         *([check_push(target)] if target.push_status is not None else []),
         check_dead_letter_permission(target, clients),
+        check_trigger_publishers(target, clients),
         check_worker(target),
         check_api(target),
         check_llm(target, clients.read_secret),

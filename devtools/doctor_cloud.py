@@ -104,6 +104,7 @@ def cloud_target(
         events_topic=worker_env.get("EVENTS_TOPIC", "generation-events"),
         dead_letter_topic=worker_env.get("DEAD_LETTER_TOPIC", "generation-events-dead-letter"),
         results_topic=worker_env.get("RESULTS_TOPIC"),
+        triggers_topic=worker_env.get("TRIGGERS_TOPIC", "generation-triggers"),
         worker_url=(worker or {}).get("uri"),
         api_url=(api or {}).get("uri"),
         fixes=_fixes(project, region, _secret_id(worker_env.get("OPENAI_API_KEY_SECRET"))),

@@ -224,6 +224,7 @@ class LocalCloud:
             self.config.events_topic,
             self.config.dead_letter_topic,
             results_topic=self.config.results_topic,
+            triggers_topic=self.config.triggers_topic,
         )
         env = {
             **os.environ,

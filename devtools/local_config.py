@@ -15,6 +15,7 @@ from shared.config import (
     DEFAULT_DEAD_LETTER_TOPIC,
     DEFAULT_EVENTS_TOPIC,
     DEFAULT_RESULTS_TOPIC,
+    DEFAULT_TRIGGERS_TOPIC,
     LocalStackSettings,
 )
 
@@ -35,6 +36,7 @@ class LocalConfig:
     events_topic: str
     dead_letter_topic: str
     results_topic: str
+    triggers_topic: str
     worker_url: str
     sweep_seconds: float
     push_max_in_flight: int = LocalStackSettings().push_max_in_flight
@@ -42,7 +44,7 @@ class LocalConfig:
     @property
     def worker_topics(self) -> tuple[str, ...]:
         """The topics whose subscriptions deliver to the worker (`devtools.push` pulls them)."""
-        return (self.events_topic, self.dead_letter_topic)
+        return (self.events_topic, self.dead_letter_topic, self.triggers_topic)
 
     @property
     def pubsub_host(self) -> str:
@@ -57,6 +59,7 @@ class LocalConfig:
             events_topic=env.get("EVENTS_TOPIC") or DEFAULT_EVENTS_TOPIC,
             dead_letter_topic=env.get("DEAD_LETTER_TOPIC") or DEFAULT_DEAD_LETTER_TOPIC,
             results_topic=env.get("RESULTS_TOPIC") or DEFAULT_RESULTS_TOPIC,
+            triggers_topic=env.get("TRIGGERS_TOPIC") or DEFAULT_TRIGGERS_TOPIC,
             worker_url=env.get("WORKER_URL")
             or f"http://127.0.0.1:{env.get('WORKER_PORT') or 8081}",
             sweep_seconds=float(env.get("SWEEP_SECONDS") or 15),
@@ -72,4 +75,5 @@ class LocalConfig:
             "EVENTS_TOPIC": self.events_topic,
             "DEAD_LETTER_TOPIC": self.dead_letter_topic,
             "RESULTS_TOPIC": self.results_topic,
+            "TRIGGERS_TOPIC": self.triggers_topic,
         }

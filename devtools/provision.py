@@ -1,11 +1,12 @@
 """Create on the Pub/Sub emulator what Terraform creates in Cloud (`infra/pubsub.tf`).
 
-The events, dead-letter and results topics; the worker's subscription to
-the events topic, with Terraform's ack deadline, retry policy and
-dead-letter policy; the worker's subscription to the dead-letter topic, which
-fails the dead-lettered runs and parks what it cannot fail (a topic of its
-own, with a pull subscription an operator reads). The expected values live here once, so
-`devtools.doctor` checks against the same.
+The events, dead-letter, results and triggers topics; the worker's
+subscriptions to the events and the triggers topics, with Terraform's ack
+deadline, retry policy and dead-letter policy; the worker's subscription to
+the dead-letter topic, which fails the dead-lettered runs (and rejects
+dead-lettered trigger events) and parks what it cannot fail (a topic of its
+own, with a pull subscription an operator reads). The expected values live
+here once, so `devtools.doctor` checks against the same.
 
 Locally they are pull subscriptions: `devtools.push` pulls them and posts
 each message to the worker as Cloud's push does (the emulator's own push
@@ -30,7 +31,12 @@ from google.api_core import exceptions as gexc
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 from google.pubsub_v1.types import DeadLetterPolicy, PushConfig, RetryPolicy
 
-from shared.config import DEFAULT_DEAD_LETTER_TOPIC, DEFAULT_EVENTS_TOPIC, DEFAULT_RESULTS_TOPIC
+from shared.config import (
+    DEFAULT_DEAD_LETTER_TOPIC,
+    DEFAULT_EVENTS_TOPIC,
+    DEFAULT_RESULTS_TOPIC,
+    DEFAULT_TRIGGERS_TOPIC,
+)
 
 # infra/variables.tf defaults: max_delivery_attempts, worker_timeout_seconds + 30.
 MAX_DELIVERY_ATTEMPTS = 15
@@ -106,6 +112,7 @@ def provision(
     ack_deadline_seconds: int = ACK_DEADLINE_SECONDS,
     backoff_seconds: tuple[float, float] = (MIN_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS),
     results_topic: str | None = None,
+    triggers_topic: str | None = None,
 ) -> dict[str, str]:
     """Idempotently create the topics and (unless `subscriptions` is false) the worker's
     subscriptions; returns topic -> subscription path, what `devtools.push.LocalPush` delivers.
@@ -113,18 +120,16 @@ def provision(
     The subscriptions carry Terraform's ack deadline, retry policy and
     dead-letter policy; only their push endpoint is missing: `devtools.push`
     delivers them. The results topic has no subscription here: the app's
-    services create their own.
+    services create their own. The triggers topic's subscription has the
+    events subscription's policies (a trigger event over its tenant's rate
+    limit comes back after the backoff).
     """
     publisher = PublisherClient()
     subscriber = SubscriberClient()
     topics = {}
     parked = parked_topic(dead_letter_topic)
-    for topic in (
-        events_topic,
-        dead_letter_topic,
-        parked,
-        *([results_topic] if results_topic else []),
-    ):
+    optional = [t for t in (results_topic, triggers_topic) if t]
+    for topic in (events_topic, dead_letter_topic, parked, *optional):
         path = publisher.topic_path(project, topic)
         with contextlib.suppress(gexc.AlreadyExists):
             publisher.create_topic(name=path)
@@ -137,10 +142,13 @@ def provision(
         subscriber.create_subscription(
             name=subscriber.subscription_path(project, parked), topic=topics[parked]
         )
-    for topic, dead_letter, attempts in (
+    worker_topics = [
         (events_topic, dead_letter_topic, max_delivery_attempts),
         (dead_letter_topic, parked, PARKED_AFTER_ATTEMPTS),
-    ):
+    ]
+    if triggers_topic:
+        worker_topics.append((triggers_topic, dead_letter_topic, max_delivery_attempts))
+    for topic, dead_letter, attempts in worker_topics:
         name = subscriber.subscription_path(project, subscription_id(topic))
         request: dict[str, object] = {
             "name": name,
@@ -204,12 +212,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events-topic", default=DEFAULT_EVENTS_TOPIC)
     parser.add_argument("--dead-letter-topic", default=DEFAULT_DEAD_LETTER_TOPIC)
     parser.add_argument("--results-topic", default=DEFAULT_RESULTS_TOPIC)
+    parser.add_argument("--triggers-topic", default=DEFAULT_TRIGGERS_TOPIC)
     args = parser.parse_args(argv)
     subs = provision(
         args.project,
         args.events_topic,
         args.dead_letter_topic,
         results_topic=args.results_topic,
+        triggers_topic=args.triggers_topic,
     )
     for topic, sub in subs.items():
         print(f"{topic} -> {sub} (pull: `python -m devtools.push` delivers it)")

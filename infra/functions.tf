@@ -7,6 +7,7 @@ locals {
     EVENTS_TOPIC         = google_pubsub_topic.events.name
     DEAD_LETTER_TOPIC    = google_pubsub_topic.dead_letter.name
     RESULTS_TOPIC        = google_pubsub_topic.results.name
+    TRIGGERS_TOPIC       = google_pubsub_topic.triggers.name
     LOG_LEVEL            = var.log_level
   }
 
@@ -61,8 +62,11 @@ locals {
   }
 
   # Set only when configured: an empty OPENAI_BASE_URL must not override the
-  # client's default.
-  worker_optional_env = var.openai_base_url == null ? {} : { OPENAI_BASE_URL = var.openai_base_url }
+  # client's default; no TRIGGER_TENANTS lets events name any tenant.
+  worker_optional_env = merge(
+    var.openai_base_url == null ? {} : { OPENAI_BASE_URL = var.openai_base_url },
+    length(var.trigger_tenants) == 0 ? {} : { TRIGGER_TENANTS = join(",", var.trigger_tenants) },
+  )
 
   # Read by functions-framework (shared/config.py only bounds-checks it): its
   # gunicorn serves THREADS requests at once in one process (WORKERS defaults to 1), so the

@@ -273,6 +273,36 @@ resource "google_logging_metric" "llm_breaker_opened" {
   }
 }
 
+# Trigger events that started nothing (shared/triggers.py), by reason:
+# unknown_event, invalid_data, invalid_tenant, quota_exceeded, dead_lettered, ...
+resource "google_logging_metric" "trigger_events_rejected" {
+  project = var.project_id
+  name    = "genjobs_trigger_events_rejected"
+  filter  = "${local.worker_log_filter} AND jsonPayload.message=\"trigger event rejected\""
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "genjobs trigger events rejected"
+    labels {
+      key         = "reason"
+      value_type  = "STRING"
+      description = "Why the event started nothing (unknown_event, invalid_data, invalid_tenant, quota_exceeded, ...)."
+    }
+    labels {
+      key         = "event"
+      value_type  = "STRING"
+      description = "The event's name, when it had a readable one."
+    }
+  }
+
+  label_extractors = {
+    reason = "EXTRACT(jsonPayload.reason)"
+    event  = "EXTRACT(jsonPayload.eventName)"
+  }
+}
+
 # A tenant passed 80% of a daily limit (logged once per tenant, day, limit and
 # instance by shared/admission.py, at the tenant's next create).
 resource "google_logging_metric" "tenant_quota_warnings" {
@@ -328,6 +358,13 @@ locals {
       threshold    = 0
       window       = "300s"
       doc          = "A run event exhausted its Pub/Sub delivery attempts: the worker kept failing outside a step (crash, timeout, permission). Check the worker's errors in Cloud Logging and run `python -m devtools.doctor`."
+    }
+    trigger_events_rejected = {
+      display_name = "genjobs: trigger events rejected"
+      metric       = google_logging_metric.trigger_events_rejected.name
+      threshold    = var.alert_rejected_events
+      window       = "600s"
+      doc          = "More than ${var.alert_rejected_events} trigger events started nothing within 10 minutes. The metric's reason label says why (unknown_event, invalid_data, invalid_tenant, tenant_not_allowed, payload_too_large, not_found, quota_exceeded, dead_lettered); each rejection is also a REJECTED message on the results topic with the eventId, and a log line (jsonPayload.message=\"trigger event rejected\") with the tenant and the problem. Usually a publisher sends events the API's models refuse: show it the REJECTED results (docs/api.md, Triggers)."
     }
     tenant_quota_warnings = {
       display_name = "genjobs: a tenant used 80% of a daily limit"

@@ -23,6 +23,11 @@ output "results_topic" {
   value       = google_pubsub_topic.results.name
 }
 
+output "triggers_topic" {
+  description = "Pub/Sub topic backends publish trigger events to (only trigger_publishers may); results arrive on results_topic with the event's id."
+  value       = google_pubsub_topic.triggers.id
+}
+
 output "dashboard_id" {
   description = "Cloud Monitoring dashboard of runs by status, failures, step durations and tokens (Monitoring > Dashboards > genjobs runs)."
   value       = google_monitoring_dashboard.runs.id

@@ -58,6 +58,18 @@ resource "google_pubsub_topic" "results" {
   depends_on = [google_project_service.enabled]
 }
 
+# Trigger events from backends (shared/triggers.py): {"name", "data", "id",
+# "ts"?} with the tenant in attributes or data. Only var.trigger_publishers may
+# publish here, which is what makes the worker trust the tenant an event names.
+resource "google_pubsub_topic" "triggers" {
+  # checkov:skip=CKV_GCP_83: events carry a workflow's input (a prompt, wizard answers), the same data the api stores in Firestore under Google-managed encryption.
+  project                    = var.project_id
+  name                       = var.triggers_topic
+  message_retention_duration = "604800s"
+
+  depends_on = [google_project_service.enabled]
+}
+
 locals {
   worker_uri = google_cloudfunctions2_function.worker.service_config[0].uri
 
@@ -65,6 +77,7 @@ locals {
   # path, so each subscription pushes to .../projects/<p>/topics/<topic>.
   events_push_endpoint      = "${local.worker_uri}/projects/${var.project_id}/topics/${var.events_topic}"
   dead_letter_push_endpoint = "${local.worker_uri}/projects/${var.project_id}/topics/${var.dead_letter_topic}"
+  triggers_push_endpoint    = "${local.worker_uri}/projects/${var.project_id}/topics/${var.triggers_topic}"
 
   # Where dead letters the worker could not fail either wait for an operator
   # (devtools/provision.py names it the same: parked_topic), after Pub/Sub's
@@ -89,6 +102,44 @@ resource "google_pubsub_subscription" "events_to_worker" {
 
   push_config {
     push_endpoint = local.events_push_endpoint
+
+    oidc_token {
+      service_account_email = google_service_account.push.email
+      audience              = local.worker_uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = var.max_delivery_attempts
+  }
+
+  expiration_policy {
+    ttl = "" # never expires
+  }
+
+  depends_on = [google_pubsub_topic_iam_member.pubsub_agent_dead_letters]
+}
+
+# Trigger events -> worker, with the events subscription's policies: an event
+# over its tenant's TENANT_CREATES_PER_MINUTE is answered 500 and comes back
+# after the backoff; one that exhausts max_delivery_attempts is dead-lettered
+# and the worker publishes its REJECTED result.
+resource "google_pubsub_subscription" "triggers_to_worker" {
+  project = var.project_id
+  name    = "${var.triggers_topic}-worker"
+  topic   = google_pubsub_topic.triggers.id
+
+  ack_deadline_seconds       = local.push_ack_deadline_seconds
+  message_retention_duration = "604800s"
+
+  push_config {
+    push_endpoint = local.triggers_push_endpoint
 
     oidc_token {
       service_account_email = google_service_account.push.email
@@ -167,6 +218,18 @@ resource "google_pubsub_topic_iam_member" "worker_publishes_events" {
   member  = "serviceAccount:${google_service_account.worker.email}"
 }
 
+# The backends that start runs with trigger events: publish on that topic and
+# nothing else. Each may start runs for any tenant an event names (narrow it
+# with trigger_tenants, or give each publisher its own deployment's topic).
+resource "google_pubsub_topic_iam_member" "trigger_publishers" {
+  for_each = toset(var.trigger_publishers)
+
+  project = var.project_id
+  topic   = google_pubsub_topic.triggers.name
+  role    = "roles/pubsub.publisher"
+  member  = each.value
+}
+
 # Cloud Scheduler publishes Pub/Sub targets as its service agent (Pub/Sub
 # targets take no custom service account): allow it on this topic only.
 resource "google_pubsub_topic_iam_member" "scheduler_publishes_sweep" {
@@ -180,9 +243,9 @@ resource "google_pubsub_topic_iam_member" "scheduler_publishes_sweep" {
 
 # --- dead-lettering by the Pub/Sub service agent ---------------------------
 
-# The events subscription dead-letters to the dead-letter topic, and the
-# dead-letter subscription parks to the parked topic: the Pub/Sub service
-# agent publishes to each target and acknowledges on each source.
+# The events and triggers subscriptions dead-letter to the dead-letter topic,
+# and the dead-letter subscription parks to the parked topic: the Pub/Sub
+# service agent publishes to each target and acknowledges on each source.
 resource "google_pubsub_topic_iam_member" "pubsub_agent_dead_letters" {
   for_each = {
     dead_letter = google_pubsub_topic.dead_letter.name
@@ -201,6 +264,7 @@ resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks_dead_lettere
   for_each = {
     events      = google_pubsub_subscription.events_to_worker.name
     dead_letter = google_pubsub_subscription.dead_letter_to_worker.name
+    triggers    = google_pubsub_subscription.triggers_to_worker.name
   }
 
   project      = var.project_id

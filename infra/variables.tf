@@ -82,6 +82,39 @@ variable "results_topic" {
   }
 }
 
+variable "triggers_topic" {
+  type        = string
+  description = "Pub/Sub topic on which backends publish trigger events ({\"name\", \"data\", \"id\", \"ts\"?}, tenantId in attributes or data) that start runs; the worker's subscription to it has the events subscription's retry and dead-letter policy."
+  default     = "generation-triggers"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$", var.triggers_topic)) && !startswith(lower(var.triggers_topic), "goog")
+    error_message = "triggers_topic must be a valid Pub/Sub topic name (3-255 chars, starts with a letter, not with \"goog\")."
+  }
+}
+
+variable "trigger_publishers" {
+  type        = list(string)
+  description = "IAM members allowed to publish trigger events (roles/pubsub.publisher on the triggers topic only), e.g. [\"serviceAccount:backend@my-project.iam.gserviceaccount.com\"]. Each may start runs for any tenant an event names: narrow it with trigger_tenants. Empty: nobody (but project-level Pub/Sub publishers)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.trigger_publishers : can(regex("^(serviceAccount|user|group|domain|principal|principalSet):.+$", m))])
+    error_message = "Each trigger publisher is an IAM member such as serviceAccount:NAME@PROJECT.iam.gserviceaccount.com (not allUsers or allAuthenticatedUsers)."
+  }
+}
+
+variable "trigger_tenants" {
+  type        = list(string)
+  description = "Tenants trigger events may start runs for (TRIGGER_TENANTS); an event naming another is rejected. Empty: any tenant."
+  default     = []
+
+  validation {
+    condition     = alltrue([for t in var.trigger_tenants : can(regex("^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$", t))])
+    error_message = "Each trigger tenant is a tenant id: 1-128 letters, digits and _ . : @ - (starting with a letter or digit)."
+  }
+}
+
 variable "max_delivery_attempts" {
   type        = number
   description = "Deliveries of one run event to the worker before Pub/Sub dead-letters it."
@@ -489,6 +522,17 @@ variable "alert_failed_runs" {
   validation {
     condition     = var.alert_failed_runs >= 0 && floor(var.alert_failed_runs) == var.alert_failed_runs
     error_message = "alert_failed_runs must be a whole number >= 0."
+  }
+}
+
+variable "alert_rejected_events" {
+  type        = number
+  description = "Alert when more than this many trigger events are rejected within 10 minutes (a publisher sending bad events, or a tenant over its daily quota)."
+  default     = 10
+
+  validation {
+    condition     = var.alert_rejected_events >= 0 && floor(var.alert_rejected_events) == var.alert_rejected_events
+    error_message = "alert_rejected_events must be a whole number >= 0."
   }
 }
 

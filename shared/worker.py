@@ -1,8 +1,9 @@
 """The worker's side of Pub/Sub: validate a delivery and hand it to the engine.
 
-Three kinds of delivery arrive at the worker: a run to execute, the sweep
-tick (Cloud Scheduler), and a run's message that Pub/Sub dead-lettered after
-exhausting its delivery attempts. Everything read from a delivery is
+Four kinds of delivery arrive at the worker: a run to execute, the sweep
+tick (Cloud Scheduler), a trigger event from the triggers topic (a backend
+starting runs, `shared.triggers`), and a run's message or an event that
+Pub/Sub dead-lettered after exhausting its delivery attempts. Everything read from a delivery is
 validated first (`shared.models.messages.Delivery`): a malformed one can
 never succeed, so it is logged with what was wrong (a log-based metric
 counts those lines, infra/monitoring.tf) and acknowledged. The worker
@@ -15,8 +16,14 @@ from __future__ import annotations
 
 import logging
 
-from shared.models.messages import Delivery, MalformedDelivery, topic_of
+from shared.models.messages import (
+    DEAD_LETTER_COUNT_ATTRIBUTE,
+    Delivery,
+    MalformedDelivery,
+    topic_of,
+)
 from shared.services import Services
+from shared.triggers import handle_dead_lettered_trigger, handle_trigger, is_trigger
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +35,12 @@ def handle_pubsub(services: Services, source: object, envelope: object) -> str:
 
     Raises `RetryLater` when a step failed and Pub/Sub should redeliver.
     """
+    topic = topic_of(source)
+    settings = services.settings
+    if topic and topic == settings.triggers_topic:
+        return handle_trigger(services, envelope)
+    if topic and topic == settings.dead_letter_topic and is_trigger(envelope):
+        return handle_dead_lettered_trigger(services, envelope, _dead_letter_count(envelope))
     try:
         delivery = Delivery.parse(source, envelope)
     except MalformedDelivery as bad:
@@ -48,3 +61,11 @@ def handle_pubsub(services: Services, source: object, envelope: object) -> str:
         failed = services.engine.dead_lettered(message.run_id, delivery.dead_letter_count or 0)
         return "dead-lettered" if failed else "dead-letter-ignored"
     return services.engine.deliver(message.run_id).value
+
+
+def _dead_letter_count(envelope: object) -> int:
+    """How many deliveries Pub/Sub made before dead-lettering (0 when it does not say)."""
+    message = envelope.get("message") if isinstance(envelope, dict) else None
+    attributes = message.get("attributes") if isinstance(message, dict) else None
+    count = attributes.get(DEAD_LETTER_COUNT_ATTRIBUTE) if isinstance(attributes, dict) else None
+    return int(count) if isinstance(count, str) and count.isdigit() and len(count) < 10 else 0

@@ -78,6 +78,7 @@ def stack(
         "EVENTS_TOPIC": f"events-{suffix}",
         "DEAD_LETTER_TOPIC": f"events-dlq-{suffix}",
         "RESULTS_TOPIC": f"results-{suffix}",
+        "TRIGGERS_TOPIC": f"triggers-{suffix}",
         "AUTH_JWKS_FILE": str(jwks_file),
         "AUTH_ISSUER": ISSUER,
         "AUTH_AUDIENCE": AUDIENCE,

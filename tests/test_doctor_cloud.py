@@ -31,6 +31,7 @@ from tests.helpers.stack import Stack
 
 REGION = "europe-west1"
 PUBSUB_AGENT = "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"
+BACKEND = "serviceAccount:backend@demo-genjobs-test.iam.gserviceaccount.com"
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Deployment:
     project: str
     events_topic: str
     dead_letter_topic: str
+    triggers_topic: str
     apis: GoogleApisDouble
     secrets: SecretManagerDouble
     secret_version: str
@@ -73,10 +75,11 @@ def deployment(
     stack: Stack, functions: dict[str, WorkerProcess], signing_key: SigningKey
 ) -> Iterator[Deployment]:
     settings = stack.services.settings
-    project, events, dead_letter = (
+    project, events, dead_letter, triggers = (
         settings.project,
         settings.events_topic,
         settings.dead_letter_topic,
+        settings.triggers_topic,
     )
     worker_url = functions["worker"].url
     publisher, subscriber = PublisherClient(), SubscriberClient()
@@ -85,8 +88,13 @@ def deployment(
     # topic and subscriptions (OIDC included):
     results = f"{events}-results"
     publisher.create_topic(name=publisher.topic_path(project, results))
+    publisher.create_topic(name=publisher.topic_path(project, triggers))
     parked = parked_topic(dead_letter)
-    for topic, dead_lettered_to in ((events, dead_letter), (dead_letter, parked)):
+    for topic, dead_lettered_to in (
+        (events, dead_letter),
+        (dead_letter, parked),
+        (triggers, dead_letter),
+    ):
         request: dict[str, object] = {
             "name": subscriber.subscription_path(project, subscription_id(topic)),
             "topic": publisher.topic_path(project, topic),
@@ -103,7 +111,7 @@ def deployment(
         }
         request["dead_letter_policy"] = {
             "dead_letter_topic": publisher.topic_path(project, dead_lettered_to),
-            "max_delivery_attempts": 15 if topic == events else 5,
+            "max_delivery_attempts": 5 if topic == dead_letter else 15,
         }
         subscriber.create_subscription(request=request)
     assert stack.sweep().status == 200  # the heartbeat of a sweep that runs
@@ -127,6 +135,7 @@ def deployment(
                     "EVENTS_TOPIC": events,
                     "DEAD_LETTER_TOPIC": dead_letter,
                     "RESULTS_TOPIC": results,
+                    "TRIGGERS_TOPIC": triggers,
                     "FIRESTORE_DATABASE": "(default)",
                     "OPENAI_API_KEY_SECRET": version,
                     "OPENAI_BASE_URL": stack.llm.base_url,
@@ -142,10 +151,25 @@ def deployment(
             subscriber.subscription_path(project, subscription_id(dead_letter)): _granted(
                 "roles/pubsub.subscriber"
             ),
+            subscriber.subscription_path(project, subscription_id(triggers)): _granted(
+                "roles/pubsub.subscriber"
+            ),
+            publisher.topic_path(project, triggers): {
+                "bindings": [{"role": "roles/pubsub.publisher", "members": [BACKEND]}]
+            },
         }
         apis.backlogs = {subscription_id(dead_letter): 0}
         yield Deployment(
-            project, events, dead_letter, apis, secrets, version, key, jwks_server, stack
+            project,
+            events,
+            dead_letter,
+            triggers,
+            apis,
+            secrets,
+            version,
+            key,
+            jwks_server,
+            stack,
         )
 
 
@@ -157,6 +181,44 @@ def test_a_healthy_deployment_passes_every_check(deployment: Deployment):
     assert "Pub/Sub may dead-letter" in results
     assert results["dead-letter backlog"].detail.startswith("nothing waiting")
     assert deployment.key not in out
+
+
+def test_the_trigger_publishers_are_listed(deployment: Deployment):
+    _, _, results = deployment.doctor()
+
+    result = results["who may publish triggers"]
+    assert result.status == "OK"
+    assert BACKEND in result.detail
+    assert "any tenant" in result.detail
+
+
+def test_a_triggers_topic_anyone_may_publish_to_fails(deployment: Deployment):
+    topic = PublisherClient.topic_path(deployment.project, deployment.triggers_topic)
+    deployment.apis.policies[topic] = {
+        "bindings": [{"role": "roles/pubsub.publisher", "members": [BACKEND, "allUsers"]}]
+    }
+
+    code, _, results = deployment.doctor()
+
+    assert code == 1
+    result = results["who may publish triggers"]
+    assert result.status == "FAIL"
+    assert result.detail.startswith("allUsers may publish")
+    assert "trigger_publishers" in result.fix
+
+
+def test_a_pubsub_agent_that_may_not_acknowledge_on_the_triggers_subscription_fails(
+    deployment: Deployment,
+):
+    name = subscription_id(deployment.triggers_topic)
+    source = SubscriberClient.subscription_path(deployment.project, name)
+    deployment.apis.policies[source] = _granted("roles/pubsub.viewer")
+
+    code, _, results = deployment.doctor()
+
+    assert code == 1
+    result = results["Pub/Sub may dead-letter"]
+    assert result.detail.startswith(f"the Pub/Sub service agent may not acknowledge on {name}:")
 
 
 def test_a_pubsub_agent_that_may_not_publish_dead_letters_fails(deployment: Deployment):

@@ -42,6 +42,7 @@ def pusher(stack: Stack, functions: dict[str, WorkerProcess]) -> Iterator[LocalP
         settings.events_topic,
         settings.dead_letter_topic,
         results_topic=results,
+        triggers_topic=settings.triggers_topic,
     )
     status = status_path(os.environ["PUBSUB_EMULATOR_HOST"])
     with LocalPush(
@@ -91,16 +92,18 @@ def test_a_healthy_local_stack_passes_every_check(env: dict[str, str], stack: St
     assert {r.status for r in results.values()} <= {"OK", "SKIP"}
     assert results["LLM provider"].status == "OK"
     skipped = {name for name, r in results.items() if r.status == "SKIP"}
-    assert skipped == {"Pub/Sub may dead-letter", "dead-letter backlog"}  # no IAM, no metrics
+    # No IAM, no metrics on the emulator.
+    assert skipped == {"Pub/Sub may dead-letter", "who may publish triggers", "dead-letter backlog"}
     assert results[f"topic {env['RESULTS_TOPIC']}"].status == "OK"
     assert env["OPENAI_API_KEY"] not in out
 
 
+@pytest.mark.parametrize("topic", ["events", "triggers"])
 def test_a_deleted_subscription_fails_with_the_command_that_provisions_it(
-    env: dict[str, str], stack: Stack
+    env: dict[str, str], stack: Stack, topic: str
 ):
     settings = stack.services.settings
-    name = subscription_id(settings.events_topic)
+    name = subscription_id(getattr(settings, f"{topic}_topic"))
     SubscriberClient().delete_subscription(
         subscription=SubscriberClient.subscription_path(settings.project, name)
     )

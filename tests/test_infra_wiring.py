@@ -165,7 +165,7 @@ def test_dead_letters_the_worker_cannot_fail_are_parked_after_five_attempts(
 
 def test_subscriptions_retry_with_exponential_backoff_within_the_ack_cap(infra: Infra) -> None:
     subs = push_subscriptions(infra)
-    assert len(subs) == 2
+    assert len(subs) == 3  # events, dead letters, trigger events
     for name, sub in subs.items():
         retry = block(sub, "retry_policy")
         assert retry.get("minimum_backoff"), name
@@ -228,18 +228,65 @@ def test_pubsub_agent_can_dead_letter(infra: Infra) -> None:
     assert publisher["topic"] == "${each.value}"
     sources = [
         next(iter(subscriptions_of(infra, topic(infra, var))))
-        for var in ("events_topic", "dead_letter_topic")
+        for var in ("events_topic", "dead_letter_topic", "triggers_topic")
     ]
     subscribers = [
         body
         for body in infra.of_type("google_pubsub_subscription_iam_member").values()
         if body["role"] == "roles/pubsub.subscriber" and agent in body["member"]
+        for subscription in infra.expand_for_each(body)
     ]
     (subscriber,) = subscribers
     assert sorted(subscriber["for_each"].values()) == sorted(
         ref("google_pubsub_subscription", name, "name") for name in sources
     )
     assert subscriber["subscription"] == "${each.value}"
+
+
+# --- trigger events: the topic backends publish to ----------------------------
+
+
+def test_triggers_subscription_pushes_to_the_worker_with_the_events_policies(
+    infra: Infra,
+) -> None:
+    triggers = the_subscription(infra, "triggers_topic")
+    events = the_subscription(infra, "events_topic")
+    expected = f"{worker_uri(infra)}/projects/${{var.project_id}}/topics/${{var.triggers_topic}}"
+    assert push_endpoint(infra, triggers) == expected
+    for policy in ("retry_policy", "dead_letter_policy"):
+        assert block(triggers, policy) == block(events, policy), policy
+    assert triggers["ack_deadline_seconds"] == events["ack_deadline_seconds"]
+
+
+def test_trigger_publishers_may_publish_to_the_triggers_topic_and_nothing_else(
+    infra: Infra,
+) -> None:
+    triggers = topic(infra, "triggers_topic")
+    granted = [
+        (key, body)
+        for key, body in iam_resources(infra).items()
+        if "var.trigger_publishers" in infra.text_of(body)
+    ]
+    assert len(granted) == 1, granted
+    (rtype, _), body = granted[0]
+    assert rtype == "google_pubsub_topic_iam_member"
+    assert body["role"] == "roles/pubsub.publisher"
+    assert body["topic"] == ref("google_pubsub_topic", triggers, "name")
+    assert body["member"] == "${each.value}"
+    assert infra.variables["trigger_publishers"]["default"] == []
+    condition = infra.variables["trigger_publishers"]["validation"][0]["condition"]
+    assert "serviceAccount|user|group" in condition  # never allUsers
+
+
+def test_the_worker_knows_the_triggers_topic_and_the_tenant_allow_list(infra: Infra) -> None:
+    values = infra.env_values(env_of(infra, "worker"))
+    assert (
+        values["TRIGGERS_TOPIC"]
+        == f"${{google_pubsub_topic.{topic(infra, 'triggers_topic')}.name}}"
+    )
+    optional = str(infra.local_value("worker_optional_env"))
+    assert "length(var.trigger_tenants) == 0 ? {}" in optional
+    assert "TRIGGER_TENANTS" in optional
 
 
 # --- functions: exposure and settings ----------------------------------------

@@ -45,6 +45,12 @@ def test_defaults_are_the_documented_ones() -> None:
     assert (s.llm.model, s.llm.timeout_seconds, s.llm.schema_retries) == ("gpt-4o-mini", 120.0, 2)
     assert (s.llm.requests_per_minute, s.llm.tokens_per_minute) == (None, None)
     assert s.llm.offline_allowed
+    assert (s.triggers_topic, s.trigger_tenants) == ("generation-triggers", frozenset())
+    assert (
+        s.tenant_creates_per_minute,
+        s.tenant_daily_token_limit,
+        s.tenant_daily_cost_limit_usd,
+    ) == (None, None, None)
 
 
 def test_stream_caps_default_to_half_the_threads_and_half_of_that_per_tenant(
@@ -147,6 +153,11 @@ def test_cloud_run_forbids_the_offline_model(monkeypatch: pytest.MonkeyPatch) ->
         ("LEASE_SECONDS", "0"),
         ("REDRIVE_AFTER_SECONDS", "-1"),
         ("TENANT_MAX_ACTIVE_RUNS", "0"),
+        ("TENANT_CREATES_PER_MINUTE", "0"),
+        ("TENANT_CREATES_PER_MINUTE", "1000001"),
+        ("TENANT_DAILY_TOKEN_LIMIT", "0"),
+        ("TENANT_DAILY_COST_LIMIT_USD", "-1"),
+        ("TRIGGER_TENANTS", "org-a, org b"),
         ("THREADS", "0"),
         ("EVENTS_MAX_STREAMS", "0"),
         ("EVENTS_MAX_STREAMS", "1001"),

@@ -13,6 +13,8 @@ from shared.models.messages import RunMessage
 # A create waits at most this long for Pub/Sub; past it the run stays QUEUED
 # and the sweep publishes it (the caller still gets its 202).
 PUBLISH_TIMEOUT_SECONDS = 10.0
+# A result's fields that are also its message's attributes (for subscription filters).
+RESULT_ATTRIBUTES = ("runId", "workflow", "tenant", "status", "eventId", "eventName")
 
 
 class PubSubPublisher:
@@ -52,12 +54,16 @@ class PubSubPublisher:
         )
 
     def publish_result(self, result: BaseModel) -> None:
-        """A run's end, on the results topic (this publisher must be built for that topic)."""
+        """A run's end or a rejected trigger event, on the results topic.
+
+        This publisher must be built for that topic. The fields a consumer's
+        subscription may filter on are also attributes.
+        """
         data = result.model_dump_json(by_alias=True, exclude_none=True).encode()
         attributes = {
             key: str(value)
-            for key, value in result.model_dump(by_alias=True).items()
-            if key in ("runId", "workflow", "tenant", "status")
+            for key, value in result.model_dump(by_alias=True, exclude_none=True).items()
+            if key in RESULT_ATTRIBUTES
         }
         future = self._publisher().publish(self.topic_path, data, **attributes)
         future.result(timeout=PUBLISH_TIMEOUT_SECONDS)

@@ -104,11 +104,11 @@ class Delivery(BaseModel):
         try:
             pushed = PushEnvelope.model_validate(envelope).message
         except ValidationError as exc:
-            raise MalformedDelivery(_first_problem(exc)) from None
+            raise MalformedDelivery(first_problem(exc)) from None
         try:
             attributes = DeliveryAttributes.model_validate(pushed.attributes)
         except ValidationError as exc:
-            raise MalformedDelivery(_first_problem(exc, "attributes")) from None
+            raise MalformedDelivery(first_problem(exc, "attributes")) from None
         message = _run_message(pushed.data)
         if message.type == "run" and (
             message.run_id is None or not paths.is_document_id(message.run_id)
@@ -145,10 +145,10 @@ def _run_message(data: str) -> RunMessage:
     try:
         return RunMessage.model_validate(body)
     except ValidationError as exc:
-        raise MalformedDelivery(_first_problem(exc, "data")) from None
+        raise MalformedDelivery(first_problem(exc, "data")) from None
 
 
-def _first_problem(exc: ValidationError, prefix: str = "") -> str:
+def first_problem(exc: ValidationError, prefix: str = "") -> str:
     """Where and what, without the offending value (it is the sender's, and may be large)."""
     errors = exc.errors(include_url=False, include_input=False)
     if not errors:

@@ -35,7 +35,11 @@ class Pusher(LocalPush):
     def __init__(self, stack: Stack, worker: WorkerProcess | str, **provision_options: Any) -> None:
         settings = stack.services.settings
         routes = provision(
-            settings.project, settings.events_topic, settings.dead_letter_topic, **provision_options
+            settings.project,
+            settings.events_topic,
+            settings.dead_letter_topic,
+            triggers_topic=settings.triggers_topic,
+            **provision_options,
         )
         url = worker if isinstance(worker, str) else worker.url
         super().__init__(settings.project, routes, url)

@@ -80,6 +80,7 @@ class Stack:
     subscriber: SubscriberClient
     results_subscription: str = ""
     worker_app: Any = None
+    trigger_subscription: str = ""
     deliveries: list[Delivery] = field(default_factory=list)
 
     @classmethod
@@ -109,7 +110,9 @@ class Stack:
         try:
             yield stack
         finally:
-            for name in (subscription, results_subscription):
+            for name in (subscription, results_subscription, stack.trigger_subscription):
+                if not name:
+                    continue
                 with suppress(gexc.NotFound):
                     subscriber.delete_subscription(subscription=name)
             services_module.from_environment.cache_clear()
@@ -178,12 +181,16 @@ class Stack:
             time.sleep(0.05)
 
     def push(
-        self, data: bytes, attributes: dict[str, str] | None = None, topic: str | None = None
+        self,
+        data: bytes,
+        attributes: dict[str, str] | None = None,
+        topic: str | None = None,
+        message_id: str | None = None,
     ) -> Delivery:
         """Post a message to the worker exactly as a Pub/Sub push subscription does."""
         settings = self.services.settings
         topic = topic or settings.events_topic
-        envelope = push_envelope(settings.project, data, attributes or {})
+        envelope = push_envelope(settings.project, data, attributes or {}, message_id)
         response = self.worker.post(f"/projects/{settings.project}/topics/{topic}", json=envelope)
         delivery = Delivery(response.status_code, response.get_data(as_text=True))
         self.deliveries.append(delivery)
@@ -207,6 +214,58 @@ class Stack:
             done.append(delivery)
             if delivery.status >= 500:
                 pending.append((data, attributes))
+        return done
+
+    # -- trigger events (a backend publishing to the triggers topic) -------------
+
+    def publish_event(self, event: dict[str, Any] | bytes, **attributes: str) -> str:
+        """Publish to the triggers topic as a backend does; the Pub/Sub message id."""
+        settings = self.services.settings
+        if not self.trigger_subscription:
+            provision(
+                settings.project,
+                settings.events_topic,
+                settings.dead_letter_topic,
+                subscriptions=False,
+                triggers_topic=settings.triggers_topic,
+            )
+            name = self.subscriber.subscription_path(
+                settings.project, f"pull-{settings.triggers_topic}"
+            )
+            topic = PublisherClient.topic_path(settings.project, settings.triggers_topic)
+            with suppress(gexc.AlreadyExists):
+                self.subscriber.create_subscription(request={"name": name, "topic": topic})
+            self.trigger_subscription = name
+        data = event if isinstance(event, bytes) else json.dumps(event).encode()
+        topic = PublisherClient.topic_path(settings.project, settings.triggers_topic)
+        message_id: str = PublisherClient().publish(topic, data, **attributes).result(timeout=10)
+        return message_id
+
+    def pull_events(self, wait: float = 2.0) -> list[Any]:
+        """The trigger messages published since the last pull (as Pub/Sub would push them)."""
+        return self.pull(100, wait=wait, subscription=self.trigger_subscription)
+
+    def push_event(self, message: Any) -> Delivery:
+        """One trigger message to the worker, as the triggers subscription pushes it."""
+        return self.push(
+            message.data,
+            dict(message.attributes),
+            topic=self.services.settings.triggers_topic,
+            message_id=message.message_id,
+        )
+
+    def deliver_events(self, rounds: int = 20) -> list[Delivery]:
+        """Deliver every published trigger event; a 5xx (a nack) comes back, up to `rounds`."""
+        done: list[Delivery] = []
+        pending = self.pull_events()
+        for _ in range(rounds):
+            if not pending:
+                break
+            message = pending.pop(0)
+            delivery = self.push_event(message)
+            done.append(delivery)
+            if delivery.status >= 500:
+                pending.append(message)
         return done
 
     def sweep(self) -> Delivery:
