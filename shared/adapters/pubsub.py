@@ -34,8 +34,13 @@ class PubSubPublisher:
         with self._lock:
             if self._client is None:
                 from google.cloud.pubsub_v1 import PublisherClient
+                from google.cloud.pubsub_v1.types import BatchSettings
 
-                self._client = PublisherClient()
+                # Every publish here is waited for (a create answers after
+                # it), so a batch only adds its wait: the default holds each
+                # message 10 ms for company (15 ms a publish on the emulator
+                # instead of 4).
+                self._client = PublisherClient(batch_settings=BatchSettings(max_messages=1))
             return self._client
 
     @property
