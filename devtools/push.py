@@ -183,6 +183,7 @@ class _Route:
         self.waiting: deque[tuple[ReceivedMessage, float]] = deque()
         self.delivered = 0
         self.failed = 0
+        self.failing = False  # the last pull failed
         self.lock = threading.Lock()
         self.room_changed = threading.Condition(self.lock)
 
@@ -229,9 +230,12 @@ class _Route:
                     return
                 if isinstance(exc, gexc.NotFound):
                     self.policy = None  # provisioned again later, perhaps differently
-                log.warning("pulling %s failed: %s; trying again", self.short_name, exc)
+                if not self.failing:  # once per outage, not once a second per puller
+                    log.warning("pulling %s failed: %s; trying again", self.short_name, exc)
+                self.failing = True
                 owner.stopping.wait(1.0)
                 continue
+            self.failing = False
             pulled_at = time.monotonic()
             if owner.stopping.is_set():
                 self.put_back([m.ack_id for m in response.received_messages])
