@@ -5,7 +5,9 @@ before it writes anything:
 
 - `TENANT_DAILY_TOKEN_LIMIT` / `TENANT_DAILY_COST_LIMIT_USD`: the tenant's
   usage today (UTC), summed over its usage documents by one aggregation
-  query. Over a limit the create is refused (`TenantQuotaExceeded`, 429
+  query, which an instance reuses for `TENANT_QUOTA_CACHE_SECONDS` (a burst
+  of creates costs one query, not one each; the limit may be overshot by
+  what that window admits). Over a limit the create is refused (`TenantQuotaExceeded`, 429
   `quota_exceeded`) until the next UTC day; runs already started finish (their
   steps are charged as they complete, so a day can end a little over). Past
   80% of a limit a warning is logged once per tenant, day and instance
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 
 # A limit is "nearly used" past this share of it (the alert's threshold).
 WARN_SHARE = 0.8
+# Tenants whose day an instance remembers at most (expired ones are dropped first).
+MAX_CACHED_TENANTS = 10_000
 # A window admits at least 1/BURST_DIVISOR of the per-minute limit.
 BURST_DIVISOR = 10
 # Counter documents outlive their window by this much (then a TTL deletes them).
@@ -93,6 +97,7 @@ class Admission:
         counter: WindowCounter | None,
         usage: DailyUsage | None,
         clock: Callable[[], datetime],
+        quota_cache_seconds: float = 0.0,
     ) -> None:
         if limits.creates_per_minute is not None and counter is None:
             raise ValueError("a creates-per-minute limit needs a counter")
@@ -112,6 +117,9 @@ class Admission:
             burst = max(1, per_minute // BURST_DIVISOR)
             self._rate = WindowedLimit.of(per_minute, per_minute / 60, min_quota=burst)
         self._warned: set[tuple[str, date, str]] = set()
+        self._cache_for = timedelta(seconds=quota_cache_seconds)
+        # tenant -> (read until, standing): the day's usage as last read.
+        self._standings: dict[str, tuple[datetime, Standing]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -128,7 +136,7 @@ class Admission:
         """Count one create of `tenant_id`, or raise why it must not happen now."""
         now = self._clock()
         if self.limits.any_daily:
-            self._check_quota(self.standing(tenant_id, now), tenant_id, now)
+            self._check_quota(self._cached_standing(tenant_id, now), tenant_id, now)
         if self._rate is not None:
             self._take(self._rate, tenant_id, now)
 
@@ -143,6 +151,19 @@ class Admission:
             limits=self.limits,
             resets_at=next_utc_day(now),
         )
+
+    def _cached_standing(self, tenant_id: str, now: datetime) -> Standing:
+        with self._lock:
+            cached = self._standings.get(tenant_id)
+        if cached is not None and now < cached[0] and cached[1].day == now.astimezone(UTC).date():
+            return cached[1]
+        standing = self.standing(tenant_id, now)
+        if self._cache_for:
+            with self._lock:
+                if len(self._standings) >= MAX_CACHED_TENANTS:
+                    self._standings = {t: c for t, c in self._standings.items() if now < c[0]}
+                self._standings[tenant_id] = (now + self._cache_for, standing)
+        return standing
 
     def _check_quota(self, standing: Standing, tenant_id: str, now: datetime) -> None:
         checks = (

@@ -309,6 +309,11 @@ class Settings(_Group):
     tenant_daily_cost_limit_usd: float | None = Field(
         default=None, gt=0, le=1_000_000, validation_alias="TENANT_DAILY_COST_LIMIT_USD"
     )
+    # How long an instance reuses a tenant's day as read for the daily limits
+    # (0: read at every create).
+    tenant_quota_cache_seconds: float = Field(
+        default=10.0, ge=0, le=300, validation_alias="TENANT_QUOTA_CACHE_SECONDS"
+    )
     lease_seconds: float = Field(default=30.0, gt=0, le=3600, validation_alias="LEASE_SECONDS")
     step_max_attempts: int = Field(default=5, ge=1, le=100, validation_alias="STEP_MAX_ATTEMPTS")
     # A QUEUED run nobody picked up, or a released run nobody retried, is

@@ -204,7 +204,13 @@ class Services:
 
             counter = FirestoreBudgetCounter(self.db, ADMISSION)
         usage = self.usage if limits.any_daily else None
-        return Admission(limits, counter=counter, usage=usage, clock=self.now)
+        return Admission(
+            limits,
+            counter=counter,
+            usage=usage,
+            clock=self.now,
+            quota_cache_seconds=settings.tenant_quota_cache_seconds,
+        )
 
     @_built_once
     def llm_breakers(self) -> BreakerStore | None:

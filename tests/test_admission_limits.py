@@ -20,7 +20,7 @@ from devtools.samples import WIZARD_ANSWERS
 from shared.adapters.firestore_budget import ADMISSION, FirestoreBudgetCounter
 from shared.admission import Admission, Limits
 from shared.engine.testing import FakeClock
-from shared.errors import TenantRateLimited
+from shared.errors import TenantQuotaExceeded, TenantRateLimited
 from tests.helpers.stack import Stack, create_project
 
 PROMPT, COMPLETION = 10, 20  # what the test server reports for every call
@@ -150,7 +150,12 @@ def use_up_a_day(stack: Stack) -> None:
 class TestDailyTokenLimit:
     @pytest.fixture
     def stack_env(self) -> dict[str, str]:
-        return {"TENANT_DAILY_TOKEN_LIMIT": "30", "LLM_PRICES": json.dumps(PRICES)}
+        # Read the day at every create (the default reuses it for 10 s).
+        return {
+            "TENANT_DAILY_TOKEN_LIMIT": "30",
+            "TENANT_QUOTA_CACHE_SECONDS": "0",
+            "LLM_PRICES": json.dumps(PRICES),
+        }
 
     def test_a_create_over_the_days_tokens_is_429_quota_exceeded_until_midnight_utc(
         self, stack: Stack
@@ -196,7 +201,11 @@ class TestDailyCostLimit:
     @pytest.fixture
     def stack_env(self) -> dict[str, str]:
         # Two calls' worth: the second run starts (under), the third is refused.
-        return {"TENANT_DAILY_COST_LIMIT_USD": "0.1", "LLM_PRICES": json.dumps(PRICES)}
+        return {
+            "TENANT_DAILY_COST_LIMIT_USD": "0.1",
+            "TENANT_QUOTA_CACHE_SECONDS": "0",
+            "LLM_PRICES": json.dumps(PRICES),
+        }
 
     def test_a_create_over_the_days_cost_is_refused_and_runs_started_before_finish(
         self, stack: Stack
@@ -216,7 +225,11 @@ class TestDailyCostLimit:
 class TestQuotaWarning:
     @pytest.fixture
     def stack_env(self) -> dict[str, str]:
-        return {"TENANT_DAILY_COST_LIMIT_USD": "0.12", "LLM_PRICES": json.dumps(PRICES)}
+        return {
+            "TENANT_DAILY_COST_LIMIT_USD": "0.12",
+            "TENANT_QUOTA_CACHE_SECONDS": "0",
+            "LLM_PRICES": json.dumps(PRICES),
+        }
 
     def test_a_warning_is_logged_once_past_80_percent(
         self, stack: Stack, caplog: pytest.LogCaptureFixture
@@ -288,3 +301,45 @@ def test_a_large_limit_spreads_over_shards_so_no_counter_is_a_hot_document():
     window = admission.window_seconds or 0
     assert taken >= 0.85 * 6000
     assert max(counter.writes.values()) / window <= 5  # writes per document and second
+
+
+class DayOfUsage:
+    """A `DailyUsage` whose totals the test sets; counts the reads."""
+
+    def __init__(self) -> None:
+        self.tokens = 0
+        self.reads = 0
+
+    def day_totals(self, tenant_id: str, day: Any) -> tuple[int, float]:
+        self.reads += 1
+        return self.tokens, 0.0
+
+
+def test_a_tenants_day_is_read_once_per_cache_period_and_read_again_after():
+    clock = FakeClock(datetime(2026, 11, 28, 12, 0, tzinfo=UTC))
+    usage = DayOfUsage()
+    admission = Admission(
+        Limits(daily_tokens=100), counter=None, usage=usage, clock=clock, quota_cache_seconds=10
+    )
+
+    for _ in range(5):
+        admission.admit("org-a")
+    usage.tokens = 100  # the day is used up meanwhile
+    admission.admit("org-a")  # still the day as read
+    reads_within = usage.reads
+    clock.advance(10)
+
+    with pytest.raises(TenantQuotaExceeded):
+        admission.admit("org-a")
+    assert (reads_within, usage.reads) == (1, 2)
+
+
+def test_without_a_cache_period_every_create_reads_the_day():
+    clock = FakeClock(datetime(2026, 11, 28, 12, 0, tzinfo=UTC))
+    usage = DayOfUsage()
+    admission = Admission(Limits(daily_tokens=100), counter=None, usage=usage, clock=clock)
+
+    for _ in range(3):
+        admission.admit("org-a")
+
+    assert usage.reads == 3

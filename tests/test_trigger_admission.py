@@ -97,6 +97,7 @@ class TestDailyQuota:
     def stack_env(self) -> dict[str, str]:
         return {
             "TENANT_DAILY_TOKEN_LIMIT": "30",
+            "TENANT_QUOTA_CACHE_SECONDS": "0",
             "LLM_PRICES": json.dumps({"test-model": {"inputPerMillion": 1, "outputPerMillion": 1}}),
         }
 
