@@ -208,3 +208,18 @@ class TestAllowList:
         deliver_one(stack, {"name": BRAINSTORM, "data": DATA, "id": "evt-1"}, tenantId="org-c")
 
         assert count(stack, "runs") == 1
+
+
+def test_an_event_id_reused_with_other_data_starts_nothing_and_says_so(stack: Stack):
+    deliver_one(stack, {"name": BRAINSTORM, "data": DATA, "id": "evt-r"}, tenantId="org-a")
+    stack.results()
+    other = {**DATA, "prompt": "Another exchange about music and migration"}
+
+    delivery, _ = deliver_one(
+        stack, {"name": BRAINSTORM, "data": other, "id": "evt-r"}, tenantId="org-a"
+    )
+
+    assert delivery.status < 300
+    [result] = rejected(stack)
+    assert (result["eventId"], result["reason"]) == ("evt-r", "conflict")
+    assert count(stack, "runs") == 1
