@@ -61,6 +61,11 @@ _CLEARED_SETTINGS = (
     "LLM_TOKENS_PER_MINUTE",
     "LLM_PRICES",
     "RESULTS_TOPIC",
+    "TRIGGERS_TOPIC",
+    "TRIGGER_TENANTS",
+    "TENANT_CREATES_PER_MINUTE",
+    "TENANT_DAILY_TOKEN_LIMIT",
+    "TENANT_DAILY_COST_LIMIT_USD",
     "K_SERVICE",
 )
 
@@ -83,9 +88,15 @@ class RpcRecord:
 
     @property
     def reads(self) -> int:
-        """Billed reads: documents returned; a query costs at least one."""
+        """Billed reads: documents returned; a query costs at least one.
+
+        An aggregation (count, sum) is billed one read per 1000 index entries
+        it matched, at least one: counted as one (the entries are not seen here).
+        """
         if self.method == "RunQuery":
             return max(1, self.documents)
+        if self.method == "RunAggregationQuery":
+            return 1
         return self.documents
 
 
