@@ -316,11 +316,16 @@ class _Execution:
 
     def _failed(self, failure: StepFailure) -> StepFailure:
         # exc_info: an unexpected error's stack trace goes to the log
-        # (redacted, as an Error Reporting event); ours need no trace.
+        # (redacted, as an Error Reporting event); ours need no trace. A
+        # failed commit is reported as the store's own error, which is the
+        # unexpected one.
+        cause = failure.cause
+        if isinstance(cause, CheckpointFailed) and cause.__cause__ is not None:
+            cause = cause.__cause__
         log.warning(
             "step attempt failed: %s",
             failure.message,
             extra={"attempt": failure.attempt},
-            exc_info=failure.cause,
+            exc_info=cause,
         )
         return failure
