@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,13 +64,30 @@ def _public_jwk(private_key: rsa.RSAPrivateKey) -> dict[str, str]:
     return {**members, "kid": kid, "alg": "RS256", "use": "sig"}
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Create the file 0600 from the start: chmod after writing leaves a window."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+def _create_private(path: Path, data: bytes) -> None:
+    """Create the file 0600 from the start (chmod after writing leaves a window), if absent.
+
+    Two targets started at once on a fresh clone (`make api` and `make
+    worker`, or the test workers' `make dev`) both find no key: the file is
+    linked into place, which fails for the second, so both use the first
+    key instead of the second overwriting a key the first already handed out.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: a process starting meanwhile never reads half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -85,19 +104,19 @@ def ensure_dev_keys(directory: Path = DEFAULT_DIRECTORY) -> DevKeys:
         ignore.write_text("*\n", encoding="utf-8")
 
     key_path = directory / PRIVATE_KEY_FILE
-    if key_path.exists():
-        loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-        if not isinstance(loaded, rsa.RSAPrivateKey):
-            raise SystemExit(f"{key_path} is not an RSA private key; delete it to regenerate")
-        private_key = loaded
-    else:
-        private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = private_key.private_bytes(
+    if not key_path.exists():
+        created = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = created.private_bytes(
             encoding=serialization.Encoding.PEM,
             format=serialization.PrivateFormat.PKCS8,
             encryption_algorithm=serialization.NoEncryption(),
         )
-        _write_private(key_path, pem)
+        _create_private(key_path, pem)
+    # Read back whichever key won, should another process have created one first.
+    loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    if not isinstance(loaded, rsa.RSAPrivateKey):
+        raise SystemExit(f"{key_path} is not an RSA private key; delete it to regenerate")
+    private_key = loaded
 
     jwk = _public_jwk(private_key)
     jwks_path = directory / JWKS_FILE
@@ -105,7 +124,7 @@ def ensure_dev_keys(directory: Path = DEFAULT_DIRECTORY) -> DevKeys:
     # Rewritten only when it does not match the key (missing, stale, edited),
     # so a reused key leaves the file untouched.
     if not jwks_path.exists() or jwks_path.read_text(encoding="utf-8") != jwks_text:
-        jwks_path.write_text(jwks_text, encoding="utf-8")
+        _replace_text(jwks_path, jwks_text)
 
     return DevKeys(
         private_key=private_key,

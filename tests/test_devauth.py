@@ -31,6 +31,42 @@ def test_ensure_dev_keys_is_idempotent(tmp_path: Path) -> None:
     assert second.kid == first.kid
 
 
+# Waits for the go file, then creates (or reads) the keys and prints their kid.
+_AT_ONCE = """
+import sys, time
+from pathlib import Path
+from devtools.devauth import ensure_dev_keys
+go = Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.001)
+print(ensure_dev_keys(Path(sys.argv[1])).kid)
+"""
+
+
+def test_keys_created_by_several_processes_at_once_are_one_key(tmp_path: Path) -> None:
+    """`make api` and `make worker` (or parallel test workers) started together share a key."""
+    go = tmp_path / "go"
+    starters = [
+        subprocess.Popen(
+            [sys.executable, "-c", _AT_ONCE, str(tmp_path / ".dev"), str(go)],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    go.touch()
+    results = [process.communicate(timeout=60) for process in starters]
+
+    assert [process.returncode for process in starters] == [0] * 4, results
+    kids = {out.strip() for out, _ in results}
+    assert kids == {ensure_dev_keys(tmp_path / ".dev").kid}
+    assert [k["kid"] for k in json.loads((tmp_path / ".dev/jwks.json").read_text())["keys"]] == [
+        *kids
+    ]
+
+
 def test_private_key_file_is_owner_only(tmp_path: Path) -> None:
     keys = ensure_dev_keys(tmp_path / ".dev")
     assert stat.S_IMODE(keys.private_key_path.stat().st_mode) == 0o600
