@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TENANT ?= org-dev
 USER ?= dev-user
 
-.PHONY: install clients clients-check lint typecheck test dev emulators api worker doctor token bundle infra-check bench clean
+.PHONY: install clients clients-check lint typecheck check test dev emulators api worker doctor token bundle infra-check bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -43,6 +43,11 @@ typecheck: install
 	$(BIN)/mypy shared devtools tests bench
 	$(BIN)/mypy functions/api/main.py
 	$(BIN)/mypy functions/worker/main.py
+
+# The inner loop (under a minute): lint, types, and every test that needs no
+# Java; a test that starts the emulators unmarked fails here (tests/helpers/partition.py).
+check: lint typecheck $(TS_STAMP)
+	$(BIN)/pytest -q --no-java
 
 # The whole suite: lint, types, tests on the real emulators (started on free
 # ports by the test session), and the offline infrastructure checks.

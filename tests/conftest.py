@@ -28,6 +28,9 @@ from tests.helpers.browser import CHROMIUM, CHROMIUM_FLAGS
 from tests.helpers.engine_support import Harness, Recorder
 from tests.helpers.stack import PROJECT, Stack
 
+# `make check`'s half of the suite (--no-java) and the `emulators` mark.
+pytest_plugins = ("tests.helpers.partition",)
+
 
 @pytest.fixture(scope="session")
 def emulators() -> Iterator[Emulators]:

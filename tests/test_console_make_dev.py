@@ -6,9 +6,13 @@ import re
 import time
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.helpers.local_pieces import Piece, Ports, piece_env
+
+# `make dev` starts the emulators itself.
+pytestmark = pytest.mark.emulators
 
 
 def _printed_console_url(piece: Piece, timeout: float = 30.0) -> str:

@@ -48,7 +48,7 @@ class FakeTime:
         self.now += seconds
 
 
-@pytest.fixture(params=["memory", "firestore"])
+@pytest.fixture(params=["memory", pytest.param("firestore", marks=pytest.mark.emulators)])
 def counter(request: pytest.FixtureRequest) -> Iterator[BudgetCounter]:
     if request.param == "memory":
         yield MemoryCounter()

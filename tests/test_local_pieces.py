@@ -31,6 +31,9 @@ from tests.helpers.auth_support import (
 )
 from tests.helpers.local_pieces import Piece, Ports, piece_env
 
+# The pieces are `make emulators`, `make worker`, `make api`: Java included.
+pytestmark = pytest.mark.emulators
+
 
 @dataclass
 class Pieces:

@@ -27,6 +27,9 @@ from tests.helpers.local_pieces import (
 
 GRACE = 15.0
 
+# `make dev` / `make emulators` start the emulators themselves.
+pytestmark = pytest.mark.emulators
+
 
 def _started(target: str, tmp_path: Path) -> tuple[Piece, list[int]]:
     ports = Ports()

@@ -30,7 +30,7 @@ from shared.errors import RunExists, StaleRun
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "firestore"])
+@pytest.fixture(params=["memory", pytest.param("firestore", marks=pytest.mark.emulators)])
 def store(request: pytest.FixtureRequest) -> Iterator[RunStore]:
     if request.param == "memory":
         yield InMemoryRunStore()
