@@ -13,7 +13,7 @@ def _nothing_written(stack: Stack) -> None:
     db = stack.services.db
     assert db.collection("brainstormSessions").get() == []
     assert db.collection("runs").get() == []
-    assert stack.pull(wait=0.5) == []
+    assert stack.pull(wait=0) == []
 
 
 @pytest.mark.parametrize(

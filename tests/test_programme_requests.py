@@ -72,7 +72,7 @@ def test_a_failed_programme_can_be_requested_again(stack: Stack):
 
 def test_a_missing_or_foreign_project_is_404_and_starts_nothing(stack: Stack):
     project_id = create_project(stack)
-    stack.pull(wait=0.2)
+    stack.pull(wait=0)
 
     missing = stack.post("/v1/projects/no-such-project/programme", {})
     foreign = stack.post(f"/v1/projects/{project_id}/programme", {}, tenant="org-b")
@@ -80,7 +80,7 @@ def test_a_missing_or_foreign_project_is_404_and_starts_nothing(stack: Stack):
     assert missing.status_code == foreign.status_code == 404
     assert foreign.get_json()["error"]["code"] == "not_found"
     assert stack.services.db.collection("programmes").get() == []
-    assert stack.pull(wait=0.3) == []
+    assert stack.pull(wait=0) == []
 
 
 def test_a_programme_request_with_a_body_is_400(stack: Stack):

@@ -61,7 +61,7 @@ BAD_VALUES = [
 def _nothing_written(stack: Stack) -> None:
     assert stack.services.db.collection("projectSessions").get() == []
     assert stack.services.db.collection("runs").get() == []
-    assert stack.pull(wait=0.3) == []
+    assert stack.pull(wait=0) == []
 
 
 @pytest.mark.parametrize(("field", "value"), BAD_VALUES)

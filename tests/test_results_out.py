@@ -135,7 +135,7 @@ def test_a_lost_result_is_published_by_the_sweep(stack: Stack, loss: BaseExcepti
     restore_results(stack, real)
 
     stack.sweep()  # too early: the transition may still be publishing
-    early = stack.results(wait=0.2)
+    early = stack.results(wait=0)
     time.sleep(GRACE)
     stack.sweep()
     late = stack.results()
@@ -144,4 +144,4 @@ def test_a_lost_result_is_published_by_the_sweep(stack: Stack, loss: BaseExcepti
     assert [r["runId"] for r in late] == [created["runId"]]
     assert stack.run_doc(created["runId"])["resultPending"] is False
     stack.sweep()
-    assert stack.results(wait=0.5) == []
+    assert stack.results(wait=0) == []
