@@ -124,15 +124,19 @@ def test_the_limit_holds_under_concurrent_deliveries(engine: Harness, recorder: 
     run_ids = [f"run-{i}" for i in range(12)]
     _start(engine, recorder, *run_ids)
     active = peak = 0
-    lock = threading.Lock()
+    changed = threading.Condition()
 
     def occupy(ctx: StepContext[Any]) -> None:
         nonlocal active, peak
-        with lock:
+        with changed:
             active += 1
             peak = max(peak, active)
+            changed.notify_all()
+            # Hold the slot until every slot is taken (at most 5 s), however
+            # slowly a loaded machine starts the threads, then a while longer.
+            changed.wait_for(lambda: peak >= 3, timeout=5)
         time.sleep(0.02)
-        with lock:
+        with changed:
             active -= 1
 
     recorder.on["compute"] = occupy
