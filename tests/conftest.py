@@ -19,7 +19,7 @@ from google.cloud import firestore
 from playwright.sync_api import Browser, sync_playwright
 
 from devtools import REPO_ROOT
-from devtools.emulators import Emulators, reset_firestore
+from devtools.emulators import QUICK_JVM, Emulators, reset_firestore
 from devtools.openai_server import OpenAIServer
 from devtools.worker_process import WorkerProcess
 from shared.adapters.firestore_store import client_for
@@ -34,7 +34,7 @@ pytest_plugins = ("tests.helpers.partition",)
 
 @pytest.fixture(scope="session")
 def emulators() -> Iterator[Emulators]:
-    with Emulators() as running:
+    with Emulators(jvm_options=QUICK_JVM) as running:
         os.environ.update(running.env())
         os.environ["GOOGLE_CLOUD_PROJECT"] = PROJECT
         yield running
