@@ -124,7 +124,7 @@ def functions(
         yield started
     finally:
         for process in started.values():
-            process.stop()
+            process.kill()  # nothing is checked after the tests: no graceful stop to wait for
 
 
 @pytest.fixture
@@ -138,7 +138,9 @@ def api_process(stack: Stack, tmp_path: Path) -> Iterator[WorkerProcess]:
     try:
         yield api
     finally:
-        api.stop()
+        # SIGKILL: a graceful stop waits out open streams (1-2 s a test), and
+        # nothing of the process is checked after the test.
+        api.kill()
 
 
 @pytest.fixture(scope="session")
