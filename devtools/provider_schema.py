@@ -9,10 +9,13 @@ blocks) and every readable attribute (read-only ones included). Version
 which `~> 7.0` in infra/versions.tf accepts.
 
 The wheel (~65 MB, pinned by hash in requirements-provider-schema.txt) is
-downloaded once per machine into `.cache/provider-schema/` (git-ignored),
-and a compact JSON schema is extracted from the generated JavaScript and
-TypeScript declarations beside it: later checks load only that file. Nothing
-is committed, so there is nothing to regenerate or to drift from the pin.
+downloaded once per machine, and a compact JSON schema is extracted from
+the generated JavaScript and TypeScript declarations beside it into the
+user's cache (`~/.cache/genjobs/provider-schema/`, or under
+`$XDG_CACHE_HOME`): later checks, from any clone, load only that file. Its
+name carries a hash of this module and of the pin, so a change to either
+extracts afresh rather than reading a stale schema. Nothing is committed, so
+there is nothing to regenerate or to drift from the pin.
 
 Schema of one resource or nested block:
     {"attributes": {name: "required" | "optional" | "computed"},
@@ -29,8 +32,10 @@ have (`google_cloudfunctions2_function.api.service_config[0].uri`).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -50,8 +55,12 @@ REQUIREMENTS = REPO_ROOT / "requirements-provider-schema.txt"
 PACKAGE = "cdktn-provider-google"
 PACKAGE_VERSION = "20.3.1"
 PROVIDER_VERSION = "7.46.1"
-CACHE_DIR = REPO_ROOT / ".cache" / "provider-schema"
-SCHEMA_FILE = CACHE_DIR / f"google-{PROVIDER_VERSION}.json"
+# Per user rather than per clone: a fresh clone (CI's) reuses the extraction.
+CACHE_DIR = (
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "genjobs" / "provider-schema"
+)
+_EXTRACTOR = hashlib.sha256(Path(__file__).read_bytes() + REQUIREMENTS.read_bytes()).hexdigest()
+SCHEMA_FILE = CACHE_DIR / f"google-{PROVIDER_VERSION}-{_EXTRACTOR[:16]}.json"
 
 Node = dict[str, Any]
 
