@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TENANT ?= org-dev
 USER ?= dev-user
+# pytest-xdist worker processes for `make test` (each starts its own emulator
+# pair when it first needs one); 0 runs the suite in one process.
+TEST_WORKERS ?= 3
 
 .PHONY: install clients clients-check lint typecheck check test dev emulators api worker doctor token bundle infra-check bench clean
 
@@ -52,10 +55,12 @@ typecheck: install
 check: lint typecheck $(TS_STAMP)
 	$(BIN)/pytest -q --no-java
 
-# The whole suite: lint, types, tests on the real emulators (started on free
-# ports by the test session), and the offline infrastructure checks.
+# The whole suite: lint, types, every test on the real emulators (started on
+# free ports by each test worker), and the offline infrastructure checks.
+# Tests go to whichever worker is free; a module whose tests share a fixture
+# stays on one worker (tests/helpers/distribution.py).
 test: lint typecheck $(TS_STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 	$(BIN)/python -m devtools.infra_check
 
 dev: install

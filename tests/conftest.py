@@ -28,8 +28,9 @@ from tests.helpers.browser import CHROMIUM, CHROMIUM_FLAGS
 from tests.helpers.engine_support import Harness, Recorder
 from tests.helpers.stack import PROJECT, Stack
 
-# `make check`'s half of the suite (--no-java) and the `emulators` mark.
-pytest_plugins = ("tests.helpers.partition",)
+# `make check`'s half of the suite (--no-java) and the `emulators` mark; how
+# `make test` spreads the tests over its xdist workers.
+pytest_plugins = ("tests.helpers.partition", "tests.helpers.distribution")
 
 
 @pytest.fixture(scope="session")
