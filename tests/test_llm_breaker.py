@@ -64,7 +64,7 @@ class CountingStore:
         )
 
 
-@pytest.fixture(params=["memory", "firestore"])
+@pytest.fixture(params=["memory", pytest.param("firestore", marks=pytest.mark.emulators)])
 def store(request: pytest.FixtureRequest) -> Iterator[CountingStore]:
     if request.param == "memory":
         yield CountingStore(MemoryBreakerStore())

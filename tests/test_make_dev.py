@@ -34,6 +34,9 @@ from tests.helpers.auth_support import (
 )
 from tests.helpers.local_pieces import Piece, Ports, piece_env
 
+# `make dev` starts the emulators itself.
+pytestmark = pytest.mark.emulators
+
 RUNS = 5
 BANNER = "Ctrl-C stops everything"
 
