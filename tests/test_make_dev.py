@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,7 +33,8 @@ from tests.helpers.auth_support import (
     mint,
     write_jwks,
 )
-from tests.helpers.local_pieces import Piece, Ports, piece_env
+from tests.helpers.infra_support import INFRA_DIR, parse_tf
+from tests.helpers.local_pieces import Piece, Ports, descendants, piece_env
 
 # `make dev` starts the emulators itself.
 pytestmark = pytest.mark.emulators
@@ -135,3 +137,27 @@ def test_runs_created_through_make_dev_execute_at_once(dev: Dev):
 
     assert dev.llm.peak_in_flight == RUNS
     assert statuses == ["COMPLETED"] * RUNS
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def test_each_function_serves_as_many_requests_at_once_as_terraform_lets_an_instance(dev: Dev):
+    # functions-framework's default (4 per core: 8 here) would cap a burst of
+    # runs, which Cloud Run serves up to each function's concurrency at once.
+    parsed = parse_tf((INFRA_DIR / "variables.tf").read_text(encoding="utf-8"))
+    variables = {name: body for block in parsed["variable"] for name, body in block.items()}
+    threads = {}
+    for pid in descendants(dev.piece.pid):
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if b"devtools.function_server" in command:
+            threads[command[command.index(b"devtools.function_server") + 1].decode()] = _environ(
+                pid
+            ).get("THREADS")
+
+    assert threads == {
+        "api": str(variables["api_concurrency"]["default"]),
+        "worker": str(variables["worker_concurrency"]["default"]),
+    }
