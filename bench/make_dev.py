@@ -47,7 +47,7 @@ from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 
 from bench.common import show, summarize, table
 from devtools import REPO_ROOT, supervise
-from devtools.devauth import ensure_dev_keys, mint_token
+from devtools.devauth import DevKeys, ensure_dev_keys, mint_token
 from devtools.emulators import free_port
 from devtools.openai_server import OpenAIServer, Reply
 
@@ -61,6 +61,7 @@ FLOOD = 30
 FLOOD_MODEL_SECONDS = 2.0
 BURST = 64
 BURST_MODEL_SECONDS = 5.0
+CREATORS = 8  # clients creating the burst (more only contend for the api process)
 LATENCY_RUNS = 50
 POLL_SECONDS = 0.02
 CLIENTS = 20
@@ -97,6 +98,7 @@ class MakeDev:
     log: Path
     process: supervise.Popen | None = None
     tokens: dict[str, str] = field(default_factory=dict)
+    keys: DevKeys | None = None
 
     @property
     def api(self) -> str:
@@ -136,9 +138,11 @@ class MakeDev:
             supervise.stop([self.process], timeout=20)
 
     def headers(self, tenant: str) -> dict[str, str]:
+        """A bearer token of `tenant`, signed with make dev's own dev key (loaded once)."""
+        if self.keys is None:
+            self.keys = ensure_dev_keys(REPO_ROOT / ".dev")
         if tenant not in self.tokens:
-            keys = ensure_dev_keys(REPO_ROOT / ".dev")  # make dev's own dev keys
-            self.tokens[tenant] = mint_token(keys, tenant, "bench-user")
+            self.tokens[tenant] = mint_token(self.keys, tenant, "bench-user")
         return {"Authorization": f"Bearer {self.tokens[tenant]}"}
 
     def worker_pid(self) -> int:
@@ -389,7 +393,9 @@ def burst(dev: MakeDev, results: Results) -> None:
         posted[run_id] = at
         return run_id
 
-    with httpx.Client(timeout=60) as http, ThreadPoolExecutor(32) as pool:
+    for n in range(BURST):
+        dev.headers(f"org-burst-{n}")  # tokens minted before the clock starts
+    with httpx.Client(timeout=60) as http, ThreadPoolExecutor(CREATORS) as pool:
         start = time.time()
         runs = list(pool.map(create, range(BURST)))
         created = time.time()
@@ -406,7 +412,7 @@ def burst(dev: MakeDev, results: Results) -> None:
         ["  vs the ideal (one model latency)", f"{wall / ideal:.2f}x", "<= 1.5x"],
         ["slowest run, its POST -> COMPLETED (s)", f"{each:.2f}", f"<= {ideal * 1.5:g}"],
         ["most calls in the model at once", peak, BURST],
-        [f"{BURST} runs created in (s), 32 clients", f"{created - start:.2f}", ""],
+        [f"{BURST} runs created in (s), {CREATORS} clients", f"{created - start:.2f}", ""],
     ]
     show(
         table(
@@ -517,6 +523,8 @@ def throughput(dev: MakeDev, results: Results, seconds: float) -> None:
         pieces["after"] = stack_cpu(dev)
         window["load"] = os.getloadavg()[0]
 
+    for number in range(CLIENTS):
+        dev.headers(f"org-client-{number}")
     with ThreadPoolExecutor(CLIENTS + 1) as pool:
         meter = pool.submit(measure)
         list(pool.map(client, range(CLIENTS)))
