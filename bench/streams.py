@@ -131,8 +131,8 @@ def measure(bench: Bench, attempts: int, requests: int) -> None:
     filler = mint_token(bench.keys, "org-fill", "user-fill")
     timer = mint_token(bench.keys, "org-timed", "user-timed")
 
-    # Warm the api (imports, Firestore channel, token keys), then the baseline.
-    _time_requests(api, timer, 20)
+    # Warm the api and the emulators with a phase's worth, then the baseline.
+    _time_requests(api, timer, requests)
     quiet = _time_requests(api, timer, requests)
 
     plan = [(flooder, _queued_run(bench, flooder)) for _ in range(attempts)]
