@@ -31,6 +31,7 @@ from google.api_core import exceptions as gexc
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 from google.pubsub_v1.types import DeadLetterPolicy, PushConfig, RetryPolicy
 
+from devtools import supervise
 from shared.config import (
     DEFAULT_DEAD_LETTER_TOPIC,
     DEFAULT_EVENTS_TOPIC,
@@ -202,6 +203,8 @@ class SweepTick:
         self._next = time.monotonic() + self.every
         try:
             self._publisher.publish_sweep()
+        except supervise.Stopped:
+            raise  # Ctrl-C or SIGTERM during a tick's publish stops the stack all the same
         except Exception as exc:  # keep ticking: the emulator may be restarting
             print(f"sweep tick failed: {exc}", file=sys.stderr, flush=True)
 
