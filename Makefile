@@ -8,6 +8,8 @@ USER ?= dev-user
 # pytest-xdist worker processes for `make test` (each starts its own emulator
 # pair when it first needs one); 0 runs the suite in one process.
 TEST_WORKERS ?= 3
+# `make check`'s Java-free tests compute rather than wait: one worker a core.
+CHECK_WORKERS ?= 2
 
 .PHONY: install clients clients-check lint typecheck check test dev emulators api worker doctor token bundle infra-check bench clean
 
@@ -53,7 +55,7 @@ typecheck: install
 # The inner loop (under a minute): lint, types, and every test that needs no
 # Java; a test that starts the emulators unmarked fails here (tests/helpers/partition.py).
 check: lint typecheck $(TS_STAMP)
-	$(BIN)/pytest -q --no-java
+	$(BIN)/pytest -q --no-java -n $(CHECK_WORKERS) --dist loadgroup
 
 # The whole suite: lint, types, every test on the real emulators (started on
 # free ports by each test worker), and the offline infrastructure checks.
