@@ -202,6 +202,14 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine so far, every core (/proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -518,9 +526,11 @@ def throughput(dev: MakeDev, results: Results, seconds: float) -> None:
         time.sleep(WARMUP_SECONDS)
         window["start"], window["cpu0"] = time.time(), cpu_seconds(pid)
         pieces["before"] = stack_cpu(dev)
+        window["busy0"], window["all0"] = machine_busy()
         time.sleep(seconds)
         window["end"], window["cpu1"] = time.time(), cpu_seconds(pid)
         pieces["after"] = stack_cpu(dev)
+        window["busy1"], window["all1"] = machine_busy()
         window["load"] = os.getloadavg()[0]
 
     for number in range(CLIENTS):
@@ -542,6 +552,16 @@ def throughput(dev: MakeDev, results: Results, seconds: float) -> None:
         ["POST -> result received median / p90 (ms)", f"{seen.median:.0f} / {seen.p90:.0f}", ""],
         ["machine load average (1 min)", f"{window['load']:.1f}", ""],
     ]
+    cores = (window["all1"] - window["all0"]) / seconds
+    stack = sum(pieces["after"].values()) - sum(pieces["before"].values())
+    busy = window["busy1"] - window["busy0"]
+    rows.append(
+        [
+            f"machine CPU busy (cores of {cores:.0f}): this stack / everything",
+            f"{stack / seconds:.2f} / {busy / seconds:.2f}",
+            "",
+        ]
+    )
     show(
         table(
             f"c2. Throughput through make dev: {CLIENTS} clients (a tenant each) creating runs "
