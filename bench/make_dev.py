@@ -221,7 +221,7 @@ def cpu_seconds(pid: int) -> float:
 class Results:
     """A subscription to make dev's results topic; `wait(run_id)` returns its result message."""
 
-    PULLERS = 4
+    PULLERS = 2
 
     def __init__(self) -> None:
         self.subscriber = SubscriberClient()
