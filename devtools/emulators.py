@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -45,11 +46,31 @@ class EmulatorMissing(RuntimeError):
     pass
 
 
+# Below Linux's ephemeral range (32768-60999 by default), where the kernel
+# picks the local port of every outgoing connection: a port chosen there can
+# be taken by some client's connection before our server binds it.
+_LISTEN_PORTS = range(20000, 32000)
+
+
 def free_port() -> int:
+    """A port nothing listens on now, for a server started a moment later.
+
+    Chosen at random below the ephemeral range, so neither outgoing
+    connections nor another test process (xdist) asking at the same time is
+    likely to take it before the server binds.
+    """
+    for _ in range(200):
+        port = random.choice(_LISTEN_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        chosen: int = sock.getsockname()[1]
+        return chosen
 
 
 def check_installed() -> None:
