@@ -461,6 +461,8 @@ export interface components {
             deadlineSeconds: number;
             /** @description Trigger event names that start it (empty: only the API starts it) */
             events: string[];
+            /** @description A hash of its declaration (step ids and order, fan-outs, output schemas) */
+            version: string;
         };
         /** GeneratedFrom */
         GeneratedFrom: {
@@ -775,6 +777,10 @@ export interface components {
             source: "http" | "trigger";
             eventId?: string;
             eventName?: string;
+            workflowVersion?: string;
+            rerunOf?: string;
+            rerunFrom?: string;
+            reruns?: string[];
         };
         /** ScheduledSession */
         ScheduledSession: {

@@ -50,6 +50,7 @@ from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore
 from shared.engine.sweep import SweepHeartbeat, SweepReport
 from shared.engine.timeline import Progress, RunView, StepView, progress, run_view
 from shared.engine.usage import DailyUsage, ModelUsage, Usage
+from shared.engine.versions import declaration, version_of_declaration
 from shared.engine.watch import OnChange, RunWatcher
 from shared.engine.workflow import FanOut, Step, StepContext, Workflow
 
@@ -113,9 +114,11 @@ __all__ = [
     "Workflow",
     "Write",
     "checkpoint_bytes",
+    "declaration",
     "matches",
     "progress",
     "registry",
     "run_view",
     "utcnow",
+    "version_of_declaration",
 ]

@@ -55,6 +55,7 @@ def new_run(
         source=source,
         event_id=event_id,
         event_name=event_name,
+        workflow_version=workflow.version,
     )
 
 

@@ -314,6 +314,14 @@ class RunRecord(BaseModel):
     source: RunSource = "http"
     event_id: str | None = None
     event_name: str | None = None
+    # The version of its workflow's declaration the run was started by
+    # (`engine.versions`); None for a run created before versions existed.
+    workflow_version: str | None = None
+    # A rerun (`engine.rerun`): the run it reran, and the step it reran from;
+    # on the source, the reruns made of it, oldest first.
+    rerun_of: str | None = None
+    rerun_from: str | None = None
+    reruns: list[str] = Field(default_factory=list)
 
     def lease_live(self, now: datetime) -> bool:
         return (

@@ -72,6 +72,14 @@ class RunView(CamelModel):
     source: RunSource
     event_id: str | None = None
     event_name: str | None = None
+    # The version of the workflow's declaration that started the run (None:
+    # started before versions were recorded); a later deploy may continue it
+    # on a newer one (docs/architecture.md, "Deploys and reruns").
+    workflow_version: str | None = None
+    # The run this one reran (from step `rerunFrom`), and the reruns made of this one.
+    rerun_of: str | None = None
+    rerun_from: str | None = None
+    reruns: list[str] = Field(default_factory=list)
 
 
 def _step_ids(run: RunRecord, workflow: Workflow[Any] | None) -> list[str]:

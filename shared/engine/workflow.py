@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from shared.engine.meter import StepMeter
 from shared.engine.records import SubjectFields, Write
+from shared.engine.versions import version_of
 
 InputT = TypeVar("InputT", bound=BaseModel)
 OutT = TypeVar("OutT", bound=BaseModel)
@@ -95,6 +96,7 @@ class Step(Generic[OutT]):
     # A pure step only reads: re-running it is harmless and cheap, so its
     # checkpoint rides on the next commit instead of costing a write.
     pure: bool = False
+    kind: ClassVar[str] = "step"
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class FanOut(Generic[OutT]):
     over: Callable[[StepContext[Any]], Sequence[int]]
     # Items may write; they are never pure.
     pure: ClassVar[bool] = False
+    kind: ClassVar[str] = "fan-out"
 
     def step_id(self, item: int) -> str:
         return f"{self.id}-{item}"
@@ -144,10 +147,22 @@ class Workflow(Generic[InputT]):
     # as the old app sent `brainstorm.generate-seeds`; () for none at all.
     events: tuple[str, ...] | None = None
     stages: list[Stage] = field(default_factory=list)
+    # (the stages it was computed for, the version): recomputed when a stage is added.
+    _version: tuple[tuple[int, ...], str] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def event_names(self) -> tuple[str, ...]:
         return (self.id,) if self.events is None else self.events
+
+    @property
+    def version(self) -> str:
+        """A hash of the declaration (`engine.versions`), recorded on every run it starts."""
+        key = tuple(id(stage) for stage in self.stages)
+        if self._version is None or self._version[0] != key:
+            self._version = (key, version_of(self))
+        return self._version[1]
 
     def step(
         self, step_id: str, *, pure: bool = False

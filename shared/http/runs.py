@@ -45,6 +45,7 @@ def list_functions(ctx: RequestContext) -> FunctionList:
                 steps=wf.declared_steps(),
                 deadline_seconds=int(wf.deadline.total_seconds()),
                 events=events_of(wf),
+                version=wf.version,
             )
             for wf in registry.all_workflows()
         ]

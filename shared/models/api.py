@@ -136,6 +136,9 @@ class FunctionView(CamelModel):
     events: list[str] = Field(
         description="Trigger event names that start it (empty: only the API starts it)"
     )
+    version: str = Field(
+        description="A hash of its declaration (step ids and order, fan-outs, output schemas)"
+    )
 
 
 class FunctionList(BaseModel):
