@@ -3,9 +3,10 @@
 On the Pub/Sub emulator with Terraform's subscriptions (here with a short
 retry policy and few delivery attempts, so the tests take seconds): runs go
 to a worker process many at once, a failing worker gets redeliveries only
-after the retry policy's backoff, dead letters reach the worker with the
-attributes Cloud sets, and a push unanswered within the ack deadline counts
-as failed and comes back.
+after the retry policy's backoff, a burst of failures shrinks the window to
+one push at a time, dead letters reach the worker with the attributes Cloud
+sets, and a push unanswered within the ack deadline counts as failed and
+comes back.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from devtools import REPO_ROOT
 from devtools.openai_server import Reply
 from devtools.push import Window
 from devtools.worker_process import WorkerProcess
-from tests.helpers.push_support import Arrival, Endpoint, Pusher, settled
+from tests.helpers.push_support import Arrival, Endpoint, Pusher, peak_in_flight, settled
 from tests.helpers.stack import Stack
 
 RUNS = 6
@@ -166,6 +167,41 @@ def test_the_window_opens_with_successes_and_halves_with_failures():
         window.settle(succeeded=True)
 
     assert window.size == 8.0
+
+
+def test_a_failing_burst_shrinks_the_window_to_one_push_at_a_time(stack: Stack):
+    # Eight first attempts are held until all eight are in flight, then fail
+    # together: the window (cap 8) halves with each failure, down to one, so
+    # the redeliveries start one at a time (and it reopens as they succeed).
+    settings = stack.services.settings
+    burst = 8
+    endpoint: Endpoint
+
+    def answer(arrival: Arrival) -> tuple[int, float]:
+        if arrival.envelope["deliveryAttempt"] == 1:
+            endpoint.wait_for(burst, topic=settings.events_topic, timeout=30)
+            return 500, 0.0
+        return 204, 0.2
+
+    endpoint = Endpoint(answer)
+    with (
+        endpoint,
+        Pusher(stack, endpoint.url, max_in_flight=burst, backoff_seconds=BACKOFF) as pusher,
+    ):
+        for number in range(burst):
+            _publish_run(stack, f"run-{number}")
+        pushes = settled(pusher, 2 * burst, settings.events_topic, timeout=60)
+
+    failed = [p for p in pushes if p.attempt == 1]
+    redelivered = sorted((p for p in pushes if p.attempt > 1), key=lambda p: p.started)
+    assert len(failed) == burst
+    assert not any(p.acked for p in failed)
+    assert peak_in_flight(failed) == burst  # the window was open before the failures
+    first, second = redelivered[:2]
+    assert second.started >= first.ended, "two redeliveries in flight: the window did not shrink"
+    assert sorted(p.attributes["runId"] for p in redelivered if p.acked) == sorted(
+        f"run-{number}" for number in range(burst)
+    )
 
 
 def test_messages_published_after_a_push_stopped_reach_the_next_one(stack: Stack):

@@ -20,7 +20,7 @@ from typing import Any
 
 from devtools.local_server import LocalServer, QuietHandler, send_json
 from devtools.provision import provision
-from devtools.push import Delivery, LocalPush
+from devtools.push import DEFAULT_MAX_IN_FLIGHT, Delivery, LocalPush
 from devtools.worker_process import WorkerProcess
 from tests.helpers.stack import Stack
 
@@ -28,11 +28,19 @@ from tests.helpers.stack import Stack
 class Pusher(LocalPush):
     """The stack's worker subscriptions, provisioned as Terraform declares them, pushed to `worker`.
 
-    `provision_options` go to `devtools.provision.provision` (a short retry
+    `max_in_flight` caps each subscription's window; `provision_options` go
+    to `devtools.provision.provision` (a short retry
     policy, fewer delivery attempts, a short ack deadline).
     """
 
-    def __init__(self, stack: Stack, worker: WorkerProcess | str, **provision_options: Any) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        worker: WorkerProcess | str,
+        *,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        **provision_options: Any,
+    ) -> None:
         settings = stack.services.settings
         routes = provision(
             settings.project,
@@ -42,7 +50,7 @@ class Pusher(LocalPush):
             **provision_options,
         )
         url = worker if isinstance(worker, str) else worker.url
-        super().__init__(settings.project, routes, url)
+        super().__init__(settings.project, routes, url, max_in_flight=max_in_flight)
 
 
 @dataclass(frozen=True)
@@ -128,3 +136,16 @@ def settled(pusher: LocalPush, count: int, topic: str, timeout: float = 30.0) ->
     while len(pusher.deliveries(topic)) < count and time.monotonic() < deadline:
         time.sleep(0.05)
     return pusher.deliveries(topic)[:count]
+
+
+def peak_in_flight(deliveries: list[Delivery]) -> int:
+    """The most of these pushes the deliverer had in flight at one moment."""
+    edges = sorted(
+        [(d.started, 1) for d in deliveries] + [(d.ended, -1) for d in deliveries],
+        key=lambda edge: (edge[0], edge[1]),  # an end before a start at the same instant
+    )
+    peak = current = 0
+    for _, step in edges:
+        current += step
+        peak = max(peak, current)
+    return peak
