@@ -10,6 +10,13 @@ ours, `shared.errors.GenjobsError`, whose messages are written for people)
 also carries its stack trace in `stack_trace` and is marked as a
 `ReportedErrorEvent`, the form Cloud Error Reporting picks up from Cloud
 Logging and groups. Every text is redacted first (`shared.redaction`).
+
+A line written inside a request or a run carries its trace
+(`shared.tracing`) in the three fields Cloud Logging reads from a JSON
+line: `logging.googleapis.com/trace` (`projects/<p>/traces/<trace id>`),
+`logging.googleapis.com/spanId` and `logging.googleapis.com/trace_sampled`,
+so the Logs Explorer shows a run's lines under its trace, and Cloud Trace
+shows each span's lines.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from shared import tracing
 from shared.errors import GenjobsError
 from shared.redaction import redact
 
@@ -66,7 +74,18 @@ _FIELDS = (
 )
 
 
+TRACE_FIELD = "logging.googleapis.com/trace"
+SPAN_FIELD = "logging.googleapis.com/spanId"
+SAMPLED_FIELD = "logging.googleapis.com/trace_sampled"
+
+
 class JsonFormatter(logging.Formatter):
+    """`project`: the Google Cloud project the trace field names (GOOGLE_CLOUD_PROJECT)."""
+
+    def __init__(self, project: str = "demo-genjobs") -> None:
+        super().__init__()
+        self.project = project
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "severity": _SEVERITY.get(record.levelno, "DEFAULT"),
@@ -83,6 +102,11 @@ class JsonFormatter(logging.Formatter):
         workflow = getattr(record, "workflow", None) or _workflow.get()
         if workflow:
             entry["workflow"] = workflow
+        trace = tracing.current()
+        if trace is not None:
+            entry[TRACE_FIELD] = f"projects/{self.project}/traces/{trace.trace_id}"
+            entry[SPAN_FIELD] = trace.span_id
+            entry[SAMPLED_FIELD] = trace.sampled
         for key in _FIELDS:
             value = getattr(record, key, None)
             if value is not None:
@@ -106,14 +130,17 @@ def _describe_error(entry: dict[str, Any], error: BaseException) -> None:
         entry["stack_trace"] = redact("".join(traceback.format_exception(error)))
 
 
-def configure(level: str = "INFO") -> None:
+def configure(level: str = "INFO", project: str = "demo-genjobs") -> None:
     """Route the root logger to stdout as JSON lines (idempotent)."""
     root = logging.getLogger()
-    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+    formatters = [h.formatter for h in root.handlers if isinstance(h.formatter, JsonFormatter)]
+    if formatters:
+        for formatter in formatters:
+            formatter.project = project
         root.setLevel(level)
         return
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(project))
     # Replace plain stream handlers (they would print each line twice) but
     # keep others, such as a test runner's capture handler.
     root.handlers = [h for h in root.handlers if type(h) is not logging.StreamHandler]

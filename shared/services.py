@@ -257,5 +257,5 @@ class Services:
 def from_environment() -> Services:
     settings = Settings.from_env()
     redaction.remember(settings.llm.api_key)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.project)
     return Services(settings=settings)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 
+from shared import tracing
 from shared.models.messages import (
     DEAD_LETTER_COUNT_ATTRIBUTE,
     Delivery,
@@ -23,6 +24,7 @@ from shared.models.messages import (
     topic_of,
 )
 from shared.services import Services
+from shared.tracing import TRACEPARENT, TraceContext, parse_traceparent
 from shared.triggers import handle_dead_lettered_trigger, handle_trigger, is_trigger
 
 log = logging.getLogger(__name__)
@@ -35,10 +37,30 @@ def handle_pubsub(services: Services, source: object, envelope: object) -> str:
 
     Raises `RetryLater` when a step failed and Pub/Sub should redeliver.
     """
+    with tracing.continued(trace_of(envelope)):
+        return _handle(services, source, envelope)
+
+
+def trace_of(envelope: object) -> TraceContext | None:
+    """The trace context the message's publisher put in its attributes, if valid."""
+    message = envelope.get("message") if isinstance(envelope, dict) else None
+    attributes = message.get("attributes") if isinstance(message, dict) else None
+    value = attributes.get(TRACEPARENT) if isinstance(attributes, dict) else None
+    return parse_traceparent(value)
+
+
+def _handle(services: Services, source: object, envelope: object) -> str:
     topic = topic_of(source)
     settings = services.settings
     if topic and topic == settings.triggers_topic:
-        return handle_trigger(services, envelope)
+        # The runs it starts are created in this span's trace (the
+        # publisher's, when its message carried a `traceparent`).
+        with tracing.span(
+            "trigger event",
+            kind="consumer",
+            attributes={"messaging.system": "gcp_pubsub", "messaging.operation.type": "process"},
+        ):
+            return handle_trigger(services, envelope)
     if topic and topic == settings.dead_letter_topic and is_trigger(envelope):
         return handle_dead_lettered_trigger(services, envelope, _dead_letter_count(envelope))
     try:
@@ -54,13 +76,14 @@ def handle_pubsub(services: Services, source: object, envelope: object) -> str:
     if message.type == "sweep":
         if dead_lettered:
             return "ignored"
-        report = services.engine.sweep()
+        with tracing.span("sweep", kind="consumer"):
+            report = services.engine.sweep()
         return f"swept redriven={report.redriven} failed={report.failed} results={report.results}"
     assert message.run_id is not None  # Delivery.parse refuses a run message without one
     if dead_lettered:
         failed = services.engine.dead_lettered(message.run_id, delivery.dead_letter_count or 0)
         return "dead-lettered" if failed else "dead-letter-ignored"
-    return services.engine.deliver(message.run_id).value
+    return services.engine.deliver(message.run_id, delivery.trace).value
 
 
 def _dead_letter_count(envelope: object) -> int:

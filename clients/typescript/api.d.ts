@@ -353,6 +353,25 @@ export interface components {
          * @enum {string}
          */
         ActivityType: "ICEBREAKER" | "WORKSHOP" | "REFLECTION" | "ENERGIZER" | "FREE_TIME" | "MEAL" | "PRESENTATION" | "GROUP_WORK" | "OUTDOOR" | "CULTURAL" | "INTERCULTURAL" | "CREATIVE" | "SPORTS" | "DISCUSSION";
+        /**
+         * AttemptRecord
+         * @description One attempt of a step, kept after the next one starts (the record's own fields
+         *     describe only the latest): when it ran, how it ended and the model calls it made.
+         *
+         *     `status` is COMPLETED, RETRYING (failed; another attempt follows), FAILED,
+         *     or LOST: the worker running it stopped without reporting (crash, timeout).
+         */
+        AttemptRecord: {
+            attempt: number;
+            status: string;
+            /** Format: date-time */
+            startedAt?: string;
+            /** Format: date-time */
+            finishedAt?: string;
+            durationMs?: number;
+            error?: string;
+            modelCalls?: components["schemas"]["ModelCall"][];
+        };
         /** BrainstormSessionView */
         BrainstormSessionView: {
             sessionId: string;
@@ -532,6 +551,31 @@ export interface components {
         LearningOutcome: {
             category: string;
             outcome: string;
+        };
+        /**
+         * ModelCall
+         * @description One request to a model within a step attempt: the innermost bar of a waterfall.
+         *
+         *     `retry` counts the requests of the same call before this one (0: the
+         *     first); `retry_reason` says why it was asked again: `schema` (the answer
+         *     violated the schema), `rate_limit` (a short 429 waited out). A request
+         *     that failed has `error` (redacted, as every recorded error).
+         */
+        ModelCall: {
+            model: string;
+            /** Format: date-time */
+            startedAt: string;
+            /** Format: date-time */
+            finishedAt: string;
+            durationMs?: number;
+            retry?: number;
+            /** @enum {string} */
+            retryReason?: "schema" | "rate_limit";
+            responseModel?: string;
+            finishReason?: string;
+            promptTokens?: number;
+            completionTokens?: number;
+            error?: string;
         };
         /**
          * ModelTokens
@@ -781,6 +825,7 @@ export interface components {
             rerunOf?: string;
             rerunFrom?: string;
             reruns?: string[];
+            traceId?: string;
         };
         /** ScheduledSession */
         ScheduledSession: {
@@ -840,6 +885,7 @@ export interface components {
             repairs?: string[];
             model?: string;
             failedModels?: components["schemas"]["FailedModel"][];
+            history?: components["schemas"]["AttemptRecord"][];
         };
         /**
          * StoredAnswers

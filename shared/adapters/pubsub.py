@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from shared import tracing
 from shared.models.messages import RunMessage
 
 # A create waits at most this long for Pub/Sub; past it the run stays QUEUED
@@ -48,6 +49,11 @@ class PubSubPublisher:
         return f"projects/{self._project}/topics/{self._topic}"
 
     def _publish(self, message: RunMessage, attributes: dict[str, str]) -> None:
+        # The current span's context travels with the message: the worker's
+        # delivery continues the trace (`shared.worker`).
+        context = tracing.current()
+        if context is not None:
+            attributes = {**attributes, tracing.TRACEPARENT: context.traceparent}
         data = json.dumps(message.model_dump(by_alias=True, exclude_none=True)).encode()
         future = self._publisher().publish(self.topic_path, data, **attributes)
         future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
@@ -70,6 +76,10 @@ class PubSubPublisher:
             for key, value in result.model_dump(by_alias=True, exclude_none=True).items()
             if key in RESULT_ATTRIBUTES
         }
+        context = tracing.current()
+        if context is not None:
+            # A consumer can continue the run's trace from its result.
+            attributes[tracing.TRACEPARENT] = context.traceparent
         future = self._publisher().publish(self.topic_path, data, **attributes)
         future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
 

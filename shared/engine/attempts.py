@@ -14,7 +14,14 @@ from datetime import datetime
 
 from shared.engine.meter import StepMeter
 from shared.engine.plan import RunPlan
-from shared.engine.records import RunRecord, StepRecord, StepStatus, total_usage
+from shared.engine.records import (
+    MAX_ATTEMPT_HISTORY,
+    AttemptRecord,
+    RunRecord,
+    StepRecord,
+    StepStatus,
+    total_usage,
+)
 from shared.engine.settings import EngineSettings
 from shared.engine.store import RunPatch
 from shared.errors import CheckpointFailed, NonRetriableError, RateLimited, describe
@@ -100,6 +107,7 @@ class Attempts:
             "repairs": previous.repairs if previous else [],
             "model": previous.model if previous else None,
             "failed_models": previous.failed_models if previous else [],
+            "history": _history(previous),
         }
         if attempts <= self.settings.step_max_attempts:
             patch.steps[step_id] = StepRecord(
@@ -157,6 +165,17 @@ class Attempts:
             repairs=meter.repairs,
             model=meter.model,
             failed_models=meter.failed_models,
+            history=_history(
+                previous,
+                AttemptRecord(
+                    attempt=attempt,
+                    status=StepStatus.COMPLETED.value,
+                    started_at=started,
+                    finished_at=now,
+                    duration_ms=_millis(started, now),
+                    model_calls=meter.calls,
+                ),
+            ),
         )
 
     def will_retry(self, failure: StepFailure) -> bool:
@@ -176,7 +195,51 @@ class Attempts:
             repairs=failure.meter.repairs,
             model=failure.meter.model,
             failed_models=failure.meter.failed_models,
+            history=_history(
+                previous,
+                AttemptRecord(
+                    attempt=failure.attempt,
+                    status=_ended(failure, retry),
+                    started_at=failure.started,
+                    finished_at=now,
+                    duration_ms=_millis(failure.started, now),
+                    error=failure.message,
+                    model_calls=failure.meter.calls,
+                ),
+            ),
         )
+
+
+def _ended(failure: StepFailure, retry: bool) -> str:
+    """How a failed attempt shows in the history: RATE_LIMITED attempts are given back."""
+    if failure.waits is not None:
+        return "RATE_LIMITED"
+    return (StepStatus.RETRYING if retry else StepStatus.FAILED).value
+
+
+def _history(
+    previous: StepRecord | None, ended: AttemptRecord | None = None
+) -> list[AttemptRecord]:
+    """The step's attempts so far, with `ended` added (the latest MAX_ATTEMPT_HISTORY).
+
+    An attempt still marked RUNNING when the next one is marked or recorded
+    never reported: its worker stopped (crash, timeout, out of memory), so
+    it is kept as LOST, from its start, with no end.
+    """
+    history = list(previous.history) if previous else []
+    if (
+        previous is not None
+        and previous.status is StepStatus.RUNNING
+        and previous.attempts > 0
+        and not any(h.attempt == previous.attempts for h in history)
+        and (ended is None or ended.attempt != previous.attempts)
+    ):
+        history.append(
+            AttemptRecord(attempt=previous.attempts, status="LOST", started_at=previous.started_at)
+        )
+    if ended is not None:
+        history.append(ended)
+    return history[-MAX_ATTEMPT_HISTORY:]
 
 
 def _millis(start: datetime, end: datetime) -> int:

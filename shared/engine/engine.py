@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from shared import tracing
 from shared.engine.delivery import Clock, Outcome, utcnow
 from shared.engine.known_workflows import registry
 from shared.engine.ledger import UsageLedger
@@ -35,6 +36,7 @@ from shared.engine.store import EventPublisher, LoadedRun
 from shared.engine.sweep import SweepHeartbeat, SweepReport, sweep
 from shared.engine.workflow import Workflow
 from shared.errors import NotFound
+from shared.tracing import TraceContext
 
 CANCELLED_ON_REQUEST = "cancelled on request"
 
@@ -137,20 +139,25 @@ class Engine:
         there. A lost publish is the sweep's to repair (the run is durable
         with a watchdog time); the run is counted in its tenant's usage.
         """
-        run = new_run(
-            workflow,
-            run_input,
-            run_id=run_id,
-            tenant_id=tenant_id,
-            user_id=user_id,
-            subject=subject,
-            now=now or self.clock(),
-            settings=self.settings,
-            source=source,
-            event_id=event_id,
-            event_name=event_name,
-        )
-        start_run(self.store, self.publisher, run, writes)
+        attributes = {"genjobs.run_id": run_id, "genjobs.workflow": workflow.id}
+        # The run's trace is this span's: the caller's request (or trigger
+        # event) when there is one, a new trace otherwise.
+        with tracing.span("create run", attributes=attributes) as created:
+            run = new_run(
+                workflow,
+                run_input,
+                run_id=run_id,
+                tenant_id=tenant_id,
+                user_id=user_id,
+                subject=subject,
+                now=now or self.clock(),
+                settings=self.settings,
+                source=source,
+                event_id=event_id,
+                event_name=event_name,
+                trace=created.context,
+            )
+            start_run(self.store, self.publisher, run, writes)
         return run
 
     def cancel(
@@ -184,12 +191,14 @@ class Engine:
             operation_id=operation_id,
         )
 
-    def deliver(self, run_id: str) -> Outcome:
+    def deliver(self, run_id: str, via: TraceContext | None = None) -> Outcome:
         """Execute what is left of the run (one Pub/Sub delivery).
 
-        Raises RetryLater when Pub/Sub should deliver it again.
+        `via`: the trace context the message carried (its publish span); the
+        delivery's spans join the run's trace either way. Raises RetryLater
+        when Pub/Sub should deliver it again.
         """
-        return self._runner.run(run_id)
+        return self._runner.run(run_id, via)
 
     def sweep(self, now: datetime | None = None) -> SweepReport:
         """The watchdog's tick: fail runs past their deadline, re-publish lost ones.

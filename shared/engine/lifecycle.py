@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from shared import tracing
 from shared.engine.ledger import run_counted
 from shared.engine.records import RunRecord, RunSource, RunStatus, Write
 from shared.engine.settings import EngineSettings
@@ -21,6 +22,7 @@ from shared.engine.store import EventPublisher, LoadedRun, RunStore, publish_or_
 from shared.engine.transitions import FailureReason, end_run, last_step_error
 from shared.engine.workflow import Workflow
 from shared.errors import AlreadyFinished, StaleRun
+from shared.tracing import TraceContext
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,9 @@ def new_run(
     source: RunSource = "http",
     event_id: str | None = None,
     event_name: str | None = None,
+    trace: TraceContext | None = None,
 ) -> RunRecord:
+    """The run to create, QUEUED; `trace`: the span creating it (the run's trace)."""
     deadline = now + workflow.deadline
     return RunRecord(
         run_id=run_id,
@@ -56,6 +60,9 @@ def new_run(
         event_id=event_id,
         event_name=event_name,
         workflow_version=workflow.version,
+        trace_id=trace.trace_id if trace else None,
+        trace_span_id=trace.span_id if trace else None,
+        trace_sampled=trace.sampled if trace else False,
     )
 
 
@@ -70,7 +77,8 @@ def start_run(
     Raises RunExists if the run (or a document) already exists. The run is
     counted in its tenant's usage for the day in the same commit.
     """
-    store.create(run, [*documents, run_counted(run)])
+    with tracing.span("commit run", attributes={"db.system.name": "firestore"}):
+        store.create(run, [*documents, run_counted(run)])
     publish_or_leave_to_sweep(publisher, run, "run")
 
 

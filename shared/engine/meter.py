@@ -12,7 +12,13 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from shared.engine.records import MAX_FAILED_MODELS, FailedModel, TokenUsage
+from shared.engine.records import (
+    MAX_FAILED_MODELS,
+    MAX_MODEL_CALLS,
+    FailedModel,
+    ModelCall,
+    TokenUsage,
+)
 
 # Repairs kept on a step's record (which lives in the run document): an
 # answer can need hundreds (every text of every session trimmed), and the
@@ -30,6 +36,7 @@ class StepMeter:
         self._model: str | None = None
         self._failed: list[FailedModel] = []
         self._more_repairs = 0
+        self._calls: list[ModelCall] = []
 
     def add_usage(
         self, model: str, prompt_tokens: int, completion_tokens: int, total_tokens: int
@@ -55,6 +62,18 @@ class StepMeter:
                 self._model = model
             self._failed.extend(FailedModel(model=f.model, error=f.error) for f in failed)
             del self._failed[:-MAX_FAILED_MODELS]
+
+    def add_call(self, call: ModelCall) -> None:
+        """One request to a model, for the attempt's history (the first MAX_MODEL_CALLS)."""
+        with self._lock:
+            if len(self._calls) < MAX_MODEL_CALLS:
+                self._calls.append(call)
+
+    @property
+    def calls(self) -> list[ModelCall]:
+        """This attempt's model requests, in the order they ended."""
+        with self._lock:
+            return list(self._calls)
 
     @property
     def model(self) -> str | None:

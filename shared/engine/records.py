@@ -151,6 +151,55 @@ class FailedModel(BaseModel):
 MAX_FAILED_MODELS = 8
 
 
+# Attempts kept on a step record (the latest ones), and model calls kept per
+# attempt: the run document holds them, so they are bounded like repairs.
+MAX_ATTEMPT_HISTORY = 10
+MAX_MODEL_CALLS = 16
+
+
+class ModelCall(BaseModel):
+    """One request to a model within a step attempt: the innermost bar of a waterfall.
+
+    `retry` counts the requests of the same call before this one (0: the
+    first); `retry_reason` says why it was asked again: `schema` (the answer
+    violated the schema), `rate_limit` (a short 429 waited out). A request
+    that failed has `error` (redacted, as every recorded error).
+    """
+
+    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+
+    model: str
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: int = 0
+    retry: int = 0
+    retry_reason: Literal["schema", "rate_limit"] | None = None
+    response_model: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    error: str | None = None
+
+
+class AttemptRecord(BaseModel):
+    """One attempt of a step, kept after the next one starts (the record's own fields
+    describe only the latest): when it ran, how it ended and the model calls it made.
+
+    `status` is COMPLETED, RETRYING (failed; another attempt follows), FAILED,
+    or LOST: the worker running it stopped without reporting (crash, timeout).
+    """
+
+    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+
+    attempt: int
+    status: str
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: int | None = None
+    error: str | None = None
+    model_calls: list[ModelCall] = Field(default_factory=list)
+
+
 # What a checkpoint may weigh, in UTF-8 bytes of its JSON text. Firestore
 # holds at most 1 MiB (1,048,576 bytes) in a document and 1,048,487 bytes in
 # one field. An output stays in the run document (no extra write) when it
@@ -215,6 +264,8 @@ class StepRecord(BaseModel):
     # primary or a fallback), and the models that failed before it did.
     model: str | None = None
     failed_models: list[FailedModel] = Field(default_factory=list)
+    # Every attempt so far, oldest first (at most MAX_ATTEMPT_HISTORY, the latest).
+    history: list[AttemptRecord] = Field(default_factory=list)
     # The output is stored beside the run (runs/{runId}/outputs/{stepId}),
     # not in it; decided by the engine when the step is committed.
     output_external: bool = False
@@ -322,6 +373,13 @@ class RunRecord(BaseModel):
     rerun_of: str | None = None
     rerun_from: str | None = None
     reruns: list[str] = Field(default_factory=list)
+    # The run's trace (`shared.tracing`): the W3C trace id every delivery's
+    # spans join, the span that created the run (their parent when a message
+    # does not say) and whether the trace is sampled. None on runs created
+    # before traces existed.
+    trace_id: str | None = None
+    trace_span_id: str | None = None
+    trace_sampled: bool = False
 
     def lease_live(self, now: datetime) -> bool:
         return (

@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared import logs
+from shared import logs, tracing
 from shared.engine.attempts import Attempts, StepFailure
 from shared.engine.commits import Commits, finish_run
 from shared.engine.delivery import Clock, Outcome, Stop
@@ -38,6 +38,7 @@ from shared.engine.plan import RunPlan
 from shared.engine.records import (
     MAX_COMMIT_BYTES,
     MAX_OUTPUT_BYTES,
+    RunRecord,
     RunStatus,
     Write,
     checkpoint_bytes,
@@ -57,6 +58,7 @@ from shared.errors import (
     StaleRun,
     describe,
 )
+from shared.tracing import TraceContext
 
 log = logging.getLogger(__name__)
 
@@ -89,18 +91,54 @@ class Runner:
         self.ledger = ledger
         self._owner_prefix = f"{socket.gethostname()}:{os.getpid()}"
 
-    def run(self, run_id: str) -> Outcome:
+    def run(self, run_id: str, via: TraceContext | None = None) -> Outcome:
         """Execute what is left of the run; raises RetryLater when Pub/Sub should redeliver."""
-        with logs.run_context(run_id):
+        with logs.run_context(run_id), tracing.continued(via):
             loaded = self.store.load(run_id)
             if loaded is None:
                 log.warning("delivery for an unknown run; acknowledging")
                 return Outcome.UNKNOWN_RUN
+            run = loaded.record
+            parent, links = delivery_parent(run, via)
             owner = f"{self._owner_prefix}:{uuid.uuid4().hex[:8]}"
-            with logs.workflow_context(loaded.record.workflow):
+            with (
+                logs.workflow_context(run.workflow),
+                tracing.span(
+                    f"deliver {run.workflow}",
+                    parent=parent,
+                    kind="consumer",
+                    links=links,
+                    attributes={
+                        "genjobs.run_id": run_id,
+                        "genjobs.workflow": run.workflow,
+                        "genjobs.delivery": run.deliveries + 1,
+                        "messaging.system": "gcp_pubsub",
+                        "messaging.operation.type": "process",
+                    },
+                ) as delivery,
+            ):
                 outcome = _Execution(self, loaded, owner).start()
+                delivery.set("genjobs.outcome", outcome.value)
                 log.info("delivery finished", extra={"outcome": outcome.value})
             return outcome
+
+
+def delivery_parent(
+    run: RunRecord, via: TraceContext | None
+) -> tuple[TraceContext | None, list[TraceContext]]:
+    """Where a delivery's span goes: always into the run's trace (one run, one trace).
+
+    Under the message's span when it is in the run's trace (the create's
+    publish); otherwise (the sweep's or a resume's publish) under the span
+    that created the run, linked to the message's. A run from before traces
+    has none: the message's context, or a new trace.
+    """
+    if run.trace_id is None or run.trace_span_id is None:
+        return via, []
+    if via is not None and via.trace_id == run.trace_id:
+        return via, []
+    stored = TraceContext(run.trace_id, run.trace_span_id, run.trace_sampled)
+    return stored, [via] if via is not None else []
 
 
 class _Execution:
@@ -256,47 +294,69 @@ class _Execution:
         return [] if failure is None else [failure]
 
     def _run_step(self, stage: Stage, step_id: str) -> StepFailure | None:
-        with logs.step_context(step_id):
-            attempt = self.attempts.number(step_id)
-            started = self.clock()
-            meter = StepMeter()
-            ctx = self.plan.context(now=started, attempt=attempt, meter=meter)
-            log.info("step started", extra={"attempt": attempt})
-            try:
-                if isinstance(stage, FanOut):
-                    item = stage.item_of(step_id)
-                    if item is None:
-                        raise KeyError(step_id)
-                    output = stage.body(ctx, item)
-                else:
-                    output = stage.body(ctx)
-                if not isinstance(output, stage.output):
-                    raise TypeError(
-                        f"step returned {type(output).__name__}, expected {stage.output.__name__}"
-                    )
-                checkpoint = self._checkpoint(step_id, output, ctx.writes)
-            except Stop:
-                raise
-            except Exception as exc:
-                return self._failed(StepFailure(step_id, exc, started, attempt, meter))
-            record = self.attempts.completed(
-                step_id, checkpoint, attempt=attempt, started=started, now=self.clock(), meter=meter
-            )
-            try:
-                self.commits.step_completed(stage, step_id, record, output, ctx.writes)
-            except CheckpointFailed as exc:
-                # The store refused the step's commit: that is this step's
-                # attempt failing, with the store's message on its record.
-                return self._failed(StepFailure(step_id, exc, started, attempt, meter))
-            log.info(
-                "step completed",
-                extra={
-                    "attempt": attempt,
-                    "durationMs": record.duration_ms,
-                    "totalTokens": record.usage.total_tokens if record.usage else 0,
-                },
-            )
-            return None
+        attempt = self.attempts.number(step_id)
+        attributes: dict[str, tracing.AttributeValue] = {
+            "genjobs.step": step_id,
+            "genjobs.step.attempt": attempt,
+            "genjobs.step.max_attempts": self.settings.step_max_attempts,
+            "genjobs.step.retry": attempt > 1,
+        }
+        with (
+            logs.step_context(step_id),
+            tracing.span(f"step {step_id}", attributes=attributes) as span,
+        ):
+            failure = self._attempt(stage, step_id, attempt)
+            if failure is not None:
+                span.set_many(
+                    {
+                        "genjobs.step.retriable": failure.retriable,
+                        "genjobs.step.will_retry": self.attempts.will_retry(failure),
+                        "genjobs.step.rate_limited": failure.waits is not None,
+                    }
+                )
+                span.fail(failure.message, type(failure.cause).__name__)
+            return failure
+
+    def _attempt(self, stage: Stage, step_id: str, attempt: int) -> StepFailure | None:
+        started = self.clock()
+        meter = StepMeter()
+        ctx = self.plan.context(now=started, attempt=attempt, meter=meter)
+        log.info("step started", extra={"attempt": attempt})
+        try:
+            if isinstance(stage, FanOut):
+                item = stage.item_of(step_id)
+                if item is None:
+                    raise KeyError(step_id)
+                output = stage.body(ctx, item)
+            else:
+                output = stage.body(ctx)
+            if not isinstance(output, stage.output):
+                raise TypeError(
+                    f"step returned {type(output).__name__}, expected {stage.output.__name__}"
+                )
+            checkpoint = self._checkpoint(step_id, output, ctx.writes)
+        except Stop:
+            raise
+        except Exception as exc:
+            return self._failed(StepFailure(step_id, exc, started, attempt, meter))
+        record = self.attempts.completed(
+            step_id, checkpoint, attempt=attempt, started=started, now=self.clock(), meter=meter
+        )
+        try:
+            self.commits.step_completed(stage, step_id, record, output, ctx.writes)
+        except CheckpointFailed as exc:
+            # The store refused the step's commit: that is this step's
+            # attempt failing, with the store's message on its record.
+            return self._failed(StepFailure(step_id, exc, started, attempt, meter))
+        log.info(
+            "step completed",
+            extra={
+                "attempt": attempt,
+                "durationMs": record.duration_ms,
+                "totalTokens": record.usage.total_tokens if record.usage else 0,
+            },
+        )
+        return None
 
     def _checkpoint(self, step_id: str, output: BaseModel, writes: Sequence[Write]) -> str:
         """The output's checkpoint text, once its commit is known to fit Firestore.

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from shared import tracing
 from shared.engine.records import RunRecord, StepRecord, Write
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,14 @@ def publish_or_leave_to_sweep(publisher: EventPublisher, run: RunRecord, what: s
     The run is durable with a watchdog time, so the sweep publishes it again.
     """
     try:
-        publisher.publish_run(run.run_id, run.workflow)
+        # The message carries this span's context (the adapter adds it), so
+        # the delivery continues the run's trace from here.
+        with tracing.span(
+            "publish run",
+            kind="producer",
+            attributes={"messaging.system": "gcp_pubsub", "messaging.operation.type": "send"},
+        ):
+            publisher.publish_run(run.run_id, run.workflow)
     except Exception:
         log.exception(
             "publishing the %s failed; the sweep will re-publish it",

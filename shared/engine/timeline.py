@@ -7,7 +7,14 @@ from typing import Any
 
 from pydantic import Field
 
-from shared.engine.records import FailedModel, RunRecord, RunSource, StepStatus, TokenUsage
+from shared.engine.records import (
+    AttemptRecord,
+    FailedModel,
+    RunRecord,
+    RunSource,
+    StepStatus,
+    TokenUsage,
+)
 from shared.engine.usage import Usage
 from shared.engine.workflow import FanOut, Workflow
 from shared.wire import CamelModel, projected
@@ -38,6 +45,10 @@ class StepView(CamelModel):
     # models that failed before it, each with its error.
     model: str | None = None
     failed_models: list[FailedModel] = Field(default_factory=list)
+    # Each attempt (the latest ten): its status (COMPLETED, RETRYING, FAILED,
+    # RATE_LIMITED, or LOST when its worker stopped without reporting), start,
+    # end, error and model requests (each with its times, tokens and retry).
+    history: list[AttemptRecord] = Field(default_factory=list)
 
 
 class ResumeView(CamelModel):
@@ -80,6 +91,9 @@ class RunView(CamelModel):
     rerun_of: str | None = None
     rerun_from: str | None = None
     reruns: list[str] = Field(default_factory=list)
+    # The run's W3C trace id (32 hex): every delivery, step and model call
+    # of the run is a span of this trace (docs/operations.md, "Traces").
+    trace_id: str | None = None
 
 
 def _step_ids(run: RunRecord, workflow: Workflow[Any] | None) -> list[str]:

@@ -18,6 +18,7 @@ from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
 
+from shared import tracing
 from shared.engine import RunView
 from shared.errors import (
     AuthUnavailable,
@@ -313,11 +314,23 @@ class Api:
     def handle(self, request: Request) -> Response:
         """Every answer of the api, with the headers its route declares (`answer_headers`)."""
         route = _route_of(request)
-        if request.method == "OPTIONS":
-            response = self._with_cors(request, Response(status=204), preflight=True)
-        else:
-            response = self._with_cors(request, self._answer(request))
-        response.headers.update(answer_headers(route))
+        # The request's span continues the caller's trace (its `traceparent`,
+        # or Cloud Run's X-Cloud-Trace-Context); a run it creates is in it.
+        template = route.path if route is not None else "unmatched"
+        with tracing.span(
+            f"{request.method} {template}",
+            parent=tracing.from_headers(request.headers),
+            kind="server",
+            attributes={"http.request.method": request.method, "http.route": template},
+        ) as span:
+            if request.method == "OPTIONS":
+                response = self._with_cors(request, Response(status=204), preflight=True)
+            else:
+                response = self._with_cors(request, self._answer(request))
+            response.headers.update(answer_headers(route))
+            span.set("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.fail(f"HTTP {response.status_code}")
         return response
 
     def _with_cors(self, request: Request, response: Response, preflight: bool = False) -> Response:

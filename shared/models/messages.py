@@ -20,6 +20,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from shared.models import paths
+from shared.tracing import TRACEPARENT, TraceContext, parse_traceparent
 
 # Set by Pub/Sub on a message it dead-letters: how many times the source
 # subscription delivered it.
@@ -94,6 +95,9 @@ class Delivery(BaseModel):
     message_id: str | None
     message: RunMessage
     dead_letter_count: int | None
+    # The publisher's trace context (attribute `traceparent`); an invalid one
+    # is ignored, never a reason to drop the message.
+    trace: TraceContext | None = None
 
     @classmethod
     def parse(cls, source: object, envelope: object) -> Self:
@@ -122,6 +126,7 @@ class Delivery(BaseModel):
             message_id=pushed.message_id,
             message=message,
             dead_letter_count=None if count is None else int(count),
+            trace=parse_traceparent(pushed.attributes.get(TRACEPARENT)),
         )
 
 
