@@ -259,6 +259,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/runs/{runId}/outputs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The run's input and what each of its steps read and returned, as committed */
+        get: operations["runsGetOutputs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/runs/{runId}/cancel": {
         parameters: {
             query?: never;
@@ -786,6 +803,14 @@ export interface components {
             source: "http" | "trigger";
             eventId?: string;
         };
+        /** RunOutputs */
+        RunOutputs: {
+            runId: string;
+            input: {
+                [key: string]: unknown;
+            };
+            steps: components["schemas"]["StepOutput"][];
+        };
         /** RunResumed */
         RunResumed: {
             runId: string;
@@ -870,6 +895,14 @@ export interface components {
             runId: string;
             status: components["schemas"]["GenerationStatus"];
         };
+        /** StepOutput */
+        StepOutput: {
+            id: string;
+            status: string;
+            output?: unknown;
+            outputBytes?: number;
+            reads?: string[];
+        };
         /** StepView */
         StepView: {
             id: string;
@@ -885,6 +918,7 @@ export interface components {
             repairs?: string[];
             model?: string;
             failedModels?: components["schemas"]["FailedModel"][];
+            reads?: string[];
             history?: components["schemas"]["AttemptRecord"][];
         };
         /**
@@ -1826,6 +1860,55 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunView"];
+                };
+            };
+            /** @description `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `auth_unavailable`: the token keys cannot be fetched now (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    runsGetOutputs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                runId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The run's input and what each of its steps read and returned, as committed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunOutputs"];
                 };
             };
             /** @description `unauthenticated` */

@@ -107,6 +107,7 @@ class Attempts:
             "repairs": previous.repairs if previous else [],
             "model": previous.model if previous else None,
             "failed_models": previous.failed_models if previous else [],
+            "reads": previous.reads if previous else [],
             "history": _history(previous),
         }
         if attempts <= self.settings.step_max_attempts:
@@ -165,6 +166,7 @@ class Attempts:
             repairs=meter.repairs,
             model=meter.model,
             failed_models=meter.failed_models,
+            reads=meter.reads,
             history=_history(
                 previous,
                 AttemptRecord(
@@ -195,6 +197,7 @@ class Attempts:
             repairs=failure.meter.repairs,
             model=failure.meter.model,
             failed_models=failure.meter.failed_models,
+            reads=failure.meter.reads,
             history=_history(
                 previous,
                 AttemptRecord(

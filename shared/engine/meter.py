@@ -37,6 +37,7 @@ class StepMeter:
         self._failed: list[FailedModel] = []
         self._more_repairs = 0
         self._calls: list[ModelCall] = []
+        self._reads: list[str] = []
 
     def add_usage(
         self, model: str, prompt_tokens: int, completion_tokens: int, total_tokens: int
@@ -68,6 +69,18 @@ class StepMeter:
         with self._lock:
             if len(self._calls) < MAX_MODEL_CALLS:
                 self._calls.append(call)
+
+    def add_read(self, step_id: str) -> None:
+        """The step read an earlier step's output (part of its input, for the console)."""
+        with self._lock:
+            if step_id not in self._reads:
+                self._reads.append(step_id)
+
+    @property
+    def reads(self) -> list[str]:
+        """The earlier steps whose outputs this attempt read, in the order it read them."""
+        with self._lock:
+            return list(self._reads)
 
     @property
     def calls(self) -> list[ModelCall]:

@@ -264,6 +264,9 @@ class StepRecord(BaseModel):
     # primary or a fallback), and the models that failed before it did.
     model: str | None = None
     failed_models: list[FailedModel] = Field(default_factory=list)
+    # The earlier steps whose outputs the latest attempt read: the step's
+    # input besides the run's (the console shows them beside its output).
+    reads: list[str] = Field(default_factory=list)
     # Every attempt so far, oldest first (at most MAX_ATTEMPT_HISTORY, the latest).
     history: list[AttemptRecord] = Field(default_factory=list)
     # The output is stored beside the run (runs/{runId}/outputs/{stepId}),

@@ -45,6 +45,8 @@ class StepView(CamelModel):
     # models that failed before it, each with its error.
     model: str | None = None
     failed_models: list[FailedModel] = Field(default_factory=list)
+    # The earlier steps whose outputs this step read (its input besides the run's).
+    reads: list[str] = Field(default_factory=list)
     # Each attempt (the latest ten): its status (COMPLETED, RETRYING, FAILED,
     # RATE_LIMITED, or LOST when its worker stopped without reporting), start,
     # end, error and model requests (each with its times, tokens and retry).

@@ -62,6 +62,7 @@ class StepContext(Generic[InputT]):
         value = self._outputs.get(step.id)
         if value is None:
             raise KeyError(f"step {step.id!r} has no output yet")
+        self.meter.add_read(step.id)
         if not isinstance(value, step.output):
             produced = type(value).__name__
             raise TypeError(f"step {step.id!r} produced {produced}, not {step.output.__name__}")
@@ -74,6 +75,7 @@ class StepContext(Generic[InputT]):
             item = fan_out.item_of(step_id)
             if item is not None and isinstance(value, fan_out.output):
                 found[item] = value
+                self.meter.add_read(step_id)
         return dict(sorted(found.items()))
 
     def read(self, path: str) -> dict[str, Any] | None:

@@ -68,6 +68,7 @@ from shared.models.api import (
     ProjectSessionView,
     ProjectView,
     RunCancelled,
+    RunOutputs,
     RunResumed,
     SessionStarted,
 )
@@ -243,6 +244,14 @@ ROUTES: tuple[Route, ...] = (
         runs.get_run,
         "A run's timeline: status, deadline, deliveries and every step",
         RunView,
+        tag="runs",
+    ),
+    Route(
+        "GET",
+        "/v1/runs/{runId}/outputs",
+        runs.get_outputs,
+        "The run's input and what each of its steps read and returned, as committed",
+        RunOutputs,
         tag="runs",
     ),
     Route(

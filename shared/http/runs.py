@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 from shared.creation import events_of
-from shared.engine import LoadedRun, RunView, registry, run_view
+from shared.engine import LoadedRun, RunView, checkpoint_bytes, registry, run_view
 from shared.errors import NotFound
 from shared.http.context import RequestContext
-from shared.models.api import FunctionList, FunctionView, RunCancelled, RunResumed
+from shared.models.api import (
+    FunctionList,
+    FunctionView,
+    RunCancelled,
+    RunOutputs,
+    RunResumed,
+    StepOutput,
+)
 
 
 def owned_run(ctx: RequestContext, run_id: str) -> LoadedRun:
@@ -20,6 +29,31 @@ def owned_run(ctx: RequestContext, run_id: str) -> LoadedRun:
 def get_run(ctx: RequestContext, run_id: str) -> RunView:
     run = owned_run(ctx, run_id).record
     return run_view(run, registry.get(run.workflow))
+
+
+def get_outputs(ctx: RequestContext, run_id: str) -> RunOutputs:
+    """What each step read and returned: the console shows it without Firestore access.
+
+    Apart from the run view because outputs are large (a programme's days)
+    and the run view is sent on every change over the events stream.
+    """
+    run = owned_run(ctx, run_id).record
+    steps: list[StepOutput] = []
+    for step_id in run.step_order:
+        record = run.steps.get(step_id)
+        if record is None:
+            continue
+        text = record.output
+        steps.append(
+            StepOutput(
+                id=step_id,
+                status=record.status.value,
+                output=None if text is None else json.loads(text),
+                output_bytes=0 if text is None else checkpoint_bytes(text),
+                reads=record.reads,
+            )
+        )
+    return RunOutputs(run_id=run.run_id, input=run.input, steps=steps)
 
 
 def cancel(ctx: RequestContext, run_id: str) -> RunCancelled:

@@ -9,6 +9,7 @@ with `extra="ignore"`, so internal fields (`tenantId`) never leave.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -126,6 +127,26 @@ class RunCancelled(CamelModel):
 class RunResumed(CamelModel):
     run_id: str
     status: str
+
+
+class StepOutput(CamelModel):
+    id: str
+    status: str
+    # The output as the step committed it (after any repairs: see the run
+    # view's `repairs`); absent until the step has completed.
+    output: Any = None
+    # Its size as stored (UTF-8 bytes of its JSON).
+    output_bytes: int = 0
+    # The earlier steps whose outputs this step read (its input besides the run's).
+    reads: list[str] = Field(default_factory=list)
+
+
+class RunOutputs(CamelModel):
+    run_id: str
+    # The run's input as it was created.
+    input: dict[str, Any]
+    # Every step with a record, in the run's step order.
+    steps: list[StepOutput]
 
 
 class FunctionView(CamelModel):
