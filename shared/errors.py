@@ -198,6 +198,20 @@ class RateLimited(TransientError):
     becomes = Becomes.RUN_WAITS
 
 
+class UndeclaredInput(NonRetriableError):
+    """A step read a field of the run's input its declaration does not name (`inputs=`).
+
+    A bug in the workflow, not in the run: another attempt would read it
+    again, and a rerun relies on the declaration being true.
+    """
+
+    def __init__(self, field: str, declared: tuple[str, ...]) -> None:
+        super().__init__(
+            f"the step read input field {field!r}, which it does not declare "
+            f"(inputs={list(declared)})"
+        )
+
+
 class OutputTooLarge(NonRetriableError):
     """A step returned more than any checkpoint can hold (Firestore's 1 MiB document limit).
 

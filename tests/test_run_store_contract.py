@@ -189,6 +189,23 @@ def test_a_large_output_round_trips(store: RunStore):
     assert reloaded.record.steps["a"].output == big
 
 
+def test_a_run_created_with_step_records_loads_them_large_outputs_included(store: RunStore):
+    # A rerun starts with its source's checkpoints.
+    big = json.dumps({"text": "x" * 40_000})
+    steps = {
+        "a": StepRecord(status=StepStatus.COMPLETED, output='{"n": 1}', reused_from="run-0"),
+        "b": StepRecord(status=StepStatus.COMPLETED, output=big, reused_from="run-0"),
+    }
+    store.create(_run().model_copy(update={"steps": steps, "step_order": ["a", "b"]}), [])
+
+    loaded = store.load("run-1")
+
+    assert loaded is not None
+    assert loaded.record.steps["a"] == steps["a"]
+    assert loaded.record.steps["b"].output == big
+    assert loaded.record.step_order == ["a", "b"]
+
+
 def test_due_lists_unfinished_runs_whose_watchdog_passed_oldest_first(store: RunStore):
     store.create(_run("late", timedelta(minutes=1)), [])
     store.create(_run("later", timedelta(minutes=2)), [])

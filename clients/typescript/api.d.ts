@@ -310,6 +310,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/runs/{runId}/rerun": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rerun a finished run from a step, with input overrides: a new run reusing its checkpoints before the step, and a new session or programme version */
+        post: operations["runsRerun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/runs/{runId}/events": {
         parameters: {
             query?: never;
@@ -768,6 +785,27 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        /** RerunRequest */
+        RerunRequest: {
+            /** @description The step to rerun from: a step id, a fan-out's id (all its items) or one item (generate-day-3: that day only). Completed steps before it are reused. */
+            fromStep: string;
+            /** @description Overrides of the run's input (camelCase), validated by the workflow's input model; a field a reused step consumed cannot be overridden (422 names it) */
+            input?: {
+                [key: string]: unknown;
+            };
+        };
+        /** RerunStarted */
+        RerunStarted: {
+            runId: string;
+            rerunOf: string;
+            fromStep: string;
+            workflow: string;
+            status: string;
+            /** @description The new session or programme the rerun generates (the source's stays) */
+            subjectId: string;
+            /** @description A programme's new version */
+            version?: number;
+        };
         /** ResumeView */
         ResumeView: {
             /** Format: date-time */
@@ -920,6 +958,7 @@ export interface components {
             failedModels?: components["schemas"]["FailedModel"][];
             reads?: string[];
             history?: components["schemas"]["AttemptRecord"][];
+            reusedFrom?: string;
         };
         /**
          * StoredAnswers
@@ -2057,6 +2096,110 @@ export interface operations {
             /** @description `payload_too_large` */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `auth_unavailable`: the token keys cannot be fetched now (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    runsRerun: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retried create with the same key (per tenant) returns the first session; a different body with the same key is 409. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                runId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RerunRequest"];
+            };
+        };
+        responses: {
+            /** @description Rerun a finished run from a step, with input overrides: a new run reusing its checkpoints before the step, and a new session or programme version */
+            202: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RerunStarted"];
+                };
+            };
+            /** @description `malformed_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_input` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`; `quota_exceeded` */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -118,7 +118,11 @@ class FirestoreRunStore:
         self._apply(batch, writes)
         data = run.model_dump(by_alias=True, exclude={"steps"})
         data["status"] = run.status.value
-        data["steps"] = {}
+        # Empty but for a rerun, which starts with its source's checkpoints.
+        data["steps"] = {
+            step_id: self._step_value(batch, run.run_id, step_id, record)
+            for step_id, record in run.steps.items()
+        }
         batch.create(self._run_ref(run.run_id), data)
         try:
             batch.commit()

@@ -24,7 +24,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from shared.engine import RunSource, Workflow, Write, registry
+from shared.engine import LoadedRun, RerunPlan, RunSource, Workflow, Write, registry
+from shared.errors import InvalidInput, RunExists
 from shared.models.documents import Generation
 from shared.services import Services
 
@@ -154,4 +155,84 @@ def start_subject_run(
         source=origin.source,
         event_id=origin.event_id,
         event_name=origin.event_name,
+    )
+
+
+# -- reruns ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rerunner:
+    """How a workflow's run is rerun: a new subject document for the new run.
+
+    A rerun never writes over its source's results: each rerun makes a new
+    subject (a new session, the project's next programme version) that names
+    the one it regenerated (`rerunOf`). `assigns` are the input fields (python
+    names) that `start` sets to the new subject's ids, which a caller may not
+    override; `start(origin, plan, subject_id, run_id)` writes the subject
+    with the run (`Engine.rerun`) and says what it started.
+    """
+
+    workflow: Workflow[Any]
+    assigns: tuple[str, ...]
+    start: Callable[[Origin, RerunPlan, str, str], Created]
+    location: Callable[[str], str]
+
+
+_rerunners: dict[str, Rerunner] = {}
+
+
+def register_rerunner(rerunner: Rerunner) -> Rerunner:
+    _rerunners[rerunner.workflow.id] = rerunner
+    return rerunner
+
+
+def rerunner_for(workflow_id: str) -> Rerunner | None:
+    return _rerunners.get(workflow_id)
+
+
+def rerun(origin: Origin, source: LoadedRun, from_step: str, overrides: dict[str, Any]) -> Created:
+    """Rerun `source` (the caller's own run) from `from_step` with `overrides` of its input.
+
+    Raises Conflict (source not finished), InvalidInput (the request does
+    not fit the run, `engine.rerun`), the admission refusals. With an
+    Idempotency-Key the ids are fixed, so a retry answers the first rerun.
+    """
+    workflow_id = source.record.workflow
+    rerunner = rerunner_for(workflow_id)
+    if rerunner is None:
+        raise InvalidInput(f"runs of {workflow_id} cannot be rerun")
+    subject_id, run_id = origin.ids(f"rerun:{source.record.run_id}")
+    if (first := _rerun_exists(origin, rerunner, source, run_id)) is not None:
+        return first
+    engine = origin.services.engine
+    plan = engine.plan_rerun(source, from_step, overrides, assigned=rerunner.assigns)
+    origin.admit()
+    try:
+        return rerunner.start(origin, plan, subject_id, run_id)
+    except RunExists:
+        if (first := _rerun_exists(origin, rerunner, source, run_id)) is not None:
+            return first
+        raise
+
+
+def _rerun_exists(
+    origin: Origin, rerunner: Rerunner, source: LoadedRun, run_id: str
+) -> Created | None:
+    """The rerun a keyed request already made (a retry), if any."""
+    if origin.key is None:
+        return None
+    found = origin.services.store.load(run_id)
+    if found is None:
+        return None
+    run = found.record
+    if run.tenant_id != origin.tenant_id or run.rerun_of != source.record.run_id:
+        raise InvalidInput("this Idempotency-Key was already used with another request")
+    subject_id = run.subject.rsplit("/", 1)[-1]
+    return Created(
+        subject_id=subject_id,
+        run_id=run.run_id,
+        status=run.status.value,
+        location=rerunner.location(subject_id),
+        existing=True,
     )

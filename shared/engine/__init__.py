@@ -39,6 +39,7 @@ from shared.engine.records import (
     Write,
     checkpoint_bytes,
 )
+from shared.engine.rerun import RerunPlan
 from shared.engine.results import (
     OutboxStore,
     PendingResults,
@@ -86,6 +87,7 @@ __all__ = [
     "Outcome",
     "PendingResults",
     "Progress",
+    "RerunPlan",
     "ResultPublisher",
     "Resume",
     "RunFilter",

@@ -27,6 +27,7 @@ from shared.engine.known_workflows import registry
 from shared.engine.ledger import UsageLedger
 from shared.engine.lifecycle import cancel_run, fail_dead_lettered, new_run, start_run
 from shared.engine.records import RunRecord, RunSource, Write
+from shared.engine.rerun import RerunPlan, link_source, plan_rerun, rerun_record
 from shared.engine.results import PendingResults, ResultPublisher, publish_pending
 from shared.engine.resume import resume_run
 from shared.engine.runner import Runner
@@ -35,7 +36,7 @@ from shared.engine.slots import RunsAndSlots, TenantSlots
 from shared.engine.store import EventPublisher, LoadedRun
 from shared.engine.sweep import SweepHeartbeat, SweepReport, sweep
 from shared.engine.workflow import Workflow
-from shared.errors import NotFound
+from shared.errors import InvalidInput, NotFound
 from shared.tracing import TraceContext
 
 CANCELLED_ON_REQUEST = "cancelled on request"
@@ -190,6 +191,62 @@ class Engine:
             settings=self.settings,
             operation_id=operation_id,
         )
+
+    def plan_rerun(
+        self,
+        source: LoadedRun,
+        from_step: str,
+        overrides: dict[str, Any],
+        *,
+        assigned: Sequence[str] = (),
+    ) -> RerunPlan:
+        """Check a rerun of `source` from `from_step` with `overrides`; nothing is written.
+
+        Raises Conflict while the source has not finished, InvalidInput for
+        an unknown step, an override a reused step consumed or one of the
+        `assigned` fields (the caller's subject ids), or input the
+        workflow's input model refuses. See `engine.rerun`.
+        """
+        workflow = self.workflows(source.record.workflow)
+        if workflow is None:
+            raise InvalidInput(f"workflow {source.record.workflow!r} is not deployed here")
+        return plan_rerun(workflow, source.record, from_step, overrides, assigned=assigned)
+
+    def rerun(
+        self,
+        plan: RerunPlan,
+        run_input: BaseModel,
+        *,
+        run_id: str,
+        user_id: str,
+        subject: str,
+        writes: Sequence[Write] = (),
+        now: datetime | None = None,
+    ) -> RunRecord:
+        """Create the planned rerun QUEUED with `writes` (its new subject), one commit; publish.
+
+        `run_input` is the plan's input with the caller's subject ids set.
+        The new run starts with the plan's reused checkpoints and `rerunOf`;
+        the source's `reruns` gains it. Raises RunExists as `start` does.
+        """
+        workflow = self.workflows(plan.source.workflow)
+        if workflow is None:
+            raise InvalidInput(f"workflow {plan.source.workflow!r} is not deployed here")
+        at = now or self.clock()
+        run = new_run(
+            workflow,
+            run_input,
+            run_id=run_id,
+            tenant_id=plan.source.tenant_id,
+            user_id=user_id,
+            subject=subject,
+            now=at,
+            settings=self.settings,
+        )
+        run = rerun_record(plan, run)
+        start_run(self.store, self.publisher, run, writes)
+        link_source(self.store, plan.source.run_id, run_id, at)
+        return run
 
     def deliver(self, run_id: str, via: TraceContext | None = None) -> Outcome:
         """Execute what is left of the run (one Pub/Sub delivery).

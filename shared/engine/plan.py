@@ -60,7 +60,15 @@ class RunPlan:
             self._input = self.workflow.input_model.model_validate(self.run.input)
         return self._input
 
-    def context(self, *, now: datetime, attempt: int, meter: StepMeter) -> StepContext[Any]:
+    def context(
+        self,
+        *,
+        now: datetime,
+        attempt: int,
+        meter: StepMeter,
+        inputs: tuple[str, ...] | None = None,
+    ) -> StepContext[Any]:
+        """What a step body (or a fan-out's `over`) sees; `inputs`: what the stage declared."""
         return StepContext(
             run_id=self.run.run_id,
             tenant_id=self.run.tenant_id,
@@ -72,13 +80,14 @@ class RunPlan:
             reader=self._reader,
             deps=self._deps,
             meter=meter,
+            inputs=inputs,
         )
 
     def step_ids(self, stage: Stage, now: datetime) -> list[str]:
         """The concrete step ids of a stage; KeyError if a fan-out is not decided yet."""
         if isinstance(stage, Step):
             return [stage.id]
-        ctx = self.context(now=now, attempt=0, meter=StepMeter())
+        ctx = self.context(now=now, attempt=0, meter=StepMeter(), inputs=stage.inputs)
         return [stage.step_id(item) for item in stage.over(ctx)]
 
     def todo(self, stage: Stage, now: datetime) -> list[str]:

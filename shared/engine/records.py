@@ -272,6 +272,9 @@ class StepRecord(BaseModel):
     # The output is stored beside the run (runs/{runId}/outputs/{stepId}),
     # not in it; decided by the engine when the step is committed.
     output_external: bool = False
+    # A rerun's copy of its source run's checkpoint (`engine.rerun`): the
+    # source's id. Not executed, not billed by this run.
+    reused_from: str | None = None
 
     def inline_bytes(self) -> int:
         """What this record weighs in the run document (its output only if kept inline)."""

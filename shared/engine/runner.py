@@ -320,7 +320,7 @@ class _Execution:
     def _attempt(self, stage: Stage, step_id: str, attempt: int) -> StepFailure | None:
         started = self.clock()
         meter = StepMeter()
-        ctx = self.plan.context(now=started, attempt=attempt, meter=meter)
+        ctx = self.plan.context(now=started, attempt=attempt, meter=meter, inputs=stage.inputs)
         log.info("step started", extra={"attempt": attempt})
         try:
             if isinstance(stage, FanOut):

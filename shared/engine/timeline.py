@@ -51,6 +51,8 @@ class StepView(CamelModel):
     # RATE_LIMITED, or LOST when its worker stopped without reporting), start,
     # end, error and model requests (each with its times, tokens and retry).
     history: list[AttemptRecord] = Field(default_factory=list)
+    # A rerun's step copied from the run it reran (that run's id): not executed again.
+    reused_from: str | None = None
 
 
 class ResumeView(CamelModel):

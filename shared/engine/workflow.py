@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from shared.engine.meter import StepMeter
 from shared.engine.records import SubjectFields, Write
 from shared.engine.versions import version_of
+from shared.errors import UndeclaredInput
 
 InputT = TypeVar("InputT", bound=BaseModel)
 OutT = TypeVar("OutT", bound=BaseModel)
@@ -43,11 +44,12 @@ class StepContext(Generic[InputT]):
         reader: Callable[[str], dict[str, Any] | None],
         deps: Any,
         meter: StepMeter,
+        inputs: tuple[str, ...] | None = None,
     ) -> None:
         self.run_id = run_id
         self.tenant_id = tenant_id
         self.user_id = user_id
-        self.input = input
+        self.input = input if inputs is None else typing.cast(InputT, _Declared(input, inputs))
         self.now = now
         self.attempt = attempt
         self.deps = deps
@@ -88,6 +90,23 @@ class StepContext(Generic[InputT]):
         self.writes.append(Write(path=path, data=data, mode="merge"))
 
 
+class _Declared:
+    """A run's input as a step that declared its `inputs` sees it: other fields refuse to read.
+
+    What makes the declaration true: a rerun trusts it to decide which
+    overrides a reused checkpoint already consumed.
+    """
+
+    def __init__(self, model: BaseModel, inputs: tuple[str, ...]) -> None:
+        self._model = model
+        self._inputs = inputs
+
+    def __getattr__(self, name: str) -> Any:
+        if name in type(self._model).model_fields and name not in self._inputs:
+            raise UndeclaredInput(name, self._inputs)
+        return getattr(self._model, name)
+
+
 @dataclass(frozen=True)
 class Step(Generic[OutT]):
     """One step; the decorator returns it, and later steps read its output through it."""
@@ -98,6 +117,9 @@ class Step(Generic[OutT]):
     # A pure step only reads: re-running it is harmless and cheap, so its
     # checkpoint rides on the next commit instead of costing a write.
     pure: bool = False
+    # The run's input fields the body reads (python names); None: all of them.
+    # A rerun may not override a field a reused step consumed (`engine.rerun`).
+    inputs: tuple[str, ...] | None = None
     kind: ClassVar[str] = "step"
 
 
@@ -109,6 +131,8 @@ class FanOut(Generic[OutT]):
     body: Callable[[StepContext[Any], int], OutT]
     output: type[OutT]
     over: Callable[[StepContext[Any]], Sequence[int]]
+    # As `Step.inputs`, for the items and `over` alike.
+    inputs: tuple[str, ...] | None = None
     # Items may write; they are never pure.
     pure: ClassVar[bool] = False
     kind: ClassVar[str] = "fan-out"
@@ -167,28 +191,56 @@ class Workflow(Generic[InputT]):
         return self._version[1]
 
     def step(
-        self, step_id: str, *, pure: bool = False
+        self, step_id: str, *, pure: bool = False, inputs: Sequence[str] | None = None
     ) -> Callable[[Callable[[StepContext[Any]], OutT]], Step[OutT]]:
-        """Declare the next step; the decorated name becomes its handle."""
+        """Declare the next step; the decorated name becomes its handle.
+
+        `inputs` names the fields of the run's input the step reads (None:
+        all); the body reading another raises `UndeclaredInput`.
+        """
 
         def register(fn: Callable[[StepContext[Any]], OutT]) -> Step[OutT]:
-            step = Step(id=step_id, body=fn, output=_return_model(fn), pure=pure)
+            step = Step(
+                id=step_id,
+                body=fn,
+                output=_return_model(fn),
+                pure=pure,
+                inputs=self._inputs(step_id, inputs),
+            )
             self._add(step)
             return step
 
         return register
 
     def fan_out(
-        self, step_id: str, *, over: Callable[[StepContext[Any]], Sequence[int]]
+        self,
+        step_id: str,
+        *,
+        over: Callable[[StepContext[Any]], Sequence[int]],
+        inputs: Sequence[str] | None = None,
     ) -> Callable[[Callable[[StepContext[Any], int], OutT]], FanOut[OutT]]:
         """Declare a fan-out: one step per item `over` returns, once earlier steps are done."""
 
         def register(fn: Callable[[StepContext[Any], int], OutT]) -> FanOut[OutT]:
-            fan_out = FanOut(id=step_id, body=fn, output=_return_model(fn), over=over)
+            fan_out = FanOut(
+                id=step_id,
+                body=fn,
+                output=_return_model(fn),
+                over=over,
+                inputs=self._inputs(step_id, inputs),
+            )
             self._add(fan_out)
             return fan_out
 
         return register
+
+    def _inputs(self, step_id: str, inputs: Sequence[str] | None) -> tuple[str, ...] | None:
+        if inputs is None:
+            return None
+        unknown = sorted(set(inputs) - set(self.input_model.model_fields))
+        if unknown:
+            raise ValueError(f"{self.id}: step {step_id!r} declares unknown inputs {unknown}")
+        return tuple(inputs)
 
     def _add(self, stage: Stage) -> None:
         """Refuse an id that could be mistaken for another stage's, as declared or as an item."""

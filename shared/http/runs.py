@@ -1,16 +1,20 @@
-"""/v1/runs/{runId}: a run's timeline, cancelling and resuming it."""
+"""/v1/runs/{runId}: a run's timeline, cancelling, resuming and rerunning it."""
 
 from __future__ import annotations
 
 import json
 
+from shared import creation
 from shared.creation import events_of
 from shared.engine import LoadedRun, RunView, checkpoint_bytes, registry, run_view
 from shared.errors import NotFound
 from shared.http.context import RequestContext
+from shared.http.routing import Reply
 from shared.models.api import (
     FunctionList,
     FunctionView,
+    RerunRequest,
+    RerunStarted,
     RunCancelled,
     RunOutputs,
     RunResumed,
@@ -68,6 +72,22 @@ def resume(ctx: RequestContext, run_id: str) -> RunResumed:
     loaded = owned_run(ctx, run_id)
     run = ctx.services.engine.resume(loaded, by=ctx.principal.user_id)
     return RunResumed(run_id=run.run_id, status=run.status.value)
+
+
+def rerun(ctx: RequestContext, run_id: str, body: RerunRequest) -> Reply:
+    """A new run of the same workflow reusing this one's checkpoints before `fromStep`."""
+    source = owned_run(ctx, run_id)
+    created = creation.rerun(ctx.origin(), source, body.from_step, body.input)
+    started = RerunStarted(
+        run_id=created.run_id,
+        rerun_of=run_id,
+        from_step=body.from_step,
+        workflow=source.record.workflow,
+        status="QUEUED" if not created.existing else created.status,
+        subject_id=created.subject_id,
+        version=created.version,
+    )
+    return Reply(started, {"Location": created.location})
 
 
 def list_functions(ctx: RequestContext) -> FunctionList:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.engine import Progress
 from shared.models.brainstorm import SeedView
-from shared.models.common import CamelModel, GenerationStatus
+from shared.models.common import CamelModel, GenerationStatus, RequestModel
 from shared.models.programme import GeneratedFrom, ProgrammeDay
 from shared.models.project import ProjectConcept, ProjectDNA, StoredAnswers
 
@@ -147,6 +147,36 @@ class RunOutputs(CamelModel):
     input: dict[str, Any]
     # Every step with a record, in the run's step order.
     steps: list[StepOutput]
+
+
+class RerunRequest(RequestModel):
+    from_step: str = Field(
+        min_length=1,
+        max_length=200,
+        description=(
+            "The step to rerun from: a step id, a fan-out's id (all its items) or one "
+            "item (generate-day-3: that day only). Completed steps before it are reused."
+        ),
+    )
+    input: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Overrides of the run's input (camelCase), validated by the workflow's input "
+            "model; a field a reused step consumed cannot be overridden (422 names it)"
+        ),
+    )
+
+
+class RerunStarted(CamelModel):
+    run_id: str
+    rerun_of: str
+    from_step: str
+    workflow: str
+    status: str
+    subject_id: str = Field(
+        description="The new session or programme the rerun generates (the source's stays)"
+    )
+    version: int | None = Field(default=None, description="A programme's new version")
 
 
 class FunctionView(CamelModel):

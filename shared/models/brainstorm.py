@@ -38,11 +38,16 @@ class CreateBrainstormSession(RequestModel):
 class BrainstormInput(CamelModel):
     """The run's input names its session; what to generate is on the session, once.
 
-    Runs started before carry the session's three fields here as well; they
-    are ignored (the session has them).
+    The three generation fields are set only by a rerun that overrides them
+    ("regenerate with another temperature"): None takes the session's. Runs
+    started before the session held them carry the session's values here,
+    which are the same.
     """
 
     session_id: str
+    prompt: Prompt | None = None
+    creativity_temp: float | None = Field(default=None, ge=0.0, le=1.0)
+    seed_count: WholeNumber | None = Field(default=None, ge=5, le=15)
 
 
 class SeedDraft(CamelModel):

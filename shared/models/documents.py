@@ -52,6 +52,9 @@ class Generation(Subject):
     user_id: str
     run_id: str
     ai_model: str | None = None
+    # A regenerated document (a rerun, `POST /v1/runs/{runId}/rerun`): the id
+    # of the one it regenerated, which keeps its own results.
+    rerun_of: str | None = None
 
     @classmethod
     def started(

@@ -31,7 +31,7 @@ registry.register(brainstorm)
 Ctx = StepContext[BrainstormInput]
 
 
-@brainstorm.step("load-session", pure=True)
+@brainstorm.step("load-session", pure=True, inputs=["session_id"])
 def load_session(ctx: Ctx) -> BrainstormSession:
     """The session: what to generate is stored on it alone (the run's input only names it)."""
     doc = ctx.read(paths.brainstorm_session(ctx.input.session_id))
@@ -40,21 +40,27 @@ def load_session(ctx: Ctx) -> BrainstormSession:
     return BrainstormSession.model_validate(doc)
 
 
-@brainstorm.step("generate-seeds")
+@brainstorm.step("generate-seeds", inputs=["prompt", "creativity_temp", "seed_count"])
 def generate_seeds(ctx: Ctx) -> GeneratedSeeds:
+    """The session's request, or a rerun's overrides of it (another temperature, say)."""
     session = ctx.output(load_session)
-    schema = seed_batch_schema(session.seed_count)
+    given = ctx.input
+    prompt = session.prompt if given.prompt is None else given.prompt
+    seed_count = session.seed_count if given.seed_count is None else given.seed_count
+    temperature = session.creativity_temp
+    if given.creativity_temp is not None:
+        temperature = given.creativity_temp
     generation = llm(ctx).generate(
-        schema,
+        seed_batch_schema(seed_count),
         system=prompts.BRAINSTORM_SYSTEM,
-        prompt=prompts.brainstorm_prompt(session.prompt, session.seed_count),
-        temperature=session.creativity_temp,
+        prompt=prompts.brainstorm_prompt(prompt, seed_count),
+        temperature=temperature,
     )
     batch: Any = generation.value
     return GeneratedSeeds(seeds=list(batch.seeds), ai_model=generation.model)
 
 
-@brainstorm.step("save-seeds")
+@brainstorm.step("save-seeds", inputs=["session_id"])
 def save_seeds(ctx: Ctx) -> SavedSeeds:
     generated = ctx.output(generate_seeds)
     session_id = ctx.input.session_id
@@ -77,7 +83,7 @@ def save_seeds(ctx: Ctx) -> SavedSeeds:
     return SavedSeeds(seed_ids=seed_ids)
 
 
-@brainstorm.step("update-session")
+@brainstorm.step("update-session", inputs=["session_id"])
 def update_session(ctx: Ctx) -> SessionUpdated:
     generated = ctx.output(generate_seeds)
     ctx.merge(

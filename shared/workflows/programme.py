@@ -53,7 +53,7 @@ def _summary(project: Project) -> str:
     )[:4000]
 
 
-@programme_from_concept.step("load-project", pure=True)
+@programme_from_concept.step("load-project", pure=True, inputs=["project_id"])
 def load_project(ctx: Ctx) -> LoadedProject:
     """What the prompts need of the project: a digest, not the whole (large) document."""
     doc = ctx.read(paths.project(ctx.input.project_id))
@@ -69,7 +69,7 @@ def load_project(ctx: Ctx) -> LoadedProject:
     )
 
 
-@programme_from_concept.step("generate-daily-structure")
+@programme_from_concept.step("generate-daily-structure", inputs=[])
 def generate_daily_structure(ctx: Ctx) -> GeneratedStructure:
     project = ctx.output(load_project)
     generation = llm(ctx).generate(
@@ -86,7 +86,7 @@ def _day_numbers(ctx: Ctx) -> Sequence[int]:
     return [day.day_number for day in structure.days]
 
 
-@programme_from_concept.fan_out("generate-day", over=_day_numbers)
+@programme_from_concept.fan_out("generate-day", over=_day_numbers, inputs=[])
 def generate_day(ctx: Ctx, day_number: int) -> GeneratedDay:
     project = ctx.output(load_project)
     structure = ctx.output(generate_daily_structure).structure
@@ -102,7 +102,7 @@ def generate_day(ctx: Ctx, day_number: int) -> GeneratedDay:
     )
 
 
-@programme_from_concept.step("save-programme")
+@programme_from_concept.step("save-programme", inputs=["programme_id"])
 def save_programme(ctx: Ctx) -> SavedProgramme:
     project = ctx.output(load_project)
     generated = ctx.output(generate_daily_structure)

@@ -37,7 +37,7 @@ registry.register(project_from_idea)
 Ctx = StepContext[ProjectInput]
 
 
-@project_from_idea.step("load-session", pure=True)
+@project_from_idea.step("load-session", pure=True, inputs=["session_id"])
 def load_session(ctx: Ctx) -> ProjectSession:
     """The session: the wizard's answers are stored on it alone (the run's input names it)."""
     doc = ctx.read(paths.project_session(ctx.input.session_id))
@@ -46,7 +46,7 @@ def load_session(ctx: Ctx) -> ProjectSession:
     return ProjectSession.model_validate(doc)
 
 
-@project_from_idea.step("extract-dna")
+@project_from_idea.step("extract-dna", inputs=[])
 def extract_dna(ctx: Ctx) -> ExtractedDNA:
     answers = ctx.output(load_session).answers
     generation = llm(ctx).generate(
@@ -58,7 +58,7 @@ def extract_dna(ctx: Ctx) -> ExtractedDNA:
     return ExtractedDNA(dna=generation.value, ai_model=generation.model)
 
 
-@project_from_idea.step("generate-concept")
+@project_from_idea.step("generate-concept", inputs=[])
 def generate_concept(ctx: Ctx) -> GeneratedConcept:
     answers = ctx.output(load_session).answers
     dna = ctx.output(extract_dna).dna
@@ -75,7 +75,7 @@ def generate_concept(ctx: Ctx) -> GeneratedConcept:
     return GeneratedConcept(concept=generation.value, ai_model=generation.model)
 
 
-@project_from_idea.step("save-project")
+@project_from_idea.step("save-project", inputs=["project_id", "session_id"])
 def save_project(ctx: Ctx) -> SavedProject:
     answers = ctx.output(load_session).answers
     dna = ctx.output(extract_dna).dna
@@ -101,7 +101,7 @@ def save_project(ctx: Ctx) -> SavedProject:
     return SavedProject(project_id=project_id)
 
 
-@project_from_idea.step("update-session")
+@project_from_idea.step("update-session", inputs=["session_id", "project_id"])
 def update_session(ctx: Ctx) -> ProjectSessionUpdated:
     generated = ctx.output(generate_concept)
     ctx.merge(
