@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from shared.adapters.firestore_heartbeat import FirestoreSweepHeartbeat
     from shared.adapters.firestore_runs import FirestoreRunIndex
     from shared.adapters.firestore_usage import FirestoreUsage
-    from shared.adapters.firestore_watch import FirestoreRunWatcher
+    from shared.adapters.firestore_watch import FirestoreRunWatcher, ListenChannels
     from shared.adapters.jwt_auth import TokenVerifier
     from shared.adapters.pubsub import PubSubPublisher
     from shared.adapters.secrets import SecretReader
@@ -134,7 +134,15 @@ class Services:
     def watcher(self) -> FirestoreRunWatcher:
         from shared.adapters.firestore_watch import FirestoreRunWatcher
 
-        return FirestoreRunWatcher(self.db)
+        return FirestoreRunWatcher(self.listen_channels)
+
+    @_built_once
+    def listen_channels(self) -> ListenChannels:
+        """gRPC channels for Firestore listeners only (`firestore_watch`), apart from `db`'s."""
+        from shared.adapters.firestore_watch import ListenChannels, ListenClient
+
+        project, database = self.settings.project, self.settings.firestore_database
+        return ListenChannels(lambda: ListenClient(project=project, database=database))
 
     @_built_once
     def usage(self) -> FirestoreUsage:

@@ -17,11 +17,13 @@ Events (`text/event-stream`):
 Serving cost: a stream holds one server thread for as long as it is open
 (functions-framework's gunicorn serves `THREADS` requests at once per
 instance, and Cloud Run counts the stream as one of the instance's
-concurrent requests) plus one listener thread, so the app layer admits
-streams through a `StreamGate` (per instance and per tenant caps; 429
-beyond). A client that goes away is noticed within `CLIENT_CHECK_SECONDS`
-(its socket is looked at between events, `streams.ClientWatch`), and its
-listener and slot are given back then.
+concurrent requests), and shares its run's one Firestore listener with the
+instance's other streams of that run (`adapters/firestore_watch.py`); the
+app layer admits streams through a `StreamGate` (per instance and per
+tenant caps; 429 beyond); 500 per instance: docs/architecture.md. A
+client that goes away is noticed within `CLIENT_CHECK_SECONDS` (its socket
+is looked at between events, `streams.ClientWatch`), and its share of the
+listener and its slot are given back then.
 """
 
 from __future__ import annotations
