@@ -344,8 +344,8 @@ variable "api_cpu" {
 
 variable "api_concurrency" {
   type        = number
-  description = "Requests one api instance serves at once (max_instance_request_concurrency, and functions-framework's THREADS). Requests are short Firestore reads and writes, so one vCPU keeps up with many."
-  default     = 80
+  description = "Requests one api instance serves at once (max_instance_request_concurrency, and functions-framework's THREADS). Cloud Run counts every open event stream (SSE) as one: 1000, its maximum, lets an instance hold 500 streams (EVENTS_MAX_STREAMS defaults to half) and still serve 500 other requests at once (infra/README.md, Sizing)."
+  default     = 1000
 
   validation {
     condition     = var.api_concurrency >= 1 && var.api_concurrency <= 1000 && floor(var.api_concurrency) == var.api_concurrency

@@ -346,7 +346,8 @@ class Settings(_Group):
     # Run event streams (SSE) one api instance serves at once. Each open stream
     # holds one of the instance's THREADS, so the cap keeps threads for every
     # other request: unset, it is half of the threads (THREADS, else
-    # functions-framework's default of 4 per CPU); set, it must stay below them.
+    # functions-framework's default of 4 per CPU; 500 with Terraform's 1000);
+    # set, it must stay below them.
     events_max_streams: int | None = Field(
         default=None, ge=1, le=1000, validation_alias="EVENTS_MAX_STREAMS"
     )

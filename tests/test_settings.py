@@ -56,10 +56,10 @@ def test_defaults_are_the_documented_ones() -> None:
 def test_stream_caps_default_to_half_the_threads_and_half_of_that_per_tenant(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("THREADS", "80")  # Terraform's api_concurrency
+    monkeypatch.setenv("THREADS", "1000")  # Terraform's api_concurrency
     s = Settings.from_env()
     assert (s.events_max_streams, s.events_max_streams_per_tenant) == (None, None)
-    assert (s.stream_capacity, s.stream_capacity_per_tenant) == (40, 20)
+    assert (s.stream_capacity, s.stream_capacity_per_tenant) == (500, 250)
 
 
 def test_a_tenants_stream_cap_never_exceeds_the_instances(monkeypatch: pytest.MonkeyPatch) -> None:

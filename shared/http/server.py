@@ -66,6 +66,8 @@ MAX_HEAD_BYTES = 64 * 1024
 
 # A connection that sends nothing this long is closed (none holds a thread meanwhile).
 IDLE_CONNECTION_SECONDS = 5
+# Kept-alive connections waiting for their next request, beyond the THREADS served ones.
+IDLE_CONNECTIONS = 1000
 
 _END_OF_HEAD = b"\r\n\r\n"
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d{1,12})[ \t]*\r\n", re.IGNORECASE)
@@ -285,10 +287,16 @@ def _chunked_body_ends(body: bytes) -> bool:
             return False
 
 
-def server_options() -> dict[str, Any]:
+def server_options(threads: int) -> dict[str, Any]:
     """What `ApiServer` sets on top of functions-framework's gunicorn settings."""
     return {
         "worker_class": ApiWorker,
+        # Connections one process holds. gunicorn's default (1000) counts the
+        # `threads` busy ones too and keeps a connection alive only while fewer
+        # than the difference are idle: with THREADS at 1000 no connection
+        # would be kept alive, and a 1001st (an open event stream each) would
+        # wait unaccepted. Idle kept-alive ones cost a socket, not a thread.
+        "worker_connections": threads + IDLE_CONNECTIONS,
         "limit_request_field_size": MAX_HEADER_FIELD_BYTES,
         "limit_request_fields": MAX_HEADER_FIELDS,
         # How long a connection may stay silent: a new one before its first
@@ -310,6 +318,7 @@ def install(settings: Settings) -> None:
     except ImportError:
         return
     ApiWorker.read_timeout = settings.http_read_timeout_seconds
+    threads = settings.serving_threads
     base = framework_gunicorn.GunicornApplication
     if getattr(base, "genjobs_api_server", False):
         return
@@ -320,6 +329,6 @@ def install(settings: Settings) -> None:
         genjobs_api_server = True
 
         def __init__(self, app: Any, host: str, port: int, debug: bool, **options: Any) -> None:
-            super().__init__(app, host, port, debug, **{**server_options(), **options})
+            super().__init__(app, host, port, debug, **{**server_options(threads), **options})
 
     framework_gunicorn.GunicornApplication = ApiServer  # type: ignore[misc]
