@@ -321,6 +321,17 @@ class Settings(_Group):
     redrive_after_seconds: float = Field(
         default=120.0, gt=0, validation_alias="REDRIVE_AFTER_SECONDS"
     )
+    # A sleep step at most this long is slept inside the delivery (it holds the
+    # lease); a longer one parks the run WAITING and the sweep wakes it, within
+    # one tick (SWEEP_SECONDS locally, Cloud Scheduler's minute in Cloud).
+    wait_in_process_seconds: float = Field(
+        default=10.0, ge=0, le=300, validation_alias="WAIT_IN_PROCESS_SECONDS"
+    )
+    # How long a programme created with `review: true` waits for its review
+    # before it ends FAILED (default 7 days; at least a minute, at most 90 days).
+    review_timeout_seconds: int = Field(
+        default=7 * 24 * 3600, ge=60, le=90 * 24 * 3600, validation_alias="REVIEW_TIMEOUT_SECONDS"
+    )
     # Fan-out steps of one run executed at once (1 = one after another).
     max_parallel_steps: int = Field(default=8, ge=1, le=64, validation_alias="MAX_PARALLEL_STEPS")
     # Runs of one tenant executing at once; the others wait QUEUED.

@@ -35,6 +35,8 @@ from shared.engine import (
 from shared.errors import CommitRejected, RunExists, StaleRun
 
 RUNS = "runs"
+# The statuses the sweep looks at (a WAITING run: at its wait's timeout).
+UNFINISHED = [RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING]
 TENANTS = "tenants"
 # Outputs the engine placed beside the run (`output_external`), and any
 # larger than this (UTF-8 bytes), live in runs/{runId}/outputs/{stepId},
@@ -177,7 +179,7 @@ class FirestoreRunStore:
     def due(self, now: datetime, limit: int) -> list[LoadedRun]:
         query = (
             self._db.collection(RUNS)
-            .where(filter=FieldFilter("status", "in", [RunStatus.QUEUED, RunStatus.RUNNING]))
+            .where(filter=FieldFilter("status", "in", UNFINISHED))
             .where(filter=FieldFilter("watchdogAt", "<=", now))
             .order_by("watchdogAt")
             .limit(limit)

@@ -2,7 +2,7 @@
 
 `Engine` is the engine: built once from `EngineSettings` and its adapters,
 with the verbs that change runs as methods (`start`, `cancel`, `resume`,
-`deliver`, `sweep`, `dead_lettered`). Beside it: declaring workflows
+`deliver`, `signal`, `sweep`, `dead_lettered`). Beside it: declaring workflows
 (`Workflow`, `StepContext`, `SubjectFields`, `registry`), reading runs
 (`run_view`, `progress`, `RunIndex`, `RunWatcher`), and the interfaces
 adapters implement (`RunStore`, `SlotStore`, `EventPublisher`,
@@ -36,6 +36,7 @@ from shared.engine.records import (
     StepStatus,
     SubjectFields,
     TokenUsage,
+    WaitState,
     Write,
     checkpoint_bytes,
 )
@@ -55,7 +56,7 @@ from shared.engine.timeline import Progress, RunView, StepView, progress, run_vi
 from shared.engine.usage import DailyUsage, ModelUsage, Usage
 from shared.engine.versions import declaration, version_of_declaration
 from shared.engine.watch import OnChange, RunWatcher
-from shared.engine.workflow import FanOut, Step, StepContext, Workflow
+from shared.engine.workflow import FanOut, NoSignal, Slept, Step, StepContext, Wait, Workflow
 
 __all__ = [
     "CANCELLED_ON_REQUEST",
@@ -82,6 +83,7 @@ __all__ = [
     "ModelCall",
     "ModelTokens",
     "ModelUsage",
+    "NoSignal",
     "OnChange",
     "OutboxStore",
     "Outcome",
@@ -103,6 +105,7 @@ __all__ = [
     "RunView",
     "RunWatcher",
     "RunsAndSlots",
+    "Slept",
     "Slot",
     "SlotStore",
     "Step",
@@ -117,6 +120,8 @@ __all__ = [
     "TokenUsage",
     "Usage",
     "UsageLedger",
+    "Wait",
+    "WaitState",
     "Workflow",
     "Write",
     "checkpoint_bytes",

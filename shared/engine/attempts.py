@@ -24,6 +24,7 @@ from shared.engine.records import (
 )
 from shared.engine.settings import EngineSettings
 from shared.engine.store import RunPatch
+from shared.engine.workflow import Wait
 from shared.errors import CheckpointFailed, NonRetriableError, RateLimited, describe
 
 
@@ -82,6 +83,11 @@ class Attempts:
                 step_ids = self.plan.step_ids(stage, now)
             except KeyError:
                 return None  # decided by a pure step's output we do not have yet
+            if isinstance(stage, Wait):
+                # A wait is never re-executed for a crash (nothing runs while it
+                # waits), and nothing after it starts before it has ended.
+                self.extend_order(patch, step_ids)
+                return None
             if stage.pure:
                 # Pure steps are cheap and safe to repeat: no crash accounting,
                 # so a worker dying later never blames them.

@@ -176,6 +176,15 @@ class Commits:
         fence.applied(patch)
         return True
 
+    def park(self, patch: RunPatch, writes: Sequence[Write]) -> None:
+        """Commit the run WAITING (`waits.park_patch`) with the wait's writes; the run is
+        no longer ours: the heartbeat stops and nothing else of this delivery lands."""
+        fence = self.fence
+        with fence.lock:
+            fence.write(patch, writes)
+            fence.stopped = Outcome.WAITING
+        log.info("run parked waiting", extra={"step": next(iter(patch.steps), None)})
+
     def step_failures(self, failures: list[StepFailure]) -> Outcome:
         """Record every failed step of the stage; retry the run or end it FAILED.
 

@@ -25,6 +25,8 @@ class Outcome(StrEnum):
     # Handed back until a rate limit (provider 429, LLM budget) is over.
     RATE_LIMITED = "RATE_LIMITED"
     UNKNOWN_RUN = "UNKNOWN_RUN"
+    # Parked WAITING for a signal or a time (`engine.waits`); acknowledged.
+    WAITING = "WAITING"
 
 
 class Stop(Exception):

@@ -5,9 +5,10 @@
 Both call this constructor, so a test exercises the wiring production runs.
 
 The verbs are everything that changes a run: `start`, `cancel`, `resume`,
-`deliver` (one Pub/Sub delivery: execute what is left), `sweep` (the
-watchdog tick) and `dead_lettered`. A new verb (waiting for a signal,
-rerunning from a step, handing runs over on shutdown) is a method here, with
+`deliver` (one Pub/Sub delivery: execute what is left), `signal` (end a
+run's wait, `engine.waits`), `sweep` (the watchdog tick) and
+`dead_lettered`. A new verb (rerunning from a step, handing runs over on
+shutdown) is a method here, with
 its mechanics in a module beside the others; callers never see the store,
 the publisher, the clock or a setting.
 """
@@ -15,7 +16,8 @@ the publisher, the clock or a setting.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +37,7 @@ from shared.engine.settings import EngineSettings
 from shared.engine.slots import RunsAndSlots, TenantSlots
 from shared.engine.store import EventPublisher, LoadedRun
 from shared.engine.sweep import SweepHeartbeat, SweepReport, sweep
+from shared.engine.waits import signal_run
 from shared.engine.workflow import Workflow
 from shared.errors import InvalidInput, NotFound
 from shared.tracing import TraceContext
@@ -71,6 +74,7 @@ class Engine:
         heartbeat: SweepHeartbeat | None = None,
         deps: Callable[[Engine], object] | None = None,
         workflows: Callable[[str], Workflow[Any] | None] = registry.get,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings or EngineSettings()
         self.store = store
@@ -81,6 +85,7 @@ class Engine:
         self.pending = pending
         self.heartbeat = heartbeat
         self.workflows = workflows
+        self.sleep = sleep
         limit = self.settings.tenant_max_active_runs
         slots = None if limit is None else TenantSlots(store, publisher, limit, self.settings)
         self.deps = deps(self) if deps is not None else None
@@ -92,6 +97,7 @@ class Engine:
             workflows=workflows,
             slots=slots,
             ledger=ledger,
+            sleep=sleep,
         )
 
     def with_settings(self, **changes: Any) -> Engine:
@@ -112,6 +118,7 @@ class Engine:
             heartbeat=self.heartbeat,
             deps=None if shared_deps is None else (lambda _engine: shared_deps),
             workflows=self.workflows,
+            sleep=self.sleep,
         )
 
     # -- verbs ------------------------------------------------------------------
@@ -257,8 +264,39 @@ class Engine:
         """
         return self._runner.run(run_id, via)
 
+    def signal(
+        self,
+        run: LoadedRun | str | None,
+        name: str,
+        payload: Mapping[str, Any] | BaseModel,
+        *,
+        tenant_id: str | None = None,
+    ) -> RunRecord:
+        """Deliver signal `name` to a run waiting for it; the first that commits wins.
+
+        The run continues at once (published) with the payload as the wait
+        step's output, or ends CANCELLED if its wait says so. Raises NotFound
+        (no such run, another tenant's when `tenant_id` is given, or no such
+        signal), InvalidInput (the payload does not fit), Conflict (the run
+        is not waiting for it: not yet, or not any more). Nothing changes then.
+        """
+        loaded = self.store.load(run) if isinstance(run, str) else run
+        return signal_run(
+            self.store,
+            self.publisher,
+            loaded,
+            self.workflows,
+            name,
+            payload,
+            now=self.clock(),
+            settings=self.settings,
+            deps=self.deps,
+            tenant_id=tenant_id,
+        )
+
     def sweep(self, now: datetime | None = None) -> SweepReport:
-        """The watchdog's tick: fail runs past their deadline, re-publish lost ones.
+        """The watchdog's tick: fail runs past their deadline, re-publish lost ones,
+        end waits whose timeout came.
 
         Also publishes results whose publish was lost (once their transition
         has had `redrive_after` to publish its own) and leaves the heartbeat.

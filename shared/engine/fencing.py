@@ -178,6 +178,8 @@ class Heartbeat:
         fence = self.fence
         while not self._done.wait(self.interval):
             with fence.lock:
+                if fence.stopped is not None:
+                    return  # the run left us (parked WAITING, say): renew nothing
                 now = fence.clock()
                 if (now - fence.last_write).total_seconds() < self.interval:
                     continue

@@ -15,7 +15,15 @@ from pydantic import BaseModel, ValidationError
 
 from shared.engine.meter import StepMeter
 from shared.engine.records import RunRecord, StepStatus
-from shared.engine.workflow import Stage, Step, StepContext, Workflow
+from shared.engine.workflow import (
+    NO_SIGNAL,
+    NO_SIGNAL_CHECKPOINT,
+    FanOut,
+    Stage,
+    StepContext,
+    Wait,
+    Workflow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +56,9 @@ class RunPlan:
                 continue
             try:
                 stage = self.workflow.stage_of(step_id)
+                if isinstance(stage, Wait) and record.output == NO_SIGNAL_CHECKPOINT:
+                    self.outputs[step_id] = NO_SIGNAL  # slept, skipped, or timed out
+                    continue
                 self.outputs[step_id] = stage.output.model_validate_json(record.output)
             except (KeyError, ValidationError):
                 # A checkpoint the current code cannot read (renamed step,
@@ -85,7 +96,7 @@ class RunPlan:
 
     def step_ids(self, stage: Stage, now: datetime) -> list[str]:
         """The concrete step ids of a stage; KeyError if a fan-out is not decided yet."""
-        if isinstance(stage, Step):
+        if not isinstance(stage, FanOut):
             return [stage.id]
         ctx = self.context(now=now, attempt=0, meter=StepMeter(), inputs=stage.inputs)
         return [stage.step_id(item) for item in stage.over(ctx)]

@@ -22,6 +22,8 @@ RunSource = Literal["http", "trigger"]
 class RunStatus(StrEnum):
     QUEUED = "QUEUED"
     RUNNING = "RUNNING"
+    # Parked until a signal or its wait's timeout (`engine.waits`): no lease, no delivery.
+    WAITING = "WAITING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
@@ -34,6 +36,7 @@ class RunStatus(StrEnum):
 class StepStatus(StrEnum):
     RUNNING = "RUNNING"
     RETRYING = "RETRYING"  # an attempt failed; Pub/Sub will redeliver
+    WAITING = "WAITING"  # a wait step: the run is parked until its signal or timeout
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
 
@@ -323,6 +326,30 @@ class SubjectFields(BaseModel):
         return Write(path=path, data=data, mode="merge")
 
 
+class WaitState(BaseModel):
+    """The wait a WAITING run is parked on: set by the commit that parks it, cleared by
+    the commit that ends the wait (its signal, its timeout, or the run's end).
+
+    It carries what the sweep needs to end the wait without the workflow's
+    declaration (the outcome on timeout and its error), and what a trigger
+    event is matched on (`event`, `key`).
+    """
+
+    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+
+    step: str
+    # The signal that ends it; None for a sleep.
+    signal: str | None = None
+    since: datetime
+    timeout_at: datetime
+    on_timeout: Literal["fail", "continue"] = "fail"
+    timeout_error: str | None = None
+    # A trigger event of this name whose `data[match]` equals `key` is the signal.
+    event: str | None = None
+    match: str | None = None
+    key: str | None = None
+
+
 class RunRecord(BaseModel):
     """A run document as stored (camelCase in Firestore, like every document)."""
 
@@ -386,6 +413,8 @@ class RunRecord(BaseModel):
     trace_id: str | None = None
     trace_span_id: str | None = None
     trace_sampled: bool = False
+    # What a WAITING run waits for (None otherwise).
+    wait: WaitState | None = None
 
     def lease_live(self, now: datetime) -> bool:
         return (

@@ -19,8 +19,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -40,6 +42,8 @@ from shared.engine.records import (
     MAX_OUTPUT_BYTES,
     RunRecord,
     RunStatus,
+    StepRecord,
+    StepStatus,
     Write,
     checkpoint_bytes,
     stored_bytes,
@@ -48,7 +52,15 @@ from shared.engine.settings import EngineSettings
 from shared.engine.slots import TenantSlots
 from shared.engine.store import LoadedRun, RunPatch, RunStore
 from shared.engine.transitions import FailureReason
-from shared.engine.workflow import FanOut, Stage, Workflow
+from shared.engine.waits import park_patch, wait_state
+from shared.engine.workflow import (
+    NO_SIGNAL,
+    NO_SIGNAL_CHECKPOINT,
+    FanOut,
+    Step,
+    Wait,
+    Workflow,
+)
 from shared.errors import (
     CheckpointFailed,
     CommitTooLarge,
@@ -80,8 +92,11 @@ class Runner:
         workflows: Callable[[str], Workflow[Any] | None] = registry.get,
         slots: TenantSlots | None = None,
         ledger: UsageLedger | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
+        # How a short sleep step passes in the delivery (the test kit moves its clock).
+        self.sleep = sleep
         # Per-tenant concurrency limit; None: no limit.
         self.slots = slots
         self.workflows = workflows
@@ -230,6 +245,11 @@ class _Execution:
         run = self.fence.run
         if run.status.terminal:
             return Outcome.ALREADY_FINISHED
+        if run.status is RunStatus.WAITING:
+            # A duplicate of the delivery that parked it: the wait is the
+            # signal's, the sweep's or a cancel's to end; nothing to write.
+            log.info("run is waiting; acknowledging")
+            return Outcome.WAITING
         now = self.clock()
         if run.lease_live(now) and run.lease_owner != self.fence.owner:
             log.info("run is leased by another delivery; acknowledging")
@@ -272,6 +292,11 @@ class _Execution:
                     reason=FailureReason.DEADLINE,
                 )
                 return Outcome.FAILED
+            if isinstance(stage, Wait):
+                parked = self._wait(stage)
+                if parked is not None:
+                    return parked
+                continue
             if not stage.pure and self.attempts.unmarked(todo):
                 self.commits.mark(index)
             failures = self._run_stage(stage, todo)
@@ -283,7 +308,45 @@ class _Execution:
             finish_run(self.fence, RunStatus.COMPLETED, None)
         return Outcome.COMPLETED
 
-    def _run_stage(self, stage: Stage, todo: list[str]) -> list[StepFailure]:
+    def _wait(self, wait: Wait[Any]) -> Outcome | None:
+        """Reach a wait step: skip it, sleep a short sleep here, or park the run WAITING.
+
+        None when the wait has ended here (its record is committed) and the
+        next stage may run; `Outcome.WAITING` once the run is parked.
+        """
+        run, now = self.fence.run, self.clock()
+        ctx = self.plan.context(now=now, attempt=1, meter=StepMeter())
+        if wait.when is not None and not wait.when(ctx):
+            self._end_wait(wait, now)
+            return None
+        state = wait_state(wait, ctx, run, now)
+        if wait.sleep:
+            left = (state.timeout_at - now).total_seconds()
+            if left <= self.settings.wait_in_process.total_seconds():
+                if left > 0:
+                    log.info("sleeping %.1f s in the delivery", left, extra={"step": wait.id})
+                    self.runner.sleep(left)
+                self._end_wait(wait, state.since)
+                return None
+        if wait.on_wait is not None and not (run.wait is not None and run.wait.step == wait.id):
+            wait.on_wait(ctx)
+        self.commits.park(park_patch(run, state), ctx.writes)
+        return Outcome.WAITING
+
+    def _end_wait(self, wait: Wait[Any], started: datetime) -> None:
+        """The wait ended without a payload (skipped, or a short sleep slept): checkpoint it."""
+        now = self.clock()
+        record = StepRecord(
+            status=StepStatus.COMPLETED,
+            attempts=1,
+            started_at=started,
+            finished_at=now,
+            duration_ms=int((now - started).total_seconds() * 1000),
+            output=NO_SIGNAL_CHECKPOINT,
+        )
+        self.commits.step_completed(wait, wait.id, record, NO_SIGNAL, [])
+
+    def _run_stage(self, stage: Step[Any] | FanOut[Any], todo: list[str]) -> list[StepFailure]:
         if isinstance(stage, FanOut):
             return run_items(
                 todo,
@@ -293,7 +356,7 @@ class _Execution:
         failure = self._run_step(stage, todo[0])
         return [] if failure is None else [failure]
 
-    def _run_step(self, stage: Stage, step_id: str) -> StepFailure | None:
+    def _run_step(self, stage: Step[Any] | FanOut[Any], step_id: str) -> StepFailure | None:
         attempt = self.attempts.number(step_id)
         attributes: dict[str, tracing.AttributeValue] = {
             "genjobs.step": step_id,
@@ -317,7 +380,7 @@ class _Execution:
                 span.fail(failure.message, type(failure.cause).__name__)
             return failure
 
-    def _attempt(self, stage: Stage, step_id: str, attempt: int) -> StepFailure | None:
+    def _attempt(self, stage: Step[Any] | FanOut[Any], step_id: str, attempt: int) -> StepFailure | None:
         started = self.clock()
         meter = StepMeter()
         ctx = self.plan.context(now=started, attempt=attempt, meter=meter, inputs=stage.inputs)

@@ -29,6 +29,9 @@ class EngineSettings:
     max_parallel_steps: int = 8
     # Runs of one tenant executing at once (`engine.slots`); None: no limit.
     tenant_max_active_runs: int | None = None
+    # A sleep this short is slept in the delivery (holding the lease); a longer
+    # one parks the run WAITING and the sweep wakes it (`engine.waits`).
+    wait_in_process: timedelta = timedelta(seconds=10)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineSettings:
@@ -38,6 +41,7 @@ class EngineSettings:
             redrive_after=settings.redrive_after,
             max_parallel_steps=settings.max_parallel_steps,
             tenant_max_active_runs=settings.tenant_max_active_runs,
+            wait_in_process=timedelta(seconds=settings.wait_in_process_seconds),
         )
 
     def watchdog(self, now: datetime, deadline: datetime) -> datetime:

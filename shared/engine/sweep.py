@@ -1,4 +1,8 @@
-"""The watchdog: no run stays QUEUED or RUNNING past its watchdog time unnoticed.
+"""The watchdog: no run stays QUEUED, RUNNING or WAITING past its watchdog time unnoticed.
+
+A WAITING run's watchdog is its wait's timeout: the sweep ends the wait
+then, with its declared outcome (`waits.end_timed_out`), and never touches
+it before.
 
 Run every minute (Cloud Scheduler in production, `make dev` locally). A run
 whose watchdog time passed is either past its deadline (failed, with the
@@ -18,6 +22,7 @@ from shared.engine.records import RunStatus
 from shared.engine.settings import EngineSettings
 from shared.engine.store import EventPublisher, LoadedRun, RunPatch, RunStore
 from shared.engine.transitions import FailureReason, current_step, end_run, last_step_error
+from shared.engine.waits import end_timed_out
 from shared.errors import StaleRun
 
 log = logging.getLogger(__name__)
@@ -30,6 +35,8 @@ class SweepReport:
     skipped: int
     # Results whose publish was lost, published by this tick (`results.publish_pending`).
     results: int = 0
+    # Waits whose time came and that continue (a sleep's end): queued and published.
+    woken: int = 0
 
 
 class SweepHeartbeat(Protocol):
@@ -45,7 +52,7 @@ def sweep(
     settings: EngineSettings,
     limit: int = 200,
 ) -> SweepReport:
-    redriven = failed = skipped = 0
+    redriven = failed = skipped = woken = 0
     for loaded in store.due(now, limit):
         try:
             outcome = _handle(store, publisher, loaded, now, settings)
@@ -58,9 +65,11 @@ def sweep(
             redriven += 1
         elif outcome == "failed":
             failed += 1
+        elif outcome == "woken":
+            woken += 1
         else:
             skipped += 1
-    report = SweepReport(redriven=redriven, failed=failed, skipped=skipped)
+    report = SweepReport(redriven=redriven, failed=failed, skipped=skipped, woken=woken)
     if redriven or failed:
         log.warning("sweep acted on runs: %s", report)
     return report
@@ -74,6 +83,9 @@ def _handle(
     settings: EngineSettings,
 ) -> str:
     run = loaded.record
+    if run.status is RunStatus.WAITING:
+        # Due at its wait's timeout (its deadline is later): the wait's outcome.
+        return end_timed_out(store, publisher, loaded, now=now, settings=settings)
     if now >= run.deadline_at:
         reason = "deadline exceeded"
         current = current_step(run)

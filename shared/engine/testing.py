@@ -23,9 +23,11 @@ The parts:
   leases, deadlines and the sweep's watchdog are tested without sleeping.
 - `EngineHarness`: an `Engine` built by the same constructor production
   uses, on the parts above and a publisher that lists what it published;
-  `start`, `deliver`, `sweep`, `cancel`, `resume` as in production, plus
-  `run_to_end`. To test a crash, a retry or a lease, drive it delivery by
-  delivery and move its clock.
+  `start`, `deliver`, `signal`, `sweep`, `cancel`, `resume` as in
+  production, plus `run_to_end` and, for waits, `run_to_wait` and
+  `pass_wait` (moves the clock past the wait's timeout and sweeps). A short
+  sleep moves the fake clock instead of sleeping. To test a crash, a retry
+  or a lease, drive it delivery by delivery and move its clock.
 
 A delivery here is exactly a worker's delivery (the same `Engine.deliver`);
 only the storage, the transport and the model are in memory. This module
@@ -199,7 +201,7 @@ class InMemoryRunStore:
         found = [
             LoadedRun(record=record, version=version)
             for record, version in runs
-            if record.status in (RunStatus.QUEUED, RunStatus.RUNNING)
+            if record.status in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING)
             and record.watchdog_at is not None
             and record.watchdog_at <= now
         ]
@@ -377,6 +379,7 @@ class EngineHarness:
                 heartbeat=self.heartbeat,
                 deps=self._deps,
                 workflows=self.workflows.get,
+                sleep=self.clock.advance,
             )
         return self._engine
 
@@ -427,12 +430,52 @@ class EngineHarness:
             outcome = self.deliver(run_id)
             if outcome in _ENDED:
                 return self.finished(run_id, deliveries=delivery)
+            if outcome == Outcome.WAITING:
+                wait = self.run(run_id).wait
+                if wait is not None and wait.signal is not None:
+                    raise AssertionError(
+                        f"run {run_id} waits for signal {wait.signal!r}: send it with "
+                        "`signal`, or let it time out with `pass_wait`"
+                    )
+                self.pass_wait(run_id)  # a sleep: its time comes, the sweep wakes it
+                continue
             # A retry, a rate limit's wait, a lease or a slot held elsewhere:
             # the next delivery comes after the watchdog's delay.
             self.clock.advance(self._settings.redrive_after.total_seconds())
         raise AssertionError(
             f"run {run_id} did not end after {max_deliveries} deliveries: {self.run(run_id)}"
         )
+
+    def run_to_wait(self, run_id: str = "run-1", *, max_deliveries: int = 50) -> RunRecord:
+        """Deliver the run until it is parked WAITING; the run. Fails the test if it ends."""
+        for _ in range(max_deliveries):
+            outcome = self.deliver(run_id)
+            if outcome == Outcome.WAITING:
+                return self.run(run_id)
+            if outcome in _ENDED:
+                raise AssertionError(f"run {run_id} ended {outcome} instead of waiting")
+            self.clock.advance(self._settings.redrive_after.total_seconds())
+        raise AssertionError(f"run {run_id} did not reach a wait: {self.run(run_id)}")
+
+    def signal(
+        self,
+        name: str,
+        payload: BaseModel | dict[str, Any],
+        run_id: str = "run-1",
+        *,
+        tenant: str | None = None,
+    ) -> RunRecord:
+        """`Engine.signal`: raises NotFound, InvalidInput or Conflict as the route answers."""
+        return self.engine.signal(run_id, name, payload, tenant_id=tenant)
+
+    def pass_wait(self, run_id: str = "run-1") -> SweepReport:
+        """Move the clock just past the run's wait timeout and sweep (as the next tick would)."""
+        wait = self.run(run_id).wait
+        if wait is None:
+            raise AssertionError(f"run {run_id} is not waiting")
+        left = (wait.timeout_at - self.clock()).total_seconds()
+        self.clock.advance(max(left, 0) + 1)
+        return self.sweep()
 
     def finished(self, run_id: str = "run-1", *, deliveries: int = 0) -> Finished:
         run = self.run(run_id)

@@ -63,6 +63,20 @@ class ResumeView(CamelModel):
     operation_id: str | None = None
 
 
+class WaitView(CamelModel):
+    # The wait step, the signal that ends it (none for a sleep), since when,
+    # and when its timeout ends it (FAILED, or continuing, as declared).
+    step: str
+    signal: str | None = None
+    since: datetime
+    timeout_at: datetime
+    on_timeout: str
+    # A trigger event of this name whose data field `match` equals `key` is the signal too.
+    event: str | None = None
+    match: str | None = None
+    key: str | None = None
+
+
 class RunView(CamelModel):
     run_id: str
     workflow: str
@@ -98,6 +112,8 @@ class RunView(CamelModel):
     # The run's W3C trace id (32 hex): every delivery, step and model call
     # of the run is a span of this trace (docs/operations.md, "Traces").
     trace_id: str | None = None
+    # Set while the run is WAITING: what for, and until when.
+    wait: WaitView | None = None
 
 
 def _step_ids(run: RunRecord, workflow: Workflow[Any] | None) -> list[str]:
@@ -156,4 +172,5 @@ def run_view(run: RunRecord, workflow: Workflow[Any] | None) -> RunView:
         progress=_progress_of(run, steps),
         steps=steps,
         resumes=[projected(ResumeView, r) for r in run.resumes],
+        wait=None if run.wait is None else projected(WaitView, run.wait),
     )

@@ -19,10 +19,12 @@ class FailureReason(StrEnum):
     DEADLINE = "deadline"
     DEAD_LETTERED = "dead_lettered"
     UNKNOWN_WORKFLOW = "unknown_workflow"
+    # a wait step's signal did not come before its timeout (`engine.waits`)
+    WAIT_TIMEOUT = "wait_timeout"
 
 
 def terminal_fields(status: RunStatus, error: str | None, now: datetime) -> dict[str, Any]:
-    """A finished run holds no lease and has no watchdog time, so the sweep ignores it."""
+    """A finished run holds no lease, no wait and no watchdog time, so the sweep ignores it."""
     return {
         "status": status,
         "finished_at": now,
@@ -30,6 +32,7 @@ def terminal_fields(status: RunStatus, error: str | None, now: datetime) -> dict
         "lease_owner": None,
         "lease_expires_at": None,
         "watchdog_at": None,
+        "wait": None,
     }
 
 

@@ -11,9 +11,9 @@ import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from shared.engine.meter import StepMeter
 from shared.engine.records import SubjectFields, Write
@@ -79,6 +79,20 @@ class StepContext(Generic[InputT]):
                 found[item] = value
                 self.meter.add_read(step_id)
         return dict(sorted(found.items()))
+
+    def signal(self, wait: Wait[OutT]) -> OutT | None:
+        """What a wait step ended with: its signal's payload, or None (timed out, skipped, slept).
+
+        KeyError if the wait has not ended yet (a later step always runs after it has).
+        """
+        value = self._outputs.get(wait.id)
+        if value is None:
+            raise KeyError(f"wait {wait.id!r} has not ended yet")
+        if isinstance(value, NoSignal):
+            return None
+        if not isinstance(value, wait.output):
+            raise TypeError(f"wait {wait.id!r} holds {type(value).__name__}")
+        return value
 
     def read(self, path: str) -> dict[str, Any] | None:
         return self._reader(path)
@@ -149,7 +163,79 @@ class FanOut(Generic[OutT]):
         return int(rest)
 
 
-Stage = Step[Any] | FanOut[Any]
+class NoSignal(BaseModel):
+    """A wait's output when it ended without a payload: a sleep, a skipped wait, or a
+    timeout that continues. Checkpointed as the JSON `null`."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+NO_SIGNAL = NoSignal()
+# The checkpoint text of `NO_SIGNAL`.
+NO_SIGNAL_CHECKPOINT = "null"
+
+
+class Slept(BaseModel):
+    """The (never sent) payload model of a sleep: a sleep ends only by its time."""
+
+
+@dataclass(frozen=True)
+class Wait(Generic[OutT]):
+    """A step that parks the run until its signal arrives or its timeout passes.
+
+    Nothing runs while it waits: the delivery that reaches it commits the
+    run WAITING (no lease, watchdog at the timeout) and acknowledges. The
+    signal's payload, validated against `output` (and `check`), is the step's
+    checkpointed output (`StepContext.signal`). A sleep is a wait with no
+    signal whose timeout continues. See `engine.waits` for the mechanics.
+    """
+
+    id: str
+    # The signal's name; None for a sleep.
+    signal: str | None
+    output: type[OutT]
+    # How long it waits, decided when the run reaches it (a setting the run's
+    # input carries, a sleep's duration or the time until its `until`).
+    timeout: Callable[[StepContext[Any]], timedelta]
+    # On timeout: end the run FAILED with `timeout_error`, or continue with no value.
+    on_timeout: Literal["fail", "continue"] = "fail"
+    timeout_error: Callable[[StepContext[Any]], str] | None = None
+    # False: the wait is skipped (its output is no value), as if it never waited.
+    when: Callable[[StepContext[Any]], bool] | None = None
+    # Writes committed with the park (the subject showing what is awaited).
+    on_wait: Callable[[StepContext[Any]], None] | None = None
+    # A payload that fits `output` but not this run: raise ValueError (a 422).
+    check: Callable[[StepContext[Any], OutT], None] | None = None
+    # A payload that ends the run CANCELLED (a rejection): the reason, else None.
+    cancel_if: Callable[[OutT], str | None] | None = None
+    # A trigger event named `event` whose `data[match]` equals `key(ctx)` is the signal too.
+    event: str | None = None
+    match: str | None = None
+    key: Callable[[StepContext[Any]], str] | None = None
+    # Waits are never re-executed for a crash: no attempt accounting, no marks.
+    pure: ClassVar[bool] = False
+    # What a wait reads of the run's input (`when`, `timeout`, `key`): all of it.
+    inputs: ClassVar[tuple[str, ...] | None] = None
+
+    @property
+    def sleep(self) -> bool:
+        return self.signal is None
+
+
+Stage = Step[Any] | FanOut[Any] | Wait[Any]
+
+
+V = TypeVar("V")
+
+
+def _constant(value: V | Callable[[StepContext[Any]], V]) -> Callable[[StepContext[Any]], V]:
+    if callable(value):
+        return value
+
+    def constant(ctx: StepContext[Any]) -> V:
+        return value
+
+    return constant
 
 
 def _return_model(fn: Callable[..., OutT]) -> type[OutT]:
@@ -242,6 +328,73 @@ class Workflow(Generic[InputT]):
             raise ValueError(f"{self.id}: step {step_id!r} declares unknown inputs {unknown}")
         return tuple(inputs)
 
+    def wait_for_signal(
+        self,
+        step_id: str,
+        *,
+        signal: str,
+        output: type[OutT],
+        timeout: timedelta | Callable[[StepContext[Any]], timedelta],
+        on_timeout: Literal["fail", "continue"] = "fail",
+        timeout_error: str | Callable[[StepContext[Any]], str] | None = None,
+        when: Callable[[StepContext[Any]], bool] | None = None,
+        on_wait: Callable[[StepContext[Any]], None] | None = None,
+        check: Callable[[StepContext[Any], OutT], None] | None = None,
+        cancel_if: Callable[[OutT], str | None] | None = None,
+        event: str | None = None,
+        match: str = "key",
+        key: Callable[[StepContext[Any]], str] | None = None,
+    ) -> Wait[OutT]:
+        """Declare the next step a wait for `signal` (or, with `event` and `key`, an event)."""
+        if any(isinstance(s, Wait) and s.signal == signal for s in self.stages):
+            raise ValueError(f"{self.id}: signal {signal!r} awaited twice")
+        if (event is None) != (key is None):
+            raise ValueError(f"{self.id}: a wait's event needs its key, and a key its event")
+        wait = Wait(
+            id=step_id,
+            signal=signal,
+            output=output,
+            timeout=_constant(timeout),
+            on_timeout=on_timeout,
+            timeout_error=_constant(timeout_error) if timeout_error is not None else None,
+            when=when,
+            on_wait=on_wait,
+            check=check,
+            cancel_if=cancel_if,
+            event=event,
+            match=match if event is not None else None,
+            key=key,
+        )
+        self._add(wait)
+        return wait
+
+    def sleep(
+        self,
+        step_id: str,
+        *,
+        duration: timedelta | None = None,
+        until: Callable[[StepContext[Any]], datetime] | None = None,
+    ) -> Wait[Slept]:
+        """Declare the next step a durable sleep: for `duration`, or until the time `until` says."""
+        if (duration is None) == (until is None):
+            raise ValueError(f"{self.id}: a sleep takes a duration or an until, not both")
+        timeout: Callable[[StepContext[Any]], timedelta] = _constant(duration or timedelta(0))
+        if until is not None:
+            wake = until
+
+            def timeout(ctx: StepContext[Any]) -> timedelta:
+                return max(wake(ctx) - ctx.now, timedelta(0))
+
+        wait = Wait(id=step_id, signal=None, output=Slept, timeout=timeout, on_timeout="continue")
+        self._add(wait)
+        return wait
+
+    def waits(self) -> list[Wait[Any]]:
+        return [s for s in self.stages if isinstance(s, Wait)]
+
+    def wait_for(self, signal: str) -> Wait[Any] | None:
+        return next((w for w in self.waits() if w.signal == signal), None)
+
     def _add(self, stage: Stage) -> None:
         """Refuse an id that could be mistaken for another stage's, as declared or as an item."""
         for existing in self.stages:
@@ -257,7 +410,7 @@ class Workflow(Generic[InputT]):
 
     def stage_of(self, step_id: str) -> Stage:
         for stage in self.stages:
-            if stage.id == step_id and isinstance(stage, Step):
+            if stage.id == step_id and isinstance(stage, Step | Wait):
                 return stage
             if isinstance(stage, FanOut) and stage.item_of(step_id) is not None:
                 return stage
@@ -265,4 +418,4 @@ class Workflow(Generic[InputT]):
 
     def declared_steps(self) -> list[str]:
         """Step ids as declared; a fan-out shows as `<id>-{n}`."""
-        return [s.id if isinstance(s, Step) else f"{s.id}-{{n}}" for s in self.stages]
+        return [f"{s.id}-{{n}}" if isinstance(s, FanOut) else s.id for s in self.stages]

@@ -15,7 +15,7 @@ from shared.workflows.ops import MAX_RUNS, Action, BulkInput, operation_path
 
 # Which runs each action can act on; a status filter narrows these, never widens them.
 ACTIONABLE: dict[Action, tuple[RunStatus, ...]] = {
-    "cancel": (RunStatus.QUEUED, RunStatus.RUNNING),
+    "cancel": (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING),
     "resume": RESUMABLE,
 }
 

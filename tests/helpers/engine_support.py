@@ -10,9 +10,9 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.engine import EngineSettings, Outcome, StepContext, SubjectFields, Workflow
 from shared.engine.testing import EngineHarness, InMemoryRunStore
@@ -142,3 +142,77 @@ class Harness(EngineHarness):
 
 def completed(outcome: str) -> bool:
     return outcome == Outcome.COMPLETED.value
+
+
+class Approval(BaseModel):
+    """The payload of the test workflows' `approve` signal."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ok: bool
+    note: str = Field(default="", max_length=50)
+
+
+# How long `approval_workflow` waits for its signal: longer than its deadline,
+# which a wait must not run into.
+APPROVAL_TIMEOUT = timedelta(hours=2)
+
+
+def approval_workflow(
+    recorder: Recorder, *, on_timeout: Literal["fail", "continue"] = "fail"
+) -> Workflow[Job]:
+    """compute -> approval (waits for `approve`; `ok: false` cancels) -> save."""
+    wf: Workflow[Job] = Workflow(
+        id="test.approval", input_model=Job, description="waits", subject=SUBJECT
+    )
+
+    @wf.step("compute")
+    def compute(ctx: StepContext[Job]) -> Value:
+        recorder.hit("compute", ctx)
+        return Value(n=1)
+
+    def parked(ctx: StepContext[Any]) -> None:
+        ctx.merge(f"subjects/{ctx.run_id}", {"state": "AWAITING", "proposal": 1})
+
+    approval = wf.wait_for_signal(
+        "approval",
+        signal="approve",
+        output=Approval,
+        timeout=APPROVAL_TIMEOUT,
+        on_timeout=on_timeout,
+        timeout_error="nobody approved within 2 hours",
+        on_wait=parked,
+        cancel_if=lambda a: None if a.ok else "not approved",
+    )
+
+    @wf.step("save")
+    def save(ctx: StepContext[Job]) -> Value:
+        recorder.hit("save", ctx)
+        got = ctx.signal(approval)
+        note = "no answer" if got is None else got.note
+        ctx.merge(f"subjects/{ctx.run_id}", {"state": "COMPLETED", "note": note})
+        return Value(n=ctx.output(compute).n)
+
+    return wf
+
+
+def sleep_workflow(recorder: Recorder, seconds: float) -> Workflow[Job]:
+    """compute -> nap (sleeps `seconds`) -> save (records when it ran)."""
+    wf: Workflow[Job] = Workflow(
+        id="test.sleep", input_model=Job, description="sleeps", subject=SUBJECT
+    )
+
+    @wf.step("compute")
+    def compute(ctx: StepContext[Job]) -> Value:
+        recorder.hit("compute", ctx)
+        return Value(n=1)
+
+    wf.sleep("nap", duration=timedelta(seconds=seconds))
+
+    @wf.step("save")
+    def save(ctx: StepContext[Job]) -> Value:
+        recorder.hit("save", ctx)
+        ctx.merge(f"subjects/{ctx.run_id}", {"state": "COMPLETED", "at": ctx.now.isoformat()})
+        return Value(n=ctx.output(compute).n)
+
+    return wf
