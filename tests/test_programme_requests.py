@@ -83,12 +83,13 @@ def test_a_missing_or_foreign_project_is_404_and_starts_nothing(stack: Stack):
     assert stack.pull(wait=0) == []
 
 
-def test_a_programme_request_with_a_body_is_400(stack: Stack):
+def test_a_programme_request_with_an_unknown_option_is_422(stack: Stack):
     project_id = create_project(stack)
 
     response = stack.post(f"/v1/projects/{project_id}/programme", {"days": 3})
 
-    assert response.status_code == 400
+    assert response.status_code == 422
+    assert response.get_json()["error"]["details"][0]["field"] == "days"
     assert stack.services.db.collection("programmes").get() == []
 
 

@@ -327,6 +327,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/runs/{runId}/signals/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Deliver a signal to a run WAITING for it (once: 409 after); the run continues at once */
+        post: operations["runsSignal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/runs/{runId}/events": {
         parameters: {
             query?: never;
@@ -476,6 +493,22 @@ export interface components {
             /** @default 10 */
             seedCount: number;
         };
+        /** DailyStructure */
+        DailyStructure: {
+            days: components["schemas"]["DayPlan"][];
+        };
+        /** DayPlan */
+        DayPlan: {
+            day_number: number;
+            theme: string;
+            morning_focus: string;
+            afternoon_focus: string;
+            evening_focus: string;
+            morning_focus_formal: string;
+            afternoon_focus_formal: string;
+            evening_focus_formal: string;
+            key_learning_outcomes: string[];
+        };
         /**
          * ErrorBody
          * @description Every 4xx and 5xx: `{"error": {"code", "message", "details"?}}`.
@@ -528,7 +561,7 @@ export interface components {
          * GenerationStatus
          * @enum {string}
          */
-        GenerationStatus: "IN_PROGRESS" | "COMPLETED" | "FAILED" | "CANCELLED";
+        GenerationStatus: "IN_PROGRESS" | "AWAITING_REVIEW" | "COMPLETED" | "FAILED" | "CANCELLED";
         /** Health */
         Health: {
             status: string;
@@ -679,6 +712,17 @@ export interface components {
             programmeId: string;
             sessions: components["schemas"]["ScheduledSession"][];
         };
+        /**
+         * ProgrammeOptions
+         * @description A programme create's options; the body may be left out (no review).
+         */
+        ProgrammeOptions: {
+            /**
+             * @description Stop after the daily structure for a planner's review (status AWAITING_REVIEW); the run continues on signal `review` with decision approve, or ends CANCELLED on reject.
+             * @default false
+             */
+            review: boolean;
+        };
         /** ProgrammeStarted */
         ProgrammeStarted: {
             programmeId: string;
@@ -704,6 +748,7 @@ export interface components {
             days: components["schemas"]["ProgrammeDay"][];
             progress?: components["schemas"]["Progress"];
             error?: string;
+            structure?: components["schemas"]["DailyStructure"];
         };
         /** Progress */
         Progress: {
@@ -858,7 +903,7 @@ export interface components {
          * RunStatus
          * @enum {string}
          */
-        RunStatus: "QUEUED" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED";
+        RunStatus: "QUEUED" | "RUNNING" | "WAITING" | "COMPLETED" | "FAILED" | "CANCELLED";
         /** RunView */
         RunView: {
             runId: string;
@@ -889,6 +934,7 @@ export interface components {
             rerunFrom?: string;
             reruns?: string[];
             traceId?: string;
+            wait?: components["schemas"]["WaitView"];
         };
         /** ScheduledSession */
         ScheduledSession: {
@@ -932,6 +978,21 @@ export interface components {
             sessionId: string;
             runId: string;
             status: components["schemas"]["GenerationStatus"];
+        };
+        /** SignalDelivered */
+        SignalDelivered: {
+            runId: string;
+            signal: string;
+            /** @description QUEUED (the run continues) or CANCELLED (its wait said so) */
+            status: string;
+        };
+        /**
+         * SignalPayload
+         * @description The signal's payload: a JSON object, checked against the model the run's wait declares
+         *     (422 if it does not fit). The programme review's is `ReviewDecision`.
+         */
+        SignalPayload: {
+            [key: string]: unknown;
         };
         /** StepOutput */
         StepOutput: {
@@ -1081,6 +1142,19 @@ export interface components {
             costUsdLeft?: number;
             /** Format: date-time */
             resetsAt: string;
+        };
+        /** WaitView */
+        WaitView: {
+            step: string;
+            signal?: string;
+            /** Format: date-time */
+            since: string;
+            /** Format: date-time */
+            timeoutAt: string;
+            onTimeout: string;
+            event?: string;
+            match?: string;
+            key?: string;
         };
     };
     responses: never;
@@ -1496,7 +1570,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ProgrammeOptions"];
+            };
+        };
         responses: {
             /** @description Generate the project's next programme version (or join the one generating) */
             202: {
@@ -1546,6 +1624,15 @@ export interface operations {
             };
             /** @description `payload_too_large` */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_input` */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2200,6 +2287,96 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before trying again */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `auth_unavailable`: the token keys cannot be fetched now (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    runsSignal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                runId: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignalPayload"];
+            };
+        };
+        responses: {
+            /** @description Deliver a signal to a run WAITING for it (once: 409 after); the run continues at once */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignalDelivered"];
+                };
+            };
+            /** @description `malformed_request` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_input` */
+            422: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

@@ -30,6 +30,8 @@ from shared.models.programme import CreateProgramme, ProgrammeInput
 from shared.workflows.programme import programme_from_concept
 
 ATTEMPTS = 5
+# A version still being generated: a new create joins it (HTTP) or is refused (trigger).
+GENERATING = (GenerationStatus.IN_PROGRESS, GenerationStatus.AWAITING_REVIEW)
 
 
 def _location(programme_id: str) -> str:
@@ -83,7 +85,7 @@ def create_programme(origin: Origin, body: CreateProgramme) -> Created:
             current = documents.get(
                 paths.programme(paths.programme_id_for(project_id, latest)), Programme
             )
-            if current and current.generation_status == GenerationStatus.IN_PROGRESS:
+            if current and current.generation_status in GENERATING:
                 return _generating(origin, current, run_id)
         if not admitted:
             try:
@@ -119,7 +121,14 @@ def create_programme(origin: Origin, body: CreateProgramme) -> Created:
             start_subject_run(
                 origin,
                 workflow=programme_from_concept,
-                run_input=ProgrammeInput(programme_id=programme_id, project_id=project_id),
+                run_input=ProgrammeInput(
+                    programme_id=programme_id,
+                    project_id=project_id,
+                    review=body.review,
+                    review_timeout_seconds=(
+                        services.settings.review_timeout_seconds if body.review else None
+                    ),
+                ),
                 run_id=run_id,
                 subject=paths.programme(programme_id),
                 now=now,
@@ -130,7 +139,7 @@ def create_programme(origin: Origin, body: CreateProgramme) -> Created:
                 return ours
             # Another create took version n first: join it if it is still running.
             winner = documents.get(paths.programme(programme_id), Programme)
-            if winner and winner.generation_status == GenerationStatus.IN_PROGRESS:
+            if winner and winner.generation_status in GENERATING:
                 return _generating(origin, winner, run_id)
             continue
         return _created(programme, existing=False)

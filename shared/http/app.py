@@ -73,8 +73,11 @@ from shared.models.api import (
     RunOutputs,
     RunResumed,
     SessionStarted,
+    SignalDelivered,
+    SignalPayload,
 )
 from shared.models.brainstorm import CreateBrainstormSession
+from shared.models.programme import ProgrammeOptions
 from shared.models.project import IdeaWizardAnswers
 from shared.models.runs import (
     BulkRequest,
@@ -188,6 +191,8 @@ ROUTES: tuple[Route, ...] = (
         "Generate the project's next programme version (or join the one generating)",
         ProgrammeStarted,
         status=202,
+        body=ProgrammeOptions,
+        body_optional=True,
         headers=("Location",),
         errors=(MalformedRequest, Conflict, *ADMISSION),
         tag="programmes",
@@ -288,6 +293,17 @@ ROUTES: tuple[Route, ...] = (
         body=RerunRequest,
         idempotency_key=True,
         errors=(Conflict, *ADMISSION),
+        tag="runs",
+    ),
+    Route(
+        "POST",
+        "/v1/runs/{runId}/signals/{name}",
+        runs.signal,
+        "Deliver a signal to a run WAITING for it (once: 409 after); the run continues at once",
+        SignalDelivered,
+        status=202,
+        body=SignalPayload,
+        errors=(Conflict,),
         tag="runs",
     ),
     Route(
@@ -418,7 +434,7 @@ class Api:
             kwargs["ctx"] = ctx
         _check_path_ids(args)
         if route.body is not None:
-            kwargs["body"] = parse_body(request, route.body)
+            kwargs["body"] = parse_body(request, route.body, optional=route.body_optional)
         if route.query is not None:
             kwargs["query"] = parse_query(request, route.query, lists=route.list_params)
         if not route.streams:

@@ -173,7 +173,7 @@ def _operation(route: Route, refs: Refs, defs: dict[str, Any]) -> dict[str, Any]
         operation["parameters"] = parameters
     if route.body is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": not route.body_optional,
             "content": {JSON: {"schema": refs[(route.body, "validation")]}},
         }
     operation["responses"] = _responses(route, refs)

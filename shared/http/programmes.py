@@ -7,7 +7,6 @@ version already generating, is `shared.creation.programme`.
 from __future__ import annotations
 
 from shared.creation.programme import PROGRAMME
-from shared.errors import MalformedRequest
 from shared.http.context import RequestContext
 from shared.http.routing import Reply
 from shared.http.subjects import owned_document, programme_started, run_progress
@@ -15,15 +14,12 @@ from shared.models import paths
 from shared.models.api import ProgrammeView
 from shared.models.common import projected
 from shared.models.documents import Day, Programme
-from shared.models.programme import CreateProgramme
+from shared.models.programme import CreateProgramme, ProgrammeOptions
 
 
-def create_programme(ctx: RequestContext, project_id: str) -> Reply:
-    raw = ctx.request.get_data(cache=True).strip()
-    if raw not in (b"", b"{}"):
-        raise MalformedRequest("this route takes no request body (or an empty JSON object)")
-    body = CreateProgramme.model_validate({"projectId": project_id})
-    return programme_started(PROGRAMME.create(ctx.origin(keyed=False), body))
+def create_programme(ctx: RequestContext, project_id: str, body: ProgrammeOptions) -> Reply:
+    request = CreateProgramme.model_validate({"projectId": project_id, "review": body.review})
+    return programme_started(PROGRAMME.create(ctx.origin(keyed=False), request))
 
 
 def get_programme(ctx: RequestContext, programme_id: str) -> ProgrammeView:

@@ -117,15 +117,19 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def parse_body(request: Request, model: type[M]) -> M:
+def parse_body(request: Request, model: type[M], *, optional: bool = False) -> M:
     """Validate a JSON object body against a strict request model.
 
     Malformed JSON is 400; a well-formed body that breaks a rule is 422 with
-    one detail per offending field, named as the client sent it.
+    one detail per offending field, named as the client sent it. An
+    `optional` body left out reads as `{}`.
     """
     raw = read_body(request)
     if not raw.strip():
-        raise MalformedRequest("request body must be a JSON object")
+        if optional:
+            raw = b"{}"
+        else:
+            raise MalformedRequest("request body must be a JSON object")
     try:
         decoded = json.loads(raw)
     except (ValueError, UnicodeDecodeError):

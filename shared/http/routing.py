@@ -78,6 +78,8 @@ class Route:
     status: int = 200
     auth: bool = True
     body: type[BaseModel] | None = None
+    # The body may be left out (read as `{}`): options with defaults.
+    body_optional: bool = False
     query: type[BaseModel] | None = None
     errors: tuple[type[ClientError], ...] = ()
     idempotency_key: bool = False

@@ -1,4 +1,4 @@
-"""/v1/runs/{runId}: a run's timeline, cancelling, resuming and rerunning it."""
+"""/v1/runs/{runId}: a run's timeline, cancelling, resuming, rerunning and signalling it."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from shared.models.api import (
     RunCancelled,
     RunOutputs,
     RunResumed,
+    SignalDelivered,
+    SignalPayload,
     StepOutput,
 )
 
@@ -88,6 +90,14 @@ def rerun(ctx: RequestContext, run_id: str, body: RerunRequest) -> Reply:
         version=created.version,
     )
     return Reply(started, {"Location": created.location})
+
+
+def signal(ctx: RequestContext, run_id: str, name: str, body: SignalPayload) -> SignalDelivered:
+    """The first signal that commits ends the wait; the engine answers 409 to the others."""
+    loaded = owned_run(ctx, run_id)
+    payload = dict(body.model_extra or {})
+    run = ctx.services.engine.signal(loaded, name, payload, tenant_id=ctx.principal.tenant_id)
+    return SignalDelivered(run_id=run_id, signal=name, status=run.status.value)
 
 
 def list_functions(ctx: RequestContext) -> FunctionList:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.engine import Progress
 from shared.models.brainstorm import SeedView
 from shared.models.common import CamelModel, GenerationStatus, RequestModel
-from shared.models.programme import GeneratedFrom, ProgrammeDay
+from shared.models.programme import DailyStructure, GeneratedFrom, ProgrammeDay
 from shared.models.project import ProjectConcept, ProjectDNA, StoredAnswers
 
 
@@ -117,11 +117,27 @@ class ProgrammeView(CamelModel):
     days: list[ProgrammeDay]
     progress: Progress | None = None
     error: str | None = None
+    # The daily structure (snake_case, as the days): while AWAITING_REVIEW the one to
+    # review; the `structure` a `review` signal approves has this shape.
+    structure: DailyStructure | None = None
 
 
 class RunCancelled(CamelModel):
     run_id: str
     status: str
+
+
+class SignalPayload(BaseModel):
+    """The signal's payload: a JSON object, checked against the model the run's wait declares
+    (422 if it does not fit). The programme review's is `ReviewDecision`."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class SignalDelivered(CamelModel):
+    run_id: str
+    signal: str
+    status: str = Field(description="QUEUED (the run continues) or CANCELLED (its wait said so)")
 
 
 class RunResumed(CamelModel):

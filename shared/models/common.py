@@ -24,6 +24,8 @@ __all__ = [
 
 class GenerationStatus(StrEnum):
     IN_PROGRESS = "IN_PROGRESS"
+    # A programme created with `review: true`, its run waiting for the planner's review.
+    AWAITING_REVIEW = "AWAITING_REVIEW"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"

@@ -27,7 +27,7 @@ from pydantic.alias_generators import to_camel
 
 from shared.models.brainstorm import SeedView
 from shared.models.common import CamelModel, Document, GenerationStatus
-from shared.models.programme import GeneratedFrom, ProgrammeDay
+from shared.models.programme import DailyStructure, GeneratedFrom, ProgrammeDay
 from shared.models.project import ProjectConcept, ProjectDNA, StoredAnswers
 
 _CAMEL = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
@@ -144,6 +144,9 @@ class Programme(Generation):
     generated_from_concept: GeneratedFrom | None = None
     day_count: int | None = None
     session_count: int | None = None
+    # The daily structure: for review while AWAITING_REVIEW, then the one the
+    # days were generated from (a reviewed programme's, edited or not).
+    structure: DailyStructure | None = None
 
 
 class Day(ProgrammeDay, Document):

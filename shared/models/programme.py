@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
@@ -161,15 +161,50 @@ class GeneratedFrom(CamelModel):
     generated_at: datetime
 
 
+REVIEW_DESCRIPTION = (
+    "Stop after the daily structure for a planner's review (status AWAITING_REVIEW); the "
+    "run continues on signal `review` with decision approve, or ends CANCELLED on reject."
+)
+
+
+class ProgrammeOptions(RequestModel):
+    """A programme create's options; the body may be left out (no review)."""
+
+    review: bool = Field(default=False, description=REVIEW_DESCRIPTION)
+
+
 class CreateProgramme(RequestModel):
     """A programme for one of the tenant's projects (the HTTP route takes the id in its path)."""
 
     project_id: ResourceId
+    review: bool = Field(default=False, description=REVIEW_DESCRIPTION)
+
+
+class ReviewDecision(_Strict):
+    """The planner's review of a programme's daily structure: signal `review`'s payload.
+
+    `structure`, with `approve` only, replaces the generated one (every day's
+    theme and focuses editable, with the same bounds and the same number of
+    days); the days are generated from it.
+    """
+
+    decision: Literal["approve", "reject"]
+    structure: DailyStructure | None = None
+
+    @model_validator(mode="after")
+    def _structure_only_to_approve(self) -> Self:
+        if self.structure is not None and self.decision != "approve":
+            raise ValueError("structure: only an approval carries an edited structure")
+        return self
 
 
 class ProgrammeInput(CamelModel):
     programme_id: str
     project_id: str
+    # Wait for a review after the daily structure, for this long (REVIEW_TIMEOUT_SECONDS
+    # when the programme was created).
+    review: bool = False
+    review_timeout_seconds: int | None = None
 
 
 class LoadedProject(CamelModel):
