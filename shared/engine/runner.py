@@ -380,7 +380,9 @@ class _Execution:
                 span.fail(failure.message, type(failure.cause).__name__)
             return failure
 
-    def _attempt(self, stage: Step[Any] | FanOut[Any], step_id: str, attempt: int) -> StepFailure | None:
+    def _attempt(
+        self, stage: Step[Any] | FanOut[Any], step_id: str, attempt: int
+    ) -> StepFailure | None:
         started = self.clock()
         meter = StepMeter()
         ctx = self.plan.context(now=started, attempt=attempt, meter=meter, inputs=stage.inputs)

@@ -218,6 +218,11 @@ class Wait(Generic[OutT]):
     inputs: ClassVar[tuple[str, ...] | None] = None
 
     @property
+    def kind(self) -> str:
+        """`wait` or `sleep` (the workflow's version depends on it, `engine.versions`)."""
+        return "sleep" if self.signal is None else "wait"
+
+    @property
     def sleep(self) -> bool:
         return self.signal is None
 
