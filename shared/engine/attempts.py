@@ -106,6 +106,10 @@ class Attempts:
     def _mark(self, patch: RunPatch, step_id: str, now: datetime) -> str | None:
         previous = self.run.steps.get(step_id)
         attempts = (previous.attempts if previous else 0) + 1
+        if previous is not None and previous.status is StepStatus.COMPLETED:
+            # Run again because a deploy made its checkpoint unreadable: a
+            # fresh count of attempts (the new code's), not the old one's.
+            attempts = 1
         carried = {
             "error": previous.error if previous else None,
             # Carried forward: the attempt's own commit adds its usage to it.

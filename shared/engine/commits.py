@@ -109,7 +109,7 @@ class Commits:
         """
         fence, plan = self.fence, self.plan
         with fence.lock:
-            record = self._placed(step_id, record)
+            record = self._placed(step_id, record).model_copy(update={"effects": bool(writes)})
             plan.outputs[step_id] = output
             now = fence.clock()
             stage_done = plan.stage_done(stage, now)

@@ -44,26 +44,62 @@ class RunPlan:
         self._reader = reader
         self._deps = deps
         self._input: BaseModel | None = None
+        self._replayed = False
+        # Completed steps with effects whose checkpoints no longer fit (`replay`).
+        self.misfits: list[str] = []
 
     @property
     def stages(self) -> list[Stage]:
         return self.workflow.stages
 
     def replay(self) -> None:
-        """Rebuild completed steps' outputs from their checkpoints."""
+        """Rebuild completed steps' outputs from their checkpoints (once per plan).
+
+        Against a newer declaration than the run started on (a deploy), the
+        rules of docs/architecture.md ("Deploys and reruns"): steps are
+        matched by id, so a checkpoint of a step the declaration no longer
+        has is ignored; one that no longer validates against its step's
+        output model is dropped so the step runs again, unless the step
+        wrote documents (its effects are in place and would be repeated):
+        then it is a misfit, and the runner fails the run saying so.
+        """
+        if self._replayed:
+            return
+        self._replayed = True
         for step_id, record in self.run.steps.items():
             if record.status is not StepStatus.COMPLETED or record.output is None:
                 continue
             try:
                 stage = self.workflow.stage_of(step_id)
-                if isinstance(stage, Wait) and record.output == NO_SIGNAL_CHECKPOINT:
-                    self.outputs[step_id] = NO_SIGNAL  # slept, skipped, or timed out
-                    continue
+            except KeyError:
+                continue  # removed (or renamed) since the run started: ignored
+            if isinstance(stage, Wait) and record.output == NO_SIGNAL_CHECKPOINT:
+                self.outputs[step_id] = NO_SIGNAL  # slept, skipped, or timed out
+                continue
+            try:
                 self.outputs[step_id] = stage.output.model_validate_json(record.output)
-            except (KeyError, ValidationError):
-                # A checkpoint the current code cannot read (renamed step,
-                # changed model) is re-executed rather than trusted.
-                log.warning("discarding unreadable checkpoint", extra={"step": step_id})
+            except ValidationError:
+                effects = record.effects if record.effects is not None else not stage.pure
+                if effects:
+                    self.misfits.append(step_id)
+                else:
+                    log.warning(
+                        "a checkpoint no longer fits its output model; the step runs again",
+                        extra={"step": step_id},
+                    )
+
+    def changed_reason(self) -> str | None:
+        """Why the run cannot continue on this declaration, if it cannot (a misfit)."""
+        self.replay()
+        if not self.misfits:
+            return None
+        step_id = self.misfits[0]
+        return (
+            f"workflow changed: step {step_id}'s output no longer fits "
+            f"(the run started on version {self.run.workflow_version or 'unknown'}, "
+            f"this deploy runs {self.workflow.version}; the step wrote documents, "
+            "so it is not run again)"
+        )
 
     def input(self) -> BaseModel:
         """The run's input, validated once per delivery rather than once per step."""

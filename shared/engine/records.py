@@ -278,6 +278,10 @@ class StepRecord(BaseModel):
     # A rerun's copy of its source run's checkpoint (`engine.rerun`): the
     # source's id. Not executed, not billed by this run.
     reused_from: str | None = None
+    # Whether the step's commit wrote documents besides its checkpoint: such
+    # a step is never run twice, even when a deploy made its checkpoint
+    # unreadable. None on records from before it was kept.
+    effects: bool | None = None
 
     def inline_bytes(self) -> int:
         """What this record weighs in the run document (its output only if kept inline)."""

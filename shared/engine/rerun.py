@@ -33,7 +33,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.engine.records import RunRecord, StepRecord, StepStatus
 from shared.engine.store import LoadedRun, RunPatch, RunStore
-from shared.engine.workflow import FanOut, Stage, Workflow
+from shared.engine.workflow import NO_SIGNAL_CHECKPOINT, FanOut, Stage, Wait, Workflow
 from shared.errors import Conflict, InvalidInput, StaleRun
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,8 @@ def _reusable(stage: Stage, record: StepRecord) -> bool:
     """A completed checkpoint that today's output model still reads."""
     if record.status is not StepStatus.COMPLETED or record.output is None:
         return False
+    if isinstance(stage, Wait) and record.output == NO_SIGNAL_CHECKPOINT:
+        return True  # a wait that ended with no value (slept, skipped, timed out)
     try:
         stage.output.model_validate_json(record.output)
     except ValidationError:

@@ -175,6 +175,9 @@ class _Execution:
             if isinstance(admitted, Outcome):
                 return admitted
             self._prepare(admitted)
+            changed = self.plan.changed_reason()
+            if changed is not None:
+                return self._finish_unclaimed(changed, FailureReason.WORKFLOW_CHANGED)
             try:
                 if not self._claim():
                     return Outcome.WAITING_FOR_SLOT

@@ -21,6 +21,9 @@ class FailureReason(StrEnum):
     UNKNOWN_WORKFLOW = "unknown_workflow"
     # a wait step's signal did not come before its timeout (`engine.waits`)
     WAIT_TIMEOUT = "wait_timeout"
+    # a deploy changed a step's output model and the run's checkpoint of it,
+    # which wrote documents, no longer fits (docs/architecture.md)
+    WORKFLOW_CHANGED = "workflow_changed"
 
 
 def terminal_fields(status: RunStatus, error: str | None, now: datetime) -> dict[str, Any]:
