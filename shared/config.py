@@ -342,6 +342,19 @@ class Settings(_Group):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", validation_alias="LOG_LEVEL"
     )
+    # Where spans go (`shared.tracing`): nowhere (log lines still carry trace
+    # ids), Cloud Trace, stdout, or a JSON-lines file (TRACE_FILE).
+    trace_exporter: Literal["none", "cloud", "console", "file"] = Field(
+        default="none", validation_alias="TRACE_EXPORTER"
+    )
+    trace_file: str = Field(
+        default="traces.jsonl", min_length=1, max_length=1000, validation_alias="TRACE_FILE"
+    )
+    # The share of traces kept, decided at each trace's root (a run's trace is
+    # kept whole or not); failed step attempts are kept whatever it says.
+    trace_sample_ratio: float = Field(
+        default=1.0, ge=0.0, le=1.0, validation_alias="TRACE_SAMPLE_RATIO"
+    )
     # A run's event stream (SSE) sends a comment after this much silence, so
     # proxies do not cut it as idle, and a client that went away is noticed
     # (a write fails) within this time.
@@ -411,6 +424,11 @@ class Settings(_Group):
                 "streams can never hold every thread"
             )
         return value
+
+    @field_validator("trace_exporter", mode="before")
+    @classmethod
+    def _lower_case_exporter(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

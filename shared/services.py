@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
-from shared import logs, redaction
+from shared import logs, redaction, tracing
 from shared.admission import Admission, Limits
 from shared.config import Settings
 from shared.engine import (
@@ -266,4 +266,24 @@ def from_environment() -> Services:
     settings = Settings.from_env()
     redaction.remember(settings.llm.api_key)
     logs.configure(settings.log_level, settings.project)
+    configure_tracing(settings)
     return Services(settings=settings)
+
+
+def configure_tracing(settings: Settings) -> None:
+    """Export spans as TRACE_EXPORTER says; `none` imports nothing of OpenTelemetry."""
+    if settings.trace_exporter == "none":
+        tracing.configure(None)
+        return
+    from shared.adapters.trace_export import span_exporter
+
+    exporter = span_exporter(
+        settings.trace_exporter, project=settings.project, path=settings.trace_file
+    )
+    # Cloud Trace in batches from a background thread (each worker delivery
+    # flushes at its end); the local exporters write each span as it ends.
+    tracing.configure(
+        exporter,
+        sample_ratio=settings.trace_sample_ratio,
+        batch=settings.trace_exporter == "cloud",
+    )

@@ -277,22 +277,26 @@ class _Backend:
         return _OtelSpan(context, inner, self, name, parent, kind, values, started)
 
     def keep(self, span: _OtelSpan, end_time: int) -> None:
-        """Export a failed span that sampling dropped, on its own, in the same trace.
+        """Export a failed span that sampling dropped, with its own ids, in the same trace.
 
-        Its parent (not exported) keeps it in the run's trace; a root span has
-        none to keep it there, and is left dropped.
+        Its ids are the dropped span's (`_PresetIds`), so the log lines that
+        named it, and its failed children kept the same way, still point at it.
         """
-        if span.parent_span_id is None:
-            return
-        kept = self._keep.start_span(
-            span.name,
-            context=self.otel_context(
-                TraceContext(span.context.trace_id, span.parent_span_id, True)
-            ),
-            kind=self._kinds[span.kind],
-            attributes={**span.values, "genjobs.kept_because": "error"},
-            start_time=span.started,
-        )
+        _preset.ids = (int(span.context.trace_id, 16), int(span.context.span_id, 16))
+        try:
+            kept = self._keep.start_span(
+                span.name,
+                context=self.otel_context(
+                    TraceContext(span.context.trace_id, span.parent_span_id, True)
+                    if span.parent_span_id
+                    else None
+                ),
+                kind=self._kinds[span.kind],
+                attributes={**span.values, "genjobs.kept_because": "error"},
+                start_time=span.started,
+            )
+        finally:
+            _preset.ids = None
         kept.set_status(self._otel.Status(self._otel.StatusCode.ERROR, span.error))
         kept.end(end_time=end_time)
 
@@ -350,6 +354,33 @@ class _OtelSpan(Span):
             self._backend.keep(self, ended)
 
 
+class _Preset(threading.local):
+    ids: tuple[int, int] | None = None
+
+
+# The ids the next span of the keeper provider takes (this thread only).
+_preset = _Preset()
+
+
+def _preset_ids() -> Any:
+    """An OpenTelemetry `IdGenerator` that hands out `_preset.ids` when set."""
+    from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
+
+    class PresetIds(IdGenerator):
+        def __init__(self) -> None:
+            self._random = RandomIdGenerator()
+
+        def generate_span_id(self) -> int:
+            ids = _preset.ids
+            return ids[1] if ids else self._random.generate_span_id()
+
+        def generate_trace_id(self) -> int:
+            ids = _preset.ids
+            return ids[0] if ids else self._random.generate_trace_id()
+
+    return PresetIds()
+
+
 def _nanos(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000_000)
 
@@ -395,7 +426,7 @@ def configure(exporter: Any, *, sample_ratio: float = 1.0, batch: bool = True) -
         )
         provider.add_span_processor(processor)
         # Failed spans the sampler dropped go out through a provider that keeps everything.
-        keeper = TracerProvider(sampler=ALWAYS_ON, resource=resource)
+        keeper = TracerProvider(sampler=ALWAYS_ON, resource=resource, id_generator=_preset_ids())
         keeper.add_span_processor(processor)
         _backend = _Backend(provider, keeper.get_tracer("genjobs"))
 

@@ -37,8 +37,13 @@ def handle_pubsub(services: Services, source: object, envelope: object) -> str:
 
     Raises `RetryLater` when a step failed and Pub/Sub should redeliver.
     """
-    with tracing.continued(trace_of(envelope)):
-        return _handle(services, source, envelope)
+    try:
+        with tracing.continued(trace_of(envelope)):
+            return _handle(services, source, envelope)
+    finally:
+        # The instance may get no CPU once this delivery is answered: its
+        # spans leave now (a no-op unless TRACE_EXPORTER exports).
+        tracing.flush()
 
 
 def trace_of(envelope: object) -> TraceContext | None:

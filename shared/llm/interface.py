@@ -22,6 +22,8 @@ from typing import Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from shared.engine import ModelCall
+
 __all__ = ["CallBudget", "Generation", "LanguageModel", "ModelFailure", "T", "UsageSink"]
 
 T = TypeVar("T", bound=BaseModel)
@@ -62,6 +64,10 @@ class UsageSink(Protocol):
 
     def add_answer(self, model: str | None, failed: Sequence[ModelFailure]) -> None:
         """Which model answered a call (None: none did) and which failed before it."""
+        ...
+
+    def add_call(self, call: ModelCall) -> None:
+        """One request to a model ended (`shared.llm.calls`): kept in the attempt's history."""
         ...
 
 

@@ -22,6 +22,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 import openai
@@ -34,6 +35,7 @@ from openai.types.chat import (
 
 from shared.errors import NonRetriableError, RateLimited, TransientError
 from shared.llm.budget import IN_PROCESS_WAIT_SECONDS
+from shared.llm.calls import CallFacts, RetryReason, model_call
 from shared.llm.interface import CallBudget, Generation, T, UsageSink
 from shared.llm.repair import validate_repaired
 from shared.llm.structured_output import response_format
@@ -129,10 +131,13 @@ class OpenAILanguageModel:
         ]
         attempts = 1 + self._schema_retries
         first_summary = ""
+        # Requests of this call so far, for each request's span and record.
+        requests = _Requests()
         for attempt in range(attempts):
             try:
-                return self._within_limits(schema, messages, temperature, meter)
+                return self._within_limits(schema, messages, temperature, meter, requests)
             except _SchemaMismatch as mismatch:
+                requests.next_reason = "schema"
                 first_summary = first_summary or mismatch.summary
                 if attempt + 1 < attempts:
                     # Asking again with the same messages at temperature 0
@@ -161,6 +166,7 @@ class OpenAILanguageModel:
         messages: list[ChatCompletionMessageParam],
         temperature: float,
         meter: UsageSink | None,
+        requests: _Requests,
     ) -> Generation[T]:
         """One request, within the shared budget; a provider's short rate limit waited out here.
 
@@ -172,12 +178,14 @@ class OpenAILanguageModel:
         waited = 0.0
         while True:
             ticket = None if self._budget is None else self._budget.before_call(estimate)
-            tokens = _UsedTokens()
+            tokens = CallFacts()
             try:
-                return self._generate_once(schema, messages, temperature, meter, tokens)
+                with requests.call(meter, self._model, temperature) as tokens:
+                    return self._generate_once(schema, messages, temperature, meter, tokens)
             except RateLimited as limited:
                 if waited + limited.wait_seconds > self._max_wait_seconds:
                     raise
+                requests.next_reason = "rate_limit"
                 self._sleep(limited.wait_seconds)
                 waited += limited.wait_seconds
             finally:
@@ -190,7 +198,7 @@ class OpenAILanguageModel:
         messages: list[ChatCompletionMessageParam],
         temperature: float,
         meter: UsageSink | None,
-        tokens: _UsedTokens,
+        tokens: CallFacts,
     ) -> Generation[T]:
         try:
             # The raw-response variant lets us check the body's shape before
@@ -217,8 +225,11 @@ class OpenAILanguageModel:
                 "Could not connect to the LLM provider (connection error)"
             ) from exc
 
+        tokens.response_model = completion.model
         if completion.usage is not None:
             tokens.total = completion.usage.total_tokens
+            tokens.prompt_tokens = completion.usage.prompt_tokens
+            tokens.completion_tokens = completion.usage.completion_tokens
         # Every answer is paid for, including the ones rejected below. It is
         # counted under the configured name (what LLM_PRICES and
         # LLM_FALLBACKS say), not the dated snapshot a provider may report.
@@ -231,6 +242,7 @@ class OpenAILanguageModel:
                 usage.total_tokens,
             )
         choice = completion.choices[0]
+        tokens.finish_reason = choice.finish_reason
         message = choice.message
         if message.refusal:
             raise NonRetriableError(f"The model refused: {message.refusal}")
@@ -251,6 +263,7 @@ class OpenAILanguageModel:
             value, repairs = validate_repaired(schema, message.content)
         except pydantic.ValidationError as exc:
             raise _SchemaMismatch(describe_validation_error(exc)) from exc
+        tokens.repairs = len(repairs)
         if meter is not None and repairs:
             meter.add_repairs(repairs)
         return Generation(value=value, model=self._answered_by(completion.model))
@@ -291,10 +304,30 @@ class OpenAILanguageModel:
         return message
 
 
-class _UsedTokens:
-    """What one request's answer reported as used (0 until an answer came)."""
+class _Requests:
+    """The requests one `generate` call has sent: each is a span and a `ModelCall`.
 
-    total = 0
+    `next_reason` says why the next request is sent (the previous answer
+    violated the schema, or a short 429 was waited out).
+    """
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.next_reason: RetryReason | None = None
+
+    def call(
+        self, meter: UsageSink | None, model: str, temperature: float
+    ) -> AbstractContextManager[CallFacts]:
+        retry, reason = self.sent, self.next_reason
+        self.sent += 1
+        return model_call(
+            meter,
+            provider="openai",
+            model=model,
+            temperature=temperature,
+            retry=retry,
+            retry_reason=reason if retry else None,
+        )
 
 
 # Waited when a 429 names no time: long enough for a per-minute window to move.
