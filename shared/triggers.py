@@ -8,6 +8,10 @@ events may name). An event starts every workflow that listens to its name
 (`shared.creation`: the route's request model, the tenant's admission
 limits, the subject document and its run in one commit).
 
+An event can also be the signal a waiting run waits for (`Workflow.wait_for_signal`
+with `event` and `key`): its name is the wait's event, `data[match]` the
+run's key, the rest of `data` the signal's payload (`_signal_waiting`).
+
 Exactly once per event: the run and subject ids derive from the tenant, the
 workflow and the event's id (Pub/Sub's message id when the event has none),
 so a redelivered or republished event meets its first run and starts nothing
@@ -37,7 +41,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.creation import Creator, Origin, listening
 from shared.creation import catalog as _catalog  # noqa: F401 - registers every creator
-from shared.engine import registry
+from shared.engine import Wait, registry
 from shared.errors import ClientError, RetryLater, TenantQuotaExceeded, TenantRateLimited
 from shared.models.messages import MalformedDelivery
 from shared.models.triggers import (
@@ -71,7 +75,8 @@ def handle_trigger(services: Services, envelope: object) -> str:
     try:
         event = trigger.event()
         event_id, name = event.id or trigger.message_id, event.name
-        creators = _listening(event)
+        awaited = _awaited(event)
+        creators = [] if awaited else _listening(event)
         tenant, user = trigger.identity(event)
         allowed = services.settings.trigger_tenants
         if allowed and tenant not in allowed:
@@ -79,6 +84,8 @@ def handle_trigger(services: Services, envelope: object) -> str:
                 "tenant_not_allowed",
                 f"tenant {tenant!r} is not in this deployment's TRIGGER_TENANTS",
             )
+        if awaited:
+            return _signal_waiting(services, awaited, event, event_id, tenant)
         requests = _requests(creators, event)
     except Rejection as refused:
         _reject(services, refused, event_id, name, tenant)
@@ -132,6 +139,49 @@ def is_trigger(envelope: object) -> bool:
     except MalformedDelivery:
         return False
     return isinstance(body, dict) and "name" in body and not {"runId", "type"} & set(body)
+
+
+def _awaited(event: TriggerEvent) -> list[Wait[Any]]:
+    """The waits (of any workflow) that an event of this name is the signal of."""
+    return [w for wf in registry.all_workflows() for w in wf.waits() if w.event == event.name]
+
+
+def _signal_waiting(
+    services: Services, waits: list[Wait[Any]], event: TriggerEvent, event_id: str, tenant: str
+) -> str:
+    """Deliver the event as the signal of the tenant's runs waiting for it with its key.
+
+    A wait names the field of `data` that holds its key (`match`); the rest
+    of `data` is the signal's payload, checked by the wait's model. No run
+    waiting (not yet, or no more: an event delivered again after its signal
+    landed) is a rejection, like a payload that does not fit.
+    """
+    data = {k: v for k, v in event.data.items() if k not in (TENANT_KEY, USER_KEY)}
+    signalled = 0
+    for wait in waits:
+        if wait.match is None or wait.event is None or wait.signal is None:
+            continue  # not declared for events (`_awaited` finds only those that are)
+        key = data.get(wait.match)
+        if not isinstance(key, str) or not key:
+            raise Rejection("invalid_data", f"data.{wait.match}: the key of the awaited run")
+        payload = {k: v for k, v in data.items() if k != wait.match}
+        for run_id in services.run_index.waiting(tenant, wait.event, key):
+            try:
+                services.engine.signal(run_id, wait.signal, payload, tenant_id=tenant)
+            except ClientError as refused:
+                raise Rejection(_reason(refused), f"{wait.signal}: {refused.message}") from None
+            log.info(
+                "trigger event delivered a signal",
+                extra={"eventId": event_id, "eventName": event.name, "runId": run_id},
+            )
+            signalled += 1
+    if not signalled:
+        raise Rejection(
+            "no_waiting_run",
+            f"no run of tenant {tenant!r} waits for {event.name!r} with that key (not yet, "
+            "or its wait has ended)",
+        )
+    return f"trigger signalled {signalled}"
 
 
 def _listening(event: TriggerEvent) -> list[Creator[Any]]:

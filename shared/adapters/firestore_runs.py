@@ -15,7 +15,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.adapters.firestore_store import RUNS
-from shared.engine import Cursor, RunFilter, RunPage, RunSummary, matches
+from shared.engine import Cursor, RunFilter, RunPage, RunStatus, RunSummary, matches
 
 # The tenant (which every query filters on) and what a summary holds.
 SUMMARY_FIELDS = ["tenantId", *RunSummary.stored_fields()]
@@ -81,6 +81,23 @@ class FirestoreRunIndex:
             and found[run_id].get("tenantId") == tenant_id
             and matches(where, _summary(found[run_id]))
         ]
+
+    def waiting(self, tenant_id: str, event: str, key: str, limit: int = 20) -> list[str]:
+        """The tenant's WAITING runs whose wait takes trigger event `event` with key `key`.
+
+        Equality filters only, so Firestore serves it by merging its
+        single-field indexes: no composite index is needed.
+        """
+        query = (
+            self._db.collection(RUNS)
+            .where(filter=FieldFilter("tenantId", "==", tenant_id))
+            .where(filter=FieldFilter("status", "==", RunStatus.WAITING.value))
+            .where(filter=FieldFilter("wait.event", "==", event))
+            .where(filter=FieldFilter("wait.key", "==", key))
+            .limit(limit)
+            .select([])
+        )
+        return [snapshot.id for snapshot in query.stream()]
 
     def pending_query(self, before: datetime) -> firestore.Query:
         return (
