@@ -9,6 +9,9 @@ locals {
     RESULTS_TOPIC        = google_pubsub_topic.results.name
     TRIGGERS_TOPIC       = google_pubsub_topic.triggers.name
     LOG_LEVEL            = var.log_level
+    # Spans to Cloud Trace, the share of traces kept (failed attempts always are).
+    TRACE_EXPORTER     = var.trace_exporter
+    TRACE_SAMPLE_RATIO = tostring(var.trace_sample_ratio)
   }
 
   # Set only when configured: unset means no limit, or the built-in prices.

@@ -47,6 +47,9 @@ locals {
     api_logging      = { member = "serviceAccount:${google_service_account.api.email}", role = "roles/logging.logWriter" }
     worker_datastore = { member = "serviceAccount:${google_service_account.worker.email}", role = "roles/datastore.user" }
     worker_logging   = { member = "serviceAccount:${google_service_account.worker.email}", role = "roles/logging.logWriter" }
+    # Both functions export their spans to Cloud Trace (shared/tracing.py).
+    api_traces    = { member = "serviceAccount:${google_service_account.api.email}", role = "roles/cloudtrace.agent" }
+    worker_traces = { member = "serviceAccount:${google_service_account.worker.email}", role = "roles/cloudtrace.agent" }
     # The build pushes images to the gcf-artifacts repository, which Cloud
     # Functions creates itself, and writes build logs.
     build_logging   = { member = "serviceAccount:${google_service_account.build.email}", role = "roles/logging.logWriter" }

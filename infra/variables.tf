@@ -488,6 +488,28 @@ variable "tenant_daily_cost_limit_usd" {
   }
 }
 
+variable "trace_exporter" {
+  type        = string
+  description = "Where both functions send their spans (TRACE_EXPORTER): cloud (Cloud Trace) or none (log lines still carry trace ids)."
+  default     = "cloud"
+
+  validation {
+    condition     = contains(["cloud", "none"], var.trace_exporter)
+    error_message = "trace_exporter must be cloud or none."
+  }
+}
+
+variable "trace_sample_ratio" {
+  type        = number
+  description = "Share of traces kept (TRACE_SAMPLE_RATIO), decided per trace at its root so a run is kept whole; failed step attempts are exported whatever it says."
+  default     = 1
+
+  validation {
+    condition     = var.trace_sample_ratio >= 0 && var.trace_sample_ratio <= 1
+    error_message = "trace_sample_ratio must be between 0 and 1."
+  }
+}
+
 variable "log_level" {
   type        = string
   description = "Log level of both functions (LOG_LEVEL)."

@@ -35,7 +35,7 @@ PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 IAM_SUFFIXES = ("_iam_member", "_iam_binding", "_iam_policy")
 
 COMMON_ENV = {"GOOGLE_CLOUD_PROJECT", "FIRESTORE_DATABASE", "EVENTS_TOPIC", "DEAD_LETTER_TOPIC"}
-COMMON_ENV |= {"LOG_LEVEL"}
+COMMON_ENV |= {"LOG_LEVEL", "TRACE_EXPORTER", "TRACE_SAMPLE_RATIO"}
 API_ENV = {"AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_TENANT_CLAIM", "THREADS"}
 WORKER_ENV = {"OPENAI_API_KEY_SECRET", "OPENAI_MODEL", "OPENAI_BASE_URL", "LEASE_SECONDS"}
 WORKER_ENV |= {"STEP_MAX_ATTEMPTS", "THREADS"}
@@ -210,6 +210,15 @@ def test_push_account_has_no_project_level_role(infra: Infra) -> None:
     for (rtype, name), body in infra.resources.items():
         if rtype.startswith(("google_project_iam", "google_organization_iam", "google_folder_iam")):
             assert f"{sa}." not in infra.text_of(body), f"{rtype}.{name} grants the push SA"
+
+
+def test_both_functions_may_write_spans_to_an_enabled_cloud_trace(infra: Infra) -> None:
+    grants = {(v["member"], v["role"]) for v in infra.local_value("project_roles").values()}
+    for account in ("api", "worker"):
+        member = f"serviceAccount:${{google_service_account.{account}.email}}"
+        assert (member, "roles/cloudtrace.agent") in grants, f"{account} cannot write spans"
+    assert "cloudtrace.googleapis.com" in infra.local_value("required_apis")
+    assert infra.local_value("common_env")["TRACE_EXPORTER"] == "${var.trace_exporter}"
 
 
 def test_pubsub_agent_can_dead_letter(infra: Infra) -> None:
