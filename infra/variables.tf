@@ -422,7 +422,7 @@ variable "worker_timeout_seconds" {
 variable "lease_seconds" {
   type        = number
   description = "Length of a worker's lease on a run (LEASE_SECONDS); a lease not renewed within it can be taken over."
-  default     = 30
+  default     = 12
 
   validation {
     condition     = var.lease_seconds >= 5 && var.lease_seconds <= 600

@@ -314,7 +314,14 @@ class Settings(_Group):
     tenant_quota_cache_seconds: float = Field(
         default=10.0, ge=0, le=300, validation_alias="TENANT_QUOTA_CACHE_SECONDS"
     )
-    lease_seconds: float = Field(default=30.0, gt=0, le=3600, validation_alias="LEASE_SECONDS")
+    # A runner's lease on a run, renewed every third of it while a step runs:
+    # a worker that dies (OOM, crash) holds its runs at most this long.
+    lease_seconds: float = Field(default=12.0, gt=0, le=3600, validation_alias="LEASE_SECONDS")
+    # How long a delivery that finds another's lease about to run out waits
+    # for it (holding the push) before taking the run over; 0: never waits.
+    lease_wait_seconds: float = Field(
+        default=15.0, ge=0, le=600, validation_alias="LEASE_WAIT_SECONDS"
+    )
     step_max_attempts: int = Field(default=5, ge=1, le=100, validation_alias="STEP_MAX_ATTEMPTS")
     # A QUEUED run nobody picked up, or a released run nobody retried, is
     # re-published by the sweep after this long.

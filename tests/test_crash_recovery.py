@@ -21,7 +21,9 @@ SEEDS = 6
 
 @pytest.fixture
 def stack_env() -> dict[str, str]:
-    return {"LEASE_SECONDS": str(LEASE)}
+    # A redelivery acknowledges a live lease at once (no waiting for it):
+    # these cases recover through the sweep (the wait: test_stopping_worker.py).
+    return {"LEASE_SECONDS": str(LEASE), "LEASE_WAIT_SECONDS": "0"}
 
 
 CRASH_POINTS = [

@@ -38,7 +38,8 @@ def test_defaults_are_the_documented_ones() -> None:
         "generation-events-dead-letter",
         "generation-results",
     )
-    assert (s.lease_seconds, s.step_max_attempts, s.redrive_after_seconds) == (30.0, 5, 120.0)
+    assert (s.lease_seconds, s.step_max_attempts, s.redrive_after_seconds) == (12.0, 5, 120.0)
+    assert s.lease_wait_seconds == 15.0
     assert (s.max_parallel_steps, s.tenant_max_active_runs, s.threads) == (8, 5, None)
     assert (s.log_level, s.cors_origins) == ("INFO", ())
     assert s.auth == AuthSettings(tenant_claim="org_id")
@@ -151,6 +152,8 @@ def test_cloud_run_forbids_the_offline_model(monkeypatch: pytest.MonkeyPatch) ->
         ("STEP_MAX_ATTEMPTS", "three"),
         ("LEASE_SECONDS", "-5"),
         ("LEASE_SECONDS", "0"),
+        ("LEASE_WAIT_SECONDS", "-1"),
+        ("LEASE_WAIT_SECONDS", "601"),
         ("REDRIVE_AFTER_SECONDS", "-1"),
         ("WAIT_IN_PROCESS_SECONDS", "-1"),
         ("WAIT_IN_PROCESS_SECONDS", "301"),

@@ -8,12 +8,22 @@ import functions_framework
 from cloudevents.http.event import CloudEvent
 
 import shared.workflows  # noqa: F401 - registers the workflows with the engine
+from shared.http import server
 from shared.services import from_environment
 from shared.worker import handle_pubsub
 
 # Read and check every setting now: a bad value stops the instance at start,
 # naming the variable, instead of failing requests or runs later.
 from_environment()
+
+
+def _hand_over() -> None:
+    """SIGTERM (a deploy, a scale-in): hand this instance's runs to another at once."""
+    from_environment().engine.hand_over()
+
+
+# functions-framework builds its gunicorn server after importing this module.
+server.install_worker(_hand_over)
 
 
 @functions_framework.cloud_event

@@ -27,6 +27,9 @@ class Outcome(StrEnum):
     UNKNOWN_RUN = "UNKNOWN_RUN"
     # Parked WAITING for a signal or a time (`engine.waits`); acknowledged.
     WAITING = "WAITING"
+    # The instance is stopping (SIGTERM): the run was released and published
+    # for another instance (`engine.handover`); the push is acknowledged.
+    HANDED_OVER = "HANDED_OVER"
 
 
 class Stop(Exception):

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from shared import tracing
 from shared.engine.delivery import Clock, Outcome, utcnow
+from shared.engine.handover import Handover, HandoverReport
 from shared.engine.known_workflows import registry
 from shared.engine.ledger import UsageLedger
 from shared.engine.lifecycle import cancel_run, fail_dead_lettered, new_run, start_run
@@ -89,6 +90,8 @@ class Engine:
         limit = self.settings.tenant_max_active_runs
         slots = None if limit is None else TenantSlots(store, publisher, limit, self.settings)
         self.deps = deps(self) if deps is not None else None
+        # This process's deliveries in flight, handed over when it stops.
+        self.handover = Handover(publisher)
         self._runner = Runner(
             store,
             settings=self.settings,
@@ -98,6 +101,7 @@ class Engine:
             slots=slots,
             ledger=ledger,
             sleep=sleep,
+            handover=self.handover,
         )
 
     def with_settings(self, **changes: Any) -> Engine:
@@ -316,6 +320,16 @@ class Engine:
         if self.heartbeat is not None:
             self.heartbeat.swept(at, report)
         return report
+
+    def hand_over(self) -> HandoverReport:
+        """The instance is stopping (SIGTERM): hand every run in flight to another instance.
+
+        No delivery starts from now on (one that arrives is published again
+        and acknowledged); each in flight is released once a commit under
+        way has landed, published, and its push answered 2xx. Returns when
+        every push in flight has its answer (`engine.handover`).
+        """
+        return self.handover.hand_over()
 
     def dead_lettered(self, run_id: str, delivery_count: int) -> bool:
         """Pub/Sub gave up delivering the run: fail it with a reason; False if left alone."""

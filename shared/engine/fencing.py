@@ -72,6 +72,9 @@ class RunFence:
         run FAILED, subject included, and stops the delivery once it has landed.
         """
         with self.lock:
+            if self.stopped is Outcome.HANDED_OVER:
+                # The run was handed to another instance: nothing of ours lands.
+                raise Stop(Outcome.HANDED_OVER)
             if self.buffer:
                 patch.steps = {**self.buffer, **patch.steps}
             if fails_run is not None:
@@ -134,6 +137,32 @@ class RunFence:
         except (Stop, Exception):
             log.warning("could not release the run; its lease will expire instead")
 
+    def hand_over(self, steps: dict[str, StepRecord]) -> bool:
+        """Release the run for another instance and write nothing more; whether to publish it.
+
+        Takes the commit lock, so a commit under way (a step about to
+        commit) lands first; every later write of this delivery raises
+        `Stop(HANDED_OVER)`. `steps` (the in-flight steps' attempts given
+        back) ride on the release. False when the run is no longer ours to
+        hand over (it ended, or another delivery took it).
+        """
+        with self.lock:
+            if self.stopped is not None and self.stopped is not Outcome.HANDED_OVER:
+                return False
+            if self.run.status.terminal:
+                return False
+            try:
+                if self.run.lease_owner == self.owner and self.stopped is None:
+                    self.write(RunPatch(fields=self.released(self.clock()), steps=steps))
+            except Stop as stop:
+                self.stopped = stop.outcome
+                return False
+            except Exception:
+                # Published anyway: the next delivery waits out our lease (`lease_wait`).
+                log.exception("could not release the run; its lease will expire instead")
+            self.stopped = Outcome.HANDED_OVER
+            return True
+
     def released(self, now: datetime) -> dict[str, Any]:
         """No lease, so a redelivery may take the run at once; the sweep looks later."""
         return {
@@ -179,7 +208,7 @@ class Heartbeat:
         while not self._done.wait(self.interval):
             with fence.lock:
                 if fence.stopped is not None:
-                    return  # the run left us (parked WAITING, say): renew nothing
+                    return  # handed over, parked WAITING, or no longer ours: renew nothing
                 now = fence.clock()
                 if (now - fence.last_write).total_seconds() < self.interval:
                     continue

@@ -33,6 +33,7 @@ from shared.engine.commits import Commits, finish_run
 from shared.engine.delivery import Clock, Outcome, Stop
 from shared.engine.fan_out import run_items
 from shared.engine.fencing import Heartbeat, RunFence
+from shared.engine.handover import Handover
 from shared.engine.known_workflows import registry
 from shared.engine.ledger import UsageLedger
 from shared.engine.meter import StepMeter
@@ -77,6 +78,8 @@ log = logging.getLogger(__name__)
 # Claims lost to another delivery (of this run, or for the same tenant slot)
 # before this one gives up and leaves the run to its watchdog.
 CLAIM_TRIES = 8
+# Past another's lease expiry before re-reading the run (clocks of instances differ).
+LEASE_WAIT_MARGIN_SECONDS = 0.25
 
 
 class Runner:
@@ -93,10 +96,14 @@ class Runner:
         slots: TenantSlots | None = None,
         ledger: UsageLedger | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        handover: Handover | None = None,
     ) -> None:
         self.store = store
         # How a short sleep step passes in the delivery (the test kit moves its clock).
         self.sleep = sleep
+        # Runs each delivery in its own thread, so a stopping instance can
+        # answer its pushes at once (`engine.handover`); None: in the caller's.
+        self.handover = handover
         # Per-tenant concurrency limit; None: no limit.
         self.slots = slots
         self.workflows = workflows
@@ -132,7 +139,11 @@ class Runner:
                     },
                 ) as delivery,
             ):
-                outcome = _Execution(self, loaded, owner).start()
+                execution = _Execution(self, loaded, owner)
+                if self.handover is None:
+                    outcome = execution.start()
+                else:
+                    outcome = self.handover.run(execution, execution.start)
                 delivery.set("genjobs.outcome", outcome.value)
                 log.info("delivery finished", extra={"outcome": outcome.value})
             return outcome
@@ -168,10 +179,19 @@ class _Execution:
         )
         # The version of the tenant slot this delivery holds, if any.
         self.slot_version: object | None = None
+        self.run_id = loaded.record.run_id
+        self.workflow = loaded.record.workflow
+        # Set by `_prepare`; None until this delivery knows the run's workflow.
+        self.marks: Attempts | None = None
 
     def start(self) -> Outcome:
+        waited = False
         for _ in range(CLAIM_TRIES):
             admitted = self._admit()
+            if admitted is Outcome.LEASED_ELSEWHERE and not waited:
+                waited = True
+                if self._wait_out_lease():
+                    continue
             if isinstance(admitted, Outcome):
                 return admitted
             self._prepare(admitted)
@@ -202,6 +222,59 @@ class _Execution:
             raise
         self._leave_slot()
         return outcome
+
+    def _wait_out_lease(self) -> bool:
+        """Wait for another delivery's lease to run out, then re-read the run; False: ack now.
+
+        A push redelivered after its worker died (Cloud Run answers the push
+        with an error, Pub/Sub redelivers after its backoff) finds the dead
+        worker's lease still live. Waiting for it to expire (at most
+        `lease_wait`) lets that redelivery take the run over, instead of
+        acknowledging and leaving it to the sweep's next tick. A live owner
+        renews its lease meanwhile, and this delivery then acknowledges.
+        """
+        expires = self.fence.run.lease_expires_at
+        if expires is None:
+            return False
+        seconds = (expires - self.clock()).total_seconds() + LEASE_WAIT_MARGIN_SECONDS
+        if not 0 < seconds <= self.settings.lease_wait.total_seconds():
+            return False
+        log.info("run is leased by another delivery; waiting %.1f s for its lease", seconds)
+        handover = self.runner.handover
+        if handover is not None:
+            if handover.stopping.wait(seconds):
+                return False  # the instance is stopping: handed over with the others
+        else:
+            time.sleep(seconds)
+        fresh = self.runner.store.load(self.run_id)
+        if fresh is None:
+            return False
+        self.fence.adopt(fresh)
+        return True
+
+    def hand_over(self) -> bool:
+        """The instance is stopping: release the run (attempts in flight given back); publish?"""
+        with self.fence.lock:
+            return self.fence.hand_over(self._given_back())
+
+    def _given_back(self) -> dict[str, StepRecord]:
+        """The records of steps this delivery started and did not finish, their attempt undone.
+
+        A deploy stopping the instance is not the step's failure: the next
+        instance makes the same attempt again rather than a new one.
+        """
+        attempts = self.marks
+        if attempts is None or self.fence.run.lease_owner != self.fence.owner:
+            return {}
+        given: dict[str, StepRecord] = {}
+        for step_id in list(attempts.marked):
+            record = self.fence.run.steps.get(step_id)
+            if record is None or record.status is not StepStatus.RUNNING or record.attempts < 1:
+                continue
+            given[step_id] = record.model_copy(
+                update={"status": StepStatus.RETRYING, "attempts": record.attempts - 1}
+            )
+        return given
 
     def _claim(self) -> bool:
         """Claim the run, with a tenant slot if there is a limit; False: parked instead."""
@@ -278,7 +351,7 @@ class _Execution:
     def _prepare(self, workflow: Workflow[Any]) -> None:
         run = self.fence.run
         self.plan = RunPlan(workflow, run, self.runner.store.read, self.runner.deps)
-        self.attempts = Attempts(run, self.plan, self.settings)
+        self.attempts = self.marks = Attempts(run, self.plan, self.settings)
         self.commits = Commits(self.fence, self.plan, self.attempts)
 
     def _execute(self) -> Outcome:
@@ -360,6 +433,7 @@ class _Execution:
         return [] if failure is None else [failure]
 
     def _run_step(self, stage: Step[Any] | FanOut[Any], step_id: str) -> StepFailure | None:
+        self.fence.check_still_ours()  # a handed-over delivery starts no step
         attempt = self.attempts.number(step_id)
         attributes: dict[str, tracing.AttributeValue] = {
             "genjobs.step": step_id,

@@ -17,8 +17,16 @@ from shared.config import Settings
 
 @dataclass(frozen=True)
 class EngineSettings:
-    # How long a delivery owns its run without renewing the lease.
-    lease: timedelta = timedelta(seconds=30)
+    # How long a delivery owns its run without renewing the lease (the
+    # heartbeat renews it every third of this while a step runs): the bound
+    # on how long a run whose worker died waits before another takes it.
+    lease: timedelta = timedelta(seconds=12)
+    # A delivery that finds the run leased by another, the lease running out
+    # within this, waits for it and re-reads the run: a crashed worker's
+    # run is taken over by Pub/Sub's redelivery of the push as soon as its
+    # lease expires, not at the sweep's next tick. 0: acknowledge at once
+    # (the test kit, whose clock is fake).
+    lease_wait: timedelta = timedelta(0)
     # Attempts of one step before the run fails.
     step_max_attempts: int = 5
     # A run nobody moved for this long is looked at by the sweep (re-published
@@ -37,6 +45,7 @@ class EngineSettings:
     def from_settings(cls, settings: Settings) -> EngineSettings:
         return cls(
             lease=timedelta(seconds=settings.lease_seconds),
+            lease_wait=timedelta(seconds=settings.lease_wait_seconds),
             step_max_attempts=settings.step_max_attempts,
             redrive_after=settings.redrive_after,
             max_parallel_steps=settings.max_parallel_steps,

@@ -37,7 +37,9 @@ from __future__ import annotations
 import json
 import re
 import socket
+import threading
 import time
+from collections.abc import Callable
 from ssl import SSLError
 from typing import Any
 
@@ -332,3 +334,50 @@ def install(settings: Settings) -> None:
             super().__init__(app, host, port, debug, **{**server_options(threads), **options})
 
     framework_gunicorn.GunicornApplication = ApiServer  # type: ignore[misc]
+
+
+class StoppingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untyped
+    """gunicorn's threaded worker for the worker function: SIGTERM hands its runs over.
+
+    Cloud Run sends SIGTERM and kills the instance about 10 s later. gunicorn
+    then stops accepting and waits (its graceful timeout) for the requests in
+    flight: a push held by a minute-long step would be cut off, and its run
+    wait for its lease. `on_stop` (the engine's `hand_over`, set by
+    `install_worker`) runs on its own thread, so the event loop keeps
+    serving the answers it produces; gunicorn exits once every push has one.
+    """
+
+    on_stop: Callable[[], object] | None = None
+
+    def handle_exit(self, sig: Any, frame: Any) -> None:
+        on_stop = type(self).on_stop
+        if self.alive and on_stop is not None:
+            threading.Thread(target=on_stop, name="hand-over", daemon=True).start()
+        super().handle_exit(sig, frame)
+
+
+def install_worker(on_stop: Callable[[], object]) -> None:
+    """Have functions-framework serve the worker with `StoppingWorker` (called from main.py).
+
+    As `install` does for the api: functions-framework looks its gunicorn
+    application up by name after importing the entry point. Without
+    gunicorn (the Flask debug server), nothing to do.
+    """
+    try:
+        from functions_framework._http import gunicorn as framework_gunicorn
+    except ImportError:
+        return
+    StoppingWorker.on_stop = staticmethod(on_stop)
+    base = framework_gunicorn.GunicornApplication
+    if getattr(base, "genjobs_worker_server", False):
+        return
+
+    class WorkerServer(base):  # type: ignore[misc, valid-type]
+        """functions-framework's gunicorn application with `StoppingWorker`."""
+
+        genjobs_worker_server = True
+
+        def __init__(self, app: Any, host: str, port: int, debug: bool, **options: Any) -> None:
+            super().__init__(app, host, port, debug, **{"worker_class": StoppingWorker, **options})
+
+    framework_gunicorn.GunicornApplication = WorkerServer  # type: ignore[misc]
