@@ -615,6 +615,14 @@ def _why_stuck(run: dict[str, Any], now: datetime, target: Target) -> str | None
         lease = run.get("leaseExpiresAt")
         if isinstance(lease, datetime) and lease < late:
             return "RUNNING with an expired lease"
+    if run.get("status") == "WAITING":
+        # Parked on purpose until its wait's timeout (days, for a review);
+        # only a wait the sweep has not ended after it is stuck.
+        wait = run.get("wait") or {}
+        timeout = wait.get("timeoutAt") if isinstance(wait, dict) else None
+        if isinstance(timeout, datetime) and timeout < late:
+            return "WAITING past its wait's timeout"
+        return None
     if run.get("status") == "QUEUED":
         resumes = run.get("resumes") or []
         since = resumes[-1].get("at") if resumes else run.get("createdAt")
@@ -628,8 +636,8 @@ def stuck_runs(target: Target, clients: Clients) -> list[tuple[str, str]]:
     now = clients.now()
     query = (
         clients.db.collection(RUNS)
-        .where(filter=firestore.FieldFilter("status", "in", ["QUEUED", "RUNNING"]))
-        .select(["status", "createdAt", "deadlineAt", "leaseExpiresAt", "resumes"])
+        .where(filter=firestore.FieldFilter("status", "in", ["QUEUED", "RUNNING", "WAITING"]))
+        .select(["status", "createdAt", "deadlineAt", "leaseExpiresAt", "resumes", "wait"])
     )
     found = []
     for snapshot in query.stream():

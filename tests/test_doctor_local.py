@@ -257,6 +257,7 @@ def test_a_jwks_without_keys_fails(env: dict[str, str], tmp_path: Path):
             "RUNNING with an expired lease",
         ),
         ({"deadlineAt": -600}, "past its deadline"),
+        ({"status": "WAITING", "wait.timeoutAt": -600}, "WAITING past its wait's timeout"),
     ],
 )
 def test_stuck_runs_are_listed_with_their_ids(
@@ -283,6 +284,23 @@ def test_stuck_runs_are_listed_with_their_ids(
     assert f"{created['runId']} ({why})" in detail
     if fault:
         assert fresh["runId"] not in detail
+
+
+def test_a_run_waiting_before_its_timeout_is_not_stuck(env: dict[str, str], stack: Stack):
+    created = stack.create_brainstorm()
+    now = datetime.now(UTC)
+    stack.services.db.document(f"runs/{created['runId']}").update(
+        {
+            "status": "WAITING",
+            "createdAt": now - timedelta(days=2),
+            "deadlineAt": now + timedelta(days=6),
+            "wait": {"step": "review", "timeoutAt": now + timedelta(days=5)},
+        }
+    )
+
+    _, _, results = doctor(env, timedelta(seconds=200))
+
+    assert created["runId"] not in results["stuck runs"].detail
 
 
 def test_without_the_emulators_doctor_says_how_to_start_them_and_stops_quickly(
