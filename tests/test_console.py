@@ -7,15 +7,22 @@ scenario saves screenshots under tests/artifacts/console/.
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from devtools.openai_server import Reply
 from devtools.worker_process import WorkerProcess
+from shared.llm.schema_example import example_for_schema
+from shared.models.brainstorm import seed_batch_schema
 from tests.helpers.auth_support import claims, mint
 from tests.helpers.browser import ARTIFACTS
 from tests.helpers.stack import Stack
@@ -337,3 +344,161 @@ def test_the_console_fits_a_phone_screen(stack: Stack, api_process: WorkerProces
     expect(first.locator("td[data-label=Status]")).to_be_visible()
     assert phone.locator("#steps-table thead").bounding_box()["x"] < 0  # type: ignore[index]
     _shot(phone, "12-phone-run")
+
+
+# ---- issue 21: the waterfall, step data, the runs and usage charts ------------------
+
+
+def _seeds_with_a_duplicate(count: int) -> str:
+    """A schema-valid seeds answer plus one exact duplicate, which the adapter repairs."""
+    answer: dict[str, Any] = example_for_schema(seed_batch_schema(count).model_json_schema())
+    answer["seeds"].insert(1, copy.deepcopy(answer["seeds"][0]))
+    return json.dumps(answer)
+
+
+def test_the_run_page_draws_each_steps_attempts_as_a_waterfall(
+    stack: Stack, api_process: WorkerProcess, page: Page
+):
+    # generate-seeds: attempt 1 gets a 500 (retried), attempt 2 an answer that needs a repair.
+    stack.llm.script(Reply(status=500), Reply(content=_seeds_with_a_duplicate(5)))
+    created = stack.create_brainstorm(seedCount=5)
+    stack.deliver_all()
+    run = stack.run_view(created["runId"])
+    _open(page, api_process, f"token={_token(stack)}&run={created['runId']}")
+    expect(page.locator("#run-status")).to_have_text("COMPLETED")
+
+    rows = page.locator("#waterfall-chart .wf-row")
+    expect(rows).to_have_count(4)
+    assert [rows.nth(i).get_attribute("data-step") for i in range(4)] == BRAINSTORM_STEPS
+    for step in run["steps"]:
+        bars = page.locator(f".wf-row[data-step={step['id']}] rect.attempt")
+        expected = [(str(a["attempt"]), a["status"]) for a in step["history"]]
+        assert [
+            (b.get_attribute("data-attempt"), b.get_attribute("data-status")) for b in bars.all()
+        ] == expected
+        calls = page.locator(f".wf-row[data-step={step['id']}] rect.call")
+        assert calls.count() == sum(len(a["modelCalls"]) for a in step["history"])
+    retried = page.locator(".wf-row[data-step=generate-seeds] rect.attempt")
+    assert [b.get_attribute("data-status") for b in retried.all()] == ["RETRYING", "COMPLETED"]
+    assert "a-retry" in (retried.first.get_attribute("class") or "")
+    assert "a-completed" in (retried.last.get_attribute("class") or "")
+    # On the time axis the retry comes first, and every step after the one before it.
+    xs = [b.bounding_box()["x"] for b in retried.all()]  # type: ignore[index]
+    assert xs == sorted(xs)
+    assert xs[0] < xs[1]
+    firsts = [page.locator(f".wf-row[data-step={s}] rect.attempt").first for s in BRAINSTORM_STEPS]
+    starts = [b.bounding_box()["x"] for b in firsts]  # type: ignore[index]
+    assert starts == sorted(starts)
+    # The run's trace id is shown (linked only in a real Cloud project).
+    expect(page.locator("#run-trace")).to_contain_text(run["traceId"])
+    expect(page.locator("#trace-link")).to_have_count(0)
+    _shot(page, "13-waterfall")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(rows.first.locator("svg")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    _shot(page, "14-phone-waterfall")
+
+
+def test_the_run_page_shows_each_steps_input_and_committed_output_with_repairs(
+    stack: Stack, api_process: WorkerProcess, page: Page
+):
+    stack.llm.script(Reply(content=_seeds_with_a_duplicate(5)))
+    created = stack.create_brainstorm(seedCount=5)
+    stack.deliver_all()
+    outputs = stack.get(f"/v1/runs/{created['runId']}/outputs").get_json()
+    _open(page, api_process, f"token={_token(stack)}&run={created['runId']}")
+
+    panel = page.locator("#step-data details[data-step=generate-seeds]")
+    expect(panel).to_contain_text("1 repair")
+    expect(panel).to_contain_text("seeds: dropped 1 exact duplicate")
+    expect(panel).to_contain_text("the output of load-session")
+    committed = {s["id"]: s for s in outputs["steps"]}["generate-seeds"]
+    assert committed["outputBytes"] > 2000  # large: starts collapsed
+    assert panel.evaluate("(el) => el.open") is False
+    panel.locator("summary").click()
+    shown = json.loads(panel.locator("pre.json").inner_text())
+    assert shown == committed["output"]  # the answer as committed: 5 seeds, not the 6 sent
+    assert len(shown["seeds"]) == 5
+    expect(page.locator("#step-data details[data-key=input]")).to_contain_text("sessionId")
+    _shot(page, "15-step-data")
+
+
+def test_the_runs_page_charts_runs_per_hour_by_status(
+    stack: Stack, api_process: WorkerProcess, page: Page
+):
+    stack.create_brainstorm()
+    stack.deliver_all()
+    stack.create_brainstorm()
+    _open(page, api_process, f"token={_token(stack)}")
+
+    hours = page.locator("#hourly-chart g.bucket")
+    expect(hours).to_have_count(24)
+    now = page.locator("#hourly-chart g.bucket[data-total='2']")
+    expect(now).to_have_count(1)
+    segments = now.locator("rect.seg")
+    assert {
+        s.get_attribute("data-series"): s.get_attribute("data-value") for s in segments.all()
+    } == {
+        "COMPLETED": "1",
+        "QUEUED": "1",
+    }
+    # The current hour is the last column.
+    assert hours.last.get_attribute("data-total") == "2"
+    expect(page.locator("#hourly-legend")).to_contain_text("COMPLETED")
+    _shot(page, "16-runs-per-hour")
+
+
+# A price for the double's model, so that days have a cost to chart.
+PRICES = {"test-model": {"inputPerMillion": 1000, "outputPerMillion": 2000}}
+
+
+@pytest.mark.parametrize("stack_env", [{"LLM_PRICES": json.dumps(PRICES)}])
+def test_the_usage_page_charts_tokens_and_cost_per_day_by_workflow(
+    stack: Stack, api_process: WorkerProcess, phone: Page
+):
+    stack.llm.script(Reply(usage=(300, 700)))
+    stack.create_brainstorm()
+    stack.deliver_all()
+    day = datetime.now(UTC).date().isoformat()
+    report = stack.get(f"/v1/usage?from={day}&to={day}").get_json()
+    assert [row["day"] for row in report["days"]] == [day]
+    assert report["days"][0]["costUsd"] > 0
+    _open(phone, api_process, f"token={_token(stack)}&usage")
+
+    today = report["days"][-1]
+    tokens = phone.locator(f"#usage-tokens-chart g.bucket[data-bucket='{today['day']}'] rect.seg")
+    expect(tokens).to_have_count(1)
+    assert tokens.get_attribute("data-series") == "brainstorm.generate-seeds"
+    assert tokens.get_attribute("data-value") == str(today["totalTokens"])
+    cost = phone.locator(f"#usage-cost-chart g.bucket[data-bucket='{today['day']}'] rect.seg")
+    assert float(cost.get_attribute("data-value") or 0) == pytest.approx(today["costUsd"])
+    expect(phone.locator("#usage-tokens-chart g.bucket")).to_have_count(14)
+    expect(phone.locator("#usage-table tbody tr")).to_have_count(len(report["days"]))
+    assert phone.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    _shot(phone, "17-phone-usage")
+
+
+def test_the_run_page_links_the_runs_trace_when_a_cloud_project_is_configured(
+    stack: Stack, api_process: WorkerProcess, page: Page
+):
+    created = stack.create_brainstorm()
+    trace_id = stack.run_view(created["runId"])["traceId"]
+    # The page as an api in project "acme-prod" serves it (the stack's is a demo- one).
+    page.route(
+        re.compile(r".*/console$"),
+        lambda route: route.fulfill(
+            response=(fetched := route.fetch()),
+            body=fetched.text().replace(
+                'name="genjobs-trace-project" content=""',
+                'name="genjobs-trace-project" content="acme-prod"',
+            ),
+        ),
+    )
+    _open(page, api_process, f"token={_token(stack)}&run={created['runId']}")
+
+    link = page.get_by_role("link", name="Open in Cloud Trace")
+    expect(link).to_have_attribute(
+        "href", f"https://console.cloud.google.com/traces/list?project=acme-prod&tid={trace_id}"
+    )
+    expect(page.locator("#run-trace")).to_contain_text(trace_id)

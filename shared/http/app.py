@@ -349,6 +349,7 @@ class Api:
     def __init__(self, services: Services) -> None:
         self.services = services
         settings = services.settings
+        console_page.configure(settings.project)
         # One per process: the streams this instance holds open.
         self.streams = StreamGate(settings.stream_capacity, settings.stream_capacity_per_tenant)
 

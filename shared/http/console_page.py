@@ -6,6 +6,10 @@ the page is one request wherever the api is mounted, and a strict Content
 Security Policy allows exactly those two blocks (by hash) and calls to this
 origin only. The page itself needs no token; every data call it makes sends
 the token the user gave it.
+
+The run page links a run's trace to Cloud Trace when the api runs in a real
+Google Cloud project (not an emulator's `demo-` project): the project id
+travels in a `<meta>` tag, which the policy's hashes do not cover.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import html as markup
 from pathlib import Path
 
 from flask import Response
@@ -20,6 +25,17 @@ from flask import Response
 ASSETS = Path(__file__).with_name("console")
 STYLE_SLOT = "/* console.css */"
 SCRIPT_SLOT = "/* console.js */"
+PROJECT_SLOT = 'content="" data-slot="trace-project"'
+# Google's convention for projects that exist only in the emulators.
+DEMO_PREFIX = "demo-"
+
+_trace_project: str | None = None
+
+
+def configure(project: str) -> None:
+    """The Google Cloud project the api runs in; its traces are linked unless it is a demo one."""
+    global _trace_project
+    _trace_project = None if project.startswith(DEMO_PREFIX) else project
 
 
 def _sha256(text: str) -> str:
@@ -27,14 +43,19 @@ def _sha256(text: str) -> str:
 
 
 @functools.cache
-def _document() -> tuple[bytes, str]:
-    """The page and its Content-Security-Policy, built once per process."""
+def _document(trace_project: str | None) -> tuple[bytes, str]:
+    """The page and its Content-Security-Policy, built once per process (and project)."""
     html = (ASSETS / "index.html").read_text(encoding="utf-8")
     style = (ASSETS / "console.css").read_text(encoding="utf-8")
     script = (ASSETS / "console.js").read_text(encoding="utf-8")
-    if STYLE_SLOT not in html or SCRIPT_SLOT not in html:
-        raise RuntimeError("console/index.html lost its style or script slot")
-    page = html.replace(STYLE_SLOT, style).replace(SCRIPT_SLOT, script)
+    if STYLE_SLOT not in html or SCRIPT_SLOT not in html or PROJECT_SLOT not in html:
+        raise RuntimeError("console/index.html lost its style, script or project slot")
+    project = markup.escape(trace_project or "", quote=True)
+    page = (
+        html.replace(PROJECT_SLOT, f'content="{project}"')
+        .replace(STYLE_SLOT, style)
+        .replace(SCRIPT_SLOT, script)
+    )
     policy = "; ".join(
         [
             "default-src 'none'",
@@ -51,7 +72,7 @@ def _document() -> tuple[bytes, str]:
 
 
 def page() -> Response:
-    body, policy = _document()
+    body, policy = _document(_trace_project)
     return Response(
         body,
         status=200,

@@ -18,6 +18,11 @@
     stream: null, // AbortController of the live stream
     canResume: null, // null until probed
     listing: 0, // the latest list request: an older answer arriving late is dropped
+    outputs: null, // GET /v1/runs/{runId}/outputs of the open run
+    outputsKey: "", // which steps had ended when it was fetched
+    panels: new Map(), // step data panels the user opened or closed
+    items: new Map(), // live items by step: {attempt, items, final, note}
+    lastEventId: null, // the last event's id, sent back as Last-Event-ID on reconnect
   };
 
   class ApiError extends Error {
@@ -223,6 +228,506 @@
     }
   }
 
+  // ---- charts, drawn here (SVG; no library, nothing from another origin) ------
+
+  const SVG_NS = "http://www.w3.org/2000/svg";
+
+  function svg(tag, attrs, parent) {
+    const el = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attrs || {})) el.setAttribute(name, String(value));
+    if (parent) parent.append(el);
+    return el;
+  }
+
+  function titled(el, text) {
+    svg("title", {}, el).textContent = text;
+    return el;
+  }
+
+  function pct(value) {
+    return `${Math.max(0, Math.min(100, value)).toFixed(3)}%`;
+  }
+
+  function compact(n) {
+    if (n >= 1e6) return `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)}M`;
+    if (n >= 1e3) return `${(n / 1e3).toFixed(n >= 1e4 ? 0 : 1)}k`;
+    return String(Math.round(n * 100) / 100);
+  }
+
+  // A stacked bar chart: one column per bucket, one segment per series.
+  // x positions are percentages, so the chart fits any width without a redraw.
+  function stackedBars(container, { buckets, series, value, format, labelEvery, kind }) {
+    const height = 170;
+    const top = 16;
+    const bottom = 146;
+    const chart = svg("svg", {
+      class: `bars ${kind}`, width: "100%", height, role: "img",
+    });
+    let max = 0;
+    const totals = buckets.map((b) => series.reduce((sum, s) => sum + value(b.key, s.name), 0));
+    for (const t of totals) max = Math.max(max, t);
+    const scale = max > 0 ? (bottom - top) / max : 0;
+    svg("line", { x1: "0%", x2: "100%", y1: bottom + 0.5, y2: bottom + 0.5, class: "axis" }, chart);
+    if (max > 0) {
+      svg("line", { x1: "0%", x2: "100%", y1: top + 0.5, y2: top + 0.5, class: "grid-line" }, chart);
+      svg("text", { x: 2, y: top - 4, class: "tick" }, chart).textContent = `max ${format(max)}`;
+    }
+    const n = buckets.length;
+    buckets.forEach((bucket, i) => {
+      const group = svg("g", { class: "bucket", "data-bucket": bucket.key, "data-total": totals[i] }, chart);
+      let y = bottom;
+      for (const s of series) {
+        const v = value(bucket.key, s.name);
+        if (!v) continue;
+        const h = Math.max(v * scale, 1);
+        y -= h;
+        const rect = svg("rect", {
+          x: pct(((i + 0.12) / n) * 100), width: pct((0.76 / n) * 100), y, height: h,
+          class: `seg ${s.cls}`, "data-series": s.name, "data-value": v,
+        }, group);
+        titled(rect, `${bucket.label}: ${s.name} ${format(v)}`);
+      }
+      if ((n - 1 - i) % labelEvery === 0) { // counted from the newest, which is always labelled
+        svg("text", {
+          x: pct(((i + 0.5) / n) * 100), y: height - 6, class: "tick", "text-anchor": "middle",
+        }, chart).textContent = bucket.short;
+      }
+    });
+    const sum = totals.reduce((a, b) => a + b, 0);
+    chart.setAttribute("aria-label", `${format(sum)} in all over ${n} ${kind === "hours" ? "hours" : "days"}`);
+    container.replaceChildren(chart);
+  }
+
+  function legend(list, series) {
+    list.replaceChildren();
+    for (const s of series) {
+      const item = document.createElement("li");
+      const swatch = document.createElement("span");
+      swatch.className = `swatch ${s.cls}`;
+      item.append(swatch, s.name);
+      list.append(item);
+    }
+  }
+
+  const STATUSES = ["COMPLETED", "RUNNING", "QUEUED", "WAITING", "FAILED", "CANCELLED"];
+
+  // Runs per hour over the last 24 hours, by status: read from the runs list
+  // (at most HOURLY_PAGES pages of 100; the note says when that cut it short).
+  const HOURLY_PAGES = 5;
+
+  async function loadHourly() {
+    if (!state.token) return;
+    const hour = 3600 * 1000;
+    const end = Math.floor(Date.now() / hour) * hour + hour;
+    const start = end - 24 * hour;
+    const counts = new Map();
+    let pageToken = null;
+    let partial = false;
+    try {
+      for (let page = 0; page < HOURLY_PAGES; page += 1) {
+        const q = new URLSearchParams({ createdAfter: new Date(start).toISOString(), pageSize: "100" });
+        if (pageToken) q.set("pageToken", pageToken);
+        const data = await api("GET", `/v1/runs?${q}`);
+        for (const run of data.runs) {
+          const bucket = Math.floor(Date.parse(run.createdAt) / hour) * hour;
+          const key = `${bucket}|${run.status}`;
+          counts.set(key, (counts.get(key) || 0) + 1);
+        }
+        pageToken = data.nextPageToken;
+        if (!pageToken) break;
+        if (page === HOURLY_PAGES - 1) partial = true;
+      }
+    } catch (error) {
+      $("hourly-note").textContent = `(could not load: ${error.message})`;
+      return;
+    }
+    const buckets = [];
+    for (let t = start; t < end; t += hour) {
+      const d = new Date(t);
+      const hh = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+      buckets.push({ key: String(t), label: `${d.toLocaleDateString()} ${hh}`, short: hh });
+    }
+    const present = STATUSES.filter((s) => [...counts.keys()].some((k) => k.endsWith(`|${s}`)));
+    const series = present.map((s) => ({ name: s, cls: `f-${s.toLowerCase()}` }));
+    stackedBars($("hourly-chart"), {
+      buckets, series, kind: "hours", labelEvery: 6,
+      value: (key, status) => counts.get(`${key}|${status}`) || 0,
+      format: (v) => `${v} run${v === 1 ? "" : "s"}`,
+    });
+    legend($("hourly-legend"), series);
+    $("hourly-note").textContent = partial ? `(the newest ${HOURLY_PAGES * 100} runs only)` : "";
+  }
+
+  // ---- usage -----------------------------------------------------------------------
+
+  const USAGE_DAYS = 14;
+
+  async function loadUsage() {
+    if (!state.token) return;
+    const day = 24 * 3600 * 1000;
+    const today = new Date();
+    const iso = (t) => new Date(t).toISOString().slice(0, 10);
+    const last = iso(today.getTime());
+    const first = iso(today.getTime() - (USAGE_DAYS - 1) * day);
+    let data;
+    try {
+      data = await api("GET", `/v1/usage?from=${first}&to=${last}`);
+    } catch (error) {
+      if (error.status !== 401) notice(`Could not load usage: ${error.message}`);
+      return;
+    }
+    notice("");
+    const workflows = [...new Set(data.days.map((r) => r.workflow))].sort();
+    const series = workflows.map((w, i) => ({ name: w, cls: `c-${i % 6}` }));
+    const byKey = new Map(data.days.map((r) => [`${r.day}|${r.workflow}`, r]));
+    const buckets = [];
+    for (let i = 0; i < USAGE_DAYS; i += 1) {
+      const d = iso(Date.parse(`${first}T00:00:00Z`) + i * day);
+      buckets.push({ key: d, label: d, short: d.slice(5) });
+    }
+    const field = (name) => (key, workflow) => {
+      const row = byKey.get(`${key}|${workflow}`);
+      return row ? row[name] : 0;
+    };
+    stackedBars($("usage-tokens-chart"), {
+      buckets, series, kind: "days", labelEvery: 3, value: field("totalTokens"),
+      format: (v) => `${compact(v)} tokens`,
+    });
+    stackedBars($("usage-cost-chart"), {
+      buckets, series, kind: "days", labelEvery: 3, value: field("costUsd"),
+      format: (v) => `$${Number(v).toFixed(v < 1 ? 4 : 2)}`,
+    });
+    legend($("usage-legend"), series);
+    const body = $("usage-table").tBodies[0];
+    body.replaceChildren();
+    for (const r of [...data.days].sort((a, b) => (a.day < b.day ? 1 : a.day > b.day ? -1 : 0))) {
+      const row = document.createElement("tr");
+      cell(row, "Day", r.day);
+      cell(row, "Workflow", r.workflow);
+      cell(row, "Runs", String(r.runs));
+      cell(row, "Tokens", r.totalTokens.toLocaleString());
+      cell(row, "Cost", `$${Number(r.costUsd).toFixed(4)}`);
+      body.append(row);
+    }
+    const t = data.today;
+    $("usage-today").textContent =
+      `Today (${t.day}, UTC): ${t.totalTokens.toLocaleString()} tokens, $${Number(t.costUsd).toFixed(4)}` +
+      (t.tokensLeft !== undefined && t.tokensLeft !== null ? ` · ${t.tokensLeft.toLocaleString()} tokens left` : "") +
+      (t.costUsdLeft !== undefined && t.costUsdLeft !== null ? ` · $${Number(t.costUsdLeft).toFixed(2)} left` : "");
+  }
+
+  // ---- the run's waterfall -----------------------------------------------------------
+
+  function ms(iso) {
+    return iso ? Date.parse(iso) : null;
+  }
+
+  // Each step's attempts as the run view's `history` has them, plus the
+  // attempt running now (not in the history until it ends).
+  function attemptsOf(step, now) {
+    const attempts = (step.history || []).map((a) => ({
+      attempt: a.attempt, status: a.status, start: ms(a.startedAt),
+      end: ms(a.finishedAt), error: a.error, calls: a.modelCalls || [],
+    }));
+    if (step.status === "RUNNING" && step.startedAt
+        && !attempts.some((a) => a.start === ms(step.startedAt))) {
+      attempts.push({ attempt: step.attempts, status: "RUNNING", start: ms(step.startedAt), end: now, calls: [] });
+    }
+    if (!attempts.length && step.startedAt && step.status !== "PENDING") {
+      // A record from before attempts were kept: one bar from its times.
+      attempts.push({
+        attempt: step.attempts, status: step.status, start: ms(step.startedAt),
+        end: ms(step.finishedAt) || now, error: step.error, calls: [],
+      });
+    }
+    return attempts;
+  }
+
+  function attemptClass(a) {
+    if (a.status === "COMPLETED") return "a-completed";
+    if (a.status === "RETRYING" || a.status === "RATE_LIMITED") return "a-retry";
+    if (a.status === "LOST") return "a-lost";
+    if (a.status === "RUNNING") return "a-running";
+    return "a-failed";
+  }
+
+  function renderWaterfall(run) {
+    const container = $("waterfall-chart");
+    const now = TERMINAL.has(run.status) ? null : Date.now();
+    const rows = run.steps.map((step) => ({ step, attempts: attemptsOf(step, now || Date.now()) }));
+    const times = [];
+    for (const { attempts } of rows) {
+      for (const a of attempts) {
+        times.push(a.start);
+        if (a.end) times.push(a.end);
+        for (const c of a.calls) times.push(ms(c.startedAt), ms(c.finishedAt));
+      }
+    }
+    const starts = times.filter((t) => t !== null && !Number.isNaN(t));
+    const t0 = Math.min(ms(run.startedAt) || Infinity, ...starts);
+    let t1 = Math.max(ms(run.finishedAt) || 0, ...starts, now || 0);
+    if (!Number.isFinite(t0)) {
+      container.replaceChildren(Object.assign(document.createElement("p"), {
+        className: "muted", textContent: "No step has started yet.",
+      }));
+      return;
+    }
+    if (t1 <= t0) t1 = t0 + 1;
+    const span = t1 - t0;
+    // A bar is at least 0.4% wide (an instant stays visible) and never runs off the end.
+    const w = (a, b) => Math.max(((b - a) / span) * 100, 0.4);
+    const x = (t, width = 0) => Math.min(((t - t0) / span) * 100, 100 - width);
+    const list = document.createElement("div");
+    list.className = "wf-rows";
+    // The time axis: start, middle, end.
+    const axis = document.createElement("div");
+    axis.className = "wf-axis";
+    axis.append(document.createElement("span"));
+    const ticks = document.createElement("div");
+    ticks.className = "wf-ticks";
+    for (const f of [0, 0.5, 1]) {
+      const tick = document.createElement("span");
+      tick.textContent = f === 0 ? "0 s" : duration(Math.round(span * f));
+      tick.className = f === 0 ? "first" : f === 1 ? "last" : "mid";
+      ticks.append(tick);
+    }
+    axis.append(ticks);
+    list.append(axis);
+    for (const { step, attempts } of rows) {
+      const row = document.createElement("div");
+      row.className = "wf-row";
+      row.dataset.step = step.id;
+      const label = document.createElement("span");
+      label.className = "wf-label mono";
+      label.textContent = step.id;
+      if (attempts.length > 1) {
+        const more = document.createElement("small");
+        more.textContent = ` ×${attempts.length}`;
+        label.append(more);
+      }
+      const track = svg("svg", { class: "wf-track", width: "100%", height: 22, role: "img" });
+      const said = [];
+      for (const a of attempts) {
+        const end = a.end || (now || t1);
+        const bar = svg("rect", {
+          x: pct(x(a.start, w(a.start, end))), width: pct(w(a.start, end)), y: 2, height: 18, rx: 2,
+          class: `attempt ${attemptClass(a)}`, "data-attempt": a.attempt, "data-status": a.status,
+        }, track);
+        const text = `${step.id} attempt ${a.attempt}: ${a.status}, ${a.end ? duration(a.end - a.start) : "no end recorded"}` +
+          (a.error ? ` — ${a.error}` : "");
+        titled(bar, text);
+        said.push(`attempt ${a.attempt} ${a.status.toLowerCase()}`);
+        a.calls.forEach((c, i) => {
+          const cs = ms(c.startedAt);
+          const ce = ms(c.finishedAt) || cs;
+          const call = svg("rect", {
+            x: pct(x(cs, w(cs, ce))), width: pct(w(cs, ce)), y: 8, height: 6, rx: 1,
+            class: `call${c.error ? " call-failed" : ""}`, "data-attempt": a.attempt, "data-call": i,
+          }, track);
+          const tokens = (c.promptTokens || 0) + (c.completionTokens || 0);
+          titled(call, `model call ${c.model || ""}: ${duration(c.durationMs ?? ce - cs)}` +
+            (tokens ? `, ${tokens.toLocaleString()} tokens` : "") +
+            (c.retryReason ? `, asked again (${c.retryReason})` : "") + (c.error ? ` — ${c.error}` : ""));
+        });
+      }
+      track.setAttribute("aria-label", `${step.id}: ${said.join(", ") || "not started"}`);
+      row.append(label, track);
+      list.append(row);
+    }
+    container.replaceChildren(list);
+  }
+
+  function traceLink(run) {
+    const dd = $("run-trace");
+    dd.replaceChildren();
+    if (!run.traceId) {
+      dd.textContent = "—";
+      return;
+    }
+    const project = document.querySelector('meta[name="genjobs-trace-project"]').content;
+    const code = document.createElement("code");
+    code.textContent = run.traceId;
+    if (!project) {
+      dd.append(code);
+      return;
+    }
+    const link = document.createElement("a");
+    link.id = "trace-link";
+    link.href = `https://console.cloud.google.com/traces/list?project=${encodeURIComponent(project)}` +
+      `&tid=${encodeURIComponent(run.traceId)}`;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    link.textContent = "Open in Cloud Trace";
+    dd.append(link, " ", code);
+  }
+
+  // ---- what each step read and returned ------------------------------------------------
+
+  // Open by default up to this size; larger ones start collapsed.
+  const OPEN_BYTES = 2000;
+
+  function jsonBlock(value) {
+    const pre = document.createElement("pre");
+    pre.className = "json";
+    pre.textContent = JSON.stringify(value, null, 2);
+    return pre;
+  }
+
+  function dataPanel(key, summaryText, bytes, body) {
+    const details = document.createElement("details");
+    details.dataset.key = key;
+    const remembered = state.panels.get(key);
+    details.open = remembered === undefined ? bytes <= OPEN_BYTES : remembered;
+    details.addEventListener("toggle", () => state.panels.set(key, details.open));
+    const summary = document.createElement("summary");
+    summary.append(...summaryText);
+    details.append(summary, ...body);
+    return details;
+  }
+
+  function size(bytes) {
+    return bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} kB`;
+  }
+
+  async function loadOutputs(runId) {
+    let data;
+    try {
+      data = await api("GET", `/v1/runs/${encodeURIComponent(runId)}/outputs`);
+    } catch (_) {
+      return; // the run view's own stream reports a missing run or a bad token
+    }
+    if (state.runId !== runId) return;
+    state.outputs = data;
+    renderOutputs();
+  }
+
+  function renderOutputs() {
+    const data = state.outputs;
+    const list = $("step-data-list");
+    if (!data) {
+      list.replaceChildren();
+      return;
+    }
+    const views = new Map(((state.run && state.run.steps) || []).map((s) => [s.id, s]));
+    const panels = [];
+    const inputText = JSON.stringify(data.input);
+    panels.push(dataPanel("input", [`Run input · ${size(inputText.length)}`], inputText.length, [jsonBlock(data.input)]));
+    for (const step of data.steps) {
+      const view = views.get(step.id) || {};
+      const repairs = view.repairs || [];
+      const head = [document.createElement("code")];
+      head[0].textContent = step.id;
+      head.push(` · ${step.output === undefined || step.output === null ? "no output yet" : `output ${size(step.outputBytes)}`}`);
+      if (repairs.length) {
+        const mark = document.createElement("span");
+        mark.className = "badge repaired";
+        mark.textContent = `${repairs.length} repair${repairs.length === 1 ? "" : "s"}`;
+        head.push(" ", mark);
+      }
+      const body = [];
+      const reads = document.createElement("p");
+      reads.className = "muted";
+      reads.textContent = step.reads.length
+        ? `Input: the run's input and the output of ${step.reads.join(", ")}.`
+        : "Input: the run's input.";
+      body.push(reads);
+      if (repairs.length) {
+        const p = document.createElement("p");
+        p.className = "repairs";
+        p.textContent = "The model's answer was repaired before it was committed:";
+        const ul = document.createElement("ul");
+        ul.className = "repairs";
+        for (const r of repairs) {
+          const li = document.createElement("li");
+          li.textContent = r;
+          ul.append(li);
+        }
+        body.push(p, ul);
+      }
+      if (step.output !== undefined && step.output !== null) body.push(jsonBlock(step.output));
+      const panel = dataPanel(`step:${step.id}`, head, step.outputBytes, body);
+      panel.dataset.step = step.id;
+      panels.push(panel);
+    }
+    list.replaceChildren(...panels);
+  }
+
+  // Outputs are fetched again only when a step has newly completed.
+  function outputsChanged(run) {
+    const done = run.steps.filter((s) => s.status === "COMPLETED" || s.status === "FAILED")
+      .map((s) => `${s.id}:${s.status}:${s.attempts}`).join(",");
+    if (done === state.outputsKey) return false;
+    state.outputsKey = done;
+    return true;
+  }
+
+  // ---- items as the model writes them (item / reset / final events) -------------------
+
+  function itemText(item) {
+    if (item === null || typeof item !== "object") return String(item);
+    const name = item.title || item.name || item.sessionTitle || item.heading;
+    const rest = item.description || item.summary || item.content;
+    if (name) return rest ? `${name} — ${String(rest).slice(0, 160)}` : String(name);
+    return JSON.stringify(item).slice(0, 200);
+  }
+
+  function liveItem(event, data) {
+    const entry = state.items.get(data.step) || { attempt: 0, items: new Map(), final: false, note: "" };
+    if (event === "item") {
+      if (entry.final) return;
+      if (data.attempt > entry.attempt) {
+        entry.attempt = data.attempt;
+        entry.items = new Map();
+      }
+      if (data.attempt === entry.attempt) entry.items.set(data.index, data.item);
+    } else if (event === "reset") {
+      if (data.attempt >= entry.attempt) {
+        entry.attempt = data.attempt;
+        entry.items = new Map();
+        entry.note = `Attempt ${data.attempt}'s items withdrawn${data.reason ? `: ${data.reason}` : ""}.`;
+      }
+    } else if (event === "final") {
+      entry.final = true;
+      entry.items = new Map(data.items.map((item, i) => [i, item]));
+      entry.note = "";
+    }
+    state.items.set(data.step, entry);
+    renderItems();
+  }
+
+  function renderItems() {
+    const section = $("live-items");
+    const blocks = [];
+    for (const [step, entry] of state.items) {
+      const block = document.createElement("div");
+      block.className = "item-step";
+      block.dataset.step = step;
+      const h = document.createElement("h4");
+      const code = document.createElement("code");
+      code.textContent = step;
+      h.append(code, entry.final ? " · committed" : ` · attempt ${entry.attempt}, writing…`);
+      block.append(h);
+      if (entry.note) {
+        const p = document.createElement("p");
+        p.className = "muted reset-note";
+        p.textContent = entry.note;
+        block.append(p);
+      }
+      const ol = document.createElement("ol");
+      for (const index of [...entry.items.keys()].sort((a, b) => a - b)) {
+        const li = document.createElement("li");
+        li.dataset.index = String(index);
+        li.className = entry.final ? "committed" : "provisional";
+        li.textContent = itemText(entry.items.get(index));
+        ol.append(li);
+      }
+      block.append(ol);
+      blocks.push(block);
+    }
+    $("live-items-list").replaceChildren(...blocks);
+    section.hidden = blocks.length === 0;
+  }
+
   // ---- one run, live -------------------------------------------------------------
 
   function renderRun(run) {
@@ -266,6 +771,10 @@
       body.append(row);
     }
     document.title = `${run.status} · run ${run.runId} · genjobs console`;
+    traceLink(run);
+    renderWaterfall(run);
+    if (outputsChanged(run)) loadOutputs(run.runId);
+    else renderOutputs();
   }
 
   function live(message) {
@@ -288,8 +797,11 @@
     while (!controller.signal.aborted) {
       let ended = false;
       try {
+        const extra = { Accept: "text/event-stream" };
+        // Resuming: only the events after the last one seen (no loss, no duplicates).
+        if (state.lastEventId !== null) extra["Last-Event-ID"] = state.lastEventId;
         const response = await fetch(`${base}/v1/runs/${encodeURIComponent(runId)}/events`, {
-          headers: headers({ Accept: "text/event-stream" }),
+          headers: headers(extra),
           signal: controller.signal,
         });
         if (!response.ok) {
@@ -302,8 +814,11 @@
         }
         failures = 0;
         live("Live: following this run's changes.");
-        ended = await readEvents(response.body, (event, data) => {
+        ended = await readEvents(response.body, (event, data, id) => {
+          if (controller.signal.aborted) return;
+          if (id !== null) state.lastEventId = id;
           if (event === "run") renderRun(JSON.parse(data));
+          if (event === "item" || event === "reset" || event === "final") liveItem(event, JSON.parse(data));
           if (event === "end") live(`Run ${JSON.parse(data).status.toLowerCase()}; live updates ended.`);
         }, (ms) => { delay = ms; });
       } catch (error) {
@@ -332,6 +847,7 @@
         const block = buffer.slice(0, cut);
         buffer = buffer.slice(cut + 2);
         let event = "message";
+        let id = null;
         const data = [];
         for (const line of block.split("\n")) {
           if (!line || line.startsWith(":")) continue; // a keep-alive comment
@@ -340,10 +856,11 @@
           const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
           if (field === "event") event = value;
           else if (field === "data") data.push(value);
+          else if (field === "id") id = value;
           else if (field === "retry" && /^\d+$/.test(value)) onRetry(Number(value));
         }
         if (data.length) {
-          onEvent(event, data.join("\n"));
+          onEvent(event, data.join("\n"), id);
           if (event === "end") ended = true;
         }
       }
@@ -362,6 +879,16 @@
   }
 
   async function openRun(runId) {
+    if (state.runId !== runId) {
+      state.outputs = null;
+      state.outputsKey = "";
+      state.panels = new Map();
+      state.items = new Map();
+      state.lastEventId = null;
+      renderItems();
+      renderOutputs();
+      $("waterfall-chart").replaceChildren();
+    }
     state.runId = runId;
     $("run-id").textContent = runId;
     $("steps-table").tBodies[0].replaceChildren();
@@ -461,9 +988,12 @@
 
   // ---- navigation --------------------------------------------------------------------
 
+  const VIEWS = ["runs-view", "run-view", "usage-view", "start-view"];
+  const NAV = [["nav-runs", "runs-view"], ["nav-usage", "usage-view"], ["nav-start", "start-view"]];
+
   function show(view) {
-    for (const id of ["runs-view", "run-view", "start-view"]) $(id).hidden = id !== view;
-    for (const [id, target] of [["nav-runs", "runs-view"], ["nav-start", "start-view"]]) {
+    for (const id of VIEWS) $(id).hidden = id !== view;
+    for (const [id, target] of NAV) {
       if (target === view) $(id).setAttribute("aria-current", "page");
       else $(id).removeAttribute("aria-current");
     }
@@ -482,6 +1012,12 @@
     state.runId = null;
     stopStream();
     document.title = "genjobs console";
+    if (params.has("usage")) {
+      show("usage-view");
+      loadUsage();
+      if (focus) $("usage-title").focus();
+      return;
+    }
     if (params.has("start")) {
       show("start-view");
       if (focus) $("start-title").focus();
@@ -489,6 +1025,7 @@
     }
     show("runs-view");
     loadRuns();
+    loadHourly();
     if (focus) $("runs-title").focus();
   }
 
