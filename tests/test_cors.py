@@ -51,3 +51,18 @@ def test_another_origin_gets_no_cors_headers(stack: Stack):
 
     assert "Access-Control-Allow-Origin" not in response.headers
     assert "Access-Control-Allow-Origin" not in plain.headers
+
+
+def test_a_preflight_lets_a_browser_resume_an_event_stream_with_last_event_id(stack: Stack):
+    # clients/typescript/events.ts resumes a stream with this header, cross-origin.
+    response = stack.api.options(
+        "/v1/runs/any-run/events",
+        headers={
+            "Origin": FRONTEND,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization, last-event-id",
+        },
+    )
+
+    assert response.status_code == 204
+    assert "last-event-id" in response.headers["Access-Control-Allow-Headers"].lower()

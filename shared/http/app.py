@@ -91,7 +91,7 @@ from shared.services import Services
 
 log = logging.getLogger(__name__)
 
-CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key"
+CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key, Last-Event-ID"
 # What a create route answers when the tenant's admission limits refuse it.
 ADMISSION = (TenantRateLimited, TenantQuotaExceeded)
 
