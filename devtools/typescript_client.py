@@ -4,7 +4,8 @@
 serves) and `api.d.ts` (openapi-typescript's types for it). `check`
 regenerates both into a temporary directory, fails with a diff if the
 committed files differ, and type-checks `example.ts` (docs/api.md's fetch
-example) against the types, so neither the types nor the example can go stale.
+example), `events.ts` (the typed event-stream reader) and `events-example.ts`
+(README's) against the types, so none of them can go stale.
 openapi-typescript and tsc come from `npm ci` in that folder (`make clients`).
 """
 
