@@ -11,7 +11,7 @@ TEST_WORKERS ?= 3
 # `make check`'s Java-free tests compute rather than wait: one worker a core.
 CHECK_WORKERS ?= 2
 
-.PHONY: install clients clients-check lint typecheck check test dev emulators api worker doctor token bundle infra-check bench clean
+.PHONY: install clients clients-check lint typecheck workflows-check workflows-snapshot check test dev emulators api worker doctor token bundle infra-check bench clean
 
 # uv (pinned in requirements-bootstrap.txt) installs the pinned requirements:
 # in parallel, from its per-user cache, and without byte-compiling every
@@ -52,16 +52,25 @@ typecheck: install
 	$(BIN)/mypy functions/api/main.py
 	$(BIN)/mypy functions/worker/main.py
 
+# Fails, naming each change and what it does to runs in flight, when a workflow's
+# declaration differs from shared/workflows/versions.json (docs/architecture.md,
+# "Deploys and reruns"); `make workflows-snapshot` records the change on purpose.
+workflows-check: install
+	$(BIN)/python -m devtools.workflows_check
+
+workflows-snapshot: install
+	$(BIN)/python -m devtools.workflows_check --update
+
 # The inner loop (under a minute): lint, types, and every test that needs no
 # Java; a test that starts the emulators unmarked fails here (tests/helpers/partition.py).
-check: lint typecheck $(TS_STAMP)
+check: lint typecheck workflows-check $(TS_STAMP)
 	$(BIN)/pytest -q --no-java -n $(CHECK_WORKERS) --dist loadgroup
 
 # The whole suite: lint, types, every test on the real emulators (started on
 # free ports by each test worker), and the offline infrastructure checks.
 # Tests go to whichever worker is free; a module whose tests share a fixture
 # stays on one worker (tests/helpers/distribution.py).
-test: lint typecheck $(TS_STAMP)
+test: lint typecheck workflows-check $(TS_STAMP)
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 	$(BIN)/python -m devtools.infra_check
 

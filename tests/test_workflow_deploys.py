@@ -13,10 +13,10 @@ import pytest
 from google.cloud import firestore
 
 from shared.adapters.firestore_store import FirestoreRunStore
-from shared.engine import RunStatus, Workflow
+from shared.engine import RunStatus, StepContext, Workflow
 from shared.engine.testing import RETRY
 from shared.errors import TransientError
-from tests.helpers.engine_support import Harness, Recorder
+from tests.helpers.engine_support import Harness, Job, Recorder, Value
 from tests.helpers.versions_support import WORKFLOW_ID, Noted, Text, deployed
 
 
@@ -160,3 +160,21 @@ def test_on_firestore_a_deploy_that_breaks_a_step_with_effects_fails_the_run_onc
     assert run.steps["save"].effects is True
     assert run.steps["draft"].effects is False
     assert recorder.calls["save"] == 1
+
+
+def test_a_step_declared_writes_false_that_writes_fails_the_run(engine: Harness):
+    # The declaration is what workflows-check judges a deploy by: it must be true.
+    wf: Workflow[Job] = Workflow(id="test.liar", input_model=Job, description="writes anyway")
+
+    @wf.step("compute", writes=False)
+    def compute(ctx: StepContext[Job]) -> Value:
+        ctx.put(f"results/{ctx.run_id}", {"n": 1})
+        return Value(n=1)
+
+    engine.start(wf)
+
+    finished = engine.run_to_end()
+
+    assert finished.status is RunStatus.FAILED
+    assert "declared writes=False but wrote results/run-1" in (finished.run.error or "")
+    assert engine.store.read("results/run-1") is None

@@ -79,7 +79,9 @@ class RunPlan:
             try:
                 self.outputs[step_id] = stage.output.model_validate_json(record.output)
             except ValidationError:
-                effects = record.effects if record.effects is not None else not stage.pure
+                effects = record.effects
+                if effects is None:  # a record from before `effects` was kept
+                    effects = bool(getattr(stage, "writes", True)) and not stage.pure
                 if effects:
                     self.misfits.append(step_id)
                 else:

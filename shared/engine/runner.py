@@ -65,6 +65,7 @@ from shared.engine.workflow import (
 from shared.errors import (
     CheckpointFailed,
     CommitTooLarge,
+    NonRetriableError,
     OutputTooLarge,
     RetryLater,
     RunExists,
@@ -475,6 +476,10 @@ class _Execution:
             if not isinstance(output, stage.output):
                 raise TypeError(
                     f"step returned {type(output).__name__}, expected {stage.output.__name__}"
+                )
+            if ctx.writes and not stage.writes:
+                raise NonRetriableError(
+                    f"the step is declared writes=False but wrote {ctx.writes[0].path}"
                 )
             checkpoint = self._checkpoint(step_id, output, ctx.writes)
         except Stop:

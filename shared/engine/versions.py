@@ -79,7 +79,8 @@ def output_schema(model: type[BaseModel]) -> dict[str, Any]:
 def declaration(workflow: Declared) -> dict[str, Any]:
     """What the version is computed from, in a canonical (JSON-ready) form.
 
-    `effects` says whether the step may write documents (it is not `pure`):
+    `effects` says whether the step may write documents (not `pure`, not
+    declared `writes=False`; a wait writes when it parks):
     kept beside the hashed part because `workflows-check` needs it to say
     what a change does to runs in flight, but not hashed (marking a step
     pure changes no checkpoint).
@@ -90,7 +91,7 @@ def declaration(workflow: Declared) -> dict[str, Any]:
             {
                 "id": stage.id,
                 "kind": stage.kind,
-                "effects": not stage.pure,
+                "effects": bool(getattr(stage, "writes", True)) and not stage.pure,
                 "output": output_schema(stage.output),
             }
             for stage in workflow.stages

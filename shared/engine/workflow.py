@@ -134,6 +134,10 @@ class Step(Generic[OutT]):
     # The run's input fields the body reads (python names); None: all of them.
     # A rerun may not override a field a reused step consumed (`engine.rerun`).
     inputs: tuple[str, ...] | None = None
+    # False: the step writes no documents (a model call, a computation), so a
+    # deploy that makes its checkpoint unreadable runs it again rather than
+    # failing the run; writing anyway fails the step (docs/architecture.md).
+    writes: bool = True
     kind: ClassVar[str] = "step"
 
 
@@ -147,6 +151,8 @@ class FanOut(Generic[OutT]):
     over: Callable[[StepContext[Any]], Sequence[int]]
     # As `Step.inputs`, for the items and `over` alike.
     inputs: tuple[str, ...] | None = None
+    # As `Step.writes`, for every item.
+    writes: bool = True
     # Items may write; they are never pure.
     pure: ClassVar[bool] = False
     kind: ClassVar[str] = "fan-out"
@@ -282,12 +288,18 @@ class Workflow(Generic[InputT]):
         return self._version[1]
 
     def step(
-        self, step_id: str, *, pure: bool = False, inputs: Sequence[str] | None = None
+        self,
+        step_id: str,
+        *,
+        pure: bool = False,
+        inputs: Sequence[str] | None = None,
+        writes: bool = True,
     ) -> Callable[[Callable[[StepContext[Any]], OutT]], Step[OutT]]:
         """Declare the next step; the decorated name becomes its handle.
 
         `inputs` names the fields of the run's input the step reads (None:
-        all); the body reading another raises `UndeclaredInput`.
+        all); the body reading another raises `UndeclaredInput`. `writes=False`
+        says it writes no documents (a pure step writes none either).
         """
 
         def register(fn: Callable[[StepContext[Any]], OutT]) -> Step[OutT]:
@@ -297,6 +309,7 @@ class Workflow(Generic[InputT]):
                 output=_return_model(fn),
                 pure=pure,
                 inputs=self._inputs(step_id, inputs),
+                writes=writes and not pure,
             )
             self._add(step)
             return step
@@ -309,6 +322,7 @@ class Workflow(Generic[InputT]):
         *,
         over: Callable[[StepContext[Any]], Sequence[int]],
         inputs: Sequence[str] | None = None,
+        writes: bool = True,
     ) -> Callable[[Callable[[StepContext[Any], int], OutT]], FanOut[OutT]]:
         """Declare a fan-out: one step per item `over` returns, once earlier steps are done."""
 
@@ -319,6 +333,7 @@ class Workflow(Generic[InputT]):
                 output=_return_model(fn),
                 over=over,
                 inputs=self._inputs(step_id, inputs),
+                writes=writes,
             )
             self._add(fan_out)
             return fan_out

@@ -40,7 +40,7 @@ def load_session(ctx: Ctx) -> BrainstormSession:
     return BrainstormSession.model_validate(doc)
 
 
-@brainstorm.step("generate-seeds", inputs=["prompt", "creativity_temp", "seed_count"])
+@brainstorm.step("generate-seeds", inputs=["prompt", "creativity_temp", "seed_count"], writes=False)
 def generate_seeds(ctx: Ctx) -> GeneratedSeeds:
     """The session's request, or a rerun's overrides of it (another temperature, say)."""
     session = ctx.output(load_session)

@@ -79,7 +79,7 @@ def load_project(ctx: Ctx) -> LoadedProject:
     )
 
 
-@programme_from_concept.step("generate-daily-structure", inputs=[])
+@programme_from_concept.step("generate-daily-structure", inputs=[], writes=False)
 def generate_daily_structure(ctx: Ctx) -> GeneratedStructure:
     project = ctx.output(load_project)
     generation = llm(ctx).generate(
@@ -169,7 +169,7 @@ def _day_numbers(ctx: Ctx) -> Sequence[int]:
     return [day.day_number for day in _structure(ctx).days]
 
 
-@programme_from_concept.fan_out("generate-day", over=_day_numbers, inputs=[])
+@programme_from_concept.fan_out("generate-day", over=_day_numbers, inputs=[], writes=False)
 def generate_day(ctx: Ctx, day_number: int) -> GeneratedDay:
     project = ctx.output(load_project)
     structure = _structure(ctx)

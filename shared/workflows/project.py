@@ -46,7 +46,7 @@ def load_session(ctx: Ctx) -> ProjectSession:
     return ProjectSession.model_validate(doc)
 
 
-@project_from_idea.step("extract-dna", inputs=[])
+@project_from_idea.step("extract-dna", inputs=[], writes=False)
 def extract_dna(ctx: Ctx) -> ExtractedDNA:
     answers = ctx.output(load_session).answers
     generation = llm(ctx).generate(
@@ -58,7 +58,7 @@ def extract_dna(ctx: Ctx) -> ExtractedDNA:
     return ExtractedDNA(dna=generation.value, ai_model=generation.model)
 
 
-@project_from_idea.step("generate-concept", inputs=[])
+@project_from_idea.step("generate-concept", inputs=[], writes=False)
 def generate_concept(ctx: Ctx) -> GeneratedConcept:
     answers = ctx.output(load_session).answers
     dna = ctx.output(extract_dna).dna

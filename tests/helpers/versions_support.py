@@ -1,6 +1,6 @@
 """A test workflow in several versions, for runs that start on one and continue on another.
 
-Version 1: prepare (pure) -> draft (writes nothing) -> save (writes) ->
+Version 1: prepare (pure) -> draft (writes=False) -> save (writes) ->
 days (a fan-out over 1..3, each writes) -> finish (marks the subject). Each
 change a deploy can make is a keyword of `deployed`; `Recorder` counts the
 steps that ran.
@@ -61,7 +61,7 @@ def deployed(
             return make(draft_output, 2)
 
         draft.__annotations__["return"] = draft_output
-        wf.step(draft_id)(draft)
+        wf.step(draft_id, writes=False)(draft)
 
     def save(ctx: StepContext[Job]) -> Any:
         recorder.hit("save", ctx)
