@@ -56,7 +56,7 @@ def test_a_rerun_of_a_programme_from_one_day_calls_the_model_once_and_keeps_the_
     assert view["rerunOf"] == source["runId"]
     assert view["rerunFrom"] == "generate-day-3"
     reused = {s["id"] for s in view["steps"] if s.get("reusedFrom") == source["runId"]}
-    assert reused == {"load-project", "generate-daily-structure"} | {
+    assert reused == {"load-project", "generate-daily-structure", "review"} | {
         f"generate-day-{n}" for n in (1, 2, 4, 5)
     }
     assert stack.run_view(source["runId"])["reruns"] == [rerun["runId"]]
