@@ -1,4 +1,4 @@
-"""The api's HTTP server: functions-framework's gunicorn, with our limits and our error shape.
+"""The functions' HTTP server: functions-framework's gunicorn, with our limits and our error shape.
 
 Cloud Run functions starts the api the way `make dev` does: its Python
 buildpack runs the `functions-framework` command (GoogleCloudPlatform/
@@ -26,6 +26,11 @@ functions-framework builds its server), and `ApiServer` adds them:
   write that stalls that long (a client that stops reading) fails.
 - **Every answer gunicorn itself gives** (a malformed request line or header,
   a bad chunk, the limits above) is JSON with `nosniff` and `no-store`.
+
+The worker function keeps gunicorn's threaded worker as it is, except for
+SIGTERM: `install_worker` serves it with `StoppingWorker`, which hands the
+instance's runs over to other instances at once (docs/architecture.md,
+"Stopped and crashed instances").
 
 In production Google's front end sits before gunicorn (it terminates TLS
 and HTTP/2 and talks HTTP/1.1 to the instance); docs/api.md says what is
