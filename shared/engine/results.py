@@ -13,6 +13,8 @@ again later, with a later `finishedAt`).
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -62,19 +64,74 @@ def result_of(run: RunRecord) -> RunResult:
 def _publish(store: RunStore, results: ResultPublisher, loaded: LoadedRun) -> object | None:
     """Publish the run's result and clear its flag; the new version, or None if not cleared."""
     run = loaded.record
-    if run.status.terminal:
+    result = result_of(run) if run.status.terminal else None
+    return _publish_result(store, results, run.run_id, result, loaded.version)
+
+
+def _publish_result(
+    store: RunStore,
+    results: ResultPublisher,
+    run_id: str,
+    result: RunResult | None,
+    version: object,
+) -> object | None:
+    if result is not None:
         try:
-            results.publish_result(result_of(run))
+            results.publish_result(result)
         except Exception:
             log.exception(
                 "publishing the run's result failed; the sweep will publish it",
-                extra={"runId": run.run_id},
+                extra={"runId": run_id},
             )
             return None
     try:
-        return store.update(run.run_id, loaded.version, RunPatch(fields={"result_pending": False}))
+        return store.update(run_id, version, RunPatch(fields={"result_pending": False}))
     except StaleRun:
         return None  # changed meanwhile; if still pending, the sweep publishes it again
+
+
+class _Known:
+    """What a run's result will say, as of the run's version this process last saw.
+
+    Filled when the run is loaded and carried through each commit made here:
+    the commit is conditional on that version, so once it lands the run is
+    exactly that state plus the patch. The terminal commit then needs no
+    read to learn its result. Bounded; a run not known (or known at another
+    version: someone else wrote it) is read as before.
+    """
+
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: OrderedDict[str, tuple[object, dict[str, Any]]] = OrderedDict()
+
+    def saw(self, loaded: LoadedRun) -> None:
+        fields = {name: getattr(loaded.record, name) for name in _RESULT_FIELDS}
+        with self._lock:
+            self._runs[loaded.record.run_id] = (loaded.version, fields)
+            self._runs.move_to_end(loaded.record.run_id)
+            while len(self._runs) > self.LIMIT:
+                self._runs.popitem(last=False)
+
+    def committed(
+        self, run_id: str, before: object, after: object, patch: RunPatch
+    ) -> dict[str, Any] | None:
+        """Carry the run from `before` to `after`; its result fields now, if known."""
+        with self._lock:
+            known = self._runs.pop(run_id, None)
+            if known is None or known[0] != before:
+                return None
+            fields = {**known[1], **{k: v for k, v in patch.fields.items() if k in known[1]}}
+            self._runs[run_id] = (after, fields)
+            return fields
+
+    def forget(self, run_id: str) -> None:
+        with self._lock:
+            self._runs.pop(run_id, None)
+
+
+_RESULT_FIELDS = tuple(name for name in RunResult.model_fields if name != "run_id")
 
 
 class OutboxStore:
@@ -86,6 +143,7 @@ class OutboxStore:
     def __init__(self, inner: RunsAndSlots, results: ResultPublisher) -> None:
         self.inner = inner
         self.results = results
+        self._known = _Known()
 
     def slot_path(self, tenant_id: str, index: int) -> str:
         return self.inner.slot_path(tenant_id, index)
@@ -103,7 +161,10 @@ class OutboxStore:
         self.inner.create(run, writes)
 
     def load(self, run_id: str) -> LoadedRun | None:
-        return self.inner.load(run_id)
+        loaded = self.inner.load(run_id)
+        if loaded is not None:
+            self._known.saw(loaded)
+        return loaded
 
     def read(self, path: str) -> dict[str, Any] | None:
         return self.inner.read(path)
@@ -116,14 +177,23 @@ class OutboxStore:
     ) -> object:
         status = patch.fields.get("status")
         if not (isinstance(status, RunStatus) and status.terminal):
-            return self.inner.update(run_id, version, patch, writes)
+            after = self.inner.update(run_id, version, patch, writes)
+            self._known.committed(run_id, version, after, patch)
+            return after
         flagged = RunPatch(fields={**patch.fields, "result_pending": True}, steps=patch.steps)
-        version = self.inner.update(run_id, version, flagged, writes)
+        after = self.inner.update(run_id, version, flagged, writes)
+        fields = self._known.committed(run_id, version, after, flagged)
+        self._known.forget(run_id)
+        if fields is not None:
+            # Known without a read: the run at `after` is what we saw plus our patches.
+            result = RunResult.model_validate({"run_id": run_id, **fields}, by_name=True)
+            cleared = _publish_result(self.inner, self.results, run_id, result, after)
+            return after if cleared is None else cleared
         loaded = self.inner.load(run_id)
-        if loaded is None or loaded.version != version:
-            return version  # someone wrote after us: the sweep sees the flag if it is still set
+        if loaded is None or loaded.version != after:
+            return after  # someone wrote after us: the sweep sees the flag if it is still set
         cleared = _publish(self.inner, self.results, loaded)
-        return version if cleared is None else cleared
+        return after if cleared is None else cleared
 
 
 def publish_pending(
