@@ -427,7 +427,8 @@ class LocalPush:
         )
         self.history: deque[Delivery] = deque(maxlen=HISTORY)
         self.on_delivery: Callable[[Delivery], None] | None = None
-        self._threads: list[threading.Thread] = []
+        self._threads: list[threading.Thread] = []  # the pullers
+        self._status_thread: threading.Thread | None = None
         self._history_lock = threading.Lock()
 
     def start(self) -> LocalPush:
@@ -439,9 +440,10 @@ class LocalPush:
                 thread.start()
                 self._threads.append(thread)
         if self.status_file is not None:
-            thread = threading.Thread(target=self._keep_status, name="push-status", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            self._status_thread = threading.Thread(
+                target=self._keep_status, name="push-status", daemon=True
+            )
+            self._status_thread.start()
         return self
 
     def retarget(self, worker_url: str) -> None:
@@ -476,24 +478,39 @@ class LocalPush:
             if self.stopping.wait(STATUS_EVERY_SECONDS):
                 return
 
-    def stop(self) -> None:
-        """Stop pulling; messages pulled but not pushed go back to the emulator at once."""
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop pulling; messages pulled but not pushed go back to the emulator at once.
+
+        `wait=False` does not wait out the hanging pulls (up to PULL_SECONDS):
+        for a deliverer whose emulator stops with it, or whose subscriptions
+        nobody pulls again. A message a pull brings after this returns is put
+        back when the pull answers, but a put-back counts as a failed
+        delivery (the retry policy's backoff applies to the next one).
+        """
         if self.stopping.is_set():
             return
         self.stopping.set()
         for route in self.routes:
             with route.lock:
                 route.room_changed.notify_all()
+        if wait:
+            self._close()
+        else:
+            threading.Thread(target=self._close, name="push-close", daemon=True).start()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self._status_thread is not None:
+            self._status_thread.join(timeout=STATUS_EVERY_SECONDS + 5)
+        if self.status_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.status_file.unlink()
+
+    def _close(self) -> None:
         for thread in self._threads:
             thread.join(timeout=PULL_SECONDS + 10)
         for route in self.routes:
             route.put_back_waiting()
-        self.pool.shutdown(wait=False, cancel_futures=True)
         self.subscriber.close()
         self.http.close()
-        if self.status_file is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.status_file.unlink()
 
     def __enter__(self) -> LocalPush:
         return self.start()
@@ -552,7 +569,9 @@ def main(argv: list[str] | None = None) -> int:
         while True:
             time.sleep(3600)
 
-    return supervise.supervised(serve, deliverer.stop)
+    # Its emulator stops with it (`make emulators` / `make dev`): no need to
+    # wait out the hanging pulls (up to PULL_SECONDS) before exiting.
+    return supervise.supervised(serve, lambda: deliverer.stop(wait=False))
 
 
 if __name__ == "__main__":

@@ -212,6 +212,7 @@ def test_messages_published_after_a_push_stopped_reach_the_next_one(stack: Stack
         with Pusher(stack, endpoint.url) as first:
             _publish_run(stack, "run-first")
             settled(first, 1, settings.events_topic)
+            first.stop()  # as a deliverer whose subscriptions live on stops
         for number in range(5):
             _publish_run(stack, f"run-{number}")
         with Pusher(stack, endpoint.url) as second:

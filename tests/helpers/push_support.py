@@ -52,6 +52,11 @@ class Pusher(LocalPush):
         url = worker if isinstance(worker, str) else worker.url
         super().__init__(settings.project, routes, url, max_in_flight=max_in_flight)
 
+    def __exit__(self, *exc: object) -> None:
+        # The test's topics go with the test: nobody pulls them again, so
+        # its hanging pulls need not be waited out (2 s a test).
+        self.stop(wait=False)
+
 
 @dataclass(frozen=True)
 class Arrival:
