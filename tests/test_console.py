@@ -25,7 +25,7 @@ from shared.llm.schema_example import example_for_schema
 from shared.models.brainstorm import seed_batch_schema
 from tests.helpers.auth_support import claims, mint
 from tests.helpers.browser import ARTIFACTS
-from tests.helpers.stack import Stack
+from tests.helpers.stack import Stack, create_project
 
 SHOTS = ARTIFACTS / "console"
 BRAINSTORM_STEPS = ["load-session", "generate-seeds", "save-seeds", "update-session"]
@@ -502,3 +502,113 @@ def test_the_run_page_links_the_runs_trace_when_a_cloud_project_is_configured(
         "href", f"https://console.cloud.google.com/traces/list?project=acme-prod&tid={trace_id}"
     )
     expect(page.locator("#run-trace")).to_contain_text(trace_id)
+
+
+# ---- issue 19: runs waiting for review; issue 20: regenerate ---------------------------
+
+
+def _programme_awaiting_review(stack: Stack, days: int = 5) -> dict[str, Any]:
+    """A programme created with review, delivered until its run waits for the planner."""
+    project_id = create_project(stack, duration_days=days)
+    response = stack.post(f"/v1/projects/{project_id}/programme", {"review": True})
+    assert response.status_code == 202, response.get_json()
+    created: dict[str, Any] = response.get_json()
+    stack.deliver_all()
+    assert stack.run_view(created["runId"])["status"] == "WAITING"
+    return created
+
+
+def test_approving_an_edited_structure_from_the_review_list(
+    stack: Stack, api_process: WorkerProcess, page: Page
+):
+    created = _programme_awaiting_review(stack)
+    stack.create_brainstorm()  # not waiting: not listed
+    _open(page, api_process, f"token={_token(stack)}&review")
+
+    rows = page.locator("#review-table tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text(created["runId"])
+    rows.get_by_role("link", name="Review").click()
+    days = page.locator("#review-days fieldset")
+    expect(days).to_have_count(5)
+    page.locator("#review-days fieldset[data-day='1']").get_by_label("Theme").fill(
+        "Street art walk, edited in the console"
+    )
+    _shot(page, "18-review")
+    page.get_by_role("button", name="Approve").click()
+
+    expect(page).to_have_url(re.compile(rf"#run={created['runId']}$"))
+    expect(page.locator("#run-status")).to_have_text("QUEUED")
+    stack.deliver_all()
+    expect(page.locator("#run-status")).to_have_text("COMPLETED")
+    programme = stack.get(f"/v1/programmes/{created['programmeId']}").get_json()
+    assert programme["status"] == "COMPLETED"
+    assert programme["days"][0]["theme"] == "Street art walk, edited in the console"
+
+
+def test_rejecting_a_structure_from_the_review_page_cancels_the_run(
+    stack: Stack, api_process: WorkerProcess, page: Page
+):
+    created = _programme_awaiting_review(stack)
+    _open(page, api_process, f"token={_token(stack)}&review={created['runId']}")
+    expect(page.locator("#review-days fieldset")).to_have_count(5)
+    requests_before = len(stack.llm.requests)
+
+    page.get_by_role("button", name="Reject").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Reject the structure").click()
+
+    expect(page.locator("#run-status")).to_have_text("CANCELLED")
+    stack.deliver_all()
+    programme = stack.get(f"/v1/programmes/{created['programmeId']}").get_json()
+    assert programme["status"] == "CANCELLED"
+    assert programme["days"] == []
+    assert len(stack.llm.requests) == requests_before  # no day was generated
+
+
+def test_regenerating_seeds_with_another_temperature_from_the_run_page(
+    stack: Stack, api_process: WorkerProcess, page: Page
+):
+    source = stack.create_brainstorm(seedCount=5)
+    stack.deliver_all()
+    _open(page, api_process, f"token={_token(stack)}&run={source['runId']}")
+    expect(page.locator("#run-status")).to_have_text("COMPLETED")
+
+    form = page.locator("#rerun-form")
+    expect(form.get_by_label("From step")).to_have_value("generate-seeds")
+    form.get_by_label("Temperature of the new run").fill("0.2")
+    _shot(page, "19-regenerate")
+    form.get_by_role("button", name="Regenerate").click()
+
+    expect(page).not_to_have_url(re.compile(rf"#run={source['runId']}$"))
+    rerun_id = page.url.rsplit("=", 1)[1]
+    expect(page.locator("#run-links")).to_contain_text(source["runId"])
+    stack.deliver_all()
+    expect(page.locator("#run-status")).to_have_text("COMPLETED")
+    rerun = stack.run_view(rerun_id)
+    assert rerun["rerunOf"] == source["runId"]
+    session_id = stack.run_doc(rerun_id)["subject"].rsplit("/", 1)[1]
+    session = stack.get(f"/v1/brainstorm-sessions/{session_id}").get_json()
+    assert session["creativityTemp"] == 0.2
+    # The source keeps its seeds; the request to the model used the new temperature.
+    assert stack.llm.requests[-1]["temperature"] == 0.2
+
+
+def test_a_refused_regenerate_shows_the_apis_reason(
+    stack: Stack, api_process: WorkerProcess, page: Page
+):
+    source = stack.create_brainstorm(seedCount=5)
+    stack.deliver_all()
+    _open(page, api_process, f"token={_token(stack)}&run={source['runId']}")
+    form = page.locator("#rerun-form")
+    expect(form).to_be_visible()
+
+    # save-seeds reuses generate-seeds, which consumed creativityTemp: 422 naming it.
+    form.get_by_label("From step").select_option("save-seeds")
+    form.get_by_label("Other input overrides").fill('{"creativityTemp": 0.2}')
+    form.get_by_role("button", name="Regenerate").click()
+
+    expect(page.locator("#rerun-result")).to_contain_text("creativityTemp")
+    assert page.url.endswith(f"#run={source['runId']}")
+    assert [r["runId"] for r in stack.get("/v1/runs").get_json()["runs"]] == [source["runId"]]

@@ -23,6 +23,8 @@
     panels: new Map(), // step data panels the user opened or closed
     items: new Map(), // live items by step: {attempt, items, final, note}
     lastEventId: null, // the last event's id, sent back as Last-Event-ID on reconnect
+    reviewing: null, // the run whose review is open
+    review: null, // {runId, programme} once loaded
   };
 
   class ApiError extends Error {
@@ -740,7 +742,9 @@
     const p = run.progress || {};
     $("run-progress").textContent =
       `${p.completedSteps ?? 0} of ${p.totalSteps ?? 0} steps` +
-      (p.currentStep ? ` · now ${p.currentStep}` : "");
+      (p.currentStep ? ` · now ${p.currentStep}` : "") +
+      (run.wait ? ` · waiting for ${run.wait.signal ? `signal ${run.wait.signal}` : "its time"}` +
+        ` until ${when(run.wait.timeoutAt)}` : "");
     $("run-created").textContent = when(run.createdAt);
     $("run-started").textContent = when(run.startedAt);
     $("run-finished").textContent = when(run.finishedAt);
@@ -772,6 +776,7 @@
     }
     document.title = `${run.status} · run ${run.runId} · genjobs console`;
     traceLink(run);
+    renderRerun(run);
     renderWaterfall(run);
     if (outputsChanged(run)) loadOutputs(run.runId);
     else renderOutputs();
@@ -924,6 +929,237 @@
     }
   }
 
+  // ---- runs waiting for review (issue 19) --------------------------------------------
+
+  const PROGRAMME_WORKFLOW = "programme.generate-from-concept";
+  const BRAINSTORM_WORKFLOW = "brainstorm.generate-seeds";
+
+  async function loadWaiting() {
+    if (!state.token) return;
+    let data;
+    try {
+      data = await api("GET", "/v1/runs?status=WAITING&pageSize=100");
+    } catch (error) {
+      if (error.status !== 401) notice(`Could not list waiting runs: ${error.message}`);
+      return;
+    }
+    notice("");
+    const body = $("review-table").tBodies[0];
+    body.replaceChildren();
+    for (const run of data.runs) {
+      const row = document.createElement("tr");
+      row.dataset.run = run.runId;
+      cell(row, "Created", when(run.createdAt));
+      const link = document.createElement("a");
+      link.href = `#run=${encodeURIComponent(run.runId)}`;
+      link.textContent = run.runId;
+      link.className = "mono";
+      cell(row, "Run", link);
+      cell(row, "Workflow", run.workflow);
+      cell(row, "Started", when(run.startedAt));
+      const action = document.createElement("a");
+      if (run.workflow === PROGRAMME_WORKFLOW) {
+        action.href = `#review=${encodeURIComponent(run.runId)}`;
+        action.textContent = "Review";
+      } else {
+        action.href = `#run=${encodeURIComponent(run.runId)}`;
+        action.textContent = "Open";
+      }
+      cell(row, "Action", action);
+      body.append(row);
+    }
+    $("review-empty").hidden = data.runs.length > 0;
+  }
+
+  // The structure's fields a planner edits: each day's theme and its three focuses.
+  const EDITABLE = [
+    ["theme", "Theme"],
+    ["morning_focus", "Morning focus"],
+    ["afternoon_focus", "Afternoon focus"],
+    ["evening_focus", "Evening focus"],
+  ];
+
+  async function openReview(runId) {
+    const form = $("review-form");
+    form.hidden = true;
+    state.review = null;
+    $("review-result").replaceChildren();
+    let programme;
+    try {
+      const outputs = await api("GET", `/v1/runs/${encodeURIComponent(runId)}/outputs`);
+      const programmeId = outputs.input.programmeId;
+      if (!programmeId) throw new Error("this run has no programme to review");
+      programme = await api("GET", `/v1/programmes/${encodeURIComponent(programmeId)}`);
+    } catch (error) {
+      if (error.status !== 401) notice(`Could not open the review: ${error.message}`);
+      return;
+    }
+    if (state.reviewing !== runId) return;
+    state.review = { runId, programme };
+    $("review-programme").textContent = programme.programmeId;
+    $("review-run-id").textContent = runId;
+    const days = (programme.structure && programme.structure.days) || [];
+    const blocks = days.map((day, i) => {
+      const fieldset = document.createElement("fieldset");
+      fieldset.className = "review-day";
+      fieldset.dataset.day = String(day.day_number);
+      const legend = document.createElement("legend");
+      legend.textContent = `Day ${day.day_number}`;
+      fieldset.append(legend);
+      for (const [name, label] of EDITABLE) {
+        const id = `review-${i}-${name}`;
+        const l = document.createElement("label");
+        l.htmlFor = id;
+        l.textContent = label;
+        const input = document.createElement(name === "theme" ? "input" : "textarea");
+        input.id = id;
+        input.name = `${i}.${name}`;
+        input.value = day[name] || "";
+        if (name !== "theme") input.rows = 2;
+        fieldset.append(l, input);
+      }
+      return fieldset;
+    });
+    $("review-days").replaceChildren(...blocks);
+    const waiting = programme.status === "AWAITING_REVIEW";
+    $("review-approve").disabled = !waiting;
+    $("review-reject").disabled = !waiting;
+    if (!waiting) {
+      const p = document.createElement("p");
+      p.textContent = `This programme is ${programme.status}: there is nothing to review.`;
+      $("review-result").append(p);
+    }
+    form.hidden = false;
+  }
+
+  function editedStructure() {
+    const original = state.review.programme.structure;
+    const days = original.days.map((day) => ({ ...day }));
+    let changed = false;
+    for (const el of $("review-days").querySelectorAll("input, textarea")) {
+      const [i, name] = el.name.split(".");
+      if (days[Number(i)][name] !== el.value) {
+        days[Number(i)][name] = el.value;
+        changed = true;
+      }
+    }
+    return changed ? { ...original, days } : null;
+  }
+
+  async function sendReview(decision) {
+    const review = state.review;
+    if (!review) return;
+    const result = $("review-result");
+    result.replaceChildren();
+    const body = { decision };
+    if (decision === "approve") {
+      const structure = editedStructure();
+      if (structure) body.structure = structure;
+    }
+    for (const id of ["review-approve", "review-reject"]) $(id).disabled = true;
+    try {
+      await api("POST", `/v1/runs/${encodeURIComponent(review.runId)}/signals/review`, body);
+      location.hash = `run=${encodeURIComponent(review.runId)}`;
+    } catch (error) {
+      showRefusal(result, error, error.status === 409 ? "Already decided: " : "");
+      for (const id of ["review-approve", "review-reject"]) $(id).disabled = error.status === 409;
+    }
+  }
+
+  function showRefusal(result, error, prefix) {
+    const p = document.createElement("p");
+    p.className = "error";
+    p.textContent = prefix + (error.details.length ? "The API refused it:" : error.message);
+    result.append(p);
+    if (error.details.length) {
+      const list = document.createElement("ul");
+      for (const detail of error.details) {
+        const item = document.createElement("li");
+        item.textContent = `${detail.field}: ${detail.message}`;
+        list.append(item);
+      }
+      result.append(list);
+    }
+  }
+
+  // ---- regenerate: rerun from a step (issue 20) ---------------------------------------
+
+  function renderRerun(run) {
+    const form = $("rerun-form");
+    // The api refuses a rerun while the source runs (409): offered once it has ended.
+    form.hidden = !TERMINAL.has(run.status);
+    const links = $("run-links");
+    links.replaceChildren();
+    const link = (id) => {
+      const a = document.createElement("a");
+      a.href = `#run=${encodeURIComponent(id)}`;
+      a.className = "mono";
+      a.textContent = id;
+      return a;
+    };
+    if (run.rerunOf) links.append(`Regenerated from run `, link(run.rerunOf), run.rerunFrom ? ` (from ${run.rerunFrom}). ` : ". ");
+    if (run.reruns && run.reruns.length) {
+      links.append("Regenerated as: ");
+      run.reruns.forEach((id, i) => links.append(...(i ? [", "] : []), link(id)));
+      links.append(".");
+    }
+    links.hidden = links.childNodes.length === 0;
+    $("review-run").hidden = !(run.status === "WAITING" && run.workflow === PROGRAMME_WORKFLOW);
+    $("review-run").href = `#review=${encodeURIComponent(run.runId)}`;
+    if (form.hidden) return;
+    const select = $("rerun-step");
+    const steps = run.steps.map((s) => s.id).filter((id) => !id.includes("{"));
+    const current = select.dataset.run === run.runId ? select.value : null;
+    if (select.dataset.steps !== steps.join(",")) {
+      select.replaceChildren(...steps.map((id) => new Option(id, id)));
+      select.dataset.steps = steps.join(",");
+    }
+    if (current && steps.includes(current)) select.value = current;
+    else {
+      const model = run.steps.find((s) => s.usage && s.usage.totalTokens !== undefined && !s.id.includes("{"));
+      if (model) select.value = model.id;
+    }
+    select.dataset.run = run.runId;
+    $("rerun-temp-field").hidden = run.workflow !== BRAINSTORM_WORKFLOW;
+  }
+
+  async function submitRerun(event) {
+    event.preventDefault();
+    const result = $("rerun-result");
+    result.replaceChildren();
+    let input = {};
+    const text = $("rerun-input").value.trim();
+    if (text) {
+      try {
+        input = JSON.parse(text);
+      } catch (_) {
+        input = null;
+      }
+      if (input === null || typeof input !== "object" || Array.isArray(input)) {
+        showRefusal(result, new ApiError(0, { message: "Input overrides must be a JSON object." }), "");
+        $("rerun-input").setAttribute("aria-invalid", "true");
+        return;
+      }
+    }
+    $("rerun-input").removeAttribute("aria-invalid");
+    const temp = $("rerun-temp").value;
+    if (!$("rerun-temp-field").hidden && temp !== "") input.creativityTemp = Number(temp);
+    const button = $("rerun-form").querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const started = await api("POST", `/v1/runs/${encodeURIComponent(state.runId)}/rerun`, {
+        fromStep: $("rerun-step").value, input,
+      });
+      $("rerun-input").value = "";
+      $("rerun-temp").value = "";
+      location.hash = `run=${encodeURIComponent(started.runId)}`;
+    } catch (error) {
+      if (error.status !== 401) showRefusal(result, error, "");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   // ---- start forms -----------------------------------------------------------------
 
   function formBody(form) {
@@ -988,8 +1224,11 @@
 
   // ---- navigation --------------------------------------------------------------------
 
-  const VIEWS = ["runs-view", "run-view", "usage-view", "start-view"];
-  const NAV = [["nav-runs", "runs-view"], ["nav-usage", "usage-view"], ["nav-start", "start-view"]];
+  const VIEWS = ["runs-view", "run-view", "review-view", "usage-view", "start-view"];
+  const NAV = [
+    ["nav-runs", "runs-view"], ["nav-review", "review-view"],
+    ["nav-usage", "usage-view"], ["nav-start", "start-view"],
+  ];
 
   function show(view) {
     for (const id of VIEWS) $(id).hidden = id !== view;
@@ -1012,6 +1251,16 @@
     state.runId = null;
     stopStream();
     document.title = "genjobs console";
+    if (params.has("review")) {
+      show("review-view");
+      loadWaiting();
+      const reviewing = params.get("review");
+      state.reviewing = reviewing || null;
+      if (reviewing) openReview(reviewing);
+      else $("review-form").hidden = true;
+      if (focus) $("review-title").focus();
+      return;
+    }
     if (params.has("usage")) {
       show("usage-view");
       loadUsage();
@@ -1060,6 +1309,19 @@
     });
     $("cancel-run").addEventListener("click", cancelRun);
     $("resume-run").addEventListener("click", resumeRun);
+    $("rerun-form").addEventListener("submit", submitRerun);
+    $("review-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      sendReview("approve");
+    });
+    $("review-reject").addEventListener("click", () => {
+      const dialog = $("confirm-reject");
+      dialog.returnValue = "";
+      dialog.showModal();
+      dialog.addEventListener("close", () => {
+        if (dialog.returnValue === "reject") sendReview("reject");
+      }, { once: true });
+    });
     for (const form of document.querySelectorAll("form.start")) {
       form.addEventListener("submit", submitStart);
     }
