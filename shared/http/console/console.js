@@ -455,7 +455,8 @@
 
   function renderWaterfall(run) {
     const container = $("waterfall-chart");
-    const now = TERMINAL.has(run.status) ? null : Date.now();
+    // The axis ends now while the run moves; at its end (or its wait) once it has stopped.
+    const now = TERMINAL.has(run.status) || run.status === "WAITING" ? null : Date.now();
     const rows = run.steps.map((step) => ({ step, attempts: attemptsOf(step, now || Date.now()) }));
     const times = [];
     for (const { attempts } of rows) {
@@ -1326,6 +1327,14 @@
       form.addEventListener("submit", submitStart);
     }
     window.addEventListener("hashchange", () => route(true));
+    // A running attempt's bar grows with the clock between the stream's events.
+    setInterval(() => {
+      const run = state.run;
+      const moving = run && !TERMINAL.has(run.status) && run.status !== "WAITING";
+      if (moving && state.runId === run.runId && !$("run-view").hidden) {
+        renderWaterfall(run);
+      }
+    }, 1000);
     loadWorkflows();
     route(false);
     document.documentElement.dataset.ready = "true";
