@@ -1,28 +1,39 @@
-"""Other requests with the instance's cap of event streams open: `python -m bench.streams`.
+"""Other requests while one api instance holds 500 event streams: `python -m bench.streams`.
 
-Starts the api as Cloud Run does (functions-framework's gunicorn, THREADS =
-Terraform's default `api_concurrency`, 80, stream caps at their defaults:
-half the threads per instance, half of that per tenant). Then, as in
-issue 15, one tenant tries to open 150 run event streams (the ones beyond
-its cap are refused 429), a second tenant fills the instance's cap, and
-meanwhile `CLIENTS` clients of a third tenant time `GET /healthz` and
-`POST /v1/brainstorm-sessions` over HTTP. The same requests are timed with no
-stream open, for comparison.
+Starts the api as Cloud Run does (the `functions-framework` command, so
+gunicorn with `shared/http/server.py`'s worker; THREADS = Terraform's
+`api_concurrency`, 1000; the stream caps at their defaults, half of the
+threads per instance and half of that per tenant) on the emulators. Creates
+one QUEUED run per stream (nobody delivers them, so every stream stays
+open), opens `--streams` run event streams over as many tenants as the
+per-tenant cap needs (`--per-run N`: N streams watch each run, sharing its
+listener), each held by a raw socket (no client thread per
+stream), plus `--refused` more from a tenant already at its cap (answered
+429). Meanwhile `CLIENTS` kept-alive clients of another tenant time
+`GET /healthz` and `POST /v1/brainstorm-sessions` over HTTP; the same
+requests are timed with no stream open, for comparison.
 
-Figures: p50 / p99 latency of /healthz and of creates, with 0 and with the
-capped streams open; streams admitted and refused; the api process's RSS
-and threads per open stream. Prints figures only; it asserts nothing.
+Figures: p50 / p99 latency of /healthz and of creates with no stream and
+with the streams open; streams admitted and refused; the api process's RSS,
+threads and TCP connections to the Firestore emulator per open stream, and
+the share of a CPU the api uses with no request in flight (what idle
+streams cost: a timeout wake-up per stream and second, to notice a gone
+client). On a shared machine the load average (printed) moves the
+latencies more than anything; the CPU share does not depend on it. Prints
+figures only; it asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -30,10 +41,12 @@ from bench.common import PROMPT, Bench, bench_stack, serving_pid, show, status_k
 from devtools.devauth import mint_token
 from devtools.worker_process import WorkerProcess
 
-THREADS = 80  # Terraform's api_concurrency default
-ATTEMPTS = 150  # streams the flooding tenant tries to open (issue 15)
+THREADS = 1000  # Terraform's api_concurrency default
+STREAMS = 500
+REFUSED = 20  # streams a tenant at its cap tries on top
 CLIENTS = 8
 REQUESTS = 200  # per kind (healthz, create) and phase
+IDLE_SECONDS = 10.0  # the api's own CPU is measured over this, no request in flight
 
 
 @dataclass
@@ -51,7 +64,7 @@ def _p(values: list[float], q: int) -> float:
 
 def _open_stream(port: int, run_id: str, token: str) -> tuple[int, socket.socket]:
     """One stream held open by a raw socket: (status, socket); no thread per stream."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
     sock.sendall(
         f"GET /v1/runs/{run_id}/events HTTP/1.1\r\nHost: bench\r\n"
         f"Authorization: Bearer {token}\r\n\r\n".encode()
@@ -77,6 +90,41 @@ def _queued_run(bench: Bench, token: str) -> str:
         raise RuntimeError(f"create answered {response.status_code}: {response.get_data()!r}")
     run_id: str = response.get_json()["runId"]
     return run_id
+
+
+def _connections(pid: int, port: int) -> int:
+    """Established TCP connections of process `pid` to 127.0.0.1:`port`."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for name in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if (
+                int(fields[2].rsplit(":", 1)[1], 16) == port
+                and fields[3] == "01"
+                and fields[9] in inodes
+            ):
+                count += 1
+    return count
+
+
+def _cpu_share(pid: int, seconds: float = IDLE_SECONDS) -> float:
+    """The share of one CPU process `pid` used over the next `seconds` (user + system)."""
+
+    def ticks() -> int:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime
+
+    before = ticks()
+    time.sleep(seconds)
+    return (ticks() - before) / os.sysconf("SC_CLK_TCK") / seconds
 
 
 def _time_requests(api: WorkerProcess, token: str, requests: int) -> Latencies:
@@ -116,30 +164,49 @@ def _time_requests(api: WorkerProcess, token: str, requests: int) -> Latencies:
     return Latencies(healthz, creates, failures)
 
 
-def measure(bench: Bench, attempts: int, requests: int) -> None:
-    env = {**bench.worker_env(), "THREADS": str(THREADS), "LOG_LEVEL": "WARNING"}
-    env.pop("WORKERS", None)
-    for name in ("EVENTS_MAX_STREAMS", "EVENTS_MAX_STREAMS_PER_TENANT"):
+def _row(name: str, quiet: list[float], loaded: list[float]) -> list[str]:
+    return [
+        name,
+        f"{_p(quiet, 50):.1f} / {_p(quiet, 99):.1f}",
+        f"{_p(loaded, 50):.1f} / {_p(loaded, 99):.1f}",
+    ]
+
+
+def measure(
+    bench: Bench, streams: int, per_run: int, refused_tries: int, threads: int, requests: int
+) -> None:
+    env = {**bench.worker_env(), "THREADS": str(threads), "LOG_LEVEL": "WARNING"}
+    for name in ("WORKERS", "EVENTS_MAX_STREAMS", "EVENTS_MAX_STREAMS_PER_TENANT"):
         env.pop(name, None)
-    api = WorkerProcess(bench.workdir, env, "streams-api", target="api")
+    api = WorkerProcess(bench.workdir, env, "streams-api", target="api", as_on_cloud=True)
     bench.workers.append(api)
-    api.start()
+    api.start(timeout=60)
     pid = serving_pid(api)
-    capacity = bench.settings.model_copy(update={"threads": THREADS}).stream_capacity
-    per_tenant = bench.settings.model_copy(update={"threads": THREADS}).stream_capacity_per_tenant
-    flooder = mint_token(bench.keys, "org-flood", "user-flood")
-    filler = mint_token(bench.keys, "org-fill", "user-fill")
+    firestore_port = int(bench.emulators.firestore_host.rsplit(":", 1)[1])
+    settings = bench.settings.model_copy(update={"threads": threads})
+    capacity, per_tenant = settings.stream_capacity, settings.stream_capacity_per_tenant
     timer = mint_token(bench.keys, "org-timed", "user-timed")
 
     # Warm the api and the emulators with a phase's worth, then the baseline.
     _time_requests(api, timer, requests)
     quiet = _time_requests(api, timer, requests)
+    idle_cpu_before = _cpu_share(pid)
 
-    plan = [(flooder, _queued_run(bench, flooder)) for _ in range(attempts)]
-    plan += [(filler, _queued_run(bench, filler)) for _ in range(capacity - per_tenant)]
+    plan: list[tuple[str, str]] = []
+    tenants = 0
+    while len(plan) < streams:
+        token = mint_token(bench.keys, f"org-streams-{tenants}", "user-streams")
+        tenants += 1
+        share = min(per_tenant, streams - len(plan))
+        runs = [_queued_run(bench, token) for _ in range(-(-share // per_run))]
+        plan += [(token, runs[i // per_run]) for i in range(share)]
+    # A tenant at its cap tries more: refused before they start.
+    plan += [(token, _queued_run(bench, token)) for _ in range(refused_tries)]
     rss_before, threads_before = status_kib(pid, "VmRSS"), status_kib(pid, "Threads")
+    connections_before = _connections(pid, firestore_port)
     held: list[socket.socket] = []
     refused = admitted = 0
+    started = time.perf_counter()
     try:
         for token, run_id in plan:
             status, sock = _open_stream(api.port, run_id, token)
@@ -152,32 +219,32 @@ def measure(bench: Bench, attempts: int, requests: int) -> None:
             else:
                 sock.close()
                 raise RuntimeError(f"a stream answered {status}")
+        opening = time.perf_counter() - started
         time.sleep(1.0)  # let the listeners settle
         rss_open, threads_open = status_kib(pid, "VmRSS"), status_kib(pid, "Threads")
+        connections_open = _connections(pid, firestore_port)
+        idle_cpu_open = _cpu_share(pid)
         loaded = _time_requests(api, timer, requests)
     finally:
         for sock in held:
             sock.close()
 
-    per_stream_kib = (rss_open - rss_before) / max(1, admitted)
+    per_stream = max(1, admitted)
     show(
         table(
-            f"api process, THREADS={THREADS}, stream caps {capacity} per instance / "
+            f"api as on Cloud Run, THREADS={threads}, stream caps {capacity} per instance / "
             f"{per_tenant} per tenant; {CLIENTS} clients timing {requests} /healthz "
-            f"and {requests} creates per phase",
+            f"and {requests} creates per phase; load average {os.getloadavg()[0]:.1f}",
             ["figure", "no stream open", f"{admitted} streams open"],
             [
-                [
-                    "GET /healthz p50 / p99 (ms)",
-                    f"{_p(quiet.healthz, 50):.1f} / {_p(quiet.healthz, 99):.1f}",
-                    f"{_p(loaded.healthz, 50):.1f} / {_p(loaded.healthz, 99):.1f}",
-                ],
-                [
-                    "POST /v1/brainstorm-sessions p50 / p99 (ms)",
-                    f"{_p(quiet.creates, 50):.1f} / {_p(quiet.creates, 99):.1f}",
-                    f"{_p(loaded.creates, 50):.1f} / {_p(loaded.creates, 99):.1f}",
-                ],
+                _row("GET /healthz p50 / p99 (ms)", quiet.healthz, loaded.healthz),
+                _row("POST /v1/brainstorm-sessions p50 / p99 (ms)", quiet.creates, loaded.creates),
                 ["failed requests", str(quiet.failures), str(loaded.failures)],
+                [
+                    f"api's CPU with no request in flight ({IDLE_SECONDS:g} s)",
+                    f"{idle_cpu_before:.1%}",
+                    f"{idle_cpu_open:.1%}",
+                ],
             ],
         )
     )
@@ -187,18 +254,23 @@ def measure(bench: Bench, attempts: int, requests: int) -> None:
             ["figure", "value"],
             [
                 [
-                    f"one tenant tried {attempts}, another filled the instance",
-                    f"{admitted} admitted, {refused} refused (429)",
+                    f"{streams} over {tenants} tenants ({per_run} a run), then "
+                    f"{refused_tries} more of a tenant at its cap",
+                    f"{admitted} admitted in {opening:.1f} s, {refused} refused (429)",
                 ],
                 [
                     "api RSS before / with the streams (MiB)",
                     f"{rss_before / 1024:.0f} / {rss_open / 1024:.0f}",
                 ],
-                ["RSS per open stream (KiB)", f"{per_stream_kib:.0f}"],
+                ["RSS per open stream (KiB)", f"{(rss_open - rss_before) / per_stream:.0f}"],
                 ["threads before / with the streams", f"{threads_before} / {threads_open}"],
                 [
                     "threads per open stream",
-                    f"{(threads_open - threads_before) / max(1, admitted):.1f}",
+                    f"{(threads_open - threads_before) / per_stream:.1f}",
+                ],
+                [
+                    "connections to Firestore before / with the streams",
+                    f"{connections_before} / {connections_open}",
                 ],
             ],
         )
@@ -207,11 +279,16 @@ def measure(bench: Bench, attempts: int, requests: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--attempts", type=int, default=ATTEMPTS)
+    parser.add_argument("--streams", type=int, default=STREAMS)
+    parser.add_argument(
+        "--per-run", type=int, default=1, help="streams watching each run (1: a run each)"
+    )
+    parser.add_argument("--refused", type=int, default=REFUSED)
+    parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument("--requests", type=int, default=REQUESTS)
     args = parser.parse_args(argv)
     with bench_stack() as bench:
-        measure(bench, args.attempts, args.requests)
+        measure(bench, args.streams, args.per_run, args.refused, args.threads, args.requests)
 
 
 if __name__ == "__main__":
