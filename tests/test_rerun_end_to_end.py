@@ -60,6 +60,8 @@ def test_a_rerun_of_a_programme_from_one_day_calls_the_model_once_and_keeps_the_
         f"generate-day-{n}" for n in (1, 2, 4, 5)
     }
     assert stack.run_view(source["runId"])["reruns"] == [rerun["runId"]]
+    programme = stack.get(f"/v1/programmes/{rerun['subjectId']}").get_json()
+    assert programme["rerunOf"] == source["programmeId"]
 
 
 def test_a_rerun_of_a_brainstorm_with_another_temperature_keeps_the_old_seeds(stack: Stack):
@@ -79,6 +81,7 @@ def test_a_rerun_of_a_brainstorm_with_another_temperature_keeps_the_old_seeds(st
     assert session_id != source["sessionId"]
     new = stack.get(f"/v1/brainstorm-sessions/{session_id}").get_json()
     assert new["status"] == "COMPLETED"
+    assert new["rerunOf"] == source["sessionId"]
     assert len(new["seeds"]) == 5
     again = stack.get(f"/v1/brainstorm-sessions/{source['sessionId']}").get_json()["seeds"]
     assert again == old_seeds
@@ -118,3 +121,16 @@ def test_a_rerun_of_a_run_that_has_not_finished_is_409(stack: Stack):
     assert response.status_code == 409
     assert "QUEUED" in response.get_json()["error"]["message"]
     assert stack.run_view(source["runId"])["reruns"] == []
+
+
+def test_a_rerun_retried_with_its_idempotency_key_answers_the_first_rerun(stack: Stack):
+    source = _completed_brainstorm(stack)
+    path = f"/v1/runs/{source['runId']}/rerun"
+
+    first = stack.post(path, {"fromStep": "generate-seeds"}, **{"Idempotency-Key": "regen-1"})
+    again = stack.post(path, {"fromStep": "generate-seeds"}, **{"Idempotency-Key": "regen-1"})
+
+    assert first.status_code == again.status_code == 202
+    assert again.get_json()["runId"] == first.get_json()["runId"]
+    assert again.get_json()["subjectId"] == first.get_json()["subjectId"]
+    assert stack.run_view(source["runId"])["reruns"] == [first.get_json()["runId"]]

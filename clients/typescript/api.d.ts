@@ -440,6 +440,8 @@ export interface components {
             seeds: components["schemas"]["SeedView"][];
             progress?: components["schemas"]["Progress"];
             error?: string;
+            /** @description The one this regenerated (a rerun made this one) */
+            rerunOf?: string;
         };
         /** BudgetBreakdown */
         BudgetBreakdown: {
@@ -748,6 +750,8 @@ export interface components {
             days: components["schemas"]["ProgrammeDay"][];
             progress?: components["schemas"]["Progress"];
             error?: string;
+            /** @description The one this regenerated (a rerun made this one) */
+            rerunOf?: string;
             structure?: components["schemas"]["DailyStructure"];
         };
         /** Progress */
@@ -791,6 +795,8 @@ export interface components {
             updatedAt: string;
             progress?: components["schemas"]["Progress"];
             error?: string;
+            /** @description The one this regenerated (a rerun made this one) */
+            rerunOf?: string;
         };
         /**
          * ProjectView

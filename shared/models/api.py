@@ -60,6 +60,9 @@ class BrainstormSessionView(CamelModel):
     seeds: list[SeedView] = Field(description="Empty until the session is COMPLETED.")
     progress: Progress | None = None
     error: str | None = None
+    rerun_of: str | None = Field(
+        default=None, description="The one this regenerated (a rerun made this one)"
+    )
 
 
 class ProjectSessionView(CamelModel):
@@ -73,6 +76,9 @@ class ProjectSessionView(CamelModel):
     updated_at: datetime
     progress: Progress | None = None
     error: str | None = None
+    rerun_of: str | None = Field(
+        default=None, description="The one this regenerated (a rerun made this one)"
+    )
 
 
 class ProjectView(ProjectConcept):
@@ -117,6 +123,9 @@ class ProgrammeView(CamelModel):
     days: list[ProgrammeDay]
     progress: Progress | None = None
     error: str | None = None
+    rerun_of: str | None = Field(
+        default=None, description="The one this regenerated (a rerun made this one)"
+    )
     # The daily structure (snake_case, as the days): while AWAITING_REVIEW the one to
     # review; the `structure` a `review` signal approves has this shape.
     structure: DailyStructure | None = None
