@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from shared.engine import RunStatus, StepContext, StepStatus, Workflow
-from shared.engine.testing import RETRY
+from shared.engine.testing import RETRY, InMemoryRunStore
 from shared.errors import Conflict, InvalidInput, TransientError
 from tests.helpers.engine_support import SUBJECT, Harness, Recorder, Value, fan_out_workflow
 
@@ -53,18 +53,7 @@ def _params_run(engine: Harness, recorder: Recorder) -> None:
 def _rerun(
     engine: Harness, from_step: str, overrides: dict[str, Any] | None = None, run_id: str = "run-2"
 ) -> str:
-    source = engine.store.load("run-1")
-    assert source is not None
-    plan = engine.engine.plan_rerun(source, from_step, overrides or {})
-    engine.engine.rerun(
-        plan,
-        plan.run_input,
-        run_id=run_id,
-        user_id="user-1",
-        subject=f"subjects/{run_id}",
-        writes=[],
-    )
-    return run_id
+    return engine.rerun("run-1", from_step, input=overrides, run_id=run_id)
 
 
 def test_a_rerun_from_one_fan_out_item_runs_that_item_and_what_follows_only(
@@ -198,3 +187,33 @@ def test_a_rerun_from_a_step_the_workflow_does_not_have_is_refused(
         engine.engine.plan_rerun(source, "nope", {})
     with pytest.raises(InvalidInput, match="no such step"):
         engine.engine.plan_rerun(source, "day-7", {})
+
+
+class _LinkFails(InMemoryRunStore):
+    """Refuses the first update of run-1 (the rerun's source) as a store error would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refuse = False
+
+    def update(self, run_id: str, version: object, patch: Any, writes: Any = ()) -> object:
+        if self.refuse and run_id == "run-1":
+            self.refuse = False
+            raise RuntimeError("Firestore unavailable")
+        return super().update(run_id, version, patch, writes)
+
+
+def test_a_link_to_the_source_lost_at_creation_is_made_by_the_reruns_first_delivery(
+    recorder: Recorder,
+):
+    store = _LinkFails()
+    engine = Harness(store=store)
+    engine.start(fan_out_workflow(recorder))
+    engine.run_to_end()
+    store.refuse = True
+
+    _rerun(engine, "collect")
+    assert engine.run("run-1").reruns == []
+
+    assert engine.deliver("run-2") == "COMPLETED"
+    assert engine.run("run-1").reruns == ["run-2"]

@@ -17,8 +17,8 @@ caller's subject assigns (a new session's id, say) cannot be overridden at
 all. The merged input must validate against the workflow's input model.
 
 Linking: the new run is created with `rerunOf`, then the source's `reruns`
-list gains it (a conditional update, retried when the source moved); the
-source must be terminal, checked again by that update's precondition.
+list gains it (a conditional update, retried when the source moved); should
+that fail, the rerun's first delivery makes the link.
 """
 
 from __future__ import annotations
@@ -194,6 +194,9 @@ def link_source(store: RunStore, source_id: str, rerun_id: str, now: datetime) -
 
     Conditional on the source's version, retried when it moved (another
     rerun linking, a resume): the list is never overwritten with a stale one.
+    Called by `Engine.rerun` after creating the rerun, and again by the
+    rerun's first delivery, so a link lost to a crash or a store error in
+    between is made then (already there: nothing is written).
     """
     for _ in range(LINK_TRIES):
         loaded: LoadedRun | None = store.load(source_id)
@@ -207,6 +210,10 @@ def link_source(store: RunStore, source_id: str, rerun_id: str, now: datetime) -
             store.update(source_id, loaded.version, patch)
         except StaleRun:
             continue
+        except Exception:
+            # The rerun exists and runs; its first delivery links it again.
+            log.exception("linking the rerun to its source failed", extra={"runId": rerun_id})
+            return False
         return True
     log.error(
         "could not link the rerun to its source",

@@ -49,6 +49,7 @@ from shared.engine.records import (
     checkpoint_bytes,
     stored_bytes,
 )
+from shared.engine.rerun import link_source
 from shared.engine.settings import EngineSettings
 from shared.engine.slots import TenantSlots
 from shared.engine.store import LoadedRun, RunPatch, RunStore
@@ -215,6 +216,11 @@ class _Execution:
         else:
             return Outcome.LEASED_ELSEWHERE
 
+        run = self.fence.run
+        if run.rerun_of is not None and run.deliveries == 1:
+            # A rerun's first delivery: its source lists it, should the
+            # request that made it have stopped before linking (idempotent).
+            link_source(self.runner.store, run.rerun_of, run.run_id, self.clock())
         try:
             with Heartbeat(self.fence):
                 outcome = self._execute_claimed()

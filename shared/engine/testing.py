@@ -496,6 +496,36 @@ class EngineHarness:
         """`Engine.resume`: raises NotResumable unless the run FAILED or was CANCELLED."""
         self.engine.resume(run_id, by=by)
 
+    def rerun(
+        self,
+        source_id: str = "run-1",
+        from_step: str = "",
+        *,
+        input: dict[str, Any] | None = None,
+        run_id: str = "run-2",
+        documents: dict[str, dict[str, Any]] | None = None,
+    ) -> str:
+        """`Engine.plan_rerun` then `Engine.rerun`, as the api does; the new run's id.
+
+        The new run's subject is the first of `documents` (created with it),
+        else `subjects/<run_id>`. Raises Conflict or InvalidInput as the api
+        answers 409 or 422.
+        """
+        source = self.store.load(source_id)
+        if source is None:
+            raise KeyError(f"no run {source_id}")
+        plan = self.engine.plan_rerun(source, from_step, input or {})
+        documents = documents or {}
+        self.engine.rerun(
+            plan,
+            plan.run_input,
+            run_id=run_id,
+            user_id=source.record.user_id,
+            subject=next(iter(documents), f"subjects/{run_id}"),
+            writes=[Write(path=path, data=data) for path, data in documents.items()],
+        )
+        return run_id
+
     def sweep(self) -> SweepReport:
         return self.engine.sweep()
 
