@@ -212,9 +212,10 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * The items a view shows, kept by the item/reset/final rules: an `item` adds
- * one provisional item to its step's attempt, a `reset` withdraws that
- * attempt's items, a `final` replaces the step's items with the committed
- * list. `items()` lists them step by step, in index order.
+ * one provisional item to its step's attempt (a later attempt's first item
+ * replaces an earlier attempt's), a `reset` withdraws the step's items shown
+ * up to its attempt, a `final` replaces the step's items with the committed
+ * list for good. `items()` lists them step by step, in index order.
  */
 export class LiveItems<Item = unknown> {
   private readonly steps = new Map<string, { attempt: number; items: Item[]; final: boolean }>();
@@ -230,7 +231,7 @@ export class LiveItems<Item = unknown> {
       this.steps.set(step, entry);
     } else if (event.type === "reset") {
       const kept = this.steps.get(event.data.step);
-      if (kept && !kept.final && kept.attempt === event.data.attempt) {
+      if (kept && !kept.final && kept.attempt <= event.data.attempt) {
         this.steps.delete(event.data.step);
       }
     } else if (event.type === "final") {
