@@ -6,7 +6,10 @@ shape, status handling, timeouts). By default it answers every
 `POST /v1/chat/completions` with content generated from the request's
 `response_format` JSON schema, which makes it a drop-in model for the whole
 pipeline; `script()` and `responder` let a test dictate exact answers
-(errors, refusals, truncation, broken JSON, slowness).
+(errors, refusals, truncation, broken JSON, slowness). A request with
+`stream: true` is answered as Chat Completions streams (`devtools.openai_stream`):
+at the server's `pace` (or a reply's), recording when each item went out
+(`emitted`), and broken mid-stream when a reply says so (`Break`).
 
     python -m devtools.openai_server --port 8090 --delay 0
     OPENAI_BASE_URL=http://127.0.0.1:8090/v1 OPENAI_API_KEY=local-dev make dev
@@ -16,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import itertools
 import json
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -28,9 +33,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from devtools.local_server import LocalServer, QuietHandler, send_json
+from devtools.openai_stream import Break, Emitted, Pace, chunk, usage_chunk
 from shared.llm.schema_example import example_for_schema
 
-__all__ = ["OpenAIServer", "Reply"]
+__all__ = ["Break", "Emitted", "OpenAIServer", "Pace", "Reply"]
 
 _ERROR_TYPES: dict[int, tuple[str, str | None]] = {
     400: ("invalid_request_error", None),
@@ -65,6 +71,24 @@ class Reply:
     usage: tuple[int, int] = (10, 20)
     # Extra response headers, e.g. a 429's Retry-After or x-ratelimit-reset-requests.
     headers: dict[str, str] | None = None
+    # A streamed answer (`stream: true`) only: its pace (None: the server's),
+    # and how it breaks (None: it ends properly).
+    pace: Pace | None = None
+    breaks: Break | None = None
+    # Streamed only: after this many items, wait until the server's `release`
+    # is set (a test looks at what is visible mid-stream meanwhile); `held`
+    # is set while it waits.
+    hold_after_items: int | None = None
+
+
+@dataclass(frozen=True)
+class _Streamed:
+    """A streamed answer, written by the handler piece by piece."""
+
+    number: int
+    content: str
+    reply: Reply
+    include_usage: bool
 
 
 class OpenAIServer(LocalServer):
@@ -99,6 +123,15 @@ class OpenAIServer(LocalServer):
         self.in_flight = 0
         self.peak_in_flight = 0
         self.arrivals: list[float] = []
+        # How streamed answers are paced unless a reply says otherwise, and
+        # when each streamed item went out.
+        self.pace = Pace()
+        self.emitted: list[Emitted] = []
+        # Set on stop: a stalled stream stops stalling.
+        self.stopping = threading.Event()
+        # A reply's `hold_after_items`: set while a stream waits, and what it waits for.
+        self.held = threading.Event()
+        self.release = threading.Event()
 
     @property
     def base_url(self) -> str:
@@ -123,22 +156,25 @@ class OpenAIServer(LocalServer):
             scripted = self._script.popleft() if self._script else None
         return number, scripted
 
+    def stop(self) -> None:
+        self.stopping.set()
+        super().stop()
+
     def _answer(
         self, body: dict[str, Any], headers: dict[str, str]
-    ) -> tuple[int, str, dict[str, str]]:
+    ) -> tuple[int, str, dict[str, str]] | _Streamed:
         with self._lock:
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
-            status, payload, sent = self._answer_one(body, headers)
+            return self._answer_one(body, headers)
         finally:
             with self._lock:
                 self.in_flight -= 1
-        return status, payload, sent
 
     def _answer_one(
         self, body: dict[str, Any], headers: dict[str, str]
-    ) -> tuple[int, str, dict[str, str]]:
+    ) -> tuple[int, str, dict[str, str]] | _Streamed:
         number, reply = self._record(body, headers)
         if reply is None and self.responder is not None:
             try:
@@ -160,6 +196,13 @@ class OpenAIServer(LocalServer):
                 api_key = headers.get("authorization", "").removeprefix("Bearer ").strip()
                 message = f"Incorrect API key provided: {api_key}"
             return reply.status, json.dumps(_error_body(reply.status, message)), sent
+        if body.get("stream") is True:
+            content = reply.content
+            if content is None and reply.refusal is None:
+                content = _generated_content(body, f"Generated answer {number}")
+            options = body.get("stream_options")
+            include_usage = isinstance(options, dict) and options.get("include_usage") is True
+            return _Streamed(number, content or "", reply, include_usage)
         return reply.status, json.dumps(self._completion(number, body, reply)), sent
 
     def _completion(self, number: int, request: dict[str, Any], reply: Reply) -> dict[str, Any]:
@@ -240,8 +283,77 @@ def _make_handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
                 self._send(400, json.dumps(_error_body(400, "Request body is not an object")))
                 return
             headers = {name.lower(): value for name, value in self.headers.items()}
-            status, payload, extra = server._answer(body, headers)
+            answer = server._answer(body, headers)
+            if isinstance(answer, _Streamed):
+                try:
+                    self._stream(answer)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+                return
+            status, payload, extra = answer
             self._send(status, payload, extra)
+
+        def _stream(self, answer: _Streamed) -> None:
+            """Write the answer as `text/event-stream` in HTTP chunks, paced, maybe broken."""
+            reply = answer.reply
+            completion_id = f"chatcmpl-test-{answer.number}"
+            model = server.model
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            for name, value in (reply.headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            usage = answer.include_usage
+            first = {"role": "assistant", "content": ""}
+            self._chunk(chunk(completion_id, model, first, include_usage=usage))
+            if reply.refusal is not None:
+                delta = {"refusal": reply.refusal}
+                self._chunk(chunk(completion_id, model, delta, include_usage=usage))
+            pace = reply.pace or server.pace
+            sent_items = 0
+            breaks = reply.breaks
+            if breaks is not None and breaks.after_items == 0:
+                self._break(breaks)
+                return
+            for text, delay, closes in pace.delays(answer.content):
+                if delay > 0 and server.stopping.wait(delay):
+                    return
+                delta = {"content": text}
+                self._chunk(chunk(completion_id, model, delta, include_usage=usage))
+                if closes is not None:
+                    with server._lock:
+                        server.emitted.append(Emitted(answer.number, closes, time.time()))
+                    sent_items += 1
+                    if reply.hold_after_items == sent_items:
+                        server.held.set()
+                        while not server.release.wait(0.05):
+                            if server.stopping.is_set():
+                                return
+                    if breaks is not None and sent_items >= breaks.after_items:
+                        self._break(breaks)
+                        return
+            end = chunk(completion_id, model, {}, reply.finish_reason, include_usage=usage)
+            self._chunk(end)
+            if usage:
+                self._chunk(usage_chunk(completion_id, model, reply.usage))
+            self._chunk(b"data: [DONE]\n\n")
+            self._chunk(b"")
+
+        def _chunk(self, data: bytes) -> None:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+        def _break(self, breaks: Break) -> None:
+            if breaks.mode == "malformed":
+                self._chunk(b'data: {"id": "chatcmpl-broken", "choices": [{"delta": \n\n')
+                self._chunk(b"")
+                return
+            if breaks.mode == "stall":
+                server.stopping.wait(breaks.stall_seconds)
+            # Dropped: the connection closes without the terminating chunk.
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
 
         def do_GET(self) -> None:
             key = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -271,8 +383,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--model", default="test-model", help="model name put in answers")
+    parser.add_argument(
+        "--tokens-per-second", type=float, default=None, help="pace of streamed answers"
+    )
+    parser.add_argument(
+        "--items-per-second", type=float, default=None, help="pace of streamed answers, by item"
+    )
     args = parser.parse_args(argv)
     server = OpenAIServer(delay=args.delay, model=args.model, host=args.host, port=args.port)
+    server.pace = Pace(args.tokens_per_second, args.items_per_second)
     stopping = threading.Event()
     # SIGTERM too, so that `make dev` stopping its children shuts this down cleanly.
     for signum in (signal.SIGINT, signal.SIGTERM):
