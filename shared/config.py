@@ -214,6 +214,10 @@ class LLMSettings(_Group):
     breaker_cooldown_seconds: float = Field(
         default=60.0, ge=1, le=3600, validation_alias="LLM_BREAKER_COOLDOWN_SECONDS"
     )
+    # Ask for streamed answers (`stream: true`) and show each completed item
+    # (a seed, a day's session, a concept's section) while the step runs
+    # (docs/architecture.md, "Live output"); off: whole answers, as before.
+    stream: bool = Field(default=True, validation_alias="LLM_STREAM")
     # The offline placeholder provider is allowed only off Google Cloud, and
     # only when no key is configured at all (`from_env` sets it from K_SERVICE).
     offline_allowed: bool = True
@@ -341,6 +345,11 @@ class Settings(_Group):
     )
     # Fan-out steps of one run executed at once (1 = one after another).
     max_parallel_steps: int = Field(default=8, ge=1, le=64, validation_alias="MAX_PARALLEL_STEPS")
+    # A run's streamed items are written (as its live progress) at most once
+    # per this many seconds, whatever the model's pace: never once per token.
+    stream_flush_seconds: float = Field(
+        default=0.5, ge=0.05, le=10, validation_alias="STREAM_FLUSH_SECONDS"
+    )
     # Runs of one tenant executing at once; the others wait QUEUED.
     tenant_max_active_runs: int = Field(default=5, ge=1, validation_alias="TENANT_MAX_ACTIVE_RUNS")
     # Requests one instance serves at once. functions-framework's gunicorn

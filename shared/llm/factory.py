@@ -159,6 +159,7 @@ def build_language_model(
             budget=budget,
             sleep=sleep,
             rate_limit_max_wait_seconds=settings.rate_limit_max_wait_seconds,
+            stream=settings.stream,
         )
         providers.append(Provider(model, breaker))
     return FailoverModel(providers)

@@ -18,13 +18,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
 from shared.engine import ModelCall
 
-__all__ = ["CallBudget", "Generation", "LanguageModel", "ModelFailure", "T", "UsageSink"]
+__all__ = [
+    "CallBudget",
+    "Generation",
+    "ItemSink",
+    "LanguageModel",
+    "ModelFailure",
+    "T",
+    "UsageSink",
+]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -68,6 +76,27 @@ class UsageSink(Protocol):
 
     def add_call(self, call: ModelCall) -> None:
         """One request to a model ended (`shared.llm.calls`): kept in the attempt's history."""
+        ...
+
+
+@runtime_checkable
+class ItemSink(Protocol):
+    """Where a streaming model reports the items of its answer as they complete.
+
+    The engine's per-attempt meter implements it (it hands them to the run's
+    live log); a sink that is not one (a plain `UsageSink`) gets no items.
+    """
+
+    def stream_started(self) -> None:
+        """A new streamed answer begins: whatever this attempt showed so far is withdrawn."""
+        ...
+
+    def add_item(self, item: Any) -> None:
+        """The answer's next completed item (JSON as the committed output has it)."""
+        ...
+
+    def stream_finished(self, items: list[Any]) -> None:
+        """The validated answer's items (after repairs): what the step will commit."""
         ...
 
 

@@ -12,6 +12,11 @@ backoff is the engine's job, and two retry layers would multiply the delay
 and hide attempts from the run's timeline. The only retry here is for an
 answer that violates the schema, which a fresh answer often fixes and which
 the engine would otherwise treat as final.
+
+With LLM_STREAM on, the same request is made with `stream: true`: each
+completed item of the answer goes to the step's meter as it closes
+(`shared.llm.streaming`), and the whole text is then judged exactly as a
+whole answer is (refusal, length, schema, repairs).
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import openai
 import pydantic
+from openai.types import CompletionUsage
 from openai.types.chat import (
     ChatCompletionMessageParam,
     ChatCompletionSystemMessageParam,
@@ -36,8 +43,9 @@ from openai.types.chat import (
 from shared.errors import NonRetriableError, RateLimited, TransientError
 from shared.llm.budget import IN_PROCESS_WAIT_SECONDS
 from shared.llm.calls import CallFacts, RetryReason, model_call
-from shared.llm.interface import CallBudget, Generation, T, UsageSink
+from shared.llm.interface import CallBudget, Generation, ItemSink, T, UsageSink
 from shared.llm.repair import validate_repaired
+from shared.llm.streaming import ItemParser, items_of
 from shared.llm.structured_output import response_format
 from shared.llm.validation import describe_validation_error
 from shared.redaction import redact, remember
@@ -81,6 +89,7 @@ class OpenAILanguageModel:
         budget: CallBudget | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rate_limit_max_wait_seconds: float = IN_PROCESS_WAIT_SECONDS,
+        stream: bool = False,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
@@ -97,6 +106,8 @@ class OpenAILanguageModel:
         self._max_wait_seconds = rate_limit_max_wait_seconds
         self._timeout_seconds = timeout_seconds
         self._schema_retries = schema_retries
+        # LLM_STREAM: ask for a streamed answer and report its items as they close.
+        self._stream = stream
         # base_url is passed explicitly (never None) so that the SDK does not
         # fall back to reading OPENAI_BASE_URL itself: shared.config is the
         # one place settings come from.
@@ -200,18 +211,12 @@ class OpenAILanguageModel:
         meter: UsageSink | None,
         tokens: CallFacts,
     ) -> Generation[T]:
+        sink = meter if self._stream and isinstance(meter, ItemSink) else None
         try:
-            # The raw-response variant lets us check the body's shape before
-            # the SDK parses it; an OpenAI-compatible server that answers
-            # without `choices` would otherwise surface as a bare TypeError.
-            raw = self._client.chat.completions.with_raw_response.create(
-                model=self._model,
-                messages=messages,
-                response_format=response_format(schema),
-                temperature=temperature,
-            )
-            _check_shape(raw.text)
-            completion = raw.parse()
+            if self._stream:
+                answer = self._ask_streamed(schema, messages, temperature, sink)
+            else:
+                answer = self._ask_whole(schema, messages, temperature)
         except openai.APIStatusError as exc:
             # `from None`: the SDK's message quotes the provider's body, which
             # for auth failures can echo the key.
@@ -225,48 +230,136 @@ class OpenAILanguageModel:
                 "Could not connect to the LLM provider (connection error)"
             ) from exc
 
-        tokens.response_model = completion.model
-        if completion.usage is not None:
-            tokens.total = completion.usage.total_tokens
-            tokens.prompt_tokens = completion.usage.prompt_tokens
-            tokens.completion_tokens = completion.usage.completion_tokens
+        usage = answer.usage
+        tokens.response_model = answer.model
+        if usage is not None:
+            tokens.total = usage.total_tokens
+            tokens.prompt_tokens = usage.prompt_tokens
+            tokens.completion_tokens = usage.completion_tokens
         # Every answer is paid for, including the ones rejected below. It is
         # counted under the configured name (what LLM_PRICES and
         # LLM_FALLBACKS say), not the dated snapshot a provider may report.
-        if meter is not None and completion.usage is not None:
-            usage = completion.usage
+        if meter is not None and usage is not None:
             meter.add_usage(
                 self._model,
                 usage.prompt_tokens,
                 usage.completion_tokens,
                 usage.total_tokens,
             )
-        choice = completion.choices[0]
-        tokens.finish_reason = choice.finish_reason
-        message = choice.message
-        if message.refusal:
-            raise NonRetriableError(f"The model refused: {message.refusal}")
-        if choice.finish_reason == "length":
+        tokens.finish_reason = answer.finish_reason
+        if answer.refusal:
+            raise NonRetriableError(f"The model refused: {answer.refusal}")
+        if answer.finish_reason == "length":
             raise NonRetriableError(
                 "The model's answer was cut off at its length limit (finish_reason length), "
                 "so it cannot be complete JSON"
             )
-        if choice.finish_reason == "content_filter":
+        if answer.finish_reason == "content_filter":
             raise NonRetriableError("The provider's content filter blocked the model's answer")
-        if not message.content:
+        if not answer.content:
             raise _SchemaMismatch("the answer was empty")
         try:
             # Validated against the full model, bounds the schema could not
             # carry included; invalid JSON fails here too ("json_invalid").
             # What the model declares repairable (order, over-long text,
             # repeats) is fixed here; only the rest costs another call.
-            value, repairs = validate_repaired(schema, message.content)
+            value, repairs = validate_repaired(schema, answer.content)
         except pydantic.ValidationError as exc:
             raise _SchemaMismatch(describe_validation_error(exc)) from exc
         tokens.repairs = len(repairs)
         if meter is not None and repairs:
             meter.add_repairs(repairs)
-        return Generation(value=value, model=self._answered_by(completion.model))
+        if sink is not None:
+            # What the step commits (repairs applied): the `final` readers get.
+            sink.stream_finished(items_of(value))
+        return Generation(value=value, model=self._answered_by(answer.model))
+
+    def _ask_whole(
+        self,
+        schema: type[T],
+        messages: list[ChatCompletionMessageParam],
+        temperature: float,
+    ) -> _Answer:
+        # The raw-response variant lets us check the body's shape before
+        # the SDK parses it; an OpenAI-compatible server that answers
+        # without `choices` would otherwise surface as a bare TypeError.
+        raw = self._client.chat.completions.with_raw_response.create(
+            model=self._model,
+            messages=messages,
+            response_format=response_format(schema),
+            temperature=temperature,
+        )
+        _check_shape(raw.text)
+        completion = raw.parse()
+        choice = completion.choices[0]
+        return _Answer(
+            content=choice.message.content,
+            refusal=choice.message.refusal,
+            finish_reason=choice.finish_reason,
+            usage=completion.usage,
+            model=completion.model,
+        )
+
+    def _ask_streamed(
+        self,
+        schema: type[T],
+        messages: list[ChatCompletionMessageParam],
+        temperature: float,
+        sink: ItemSink | None,
+    ) -> _Answer:
+        """The same request with `stream: true`; each item reported to `sink` as it closes.
+
+        The usage comes with the stream's last chunk (`include_usage`). A
+        stream that breaks (dropped, stalled past the timeout, a chunk that
+        is not JSON, or ended without a finish reason) is the provider's
+        failure, as a failed whole answer is: transient.
+        """
+        parser = ItemParser(schema)
+        if sink is not None:
+            sink.stream_started()
+        content: list[str] = []
+        refusal: list[str] = []
+        answer = _Answer()
+        try:
+            stream = self._client.chat.completions.create(
+                model=self._model,
+                messages=messages,
+                response_format=response_format(schema),
+                temperature=temperature,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            with stream:
+                for chunk in stream:
+                    answer.model = answer.model or chunk.model
+                    if chunk.usage is not None:
+                        answer.usage = chunk.usage
+                    if not chunk.choices:
+                        continue
+                    choice = chunk.choices[0]
+                    if choice.delta.refusal:
+                        refusal.append(choice.delta.refusal)
+                    if choice.delta.content:
+                        content.append(choice.delta.content)
+                        for item in parser.feed(choice.delta.content):
+                            if sink is not None:
+                                sink.add_item(item)
+                    if choice.finish_reason:
+                        answer.finish_reason = choice.finish_reason
+        except json.JSONDecodeError as exc:
+            # A chunk that is not JSON (or not a chunk): the SDK fails on it.
+            raise TransientError(
+                "LLM provider sent a malformed chunk in its streamed answer"
+            ) from exc
+        if answer.finish_reason is None:
+            raise TransientError("LLM provider's streamed answer ended before it finished")
+        if answer.finish_reason == "stop":
+            for item in parser.close():
+                if sink is not None:
+                    sink.add_item(item)
+        answer.content = "".join(content)
+        answer.refusal = "".join(refusal) or None
+        return answer
 
     def _answered_by(self, reported: str | None) -> str:
         return (reported or self._model)[:MODEL_NAME_LIMIT]
@@ -302,6 +395,17 @@ class OpenAILanguageModel:
         if len(message) > _PROVIDER_MESSAGE_LIMIT:
             message = message[:_PROVIDER_MESSAGE_LIMIT] + "..."
         return message
+
+
+@dataclass
+class _Answer:
+    """What one request answered, whole or streamed."""
+
+    content: str | None = None
+    refusal: str | None = None
+    finish_reason: str | None = None
+    usage: CompletionUsage | None = None
+    model: str | None = None
 
 
 class _Requests:

@@ -103,6 +103,7 @@ def openai_model(
     api_key: str | None = None,
     timeout_seconds: float = 5.0,
     schema_retries: int = 2,
+    stream: bool = False,
 ) -> OpenAILanguageModel:
     """An `OpenAILanguageModel` talking to `server` with a freshly generated test key."""
     return OpenAILanguageModel(
@@ -111,7 +112,42 @@ def openai_model(
         model=model,
         timeout_seconds=timeout_seconds,
         schema_retries=schema_retries,
+        stream=stream,
     )
+
+
+class Ideas(BaseModel):
+    """A streamed answer's shape: one top-level array whose elements are the items."""
+
+    ideas: list[Idea]
+
+
+class RecordingSink:
+    """A step meter as a streaming model sees it: usage, repairs and the items, recorded."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.streams = 0
+        self.final: list[Any] | None = None
+        self.usage: list[tuple[str, int, int, int]] = []
+
+    def add_usage(self, model: str, prompt: int, completion: int, total: int) -> None:
+        self.usage.append((model, prompt, completion, total))
+
+    def add_repairs(self, repairs: Any) -> None:
+        return None
+
+    def add_answer(self, model: str | None, failed: Any) -> None:
+        return None
+
+    def stream_started(self) -> None:
+        self.streams += 1
+
+    def add_item(self, item: Any) -> None:
+        self.items.append(item)
+
+    def stream_finished(self, items: list[Any]) -> None:
+        self.final = list(items)
 
 
 class BrokenStore:
