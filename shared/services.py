@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from shared.adapters.firestore_docs import FirestoreDocuments
     from shared.adapters.firestore_heartbeat import FirestoreSweepHeartbeat
+    from shared.adapters.firestore_live import FirestoreLiveStore
     from shared.adapters.firestore_runs import FirestoreRunIndex
     from shared.adapters.firestore_usage import FirestoreUsage
     from shared.adapters.firestore_watch import FirestoreRunWatcher, ListenChannels
@@ -230,6 +231,13 @@ class Services:
         return FirestoreBreakerStore(self.db)
 
     @_built_once
+    def live(self) -> FirestoreLiveStore:
+        """Runs' live logs: streamed items, written by the worker, watched by the api."""
+        from shared.adapters.firestore_live import FirestoreLiveStore
+
+        return FirestoreLiveStore(self.db, self.listen_channels)
+
+    @_built_once
     def engine(self) -> Engine:
         """The engine, on the parts above (and on their overrides)."""
 
@@ -258,6 +266,7 @@ class Services:
             pending=self.run_index,
             heartbeat=self.sweep_heartbeat,
             deps=deps,
+            live=self.live,
         )
 
 

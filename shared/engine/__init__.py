@@ -17,6 +17,15 @@ from shared.engine.engine import CANCELLED_ON_REQUEST, Engine
 from shared.engine.known_workflows import registry
 from shared.engine.ledger import COST_DECIMALS, USAGE_COLLECTION, USAGE_SHARDS, UsageLedger
 from shared.engine.listing import Cursor, RunFilter, RunIndex, RunPage, RunSummary, matches
+from shared.engine.live import (
+    LiveEntry,
+    LiveItems,
+    LiveStore,
+    current_items,
+    live_entries,
+    live_path,
+    visible,
+)
 from shared.engine.meter import MAX_REPAIRS, StepMeter
 from shared.engine.records import (
     INLINE_OUTPUT_BYTES,
@@ -79,6 +88,9 @@ __all__ = [
     "EventPublisher",
     "FailedModel",
     "FanOut",
+    "LiveEntry",
+    "LiveItems",
+    "LiveStore",
     "LoadedRun",
     "ModelCall",
     "ModelTokens",
@@ -125,11 +137,15 @@ __all__ = [
     "Workflow",
     "Write",
     "checkpoint_bytes",
+    "current_items",
     "declaration",
+    "live_entries",
+    "live_path",
     "matches",
     "progress",
     "registry",
     "run_view",
     "utcnow",
     "version_of_declaration",
+    "visible",
 ]

@@ -29,6 +29,7 @@ from shared.engine.handover import Handover, HandoverReport
 from shared.engine.known_workflows import registry
 from shared.engine.ledger import UsageLedger
 from shared.engine.lifecycle import cancel_run, fail_dead_lettered, new_run, start_run
+from shared.engine.live import LiveStore
 from shared.engine.records import RunRecord, RunSource, Write
 from shared.engine.rerun import RerunPlan, link_source, plan_rerun, rerun_record
 from shared.engine.results import PendingResults, ResultPublisher, publish_pending
@@ -76,8 +77,11 @@ class Engine:
         deps: Callable[[Engine], object] | None = None,
         workflows: Callable[[str], Workflow[Any] | None] = registry.get,
         sleep: Callable[[float], None] = time.sleep,
+        live: LiveStore | None = None,
     ) -> None:
         self.settings = settings or EngineSettings()
+        # Where streamed model items are written as they come (`engine.live`).
+        self.live = live
         self.store = store
         self.publisher = publisher
         self.clock = clock
@@ -102,6 +106,7 @@ class Engine:
             ledger=ledger,
             sleep=sleep,
             handover=self.handover,
+            live=live,
         )
 
     def with_settings(self, **changes: Any) -> Engine:
@@ -123,6 +128,7 @@ class Engine:
             deps=None if shared_deps is None else (lambda _engine: shared_deps),
             workflows=self.workflows,
             sleep=self.sleep,
+            live=self.live,
         )
 
     # -- verbs ------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.engine.records import (
     MAX_FAILED_MODELS,
@@ -19,6 +19,9 @@ from shared.engine.records import (
     ModelCall,
     TokenUsage,
 )
+
+if TYPE_CHECKING:
+    from shared.engine.live import LiveStep
 
 # Repairs kept on a step's record (which lives in the run document): an
 # answer can need hundreds (every text of every session trimmed), and the
@@ -29,8 +32,12 @@ MAX_REPAIRS = 20
 class StepMeter:
     """Thread-safe: a step body may call the model from several threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, live: LiveStep | None = None) -> None:
         self._lock = threading.Lock()
+        # Where streamed items go (the run's live log); None: nowhere.
+        self._live = live
+        # The streamed answer's items after repairs: the step's `final`.
+        self.final_items: list[Any] | None = None
         self._usage: TokenUsage | None = None
         self._repairs: list[str] = []
         self._model: str | None = None
@@ -87,6 +94,22 @@ class StepMeter:
         """This attempt's model requests, in the order they ended."""
         with self._lock:
             return list(self._calls)
+
+    # -- ItemSink (shared.llm.interface): a streaming model's items -------------
+
+    def stream_started(self) -> None:
+        if self._live is not None:
+            self._live.log.started(self._live.step, self._live.attempt)
+        with self._lock:
+            self.final_items = None
+
+    def add_item(self, item: Any) -> None:
+        if self._live is not None:
+            self._live.log.add(self._live.step, self._live.attempt, item)
+
+    def stream_finished(self, items: list[Any]) -> None:
+        with self._lock:
+            self.final_items = list(items)
 
     @property
     def model(self) -> str | None:

@@ -36,6 +36,7 @@ from shared.engine.fencing import Heartbeat, RunFence
 from shared.engine.handover import Handover
 from shared.engine.known_workflows import registry
 from shared.engine.ledger import UsageLedger
+from shared.engine.live import LiveLog, LiveStep, LiveStore
 from shared.engine.meter import StepMeter
 from shared.engine.plan import RunPlan
 from shared.engine.records import (
@@ -99,8 +100,11 @@ class Runner:
         ledger: UsageLedger | None = None,
         sleep: Callable[[float], None] = time.sleep,
         handover: Handover | None = None,
+        live: LiveStore | None = None,
     ) -> None:
         self.store = store
+        # Where streamed items are written (`engine.live`); None: nowhere.
+        self.live = live
         # How a short sleep step passes in the delivery (the test kit moves its clock).
         self.sleep = sleep
         # Runs each delivery in its own thread, so a stopping instance can
@@ -185,6 +189,17 @@ class _Execution:
         self.workflow = loaded.record.workflow
         # Set by `_prepare`; None until this delivery knows the run's workflow.
         self.marks: Attempts | None = None
+        fence = self.fence
+        self.live = (
+            None
+            if runner.live is None
+            else LiveLog(
+                runner.live,
+                loaded.record.run_id,
+                runner.settings.stream_flush.total_seconds(),
+                stopped=lambda: fence.stopped is not None,
+            )
+        )
 
     def start(self) -> Outcome:
         waited = False
@@ -227,6 +242,9 @@ class _Execution:
         except Exception:
             self._leave_slot()
             raise
+        finally:
+            if self.live is not None:
+                self.live.close()
         self._leave_slot()
         return outcome
 
@@ -468,7 +486,8 @@ class _Execution:
         self, stage: Step[Any] | FanOut[Any], step_id: str, attempt: int
     ) -> StepFailure | None:
         started = self.clock()
-        meter = StepMeter()
+        live = None if self.live is None else LiveStep(self.live, step_id, attempt)
+        meter = StepMeter(live)
         ctx = self.plan.context(now=started, attempt=attempt, meter=meter, inputs=stage.inputs)
         log.info("step started", extra={"attempt": attempt})
         try:
@@ -496,7 +515,14 @@ class _Execution:
             step_id, checkpoint, attempt=attempt, started=started, now=self.clock(), meter=meter
         )
         try:
-            self.commits.step_completed(stage, step_id, record, output, ctx.writes)
+            final = meter.final_items
+            if self.live is not None and final is not None:
+                # The streamed items' `final` lands with the checkpoint or not at all.
+                with self.live.committing(step_id, attempt, final) as write:
+                    writes = [*ctx.writes, write]
+                    self.commits.step_completed(stage, step_id, record, output, writes)
+            else:
+                self.commits.step_completed(stage, step_id, record, output, ctx.writes)
         except CheckpointFailed as exc:
             # The store refused the step's commit: that is this step's
             # attempt failing, with the store's message on its record.
@@ -532,6 +558,9 @@ class _Execution:
         # (redacted, as an Error Reporting event); ours need no trace. A
         # failed commit is reported as the store's own error, which is the
         # unexpected one.
+        if self.live is not None:
+            # Whatever the attempt showed is withdrawn before anything else is.
+            self.live.failed(failure.step_id, failure.attempt, failure.message)
         cause = failure.cause
         if isinstance(cause, CheckpointFailed) and cause.__cause__ is not None:
             cause = cause.__cause__

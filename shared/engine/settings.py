@@ -37,6 +37,8 @@ class EngineSettings:
     max_parallel_steps: int = 8
     # Runs of one tenant executing at once (`engine.slots`); None: no limit.
     tenant_max_active_runs: int | None = None
+    # A run's streamed items are written at most this often (`engine.live`).
+    stream_flush: timedelta = timedelta(seconds=0.5)
     # A sleep this short is slept in the delivery (holding the lease); a longer
     # one parks the run WAITING and the sweep wakes it (`engine.waits`).
     wait_in_process: timedelta = timedelta(seconds=10)
@@ -50,6 +52,7 @@ class EngineSettings:
             redrive_after=settings.redrive_after,
             max_parallel_steps=settings.max_parallel_steps,
             tenant_max_active_runs=settings.tenant_max_active_runs,
+            stream_flush=timedelta(seconds=settings.stream_flush_seconds),
             wait_in_process=timedelta(seconds=settings.wait_in_process_seconds),
         )
 

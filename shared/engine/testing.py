@@ -192,6 +192,12 @@ class InMemoryRunStore:
             doc = self.documents.get(path)
             return copy.deepcopy(doc) if doc is not None else None
 
+    def merge_document(self, path: str, data: dict[str, Any]) -> None:
+        """`engine.live.LiveStore`: one unconditional merge, outside any run commit."""
+        with self._lock:
+            self._commits += 1
+            self._apply([Write(path=path, data=data, mode="merge")])
+
     def due(self, now: datetime, limit: int) -> list[LoadedRun]:
         with self._lock:
             runs = [
@@ -379,6 +385,7 @@ class EngineHarness:
                 heartbeat=self.heartbeat,
                 deps=self._deps,
                 workflows=self.workflows.get,
+                live=self.store,
                 sleep=self.clock.advance,
             )
         return self._engine
