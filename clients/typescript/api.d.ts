@@ -89,6 +89,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/brainstorm-sessions/{sessionId}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The session's run events and its seeds as the model writes them (Server-Sent Events) */
+        get: operations["brainstormSessionEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/project-sessions": {
         parameters: {
             query?: never;
@@ -115,6 +132,23 @@ export interface paths {
         };
         /** A project session: status, progress and, once completed, the project's id */
         get: operations["projectsGetSession"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/project-sessions/{sessionId}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The session's run events and streamed concept sections (Server-Sent Events) */
+        get: operations["projectsSessionEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -166,6 +200,23 @@ export interface paths {
         };
         /** A programme: its days with their sessions */
         get: operations["programmesGetProgramme"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programmes/{programmeId}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The programme's run events and streamed sessions, days interleaved (Server-Sent Events) */
+        get: operations["programmesProgrammeEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -351,7 +402,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The run's status and step changes as Server-Sent Events, until it is terminal */
+        /** The run's changes and streamed items as Server-Sent Events, until it is terminal */
         get: operations["runEventsStreamEvents"];
         put?: never;
         post?: never;
@@ -438,6 +489,8 @@ export interface components {
             updatedAt: string;
             /** @description Empty until the session is COMPLETED. */
             seeds: components["schemas"]["SeedView"][];
+            /** @description While IN_PROGRESS: the items streamed so far (docs/api.md, 'Live output'); empty once the subject is COMPLETED (its own fields hold them then). */
+            liveItems?: components["schemas"]["LiveItem"][];
             progress?: components["schemas"]["Progress"];
             error?: string;
             /** @description The one this regenerated (a rerun made this one) */
@@ -622,6 +675,48 @@ export interface components {
             outcome: string;
         };
         /**
+         * LiveFinalEvent
+         * @description `final`: the step committed; its items are these (after repairs), provisional no more.
+         */
+        LiveFinalEvent: {
+            runId: string;
+            step: string;
+            items: unknown[];
+        };
+        /**
+         * LiveItem
+         * @description An item a streaming step produced, before its subject is COMPLETED.
+         */
+        LiveItem: {
+            step: string;
+            attempt: number;
+            index: number;
+            item: unknown;
+            /** @description True until the step commits; a `reset` event may still withdraw it. */
+            provisional: boolean;
+        };
+        /**
+         * LiveItemEvent
+         * @description `item`: a completed item of a streaming step, as the committed output has it.
+         */
+        LiveItemEvent: {
+            runId: string;
+            step: string;
+            attempt: number;
+            index: number;
+            item: unknown;
+        };
+        /**
+         * LiveResetEvent
+         * @description `reset`: every item the step showed so far is withdrawn (an attempt failed or retried).
+         */
+        LiveResetEvent: {
+            runId: string;
+            step: string;
+            attempt: number;
+            reason: string;
+        };
+        /**
          * ModelCall
          * @description One request to a model within a step attempt: the innermost bar of a waterfall.
          *
@@ -748,6 +843,8 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
             days: components["schemas"]["ProgrammeDay"][];
+            /** @description While IN_PROGRESS: the items streamed so far (docs/api.md, 'Live output'); empty once the subject is COMPLETED (its own fields hold them then). */
+            liveItems?: components["schemas"]["LiveItem"][];
             progress?: components["schemas"]["Progress"];
             error?: string;
             /** @description The one this regenerated (a rerun made this one) */
@@ -793,6 +890,8 @@ export interface components {
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+            /** @description While IN_PROGRESS: the items streamed so far (docs/api.md, 'Live output'); empty once the subject is COMPLETED (its own fields hold them then). */
+            liveItems?: components["schemas"]["LiveItem"][];
             progress?: components["schemas"]["Progress"];
             error?: string;
             /** @description The one this regenerated (a rerun made this one) */
@@ -870,6 +969,14 @@ export interface components {
         RunCancelled: {
             runId: string;
             status: string;
+        };
+        /**
+         * RunEnded
+         * @description `end`: the run is terminal; the stream closes after this event.
+         */
+        RunEnded: {
+            runId: string;
+            status: components["schemas"]["RunStatus"];
         };
         /** RunList */
         RunList: {
@@ -1376,6 +1483,77 @@ export interface operations {
             };
         };
     };
+    brainstormSessionEvents: {
+        parameters: {
+            query?: {
+                lastEventId?: string | null;
+            };
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session's run events and its seeds as the model writes them (Server-Sent Events) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_input` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `auth_unavailable`: the token keys cannot be fetched now (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     projectsCreateSession: {
         parameters: {
             query?: never;
@@ -1501,6 +1679,77 @@ export interface operations {
             /** @description `not_found` */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `auth_unavailable`: the token keys cannot be fetched now (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    projectsSessionEvents: {
+        parameters: {
+            query?: {
+                lastEventId?: string | null;
+            };
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session's run events and streamed concept sections (Server-Sent Events) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_input` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1700,6 +1949,77 @@ export interface operations {
             /** @description `not_found` */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `auth_unavailable`: the token keys cannot be fetched now (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    programmesProgrammeEvents: {
+        parameters: {
+            query?: {
+                lastEventId?: string | null;
+            };
+            header?: never;
+            path: {
+                programmeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The programme's run events and streamed sessions, days interleaved (Server-Sent Events) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_input` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2402,7 +2722,9 @@ export interface operations {
     };
     runEventsStreamEvents: {
         parameters: {
-            query?: never;
+            query?: {
+                lastEventId?: string | null;
+            };
             header?: never;
             path: {
                 runId: string;
@@ -2411,7 +2733,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The run's status and step changes as Server-Sent Events, until it is terminal */
+            /** @description The run's changes and streamed items as Server-Sent Events, until it is terminal */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2431,6 +2753,15 @@ export interface operations {
             };
             /** @description `not_found` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_input` */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

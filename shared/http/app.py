@@ -82,7 +82,12 @@ from shared.models.project import IdeaWizardAnswers
 from shared.models.runs import (
     BulkRequest,
     BulkStarted,
+    EventsQuery,
+    LiveFinalEvent,
+    LiveItemEvent,
+    LiveResetEvent,
     OperationView,
+    RunEnded,
     RunListQuery,
     UsageQuery,
     UsageReport,
@@ -92,6 +97,8 @@ from shared.services import Services
 log = logging.getLogger(__name__)
 
 CORS_HEADERS = "Authorization, Content-Type, Idempotency-Key, Last-Event-ID"
+# The data of the run and subject streams' events (docs/api.md, "Live output").
+STREAM_EVENTS = (RunView, LiveItemEvent, LiveResetEvent, LiveFinalEvent, RunEnded)
 # What a create route answers when the tenant's admission limits refuse it.
 ADMISSION = (TenantRateLimited, TenantQuotaExceeded)
 
@@ -156,6 +163,19 @@ ROUTES: tuple[Route, ...] = (
         tag="brainstorm",
     ),
     Route(
+        "GET",
+        "/v1/brainstorm-sessions/{sessionId}/events",
+        brainstorm.session_events,
+        "The session's run events and its seeds as the model writes them (Server-Sent Events)",
+        None,
+        query=EventsQuery,
+        events=STREAM_EVENTS,
+        media_type="text/event-stream",
+        errors=(TooManyRequests,),
+        cache_control="no-store, no-transform",
+        tag="brainstorm",
+    ),
+    Route(
         "POST",
         "/v1/project-sessions",
         projects.create_session,
@@ -174,6 +194,19 @@ ROUTES: tuple[Route, ...] = (
         projects.get_session,
         "A project session: status, progress and, once completed, the project's id",
         ProjectSessionView,
+        tag="projects",
+    ),
+    Route(
+        "GET",
+        "/v1/project-sessions/{sessionId}/events",
+        projects.session_events,
+        "The session's run events and streamed concept sections (Server-Sent Events)",
+        None,
+        query=EventsQuery,
+        events=STREAM_EVENTS,
+        media_type="text/event-stream",
+        errors=(TooManyRequests,),
+        cache_control="no-store, no-transform",
         tag="projects",
     ),
     Route(
@@ -203,6 +236,19 @@ ROUTES: tuple[Route, ...] = (
         programmes.get_programme,
         "A programme: its days with their sessions",
         ProgrammeView,
+        tag="programmes",
+    ),
+    Route(
+        "GET",
+        "/v1/programmes/{programmeId}/events",
+        programmes.programme_events,
+        "The programme's run events and streamed sessions, days interleaved (Server-Sent Events)",
+        None,
+        query=EventsQuery,
+        events=STREAM_EVENTS,
+        media_type="text/event-stream",
+        errors=(TooManyRequests,),
+        cache_control="no-store, no-transform",
         tag="programmes",
     ),
     Route(
@@ -310,8 +356,10 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/v1/runs/{runId}/events",
         run_events.stream_events,
-        "The run's status and step changes as Server-Sent Events, until it is terminal",
+        "The run's changes and streamed items as Server-Sent Events, until it is terminal",
         None,
+        query=EventsQuery,
+        events=STREAM_EVENTS,
         media_type="text/event-stream",
         errors=(TooManyRequests,),
         # Nor may a proxy transform (compress, buffer) the stream.

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from flask import Response
+
 from shared.creation.brainstorm import BRAINSTORM
 from shared.http.context import RequestContext
 from shared.http.routing import Reply
-from shared.http.subjects import owned_document, run_progress, session_started
+from shared.http.subjects import (
+    live_items,
+    owned_document,
+    run_progress,
+    session_started,
+    subject_events,
+)
 from shared.models import paths
 from shared.models.api import BrainstormSessionView
 from shared.models.brainstorm import CreateBrainstormSession
 from shared.models.common import GenerationStatus, projected
 from shared.models.documents import BrainstormSession, Seed
+from shared.models.runs import EventsQuery
 
 
 def create_session(ctx: RequestContext, body: CreateBrainstormSession) -> Reply:
@@ -32,5 +41,13 @@ def get_session(ctx: RequestContext, session_id: str) -> BrainstormSessionView:
         session_id=session_id,
         status=session.generation_status,
         seeds=seeds,
+        live_items=live_items(ctx, session.run_id, session.generation_status),
         progress=run_progress(ctx, session.run_id),
     )
+
+
+def session_events(ctx: RequestContext, session_id: str, query: EventsQuery) -> Response:
+    session = owned_document(
+        ctx, paths.brainstorm_session(session_id), BrainstormSession, "brainstorm session"
+    )
+    return subject_events(ctx, session.run_id, query)

@@ -78,6 +78,7 @@ def _schemas(routes: Sequence[Route]) -> tuple[Refs, dict[str, dict[str, Any]]]:
             wanted.append((route.query, "validation"))
         if route.response is not None:
             wanted.append((route.response, "serialization"))
+        wanted += [(model, "serialization") for model in route.events]
     keyed, top = models_json_schema(
         list(dict.fromkeys(wanted)),
         ref_template=REF,

@@ -87,6 +87,9 @@ class Route:
     media_type: str = JSON
     tag: str = "api"
     cache_control: str = NO_STORE
+    # An event stream's event data models: published under components (and so
+    # in the TypeScript types) though no JSON answer names them.
+    events: tuple[type[BaseModel], ...] = ()
 
     def __post_init__(self) -> None:
         accepted = inspect.signature(self.handler).parameters

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from flask import Response
+
 from shared.creation import Created
-from shared.engine import Progress, progress, registry
+from shared.engine import Progress, current_items, live_entries, live_path, progress, registry
 from shared.errors import NotFound
 from shared.http.context import RequestContext
 from shared.http.routing import Reply
-from shared.models.api import ProgrammeStarted, SessionStarted
+from shared.http.run_events import last_event_id, stream_run
+from shared.models.api import LiveItem, ProgrammeStarted, SessionStarted
 from shared.models.common import Document, GenerationStatus
+from shared.models.runs import EventsQuery
 
 D = TypeVar("D", bound=Document)
 
@@ -54,3 +58,29 @@ def run_progress(ctx: RequestContext, run_id: str) -> Progress | None:
         return None
     workflow = registry.get(loaded.record.workflow)
     return progress(loaded.record, workflow)
+
+
+def live_items(ctx: RequestContext, run_id: str, status: GenerationStatus) -> list[LiveItem]:
+    """The items streamed so far, while the subject is not COMPLETED (one more read)."""
+    if status in (GenerationStatus.COMPLETED, GenerationStatus.FAILED):
+        return []
+    entries = live_entries(ctx.services.live.read(live_path(run_id)))
+    return [
+        LiveItem(
+            step=found.step,
+            attempt=found.attempt,
+            index=found.index,
+            item=found.item,
+            provisional=found.provisional,
+        )
+        for found in current_items(entries)
+    ]
+
+
+def subject_events(ctx: RequestContext, run_id: str, query: EventsQuery) -> Response:
+    """A subject's event stream: its run's (checked for the tenant already)."""
+    after = last_event_id(ctx, query)
+    loaded = ctx.services.store.load(run_id)
+    if loaded is None:
+        raise NotFound("run not found")
+    return stream_run(ctx, loaded.record, after)

@@ -41,6 +41,24 @@ class Health(BaseModel):
     status: str
 
 
+class LiveItem(CamelModel):
+    """An item a streaming step produced, before its subject is COMPLETED."""
+
+    step: str
+    attempt: int
+    index: int
+    item: Any
+    provisional: bool = Field(
+        description="True until the step commits; a `reset` event may still withdraw it."
+    )
+
+
+LIVE_ITEMS = (
+    "While IN_PROGRESS: the items streamed so far (docs/api.md, 'Live output'); "
+    "empty once the subject is COMPLETED (its own fields hold them then)."
+)
+
+
 class SessionStarted(CamelModel):
     session_id: str
     run_id: str
@@ -58,6 +76,7 @@ class BrainstormSessionView(CamelModel):
     created_at: datetime
     updated_at: datetime
     seeds: list[SeedView] = Field(description="Empty until the session is COMPLETED.")
+    live_items: list[LiveItem] = Field(default_factory=list, description=LIVE_ITEMS)
     progress: Progress | None = None
     error: str | None = None
     rerun_of: str | None = Field(
@@ -74,6 +93,7 @@ class ProjectSessionView(CamelModel):
     ai_model: str | None = None
     created_at: datetime
     updated_at: datetime
+    live_items: list[LiveItem] = Field(default_factory=list, description=LIVE_ITEMS)
     progress: Progress | None = None
     error: str | None = None
     rerun_of: str | None = Field(
@@ -121,6 +141,7 @@ class ProgrammeView(CamelModel):
     created_at: datetime
     updated_at: datetime
     days: list[ProgrammeDay]
+    live_items: list[LiveItem] = Field(default_factory=list, description=LIVE_ITEMS)
     progress: Progress | None = None
     error: str | None = None
     rerun_of: str | None = Field(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
@@ -69,6 +70,57 @@ class OperationView(CamelModel):
     created_at: datetime
     finished_at: datetime | None = None
     error: str | None = None
+
+
+# An event id of the run and subject streams: `<live log position>-<run view hash>`.
+EVENT_ID_PATTERN = r"^[0-9]{1,9}-[0-9a-f]{1,16}$"
+
+
+class EventsQuery(RequestModel):
+    """`GET .../events?lastEventId=`: for clients that cannot send the `Last-Event-ID` header."""
+
+    model_config = ConfigDict(strict=False, populate_by_name=False)
+
+    last_event_id: str | None = Field(
+        default=None,
+        alias="lastEventId",
+        pattern=EVENT_ID_PATTERN,
+        description="Resume after this event (as the Last-Event-ID header does).",
+    )
+
+
+class LiveItemEvent(CamelModel):
+    """`item`: a completed item of a streaming step, as the committed output has it."""
+
+    run_id: str
+    step: str
+    attempt: int
+    index: int
+    item: Any
+
+
+class LiveResetEvent(CamelModel):
+    """`reset`: every item the step showed so far is withdrawn (an attempt failed or retried)."""
+
+    run_id: str
+    step: str
+    attempt: int
+    reason: str
+
+
+class LiveFinalEvent(CamelModel):
+    """`final`: the step committed; its items are these (after repairs), provisional no more."""
+
+    run_id: str
+    step: str
+    items: list[Any]
+
+
+class RunEnded(CamelModel):
+    """`end`: the run is terminal; the stream closes after this event."""
+
+    run_id: str
+    status: RunStatus
 
 
 class UsageQuery(RequestModel):
