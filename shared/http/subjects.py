@@ -62,7 +62,7 @@ def run_progress(ctx: RequestContext, run_id: str) -> Progress | None:
 
 def live_items(ctx: RequestContext, run_id: str, status: GenerationStatus) -> list[LiveItem]:
     """The items streamed so far, while the subject is not COMPLETED (one more read)."""
-    if status in (GenerationStatus.COMPLETED, GenerationStatus.FAILED):
+    if status in (GenerationStatus.COMPLETED, GenerationStatus.FAILED, GenerationStatus.CANCELLED):
         return []
     entries = live_entries(ctx.services.live.read(live_path(run_id)))
     return [
