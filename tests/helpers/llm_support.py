@@ -140,6 +140,9 @@ class RecordingSink:
     def add_answer(self, model: str | None, failed: Any) -> None:
         return None
 
+    def add_call(self, call: Any) -> None:
+        return None
+
     def stream_started(self) -> None:
         self.streams += 1
 
