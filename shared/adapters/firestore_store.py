@@ -21,6 +21,7 @@ from google.cloud.firestore_v1.field_path import FieldPath
 from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 
+from shared.adapters import firestore_writes
 from shared.engine import (
     INLINE_OUTPUT_BYTES,
     LoadedRun,
@@ -45,6 +46,9 @@ TENANTS = "tenants"
 # shared/engine/records.py). Typical outputs (a batch of seeds, one day's
 # sessions) stay inline and cost no extra write.
 INLINE_OUTPUT_LIMIT = INLINE_OUTPUT_BYTES
+# Write modes whose plain data `firestore_writes` encodes (merges and
+# increments keep the library's path: their masks and transforms).
+_PLAIN_MODES = frozenset({"create", "update", "put"})
 
 
 @functools.cache
@@ -83,6 +87,8 @@ class FirestoreRunStore:
     def _apply(self, batch: firestore.WriteBatch, writes: Sequence[Write]) -> None:
         for write in writes:
             ref = self._db.document(write.path)
+            if write.mode in _PLAIN_MODES and self._add_plain(batch, ref, write):
+                continue
             option = (
                 None
                 if write.if_version is None
@@ -100,6 +106,25 @@ class FirestoreRunStore:
                 batch.set(ref, _increments(write.data), merge=True)
             else:
                 batch.set(ref, write.data)
+
+    @staticmethod
+    def _add_plain(
+        batch: firestore.WriteBatch, ref: firestore.DocumentReference, write: Write
+    ) -> bool:
+        """Add a create, set or update of plain data built on raw protobufs; False: not plain."""
+        name = ref._document_path
+        try:
+            if write.mode == "update":
+                if_version = write.if_version
+                if if_version is not None and not isinstance(if_version, datetime):
+                    return False
+                raw = firestore_writes.update_write(name, write.data, if_version)
+            else:
+                raw = firestore_writes.set_write(name, write.data, create=write.mode == "create")
+        except firestore_writes.NotPlain:
+            return False
+        firestore_writes.add(batch, raw)
+        return True
 
     def _step_value(
         self, batch: firestore.WriteBatch, run_id: str, step_id: str, record: StepRecord
@@ -159,8 +184,15 @@ class FirestoreRunStore:
         for step_id, record in patch.steps.items():
             path = FieldPath("steps", step_id).to_api_repr()
             fields[path] = self._step_value(batch, run_id, step_id, record)
-        option = self._db.write_option(last_update_time=version)
-        batch.update(self._run_ref(run_id), fields, option=option)
+        ref = self._run_ref(run_id)
+        try:
+            if not isinstance(version, datetime):
+                raise firestore_writes.NotPlain(type(version).__name__)
+            firestore_writes.add(
+                batch, firestore_writes.update_write(ref._document_path, fields, version)
+            )
+        except firestore_writes.NotPlain:
+            batch.update(ref, fields, option=self._db.write_option(last_update_time=version))
         try:
             results = batch.commit()
         except (gexc.FailedPrecondition, gexc.NotFound) as exc:
