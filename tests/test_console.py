@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from devtools.openai_server import Reply
+from devtools.openai_server import Break, Reply
 from devtools.worker_process import WorkerProcess
 from shared.llm.schema_example import example_for_schema
 from shared.models.brainstorm import seed_batch_schema
@@ -612,3 +612,62 @@ def test_a_refused_regenerate_shows_the_apis_reason(
     expect(page.locator("#rerun-result")).to_contain_text("creativityTemp")
     assert page.url.endswith(f"#run={source['runId']}")
     assert [r["runId"] for r in stack.get("/v1/runs").get_json()["runs"]] == [source["runId"]]
+
+
+# ---- issue 18: items as the model writes them ------------------------------------------
+
+
+def test_the_run_page_shows_seeds_as_the_model_writes_them_then_the_committed_list(
+    stack: Stack, api_process: WorkerProcess, page: Page
+):
+    created = stack.create_brainstorm(seedCount=5)
+    stack.llm.script(Reply(hold_after_items=2))
+    _open(page, api_process, f"token={_token(stack)}&run={created['runId']}")
+    expect(page.locator("#run-status")).to_have_text("QUEUED")
+    items = page.locator("#live-items .item-step[data-step=generate-seeds] li")
+
+    worker = threading.Thread(target=stack.deliver_all)
+    worker.start()
+    try:
+        # The model has written two seeds and holds: the step cannot have committed.
+        expect(items).to_have_count(2)
+        expect(items).to_have_class(["provisional", "provisional"])
+        expect(page.locator("#run-status")).to_have_text("RUNNING")
+        _shot(page, "20-live-items")
+        stack.llm.release.set()
+        expect(page.locator("#run-status")).to_have_text("COMPLETED")
+    finally:
+        stack.llm.release.set()
+        worker.join()
+
+    expect(items).to_have_class(["committed"] * 5)
+    session = stack.get(f"/v1/brainstorm-sessions/{created['sessionId']}").get_json()
+    shown = items.all_inner_texts()
+    assert [text.split(" — ")[0] for text in shown] == [s["title"] for s in session["seeds"]]
+    _shot(page, "21-live-items-committed")
+
+
+def test_items_of_a_broken_attempt_are_withdrawn_and_the_retrys_replace_them(
+    stack: Stack, api_process: WorkerProcess, page: Page
+):
+    created = stack.create_brainstorm(seedCount=5)
+    stack.llm.script(Reply(breaks=Break(3, "drop")), Reply(hold_after_items=1))
+    _open(page, api_process, f"token={_token(stack)}&run={created['runId']}")
+    expect(page.locator("#run-status")).to_have_text("QUEUED")
+    block = page.locator("#live-items .item-step[data-step=generate-seeds]")
+
+    worker = threading.Thread(target=stack.deliver_all)
+    worker.start()
+    try:
+        # Attempt 1 showed three seeds and broke; attempt 2 has written one and holds.
+        expect(block.locator(".reset-note")).to_contain_text("Attempt 1's items withdrawn")
+        expect(block.locator("h4")).to_contain_text("attempt 2")
+        expect(block.locator("li")).to_have_count(1)
+        _shot(page, "22-live-items-reset")
+        stack.llm.release.set()
+        expect(page.locator("#run-status")).to_have_text("COMPLETED")
+    finally:
+        stack.llm.release.set()
+        worker.join()
+
+    expect(block.locator("li.committed")).to_have_count(5)
