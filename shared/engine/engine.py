@@ -250,19 +250,27 @@ class Engine:
         if workflow is None:
             raise InvalidInput(f"workflow {plan.source.workflow!r} is not deployed here")
         at = now or self.clock()
-        run = new_run(
-            workflow,
-            run_input,
-            run_id=run_id,
-            tenant_id=plan.source.tenant_id,
-            user_id=user_id,
-            subject=subject,
-            now=at,
-            settings=self.settings,
-        )
-        run = rerun_record(plan, run)
-        start_run(self.store, self.publisher, run, writes)
-        link_source(self.store, plan.source.run_id, run_id, at)
+        attributes = {
+            "genjobs.run_id": run_id,
+            "genjobs.workflow": workflow.id,
+            "genjobs.rerun_of": plan.source.run_id,
+        }
+        # A rerun is a run of its own: a trace of its own (the request's).
+        with tracing.span("create run", attributes=attributes) as created:
+            run = new_run(
+                workflow,
+                run_input,
+                run_id=run_id,
+                tenant_id=plan.source.tenant_id,
+                user_id=user_id,
+                subject=subject,
+                now=at,
+                settings=self.settings,
+                trace=created.context,
+            )
+            run = rerun_record(plan, run)
+            start_run(self.store, self.publisher, run, writes)
+            link_source(self.store, plan.source.run_id, run_id, at)
         return run
 
     def deliver(self, run_id: str, via: TraceContext | None = None) -> Outcome:
