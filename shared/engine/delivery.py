@@ -35,6 +35,9 @@ class Outcome(StrEnum):
 class Stop(Exception):
     """The run left our hands (cancelled, finished or taken over) mid-execution."""
 
+    # Not a failure of the spans it leaves (`shared.tracing.span`).
+    traced_as_error = False
+
     def __init__(self, outcome: Outcome) -> None:
         super().__init__(outcome.value)
         self.outcome = outcome
