@@ -42,6 +42,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert s.lease_wait_seconds == 15.0
     assert (s.max_parallel_steps, s.tenant_max_active_runs, s.threads) == (8, 5, None)
     assert (s.log_level, s.cors_origins) == ("INFO", ())
+    assert (s.trace_exporter, s.trace_file, s.trace_sample_ratio) == ("none", "traces.jsonl", 1.0)
     assert s.auth == AuthSettings(tenant_claim="org_id")
     assert (s.llm.model, s.llm.timeout_seconds, s.llm.schema_retries) == ("gpt-4o-mini", 120.0, 2)
     assert (s.llm.requests_per_minute, s.llm.tokens_per_minute) == (None, None)
@@ -178,6 +179,9 @@ def test_cloud_run_forbids_the_offline_model(monkeypatch: pytest.MonkeyPatch) ->
         ("OPENAI_BASE_URL", "localhost:8000"),
         ("AUTH_JWKS_URL", "file:///etc/jwks.json"),
         ("LOG_LEVEL", "LOUD"),
+        ("TRACE_EXPORTER", "jaeger"),
+        ("TRACE_SAMPLE_RATIO", "1.5"),
+        ("TRACE_SAMPLE_RATIO", "-0.1"),
         ("CORS_ALLOWED_ORIGINS", "localhost:3000"),
         ("LLM_PRICES", "{not json"),
         ("LLM_PRICES", '["gpt-4o"]'),
