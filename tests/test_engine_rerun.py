@@ -135,6 +135,8 @@ def test_an_override_the_input_model_refuses_is_refused(engine: Harness, recorde
 
     with pytest.raises(InvalidInput, match="scale"):
         engine.engine.plan_rerun(source, "draft", {"scale": "many"})
+    with pytest.raises(InvalidInput, match="scale"):
+        engine.engine.plan_rerun(source, "draft", {"scale": "3"})
     with pytest.raises(InvalidInput, match="unknown field"):
         engine.engine.plan_rerun(source, "draft", {"colour": "red"})
 

@@ -23,6 +23,7 @@ that fail, the rerun's first delivery makes the link.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -161,7 +162,8 @@ def plan_rerun(
         merged.pop(names[key], None)
         merged[_alias(model, names[key])] = value
     try:
-        run_input = model.model_validate(merged)
+        # As strict as the create routes: JSON types only ("0.3" is not 0.3).
+        run_input = model.model_validate_json(json.dumps(merged), strict=True)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in error['loc']) or 'input'}: {error['msg']}"
