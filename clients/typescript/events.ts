@@ -9,41 +9,25 @@
 // the connection drops, when the server ends a stream without `end` (every
 // EVENTS_STREAM_SECONDS), after a 429 (waiting its Retry-After) and after a
 // 5xx. It stops after `end`, on an abort, or on another 4xx (thrown as an
-// ApiError).
+// ApiError). The event data types are the OpenAPI document's (api.d.ts);
+// `Item` narrows `item`/`items` to the subject's (e.g. SeedView for a brainstorm).
 import type { components } from "./api"; // clients/typescript/api.d.ts
 
-export type RunView = components["schemas"]["RunView"];
-type ErrorBody = components["schemas"]["ErrorBody"];
+type Schemas = components["schemas"];
+type ErrorBody = Schemas["ErrorBody"];
 
+/** `run`: the run as `GET /v1/runs/{runId}` shows it, first as it is, then after each change. */
+export type RunView = Schemas["RunView"];
 /** `end`: the run reached a terminal status; the stream closes after it. */
-export interface RunEnded {
-  runId: string;
-  status: RunView["status"];
-}
-
+export type RunEnded = Schemas["RunEnded"];
 /** `item`: one completed item of a step's attempt, as the committed output will have it. */
-export interface ItemEvent<Item = unknown> {
-  runId: string;
-  step: string;
-  attempt: number;
-  index: number;
-  item: Item;
-}
-
-/** `reset`: the attempt failed; every item it streamed is withdrawn. */
-export interface ResetEvent {
-  runId: string;
-  step: string;
-  attempt: number;
-  reason: string;
-}
-
+export type ItemEvent<Item = unknown> = Omit<Schemas["LiveItemEvent"], "item"> & { item: Item };
+/** `reset`: every item the step showed so far is withdrawn (its attempt failed). */
+export type ResetEvent = Schemas["LiveResetEvent"];
 /** `final`: the step committed; `items` is its committed list (repairs applied). */
-export interface FinalEvent<Item = unknown> {
-  runId: string;
-  step: string;
+export type FinalEvent<Item = unknown> = Omit<Schemas["LiveFinalEvent"], "items"> & {
   items: Item[];
-}
+};
 
 /** One event as the reader hands it out: its SSE id, its name and its typed data. */
 export type StreamEvent<Item = unknown> = { id: string } & (
