@@ -175,7 +175,13 @@ def _row(name: str, quiet: list[float], loaded: list[float]) -> list[str]:
 def measure(
     bench: Bench, streams: int, per_run: int, refused_tries: int, threads: int, requests: int
 ) -> None:
-    env = {**bench.worker_env(), "THREADS": str(threads), "LOG_LEVEL": "WARNING"}
+    env = {
+        **bench.worker_env(),
+        "THREADS": str(threads),
+        "LOG_LEVEL": "WARNING",
+        # No stream ends itself (and frees its slot) while the figures are taken.
+        "EVENTS_STREAM_SECONDS": "600",
+    }
     for name in ("WORKERS", "EVENTS_MAX_STREAMS", "EVENTS_MAX_STREAMS_PER_TENANT"):
         env.pop(name, None)
     api = WorkerProcess(bench.workdir, env, "streams-api", target="api", as_on_cloud=True)

@@ -34,6 +34,7 @@ def stack_env() -> dict[str, str]:
     return {
         "THREADS": terraform_default("api_concurrency"),
         "EVENTS_KEEPALIVE_SECONDS": "120",
+        "EVENTS_STREAM_SECONDS": "600",  # none ends itself while the others open
         "LOG_LEVEL": "WARNING",
     }
 
