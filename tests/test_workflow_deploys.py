@@ -141,6 +141,27 @@ def test_a_fan_out_with_more_items_runs_the_new_items_only(engine: Harness, reco
     assert finished.output("finish", Noted).n == 4
 
 
+def test_a_step_that_became_a_fan_out_runs_its_items(engine: Harness, recorder: Recorder):
+    _stopped_mid_run(engine, recorder)
+    _deploy(engine, deployed(recorder, draft_fan_out=True))
+
+    finished = engine.run_to_end()
+
+    assert finished.status is RunStatus.COMPLETED
+    assert recorder.calls["draft-1"] == recorder.calls["draft-2"] == 1
+    assert recorder.calls["save"] == 1
+
+
+def test_reordered_steps_are_matched_by_id_and_not_run_again(engine: Harness, recorder: Recorder):
+    _stopped_mid_run(engine, recorder)
+    _deploy(engine, deployed(recorder, save_first=True))
+
+    finished = engine.run_to_end()
+
+    assert finished.status is RunStatus.COMPLETED
+    assert recorder.calls["save"] == recorder.calls["draft"] == 1
+
+
 @pytest.mark.emulators
 def test_on_firestore_a_deploy_that_breaks_a_step_with_effects_fails_the_run_once(
     emptied_firestore: firestore.Client, recorder: Recorder

@@ -40,6 +40,8 @@ def deployed(
     draft_output: type[BaseModel] = Value,
     save_output: type[BaseModel] = Value,
     days: int = 3,
+    draft_fan_out: bool = False,
+    save_first: bool = False,
 ) -> Workflow[Job]:
     wf: Workflow[Job] = Workflow(
         id=WORKFLOW_ID, input_model=Job, description="deployed twice", subject=SUBJECT
@@ -53,7 +55,23 @@ def deployed(
         recorder.hit("prepare", ctx)
         return Value(n=1)
 
-    if not drop_draft:
+    def save(ctx: StepContext[Job]) -> Any:
+        recorder.hit("save", ctx)
+        ctx.put(f"saved/{ctx.run_id}", {"attempt": ctx.attempt})
+        return make(save_output, 3)
+
+    save.__annotations__["return"] = save_output
+    if save_first:
+        wf.step("save")(save)
+
+    if draft_fan_out:
+
+        @wf.fan_out("draft", over=lambda ctx: [1, 2], writes=False)
+        def drafts(ctx: StepContext[Job], n: int) -> Value:
+            recorder.hit(f"draft-{n}", ctx)
+            return Value(n=n)
+
+    elif not drop_draft:
         draft_id = "compose" if rename_draft else "draft"
 
         def draft(ctx: StepContext[Job]) -> Any:
@@ -63,13 +81,8 @@ def deployed(
         draft.__annotations__["return"] = draft_output
         wf.step(draft_id, writes=False)(draft)
 
-    def save(ctx: StepContext[Job]) -> Any:
-        recorder.hit("save", ctx)
-        ctx.put(f"saved/{ctx.run_id}", {"attempt": ctx.attempt})
-        return make(save_output, 3)
-
-    save.__annotations__["return"] = save_output
-    wf.step("save")(save)
+    if not save_first:
+        wf.step("save")(save)
 
     if add_review:
 
