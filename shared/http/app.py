@@ -397,7 +397,7 @@ class Api:
     def __init__(self, services: Services) -> None:
         self.services = services
         settings = services.settings
-        console_page.configure(settings.project)
+        console_page.configure(settings.project, settings.trace_exporter)
         # One per process: the streams this instance holds open.
         self.streams = StreamGate(settings.stream_capacity, settings.stream_capacity_per_tenant)
 

@@ -7,9 +7,10 @@ Security Policy allows exactly those two blocks (by hash) and calls to this
 origin only. The page itself needs no token; every data call it makes sends
 the token the user gave it.
 
-The run page links a run's trace to Cloud Trace when the api runs in a real
-Google Cloud project (not an emulator's `demo-` project): the project id
-travels in a `<meta>` tag, which the policy's hashes do not cover.
+The run page links a run's trace to Cloud Trace when spans go there
+(TRACE_EXPORTER=cloud) from a real Google Cloud project (not an emulator's
+`demo-` project): the project id travels in a `<meta>` tag, which the
+policy's hashes do not cover.
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ DEMO_PREFIX = "demo-"
 _trace_project: str | None = None
 
 
-def configure(project: str) -> None:
-    """The Google Cloud project the api runs in; its traces are linked unless it is a demo one."""
+def configure(project: str, trace_exporter: str) -> None:
+    """Where runs' traces are: linked only if exported to Cloud Trace of a real project."""
     global _trace_project
-    _trace_project = None if project.startswith(DEMO_PREFIX) else project
+    linked = trace_exporter == "cloud" and not project.startswith(DEMO_PREFIX)
+    _trace_project = project if linked else None
 
 
 def _sha256(text: str) -> str:
