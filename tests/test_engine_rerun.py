@@ -11,6 +11,7 @@ from shared.engine import RunStatus, StepContext, StepStatus, Workflow
 from shared.engine.testing import RETRY, InMemoryRunStore
 from shared.errors import Conflict, InvalidInput, TransientError
 from tests.helpers.engine_support import SUBJECT, Harness, Recorder, Value, fan_out_workflow
+from tests.helpers.versions_support import WORKFLOW_ID, Text, deployed
 
 
 class Params(BaseModel):
@@ -219,3 +220,20 @@ def test_a_link_to_the_source_lost_at_creation_is_made_by_the_reruns_first_deliv
 
     assert engine.deliver("run-2") == "COMPLETED"
     assert engine.run("run-1").reruns == ["run-2"]
+
+
+def test_a_rerun_on_a_newer_version_runs_again_the_reused_steps_that_no_longer_fit(
+    engine: Harness, recorder: Recorder
+):
+    engine.start(deployed(recorder))
+    engine.run_to_end()
+    engine.workflows[WORKFLOW_ID] = deployed(recorder, draft_output=Text)
+
+    _rerun(engine, "save")
+    finished = engine.run_to_end("run-2")
+
+    assert finished.status is RunStatus.COMPLETED
+    assert finished.steps["prepare"].reused_from == "run-1"
+    assert finished.steps["draft"].reused_from is None
+    assert recorder.calls["draft"] == 2
+    assert finished.run.workflow_version == engine.workflows[WORKFLOW_ID].version
