@@ -134,3 +134,16 @@ def test_a_rerun_retried_with_its_idempotency_key_answers_the_first_rerun(stack:
     assert again.get_json()["runId"] == first.get_json()["runId"]
     assert again.get_json()["subjectId"] == first.get_json()["subjectId"]
     assert stack.run_view(source["runId"])["reruns"] == [first.get_json()["runId"]]
+
+
+def test_the_run_list_shows_each_runs_version_and_what_it_reran(stack: Stack):
+    source = _completed_brainstorm(stack)
+    rerun = stack.post(f"/v1/runs/{source['runId']}/rerun", {"fromStep": "generate-seeds"})
+    assert rerun.status_code == 202, rerun.get_json()
+
+    listed = stack.get("/v1/runs?workflow=brainstorm.generate-seeds").get_json()["runs"]
+
+    by_id = {r["runId"]: r for r in listed}
+    version = stack.run_view(source["runId"])["workflowVersion"]
+    assert by_id[rerun.get_json()["runId"]]["rerunOf"] == source["runId"]
+    assert by_id[source["runId"]]["workflowVersion"] == version

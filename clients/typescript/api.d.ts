@@ -998,6 +998,8 @@ export interface components {
             /** @enum {string} */
             source: "http" | "trigger";
             eventId?: string;
+            workflowVersion?: string;
+            rerunOf?: string;
         };
         /** RunOutputs */
         RunOutputs: {

@@ -55,6 +55,9 @@ class RunSummary(CamelModel):
     # Runs from before sources were kept were all created over HTTP.
     source: RunSource = "http"
     event_id: str | None = None
+    # The workflow version that started it, and the run it reran (none before they were kept).
+    workflow_version: str | None = None
+    rerun_of: str | None = None
 
     @classmethod
     def stored_fields(cls) -> list[str]:
