@@ -47,10 +47,11 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 
+TYPECHECK = $(BIN)/mypy shared devtools tests bench && $(BIN)/mypy functions/api/main.py \
+	&& $(BIN)/mypy functions/worker/main.py
+
 typecheck: install
-	$(BIN)/mypy shared devtools tests bench
-	$(BIN)/mypy functions/api/main.py
-	$(BIN)/mypy functions/worker/main.py
+	$(TYPECHECK)
 
 # Fails, naming each change and what it does to runs in flight, when a workflow's
 # declaration differs from shared/workflows/versions.json (docs/architecture.md,
@@ -69,10 +70,19 @@ check: lint typecheck workflows-check $(TS_STAMP)
 # The whole suite: lint, types, every test on the real emulators (started on
 # free ports by each test worker), and the offline infrastructure checks.
 # Tests go to whichever worker is free; a module whose tests share a fixture
-# stays on one worker (tests/helpers/distribution.py).
-test: lint typecheck workflows-check $(TS_STAMP)
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
-	$(BIN)/python -m devtools.infra_check
+# stays on one worker (tests/helpers/distribution.py). The types and the
+# infrastructure checks (mostly installing checkov and reading the provider
+# schema: waiting more than computing) run beside the tests, which leave a
+# core idle while they wait; their output follows the tests', and any of the
+# three failing fails the target.
+test: lint workflows-check $(TS_STAMP)
+	@mkdir -p .dev; \
+	( $(TYPECHECK) ) > .dev/typecheck.log 2>&1 & types=$$!; \
+	$(BIN)/python -m devtools.infra_check > .dev/infra-check.log 2>&1 & infra=$$!; \
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup; tests=$$?; \
+	wait $$types; typed=$$?; echo "== make typecheck (exit $$typed)"; cat .dev/typecheck.log; \
+	wait $$infra; checked=$$?; echo "== infra_check (exit $$checked)"; cat .dev/infra-check.log; \
+	test $$tests -eq 0 && test $$typed -eq 0 && test $$checked -eq 0
 
 dev: install
 	$(BIN)/python -m devtools.dev dev
