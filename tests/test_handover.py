@@ -27,10 +27,12 @@ class _Mid:
     def __init__(self, recorder: Recorder) -> None:
         self.inside = threading.Event()
         self.release = threading.Event()
+        self.thread: threading.Thread | None = None  # the delivery's thread, once inside
         recorder.on["compute"] = self._hold
 
     def _hold(self, ctx: Any) -> None:
-        if ctx.attempt >= 1 and not self.release.is_set():
+        if not self.release.is_set():
+            self.thread = threading.current_thread()
             self.inside.set()
             self.release.wait(10)
 
@@ -61,6 +63,7 @@ def test_a_run_mid_step_is_released_published_and_its_push_answered(
     assert engine.publisher.published == ["run-1"]
     # The attempt is given back: a deploy is not the step's failure.
     assert run.steps["compute"].attempts == 0
+    mid.release.set()
 
 
 def test_a_handed_over_steps_late_result_never_lands(engine: Harness, recorder: Recorder):
@@ -73,18 +76,13 @@ def test_a_handed_over_steps_late_result_never_lands(engine: Harness, recorder: 
     before = engine.run()
 
     mid.release.set()  # the abandoned step returns now, on the stopped instance
-    for _ in range(200):
-        if recorder.calls["compute"] == 1 and not _thread_alive("delivery"):
-            break
-        threading.Event().wait(0.01)
+    assert mid.thread is not None
+    mid.thread.join(10)  # its commit refused, the delivery's thread ends
 
+    assert not mid.thread.is_alive()
     assert engine.run().steps == before.steps
     assert engine.store.read("results/run-1-compute") is None
     assert recorder.calls["save"] == 0
-
-
-def _thread_alive(name: str) -> bool:
-    return any(t.name == name and t.is_alive() for t in threading.enumerate())
 
 
 def test_a_delivery_arriving_while_stopping_is_published_again_not_run(
