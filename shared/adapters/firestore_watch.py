@@ -49,8 +49,25 @@ LISTENS_PER_CHANNEL = 90
 # (its global subchannel pool); this gives each listen channel its own.
 _OWN_CONNECTION = ("grpc.use_local_subchannel_pool", 1)
 
+# How often a thread blocked in a gRPC read wakes up without cause. gRPC
+# waits in 0.1 s slices (`grpc._common.MAXIMUM_WAIT_TIMEOUT`) so that a main
+# thread blocked in a call still sees Ctrl-C; a listener's consumer thread
+# sits in one such read for its whole life, so 500 listeners woke 5,000
+# times a second: 14% of a CPU with nothing to do, 3% at 1 s
+# (`python -m bench.streams` and docs/architecture.md). An event still wakes
+# the reader at once; only a signal to a main thread blocked in a call
+# waits up to this long. Set once a process opens a listen channel.
+GRPC_IDLE_WAKEUP_SECONDS = 1.0
+
 T = TypeVar("T")
 _NOTHING_YET: Any = object()
+
+
+def _fewer_idle_wakeups() -> None:
+    import grpc._common  # the pinned grpcio's; tests/test_shared_listeners.py checks it
+
+    if grpc._common.MAXIMUM_WAIT_TIMEOUT < GRPC_IDLE_WAKEUP_SECONDS:
+        grpc._common.MAXIMUM_WAIT_TIMEOUT = GRPC_IDLE_WAKEUP_SECONDS
 
 
 class ListenClient(firestore.Client):
@@ -107,6 +124,7 @@ class ListenChannels:
                 if count < self.per_channel:
                     self._listens[index] += 1
                     return index, self._clients[index]
+            _fewer_idle_wakeups()
             self._clients.append(self._make_client())
             self._listens.append(1)
             return len(self._clients) - 1, self._clients[-1]
