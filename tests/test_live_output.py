@@ -15,7 +15,7 @@ from devtools.openai_server import Break, Pace, Reply
 from devtools.sse_client import Event, events
 from devtools.worker_process import WorkerProcess
 from tests.helpers.live_support import follow, live, read_in_process, session_stream
-from tests.helpers.stack import Stack
+from tests.helpers.stack import Stack, create_project
 
 
 def _seed_fields(seed: dict[str, object], item: dict[str, object]) -> dict[str, object]:
@@ -99,3 +99,37 @@ def test_a_client_resuming_with_last_event_id_gets_the_rest_exactly_once_on_anot
     # Nothing the client had is sent again, the run's view included.
     assert not {e.data for e in first_three} & {e.data for e in resumed}
     assert resumed[-1].name == "end"
+
+
+def test_a_programmes_days_stream_their_sessions_interleaved(
+    stack: Stack, api_process: WorkerProcess
+):
+    project_id = create_project(stack, duration_days=5)
+    # The structure's call streams freely; each day's stream holds after its first session.
+    stack.llm.script(Reply(), *[Reply(hold_after_items=1) for _ in range(5)])
+    created = stack.post(f"/v1/projects/{project_id}/programme", {}).get_json()
+    programme = f"/v1/programmes/{created['programmeId']}"
+
+    def release_when_every_day_showed_one(event: Event, received: list[Event]) -> bool:
+        steps = {e.json()["step"] for e in received if e.name == "item"}
+        if len(steps - {"generate-daily-structure"}) == 5:
+            stack.llm.release.set()
+        return True
+
+    received = follow(api_process, stack, programme + "/events", release_when_every_day_showed_one)
+
+    day_items = [
+        e.json()["step"]
+        for e in received
+        if e.name == "item" and e.json()["step"].startswith("generate-day-")
+    ]
+    # Every day's first session came before any day's second: the days streamed at once.
+    assert len(set(day_items[:5])) == 5
+    finals = {e.json()["step"]: e.json()["items"] for e in received if e.name == "final"}
+    days = stack.get(programme).get_json()["days"]
+    assert len(days) == 5
+    for day in days:
+        final = finals[f"generate-day-{day['dayNumber']}"]
+        # The committed day is the final's sessions, ordered by start time.
+        by_start = sorted(final, key=lambda session: session["start_time"])
+        assert [s["title"] for s in day["sessions"]] == [s["title"] for s in by_start]
