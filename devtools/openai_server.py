@@ -316,8 +316,13 @@ def _make_handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             if breaks is not None and breaks.after_items == 0:
                 self._break(breaks)
                 return
+            # Each piece's time is set from the stream's start, so sleeps that
+            # overshoot (a busy machine) do not add up into a slower pace.
+            due = time.monotonic()
             for text, delay, closes in pace.delays(answer.content):
-                if delay > 0 and server.stopping.wait(delay):
+                due += delay
+                wait = due - time.monotonic()
+                if wait > 0 and server.stopping.wait(wait):
                     return
                 delta = {"content": text}
                 self._chunk(chunk(completion_id, model, delta, include_usage=usage))
