@@ -74,7 +74,7 @@ def one_run(bench: Bench, api: WorkerProcess, seeds: int) -> dict[str, Any]:
     lags = [follower.items[i] - emitted[i] for i in sorted(follower.items) if i in emitted]
     reads, writes = totals(records)
     live_writes = sum(
-        1 for r in records if r.method == "Commit" and r.targets == ["runs/*/live/events"]
+        1 for r in records if r.method == "Commit" and r.targets == ["runs/*/live/*"]
     )
     return {
         "failure": follower.failure,
