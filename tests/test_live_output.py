@@ -60,14 +60,12 @@ def test_seeds_are_visible_over_sse_and_get_before_the_step_commits_and_final_is
     assert all(e.id for e in received)
 
 
-def test_a_stream_broken_after_four_seeds_is_reset_and_the_retry_replaces_them(
-    stack: Stack, api_process: WorkerProcess
-):
+def test_a_stream_broken_after_four_seeds_is_reset_and_the_retry_replaces_them(stack: Stack):
     created = stack.create_brainstorm(seedCount=6)
     stack.llm.script(Reply(breaks=Break(4, "drop")))
     session = f"/v1/brainstorm-sessions/{created['sessionId']}"
 
-    received = follow(api_process, stack, session + "/events")
+    received = follow(None, stack, session + "/events")  # the in-process app: no server to start
 
     shown = [(e.name, e.json()["attempt"] if e.name != "final" else None) for e in live(received)]
     assert shown == [("item", 1)] * 4 + [("reset", 1)] + [("item", 2)] * 6 + [("final", None)]
@@ -101,9 +99,7 @@ def test_a_client_resuming_with_last_event_id_gets_the_rest_exactly_once_on_anot
     assert resumed[-1].name == "end"
 
 
-def test_a_programmes_days_stream_their_sessions_interleaved(
-    stack: Stack, api_process: WorkerProcess
-):
+def test_a_programmes_days_stream_their_sessions_interleaved(stack: Stack):
     project_id = create_project(stack, duration_days=5)
     # The structure's call streams freely; each day's stream holds after its first session.
     stack.llm.script(Reply(), *[Reply(hold_after_items=1) for _ in range(5)])
@@ -116,7 +112,7 @@ def test_a_programmes_days_stream_their_sessions_interleaved(
             stack.llm.release.set()
         return True
 
-    received = follow(api_process, stack, programme + "/events", release_when_every_day_showed_one)
+    received = follow(None, stack, programme + "/events", release_when_every_day_showed_one)
 
     day_items = [
         e.json()["step"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -59,19 +59,20 @@ def worker_on_first_event(stack: Stack) -> Iterator[Callable[[], None]]:
 
 
 def follow(
-    api: WorkerProcess,
+    api: WorkerProcess | None,
     stack: Stack,
     path: str,
     on_event: Callable[[Event, list[Event]], bool] = lambda _e, _r: True,
 ) -> list[Event]:
     """Every event (comments left out) of a stream, starting the worker at the first one.
 
+    Read over HTTP from `api`, or (None) from the in-process app, whose
+    streamed body is the same generator without a server process to start.
     `on_event` sees each event and what came before; returning False stops reading.
     """
     received: list[Event] = []
-    with worker_on_first_event(stack) as start, session_stream(api, stack, path) as response:
-        assert response.status_code == 200
-        for event in events(response):
+    with worker_on_first_event(stack) as start, _stream(api, stack, path) as stream:
+        for event in stream:
             if event.name == "comment":
                 continue
             received.append(event)
@@ -79,3 +80,26 @@ def follow(
             if not on_event(event, received):
                 break
     return received
+
+
+@contextmanager
+def _stream(api: WorkerProcess | None, stack: Stack, path: str) -> Iterator[Iterator[Event]]:
+    if api is not None:
+        with session_stream(api, stack, path) as response:
+            assert response.status_code == 200
+            yield events(response)
+        return
+    response = stack.api.get(path, headers=stack.token(), buffered=False)
+    assert response.status_code == 200
+    try:
+        yield parse(_lines(response.response))
+    finally:
+        response.close()
+
+
+def _lines(chunks: Iterable[bytes | str]) -> Iterator[str]:
+    pending = ""
+    for chunk in chunks:
+        pending += chunk.decode() if isinstance(chunk, bytes) else chunk
+        *complete, pending = pending.split("\n")
+        yield from complete
