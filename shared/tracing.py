@@ -15,12 +15,14 @@ bench/tracing.py). `configure` with a span exporter (TRACE_EXPORTER,
 `shared.services`) installs the OpenTelemetry SDK and every `span` becomes
 an OpenTelemetry span with the same ids.
 
-Sampling (TRACE_SAMPLE_RATIO) is decided once per trace, at its root, by
-the trace id, and every later span follows its parent: a run's trace is
-kept or dropped whole. A step attempt that fails in a trace that was not
-sampled is kept anyway (`Span.fail`): its span is exported on its own, in
-the run's trace, so the failures an operator chases are never sampled away,
-while the healthy runs' volume follows the ratio.
+Sampling (TRACE_SAMPLE_RATIO) is decided by the trace id, so every span of
+a trace decides alike: a run's trace is kept or dropped whole. A caller's
+`traceparent` marked sampled is honoured; one marked not sampled (as Cloud
+Run's front end marks most requests) is sampled at the ratio. A step
+attempt that fails in a trace that was not sampled is kept anyway
+(`Span.fail`): its span is exported on its own, in the run's trace, so the
+failures an operator chases are never sampled away, while the healthy
+runs' volume follows the ratio.
 """
 
 from __future__ import annotations
@@ -439,8 +441,13 @@ def configure(exporter: Any, *, sample_ratio: float = 1.0, batch: bool = True) -
 
         processor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
         resource = Resource.create({"service.name": "genjobs"})
+        # A caller's "sampled" is honoured; its "not sampled" is not the last
+        # word: Cloud Run's front end marks most requests so, which would
+        # drop nearly every trace. The ratio decides by trace id, so every
+        # later span of a trace (all parents here are remote) decides alike.
+        ratio = TraceIdRatioBased(sample_ratio)
         provider = TracerProvider(
-            sampler=ParentBased(TraceIdRatioBased(sample_ratio)), resource=resource
+            sampler=ParentBased(ratio, remote_parent_not_sampled=ratio), resource=resource
         )
         provider.add_span_processor(processor)
         # Failed spans the sampler dropped go out through a provider that keeps everything.

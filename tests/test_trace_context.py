@@ -106,3 +106,16 @@ def test_with_tracing_off_a_run_loads_nothing_of_the_opentelemetry_sdk():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_caller_that_did_not_sample_its_trace_is_sampled_at_our_ratio(
+    engine: Harness, recorder: Recorder
+):
+    # Cloud Run's front end marks most requests "not sampled".
+    caller = TraceContext(TRACE, "00f067aa0ba902b7", False)
+    with exported_spans(sample_ratio=1.0) as spans, tracing.continued(caller):
+        engine.start(linear_workflow(recorder))
+
+    created = spans.one("create run")
+    assert trace_hex(created) == TRACE
+    assert engine.run().trace_sampled is True
