@@ -181,3 +181,20 @@ def test_the_run_view_lists_each_attempts_model_calls_for_the_waterfall(stack: S
     assert call["finishReason"] == "stop"
     assert succeeded["startedAt"] <= call["startedAt"] <= call["finishedAt"]
     assert call["finishedAt"] <= succeeded["finishedAt"]
+
+
+def test_cloud_runs_trace_header_is_continued_when_no_traceparent_is_sent(
+    stack: Stack, spans: Spans
+):
+    trace_id, span_id = secrets.token_hex(16), 4_242_424_242
+    response = stack.post(
+        "/v1/brainstorm-sessions",
+        {"prompt": "A youth exchange about climate and art", "seedCount": 5},
+        **{"X-Cloud-Trace-Context": f"{trace_id}/{span_id};o=1"},
+    )
+    assert response.status_code == 202
+
+    request = spans.one("POST /v1/brainstorm-sessions")
+    assert request.parent is not None
+    assert request.parent.span_id == span_id
+    assert trace_hex(request) == trace_id
