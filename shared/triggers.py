@@ -42,7 +42,13 @@ from pydantic import BaseModel, ValidationError
 from shared.creation import Creator, Origin, listening
 from shared.creation import catalog as _catalog  # noqa: F401 - registers every creator
 from shared.engine import Wait, registry
-from shared.errors import ClientError, RetryLater, TenantQuotaExceeded, TenantRateLimited
+from shared.errors import (
+    ClientError,
+    Conflict,
+    RetryLater,
+    TenantQuotaExceeded,
+    TenantRateLimited,
+)
 from shared.models.messages import MalformedDelivery
 from shared.models.triggers import (
     TENANT_KEY,
@@ -152,9 +158,10 @@ def _signal_waiting(
     """Deliver the event as the signal of the tenant's runs waiting for it with its key.
 
     A wait names the field of `data` that holds its key (`match`); the rest
-    of `data` is the signal's payload, checked by the wait's model. No run
-    waiting (not yet, or no more: an event delivered again after its signal
-    landed) is a rejection, like a payload that does not fit.
+    of `data` is the signal's payload, checked by the wait's model. The same
+    event delivered again finds the run it signalled (`signalEvent`) and is
+    acknowledged; no run waiting (not yet, or no more) is a rejection, like
+    a payload that does not fit.
     """
     data = {k: v for k, v in event.data.items() if k not in (TENANT_KEY, USER_KEY)}
     signalled = 0
@@ -167,7 +174,11 @@ def _signal_waiting(
         payload = {k: v for k, v in data.items() if k != wait.match}
         for run_id in services.run_index.waiting(tenant, wait.event, key):
             try:
-                services.engine.signal(run_id, wait.signal, payload, tenant_id=tenant)
+                services.engine.signal(
+                    run_id, wait.signal, payload, tenant_id=tenant, event_id=event_id
+                )
+            except Conflict:
+                continue  # another delivery of this event (or another answer) won the race
             except ClientError as refused:
                 raise Rejection(_reason(refused), f"{wait.signal}: {refused.message}") from None
             log.info(
@@ -175,6 +186,12 @@ def _signal_waiting(
                 extra={"eventId": event_id, "eventName": event.name, "runId": run_id},
             )
             signalled += 1
+    if not signalled and services.run_index.signalled_by(tenant, event_id):
+        log.info(
+            "trigger event's signal already delivered",
+            extra={"eventId": event_id, "eventName": event.name},
+        )
+        return "trigger signal already delivered"
     if not signalled:
         raise Rejection(
             "no_waiting_run",

@@ -197,3 +197,22 @@ def test_a_review_can_arrive_as_a_trigger_event(stack: Stack):
 
     assert _programme(stack, created).get_json()["status"] == "COMPLETED"
     assert len(stack.llm.requests) == 1 + DAYS
+
+
+def test_a_review_event_delivered_again_is_acknowledged_not_rejected(stack: Stack):
+    created = _awaiting_review(stack)
+    event = {
+        "name": "programme.review",
+        "id": "review-0002",
+        "data": {"programmeId": created["programmeId"], "decision": "reject"},
+    }
+    stack.publish_event(event, tenantId="org-a")
+    [message] = stack.pull_events()
+    stack.push_event(message)
+
+    again = stack.push_event(message)
+
+    assert again.status < 300
+    rejected = [r for r in stack.results() if r.get("status") == "REJECTED"]
+    assert rejected == []  # the run's own end (CANCELLED) only
+    assert stack.run_view(created["runId"])["status"] == "CANCELLED"

@@ -99,6 +99,17 @@ class FirestoreRunIndex:
         )
         return [snapshot.id for snapshot in query.stream()]
 
+    def signalled_by(self, tenant_id: str, event_id: str) -> list[str]:
+        """The tenant's runs whose latest wait was ended by trigger event `event_id`."""
+        query = (
+            self._db.collection(RUNS)
+            .where(filter=FieldFilter("tenantId", "==", tenant_id))
+            .where(filter=FieldFilter("signalEvent", "==", event_id))
+            .limit(20)
+            .select([])
+        )
+        return [snapshot.id for snapshot in query.stream()]
+
     def pending_query(self, before: datetime) -> firestore.Query:
         return (
             self._db.collection(RUNS)

@@ -289,6 +289,7 @@ class Engine:
         payload: Mapping[str, Any] | BaseModel,
         *,
         tenant_id: str | None = None,
+        event_id: str | None = None,
     ) -> RunRecord:
         """Deliver signal `name` to a run waiting for it; the first that commits wins.
 
@@ -310,6 +311,7 @@ class Engine:
             settings=self.settings,
             deps=self.deps,
             tenant_id=tenant_id,
+            event_id=event_id,
         )
 
     def sweep(self, now: datetime | None = None) -> SweepReport:

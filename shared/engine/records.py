@@ -419,6 +419,9 @@ class RunRecord(BaseModel):
     trace_sampled: bool = False
     # What a WAITING run waits for (None otherwise).
     wait: WaitState | None = None
+    # The trigger event whose signal ended the run's latest wait, so that the
+    # event delivered again is recognised rather than rejected.
+    signal_event: str | None = None
 
     def lease_live(self, now: datetime) -> bool:
         return (

@@ -159,8 +159,12 @@ def signal_run(
     settings: EngineSettings,
     deps: Any,
     tenant_id: str | None = None,
+    event_id: str | None = None,
 ) -> RunRecord:
     """Deliver signal `name` to a run waiting for it: exactly once.
+
+    `event_id`: the trigger event that carries it, kept on the run
+    (`signal_event`) so the same event delivered again is known.
 
     NotFound: no such run (or another tenant's, when `tenant_id` is given),
     or its workflow awaits no such signal. InvalidInput: the payload does not
@@ -210,6 +214,8 @@ def signal_run(
             )
             writes = subject_status_writes(run, RunStatus.CANCELLED, None, now)
             status = RunStatus.CANCELLED
+        if event_id is not None:
+            patch.fields["signal_event"] = event_id
         try:
             store.update(run.run_id, loaded.version, patch, writes)
         except StaleRun:
