@@ -352,6 +352,7 @@ def test_a_view_shows_no_field_only_the_server_keeps():
         session_id=session.id,
         status=session.generation_status,
         seeds=[Seed.model_validate(SEED)],
+        live_items=[],
         progress=None,
     )
 
@@ -369,6 +370,7 @@ def test_a_programme_view_shows_its_stored_days_without_their_tenant():
         status=programme.generation_status,
         programme_status=programme.status,
         days=[Day.model_validate(DAY)],
+        live_items=[],
         progress=None,
     )
 
