@@ -129,3 +129,15 @@ def test_a_programmes_days_stream_their_sessions_interleaved(stack: Stack):
         # The committed day is the final's sessions, ordered by start time.
         by_start = sorted(final, key=lambda session: session["start_time"])
         assert [s["title"] for s in day["sessions"]] == [s["title"] for s in by_start]
+
+
+def test_an_event_id_of_another_shape_is_refused_before_any_stream_starts(stack: Stack):
+    created = stack.create_brainstorm()
+    path = f"/v1/runs/{created['runId']}/events"
+
+    by_header = stack.api.get(path, headers={**stack.token(), "Last-Event-ID": "seven"})
+    by_query = stack.get(path + "?lastEventId=7")
+
+    for refused in (by_header, by_query):
+        assert refused.status_code == 422
+        assert refused.get_json()["error"]["code"] == "invalid_input"
