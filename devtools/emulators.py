@@ -155,7 +155,14 @@ class Emulators:
     def _start_pubsub(self, log: Path) -> subprocess.Popen[bytes]:
         return supervise.spawn(
             [str(PUBSUB_BIN), "--host=127.0.0.1", f"--port={self.pubsub_port}"],
-            env={**os.environ, "JAVA_TOOL_OPTIONS": " ".join(("-Xmx512m", *self.jvm_options))},
+            # Options the caller's JAVA_TOOL_OPTIONS gives (the JVM reads it; the
+            # Firestore emulator inherits it) apply to this JVM too.
+            env={
+                **os.environ,
+                "JAVA_TOOL_OPTIONS": " ".join(
+                    ("-Xmx512m", *self.jvm_options, os.environ.get("JAVA_TOOL_OPTIONS", ""))
+                ).strip(),
+            },
             log=log,
         )
 
