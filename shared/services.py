@@ -235,7 +235,7 @@ class Services:
         """Runs' live logs: streamed items, written by the worker, watched by the api."""
         from shared.adapters.firestore_live import FirestoreLiveStore
 
-        return FirestoreLiveStore(self.db, self.listen_channels)
+        return FirestoreLiveStore(lambda: self.db, self.listen_channels)
 
     @_built_once
     def engine(self) -> Engine:

@@ -23,16 +23,18 @@ OnLive = Callable[[dict[str, Any] | None], None]
 class FirestoreLiveStore:
     """`engine.live.LiveStore` on Firestore."""
 
-    def __init__(self, client: firestore.Client, channels: ListenChannels) -> None:
-        self._db = client
+    def __init__(self, client: Callable[[], firestore.Client], channels: ListenChannels) -> None:
+        # The client is asked for at the first read or write, so building the
+        # engine (e.g. with an overridden store, in tests) opens no connection.
+        self._client = client
         self.listeners: DocumentListeners[dict[str, Any]] = DocumentListeners(channels, _as_is)
 
     def read(self, path: str) -> dict[str, Any] | None:
-        snapshot = self._db.document(path).get()
+        snapshot = self._client().document(path).get()
         return snapshot.to_dict() if snapshot.exists else None
 
     def merge_document(self, path: str, data: dict[str, Any]) -> None:
-        self._db.document(path).set(data, merge=True)
+        self._client().document(path).set(data, merge=True)
 
     def watch(self, run_id: str, on_change: OnLive) -> Any:
         """Listen to the run's live log: `on_change` with it as it is, then on every change."""
