@@ -176,9 +176,12 @@ class InMemoryRunStore:
             if any(not self._unchanged(w) for w in writes):
                 raise StaleRun(run_id)
             data = copy.deepcopy(stored[0])
-            record = RunRecord.model_validate(data)
+            # Patch fields hold what Firestore would store (dicts for nested
+            # records), so they are merged into the stored data and validated
+            # together, as a Firestore read of the committed document would be.
             for name, value in patch.fields.items():
-                setattr(record, name, value)
+                data[RunRecord.model_fields[name].alias or name] = value
+            record = RunRecord.model_validate(data)
             record.steps.update(patch.steps)
             self._commits += 1
             self._apply(writes, run_id)
