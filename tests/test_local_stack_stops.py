@@ -55,7 +55,21 @@ def _assert_all_gone(piece: Piece, ports: list[int], processes: list[int]) -> No
     started = time.monotonic()
     assert wait_until_free(ports, GRACE) == [], f"still listening; log:\n{piece.log.read_text()}"
     left = GRACE - (time.monotonic() - started)
-    assert wait_until_dead(processes, max(left, 0.0)) == [], "processes left running"
+    survivors = wait_until_dead(processes, max(left, 0.0))
+    assert survivors == [], f"left running: {_commands(survivors)}; log:\n{piece.log.read_text()}"
+
+
+def _commands(pids: list[int]) -> list[str]:
+    """Each survivor's command line, so a failure says which piece did not stop."""
+    lines = []
+    for pid in pids:
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            raw = b"(gone)"
+        command = raw.replace(b"\0", b" ").decode(errors="replace")
+        lines.append(f"{pid}: {command[:200]}")
+    return lines
 
 
 @pytest.mark.parametrize("target", ["dev", "emulators"])
