@@ -11,6 +11,8 @@ would never name the event), it is refused with a `Conflict` instead.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from shared.creation import (
     Created,
     Creator,
@@ -70,6 +72,43 @@ def _generating(origin: Origin, programme: Programme, run_id: str) -> Created:
     )
 
 
+def _next_version(
+    origin: Origin,
+    project_id: str,
+    version: int,
+    run_id: str,
+    now: datetime,
+    rerun_of: str | None = None,
+) -> tuple[Programme, list[Write]]:
+    """Programme version n of the project, and the writes that claim it.
+
+    Creating `<projectId>-v<n>` is what decides which request starts version
+    n (a create, or a rerun); the project then points at it.
+    """
+    programme_id = paths.programme_id_for(project_id, version)
+    programme = started(
+        origin,
+        Programme,
+        run_id,
+        now,
+        id=programme_id,
+        project_id=project_id,
+        version=version,
+        status="DRAFT",
+        ai_model=None,
+        rerun_of=rerun_of,
+    )
+    writes = [
+        Write(path=paths.programme(programme_id), data=programme.stored(), mode="create"),
+        Write(
+            path=paths.project(project_id),
+            data=Project.patch(latestProgrammeVersion=version, latestProgrammeId=programme_id),
+            mode="merge",
+        ),
+    ]
+    return programme, writes
+
+
 def create_programme(origin: Origin, body: CreateProgramme) -> Created:
     services = origin.services
     documents = services.documents
@@ -95,28 +134,9 @@ def create_programme(origin: Origin, body: CreateProgramme) -> Created:
                     return ours
                 raise
             admitted = True
-        version = latest + 1
-        programme_id = paths.programme_id_for(project_id, version)
         now = services.now()
-        programme = started(
-            origin,
-            Programme,
-            run_id,
-            now,
-            id=programme_id,
-            project_id=project_id,
-            version=version,
-            status="DRAFT",
-            ai_model=None,
-        )
-        writes = [
-            Write(path=paths.programme(programme_id), data=programme.stored(), mode="create"),
-            Write(
-                path=paths.project(project_id),
-                data=Project.patch(latestProgrammeVersion=version, latestProgrammeId=programme_id),
-                mode="merge",
-            ),
-        ]
+        programme, writes = _next_version(origin, project_id, latest + 1, run_id, now)
+        programme_id = programme.id
         try:
             start_subject_run(
                 origin,
@@ -175,29 +195,11 @@ def rerun_programme(origin: Origin, plan: RerunPlan, _: str, run_id: str) -> Cre
                     f"the project's programme version {latest} is generating "
                     f"(run {current.run_id}); rerun once it has finished"
                 )
-        version = latest + 1
-        programme_id = paths.programme_id_for(project_id, version)
         now = services.now()
-        programme = started(
-            origin,
-            Programme,
-            run_id,
-            now,
-            id=programme_id,
-            project_id=project_id,
-            version=version,
-            status="DRAFT",
-            ai_model=None,
-            rerun_of=source_id,
+        programme, writes = _next_version(
+            origin, project_id, latest + 1, run_id, now, rerun_of=source_id
         )
-        writes = [
-            Write(path=paths.programme(programme_id), data=programme.stored(), mode="create"),
-            Write(
-                path=paths.project(project_id),
-                data=Project.patch(latestProgrammeVersion=version, latestProgrammeId=programme_id),
-                mode="merge",
-            ),
-        ]
+        programme_id = programme.id
         try:
             services.engine.rerun(
                 plan,
