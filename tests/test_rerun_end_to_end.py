@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.helpers.stack import Stack, create_project
+from tests.helpers.stack import WIZARD_ANSWERS, Stack, create_project
 
 
 def _completed_programme(stack: Stack) -> dict[str, Any]:
@@ -85,6 +85,29 @@ def test_a_rerun_of_a_brainstorm_with_another_temperature_keeps_the_old_seeds(st
     assert len(new["seeds"]) == 5
     again = stack.get(f"/v1/brainstorm-sessions/{source['sessionId']}").get_json()["seeds"]
     assert again == old_seeds
+
+
+def test_a_rerun_of_a_project_session_makes_a_new_project_and_keeps_the_old_one(stack: Stack):
+    response = stack.post("/v1/project-sessions", WIZARD_ANSWERS)
+    assert response.status_code == 202, response.get_json()
+    stack.deliver_all()
+    source = response.get_json()
+    old = stack.get(f"/v1/project-sessions/{source['sessionId']}").get_json()
+    assert old["status"] == "COMPLETED", old
+    stack.llm.requests.clear()
+
+    response = stack.post(f"/v1/runs/{source['runId']}/rerun", {"fromStep": "generate-concept"})
+    assert response.status_code == 202, response.get_json()
+    stack.deliver_all()
+
+    assert len(stack.llm.requests) == 1  # the concept; the DNA is reused
+    new = stack.get(f"/v1/project-sessions/{response.get_json()['subjectId']}").get_json()
+    assert new["status"] == "COMPLETED", new
+    assert new["rerunOf"] == source["sessionId"]
+    assert new["projectId"] != old["projectId"]
+    again = stack.get(f"/v1/project-sessions/{source['sessionId']}").get_json()
+    assert again["projectId"] == old["projectId"]
+    assert stack.get(f"/v1/projects/{old['projectId']}").status_code == 200
 
 
 def test_a_rerun_overriding_an_input_a_reused_step_consumed_is_422_naming_it(stack: Stack):

@@ -11,8 +11,8 @@ from shared.creation import (
     register_rerunner,
     started,
 )
-from shared.creation.sessions import start_session
-from shared.engine import RerunPlan, Write
+from shared.creation.sessions import start_rerun_session, start_session
+from shared.engine import RerunPlan
 from shared.errors import Conflict
 from shared.models import paths
 from shared.models.brainstorm import BrainstormInput, CreateBrainstormSession
@@ -77,18 +77,13 @@ def rerun_session(origin: Origin, plan: RerunPlan, session_id: str, run_id: str)
         ai_model=None,
         rerun_of=source.id,
     )
-    path = paths.brainstorm_session(session_id)
-    services.engine.rerun(
+    return start_rerun_session(
+        origin,
         plan,
-        given.model_copy(update={"session_id": session_id}),
-        run_id=run_id,
-        user_id=origin.user_id,
-        subject=path,
-        writes=[Write(path=path, data=session.stored(), mode="create")],
-        now=now,
-    )
-    return Created(
-        subject_id=session_id, run_id=run_id, status="IN_PROGRESS", location=_location(session_id)
+        session_path=paths.brainstorm_session(session_id),
+        session=session,
+        run_input=given.model_copy(update={"session_id": session_id}),
+        location=_location(session_id),
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from shared.creation import Created, Origin, start_subject_run
-from shared.engine import Workflow, Write
+from shared.engine import RerunPlan, Workflow, Write
 from shared.errors import AdmissionRefused, Conflict, RunExists
 from shared.models.documents import Generation
 
@@ -72,6 +72,32 @@ def start_session(
         if first is None:
             raise Conflict("this Idempotency-Key is in use") from None
         return first
+    return _created(session, location)
+
+
+def start_rerun_session(
+    origin: Origin,
+    plan: RerunPlan,
+    *,
+    session_path: str,
+    session: Generation,
+    run_input: BaseModel,
+    location: str,
+) -> Created:
+    """Create a rerun's new `session` in the commit that creates its run.
+
+    No idempotency lookup here: the rerun route's own key decided the run
+    id, and the engine refuses a second create of it.
+    """
+    origin.services.engine.rerun(
+        plan,
+        run_input,
+        run_id=session.run_id,
+        user_id=origin.user_id,
+        subject=session_path,
+        writes=[Write(path=session_path, data=session.stored(), mode="create")],
+        now=session.created_at,
+    )
     return _created(session, location)
 
 
