@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.helpers.stack import WIZARD_ANSWERS, Stack, create_project
+from devtools.samples import WIZARD_ANSWERS
+from tests.helpers.stack import Stack, create_project
 
 
 def _completed_programme(stack: Stack) -> dict[str, Any]:
