@@ -278,6 +278,23 @@ def test_a_slot_is_taken_over_and_released_only_at_the_version_last_seen(store: 
     assert slots.slots("org-a") == []
 
 
+def test_the_line_marker_is_closed_only_at_the_version_last_seen(store: RunStore):
+    slots = _slots(store)
+    store.create(_run("run-1"), [])
+    store.create(_run("run-2"), [])
+    assert slots.line("org-a") is None
+    line = slots.line_path("org-a")
+    first = _claim_with_slot(store, "run-1", Write(path=line, data={"runId": "run-1"}))
+    assert slots.line("org-a") == first
+    second = _claim_with_slot(store, "run-2", Write(path=line, data={"runId": "run-2"}))
+
+    assert not slots.close_line("org-a", first)
+    assert slots.line("org-a") == second
+    assert slots.line("org-b") is None
+    assert slots.close_line("org-a", second)
+    assert slots.line("org-a") is None
+
+
 def test_the_next_waiting_run_is_the_tenants_first_in_line(store: RunStore):
     slots = _slots(store)
     for run_id, queued in [("run-1", 3), ("run-2", 1), ("run-3", None), ("run-4", 2)]:

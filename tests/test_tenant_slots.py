@@ -280,5 +280,46 @@ def test_the_limit_costs_two_writes_per_run_when_it_is_not_hit(recorder: Recorde
     assert writes[5] - writes[None] == 2
 
 
+def test_a_tenant_nobody_waits_behind_is_never_searched_for_a_waiting_run(recorder: Recorder):
+    engine = Harness(replace(SETTINGS, tenant_max_active_runs=5))
+    real_next_waiting = engine.store.next_waiting
+    searches: list[str] = []
+
+    def counted(tenant_id: str) -> Any:
+        searches.append(tenant_id)
+        return real_next_waiting(tenant_id)
+
+    engine.store.next_waiting = counted  # type: ignore[method-assign]
+    workflow = linear_workflow(recorder)
+    for run_id in ("run-1", "run-2", "run-3"):
+        engine.start(workflow, run_id)
+        assert engine.deliver(run_id) == "COMPLETED"
+
+    assert searches == []
+    assert engine.store.line("org-a") is None
+
+
+def test_the_tenants_line_marker_is_closed_once_its_line_is_found_empty(
+    limited: Harness, recorder: Recorder
+):
+    _start(limited, recorder, "run-1", "run-2")
+    recorder.on["compute"] = _in_run(
+        "run-1", lambda: assert_waits(limited.deliver("run-2"), limited)
+    )
+    assert limited.deliver("run-1") == "COMPLETED"
+    assert limited.publisher.published[-1] == "run-2"  # woken through the marker
+    assert limited.store.line("org-a") is not None  # nobody has looked at the line since
+
+    recorder.on.clear()
+    assert limited.deliver("run-2") == "COMPLETED"
+
+    assert limited.store.line("org-a") is None
+
+
+def assert_waits(outcome: str, engine: Harness) -> None:
+    assert outcome == "WAITING_FOR_SLOT"
+    assert engine.store.line("org-a") is not None  # written by the park's own commit
+
+
 def _raise(exc: BaseException) -> None:
     raise exc

@@ -247,6 +247,22 @@ class FirestoreRunStore:
             return False
         return True
 
+    def line_path(self, tenant_id: str) -> str:
+        tenant = hashlib.sha256(tenant_id.encode()).hexdigest()[:40]
+        return f"{TENANTS}/{tenant}/line/marker"
+
+    def line(self, tenant_id: str) -> object | None:
+        snapshot = self._db.document(self.line_path(tenant_id)).get()
+        return snapshot.update_time if snapshot.exists else None
+
+    def close_line(self, tenant_id: str, version: object) -> bool:
+        ref = self._db.document(self.line_path(tenant_id))
+        try:
+            ref.delete(option=self._db.write_option(last_update_time=version))
+        except (gexc.FailedPrecondition, gexc.NotFound):
+            return False
+        return True
+
     def next_waiting(self, tenant_id: str) -> LoadedRun | None:
         query = (
             self._db.collection(RUNS)

@@ -157,6 +157,15 @@ class OutboxStore:
     def next_waiting(self, tenant_id: str) -> LoadedRun | None:
         return self.inner.next_waiting(tenant_id)
 
+    def line_path(self, tenant_id: str) -> str:
+        return self.inner.line_path(tenant_id)
+
+    def line(self, tenant_id: str) -> object | None:
+        return self.inner.line(tenant_id)
+
+    def close_line(self, tenant_id: str, version: object) -> bool:
+        return self.inner.close_line(tenant_id, version)
+
     def create(self, run: RunRecord, writes: Sequence[Write]) -> None:
         self.inner.create(run, writes)
 

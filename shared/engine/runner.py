@@ -310,7 +310,8 @@ class _Execution:
         run, now = self.fence.run, self.clock()
         taken = slots.take(run, now)
         if taken is None:
-            self.fence.write(RunPatch(fields=slots.park_fields(run, now)), claim=True)
+            park = RunPatch(fields=slots.park_fields(run, now))
+            self.fence.write(park, [slots.line_write(run, now)], claim=True)
             log.info("all of the tenant's slots are taken; the run waits QUEUED")
             slots.parked(run.tenant_id)
             return False

@@ -15,8 +15,16 @@ When a run leaves its slot (it ended, or was released for a retry) the
 slot is deleted and the tenant's longest-waiting run is published; the
 sweep publishes parked runs too, as the safety net.
 
+Whether anyone waits at all is kept in the tenant's line marker, a document
+the park's commit writes: leaving reads that one document and looks for
+the longest-waiting run only when it exists (and deletes it, conditionally,
+when the line turns out empty). The line query filters and orders the runs
+collection; the marker spares it for every run of a tenant nobody waits
+behind (on the Firestore emulator, which scans the collection for it, the
+query cost grows with the number of runs stored).
+
 Costs when no limit is hit: the slot's create and delete (two writes), the
-slot query at the claim and the line query at the end (reads).
+slot query at the claim and the marker's read at the end.
 """
 
 from __future__ import annotations
@@ -55,6 +63,15 @@ class SlotStore(Protocol):
 
     def next_waiting(self, tenant_id: str) -> LoadedRun | None:
         """The tenant's parked run that has waited longest, if any: one query."""
+
+    def line_path(self, tenant_id: str) -> str:
+        """The tenant's line marker: present while a run of the tenant may be parked."""
+
+    def line(self, tenant_id: str) -> object | None:
+        """The line marker's version, or None if nobody has parked since it was closed."""
+
+    def close_line(self, tenant_id: str, version: object) -> bool:
+        """Delete the marker if it is still at `version`; False if a run parked meanwhile."""
 
 
 class RunsAndSlots(RunStore, SlotStore, Protocol):
@@ -101,6 +118,17 @@ class TenantSlots:
         path = self.slots.slot_path(run.tenant_id, slot.index)
         return Write(path=path, data=data, mode="update", if_version=slot.version)
 
+    def line_write(self, run: RunRecord, now: datetime) -> Write:
+        """Rides on the park's commit: the tenant's line has someone in it.
+
+        Its data differs on every park (Firestore keeps a document's version
+        when a write leaves it unchanged), so a park always moves the version
+        a concurrent `close_line` is conditional on.
+        """
+        path = self.slots.line_path(run.tenant_id)
+        data = {"tenantId": run.tenant_id, "runId": run.run_id, "parkedAt": now}
+        return Write(path=path, data={**data, "mark": secrets.token_hex(8)}, mode="put")
+
     def park_fields(self, run: RunRecord, now: datetime) -> dict[str, object]:
         """The run waits QUEUED in its tenant's line; the sweep looks again later."""
         return {
@@ -135,10 +163,17 @@ class TenantSlots:
         """Publish the tenant's longest-waiting run, taking it out of the line first.
 
         A run that ended while in line (cancelled, say) is only taken out.
+        Nothing is looked for while the tenant's line marker is absent; when the
+        line is found empty the marker is closed, unless a run parked since it
+        was read (that run's own check, `parked`, then sees any free slot).
         """
+        line = self.slots.line(tenant_id)
+        if line is None:
+            return
         for _ in range(5):
             waiting = self.slots.next_waiting(tenant_id)
             if waiting is None:
+                self.slots.close_line(tenant_id, line)
                 return
             run = waiting.record
             try:

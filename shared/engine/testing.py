@@ -269,6 +269,22 @@ class InMemoryRunStore:
             self._apply([Write(path=path, data={}, mode="delete")])
             return True
 
+    def line_path(self, tenant_id: str) -> str:
+        return f"tenants/{tenant_id}/line/marker"
+
+    def line(self, tenant_id: str) -> object | None:
+        with self._lock:
+            return self._versions.get(self.line_path(tenant_id))
+
+    def close_line(self, tenant_id: str, version: object) -> bool:
+        path = self.line_path(tenant_id)
+        with self._lock:
+            if self._versions.get(path) != version:
+                return False
+            self._commits += 1
+            self._apply([Write(path=path, data={}, mode="delete")])
+            return True
+
     def next_waiting(self, tenant_id: str) -> LoadedRun | None:
         with self._lock:
             waiting = [
