@@ -35,10 +35,16 @@ class CountingStore(InMemoryRunStore):
     def __init__(self) -> None:
         super().__init__()
         self.live_writes = 0
+        self.live_reads = 0
 
     def merge_document(self, path: str, data: dict[str, Any]) -> None:
         self.live_writes += 1
         super().merge_document(path, data)
+
+    def read(self, path: str) -> dict[str, Any] | None:
+        if path.endswith("/live/events"):
+            self.live_reads += 1
+        return super().read(path)
 
 
 def streaming_workflow(count: int, fail_first_after: int | None = None) -> Workflow[Job]:
@@ -75,6 +81,29 @@ def test_many_items_cost_at_most_one_write_per_flush_interval_and_the_final_ride
     kinds = [entry.kind for _, entry in _log(harness)]
     assert kinds == ["item"] * 30 + ["final"]
     assert "runs/run-1/live/events" in store.written["run-1"]  # written by the step's commit
+
+
+def test_a_step_that_streams_and_commits_within_one_interval_costs_no_write_of_its_own():
+    store = CountingStore()
+    harness = EngineHarness(EngineSettings(stream_flush=timedelta(seconds=60)), store=store)
+    harness.start(streaming_workflow(3), Job())
+
+    harness.run_to_end()
+
+    assert store.live_writes == 0
+    kinds = [entry.kind for _, entry in _log(harness)]
+    assert kinds == ["item"] * 3 + ["final"]  # the items came with the step's commit
+
+
+def test_a_runs_first_delivery_does_not_read_its_live_log():
+    store = CountingStore()
+    harness = EngineHarness(EngineSettings(), store=store)
+    harness.start(streaming_workflow(3), Job())
+
+    assert harness.deliver() == "COMPLETED"
+
+    assert store.live_reads == 0
+    assert [entry.kind for _, entry in _log(harness)] == ["item"] * 3 + ["final"]
 
 
 def test_a_failed_attempts_items_are_reset_and_the_retry_streams_afresh():

@@ -189,7 +189,11 @@ class LiveLog:
 
     Entries are numbered when appended and written in order, under one lock
     (a flush and a step commit never interleave), by a flusher thread at most
-    once per `flush_every` seconds, or with the step's commit.
+    once per `flush_every` seconds, or with the step's commit. The first
+    interval counts from the delivery's start: a step that streams and
+    commits within it (a short answer) shows its items with its commit and
+    costs no write of its own, and a slower one's first items wait at most
+    one interval.
     """
 
     def __init__(
@@ -210,11 +214,22 @@ class LiveLog:
         self._pending: list[tuple[int, LiveEntry]] = []
         # Per step: the attempt whose items readers see now, and how many.
         self._open: dict[str, tuple[int, int]] = {}
-        self._last_flush = 0.0
+        self._last_flush = time.monotonic()
         self._closed = False
         self._thread: threading.Thread | None = None
         self.flushes = 0
         self._bytes = 0
+
+    def starts_empty(self) -> None:
+        """This delivery made the run's first claim: no log exists yet, so none is read.
+
+        Only deliveries of the run write its log, each after its claim, and
+        the first claim is conditional on the run as created (`deliveries`
+        0), so nothing can have been written before it.
+        """
+        with self._lock:
+            if self._count is None:
+                self._count = 0
 
     # -- what a step's meter reports -------------------------------------
 

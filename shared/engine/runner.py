@@ -232,6 +232,8 @@ class _Execution:
             return Outcome.LEASED_ELSEWHERE
 
         run = self.fence.run
+        if self.live is not None and run.deliveries == 1:
+            self.live.starts_empty()
         if run.rerun_of is not None and run.deliveries == 1:
             # A rerun's first delivery: its source lists it, should the
             # request that made it have stopped before linking (idempotent).
