@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from shared.engine import RunStatus, Slot, StepContext, run_view
+from shared.engine import RunPatch, RunStatus, Slot, StepContext, Write, run_view
 from tests.helpers.engine_support import SETTINGS, Harness, Recorder, linear_workflow
 from tests.helpers.faults import SimulatedCrash
 
@@ -319,6 +319,47 @@ def test_the_tenants_line_marker_is_closed_once_its_line_is_found_empty(
 def assert_waits(outcome: str, engine: Harness) -> None:
     assert outcome == "WAITING_FOR_SLOT"
     assert engine.store.line("org-a") is not None  # written by the park's own commit
+
+
+def test_a_completing_run_gives_its_slot_back_in_its_completing_commit(
+    limited: Harness, recorder: Recorder
+):
+    _start(limited, recorder, "run-1")
+    real_release = limited.store.release_slot
+    releases: list[int] = []
+
+    def counted(tenant_id: str, index: int, version: object) -> bool:
+        releases.append(index)
+        return real_release(tenant_id, index, version)
+
+    limited.store.release_slot = counted  # type: ignore[method-assign]
+    assert limited.deliver("run-1") == "COMPLETED"
+
+    assert releases == []  # no commit of its own
+    assert limited.store.slots("org-a") == []
+
+
+def test_a_slot_taken_over_before_the_completing_commit_stays_with_its_new_holder(
+    limited: Harness, recorder: Recorder
+):
+    _start(limited, recorder, "run-1", "run-2")
+
+    def taken_over() -> None:
+        # As if run-1's lease had lapsed: run-2 takes its slot (conditionally).
+        (slot,) = limited.store.slots("org-a")
+        loaded = limited.store.load("run-2")
+        assert loaded is not None
+        path = limited.store.slot_path("org-a", slot.index)
+        takeover = Write(path=path, data={"runId": "run-2"}, mode="update", if_version=slot.version)
+        limited.store.update(
+            "run-2", loaded.version, RunPatch(fields={"slot": slot.index}), [takeover]
+        )
+
+    recorder.on["save"] = _in_run("run-1", taken_over)
+    assert limited.deliver("run-1") == "COMPLETED"
+
+    assert recorder.calls["save"] == 1
+    assert [slot.run_id for slot in limited.store.slots("org-a")] == ["run-2"]
 
 
 def _raise(exc: BaseException) -> None:

@@ -63,6 +63,10 @@ class Commits:
         self.fence = fence
         self.plan = plan
         self.attempts = attempts
+        # The tenant slot's release (`TenantSlots.release_write`), to ride on
+        # the commit that completes the run; `released` once it has.
+        self.release: Write | None = None
+        self.released = False
 
     def claim(self, fields: dict[str, Any] | None = None, writes: Sequence[Write] = ()) -> None:
         """Take the lease, count the delivery, and mark the first open stage's attempts.
@@ -122,10 +126,12 @@ class Commits:
             fails = None
             if stage_done and not is_last:
                 fails = self.attempts.add_marks(patch, plan.index(stage) + 1, now)
-            elif stage_done:
+            release = None
+            if stage_done and is_last:
                 patch.fields.update(terminal_fields(RunStatus.COMPLETED, None, now))
+                release = self.release
             try:
-                fence.write(patch, writes, fails_run=fails)
+                self._write(patch, writes, fails, release)
             except (Stop, StaleRun):
                 raise
             except Exception as exc:
@@ -137,6 +143,23 @@ class Commits:
                     return
                 del plan.outputs[step_id]
                 raise CheckpointFailed(exc) from exc
+
+    def _write(
+        self, patch: RunPatch, writes: Sequence[Write], fails: str | None, release: Write | None
+    ) -> None:
+        """The step's commit; the completing one gives the tenant slot back in it too."""
+        if release is None:
+            self.fence.write(patch, writes, fails_run=fails)
+            return
+        try:
+            self.fence.write(patch, [*writes, release], fails_run=fails)
+        except StaleRun:
+            # The run is still ours (the fence judged it) but the slot is not:
+            # taken over while our lease had lapsed. Complete without it.
+            self.release = None
+            self.fence.write(patch, writes, fails_run=fails)
+            return
+        self.released = True
 
     def _placed(self, step_id: str, record: StepRecord) -> StepRecord:
         """The record with its output beside the run when the run document cannot hold it.

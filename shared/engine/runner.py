@@ -322,11 +322,16 @@ class _Execution:
         self.commits.claim(fields, [write])
         # The slot was written in the claim's commit, so it has the claim's version.
         self.slot_version = self.fence.version
+        self.commits.release = slots.release_write(run, index, self.slot_version)
         return True
 
     def _leave_slot(self) -> None:
-        if self.runner.slots is not None and self.slot_version is not None:
-            self.runner.slots.leave(self.fence.run, self.slot_version)
+        slots = self.runner.slots
+        if slots is not None and self.slot_version is not None:
+            if self.commits.released:
+                slots.released(self.fence.run)
+            else:
+                slots.leave(self.fence.run, self.slot_version)
             self.slot_version = None
 
     def _execute_claimed(self) -> Outcome:

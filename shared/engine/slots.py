@@ -23,8 +23,9 @@ collection; the marker spares it for every run of a tenant nobody waits
 behind (on the Firestore emulator, which scans the collection for it, the
 query cost grows with the number of runs stored).
 
-Costs when no limit is hit: the slot's create and delete (two writes), the
-slot query at the claim and the marker's read at the end.
+Costs when no limit is hit: the slot's create and delete (two writes, in
+the claim's and the completing commit), the slot query at the claim and the
+marker's read at the end.
 """
 
 from __future__ import annotations
@@ -146,6 +147,23 @@ class TenantSlots:
         taken = [s for s in self.slots.slots(tenant_id) if s.index < self.limit]
         if len(taken) < self.limit:
             self.wake(tenant_id)
+
+    def release_write(self, run: RunRecord, index: int, version: object) -> Write:
+        """Gives the slot back inside the commit that ends the run (if still ours then).
+
+        Saves the release's own commit on every run that completes; should
+        the slot have been taken over meanwhile (this delivery's lease had
+        lapsed), the commit is made again without it (`Commits`).
+        """
+        path = self.slots.slot_path(run.tenant_id, index)
+        return Write(path=path, data={}, mode="delete", if_version=version)
+
+    def released(self, run: RunRecord) -> None:
+        """After the run's last commit gave its slot back: start the tenant's next run."""
+        try:
+            self.wake(run.tenant_id)
+        except Exception:
+            log.exception("could not start the tenant's next waiting run")
 
     def leave(self, run: RunRecord, version: object) -> None:
         """Give the slot back (if still ours) and start the tenant's next waiting run."""
