@@ -90,6 +90,7 @@ def push_all(bench: Bench, worker: WorkerProcess, routes: dict[str, str], count:
     while len(pusher.deliveries()) < count and time.monotonic() < deadline:
         time.sleep(0.01)
     pusher.stop()
+    pusher.join()  # the next measurement's runs must not go to this one's hanging pulls
     return pusher
 
 

@@ -73,6 +73,7 @@ def admitted_per_second(bench: Bench, label: str, env: dict[str, str], events: i
     publisher.publish(topic, _event(f"{label}-warm", 0), tenantId=TENANT).result()
     with LocalPush(s.project, only_triggers, worker.url) as warm:
         _wait_for(warm, 1)
+    warm.join()  # its pulls still hanging would take (and hold) some of the events below
     futures = [publisher.publish(topic, _event(label, i), tenantId=TENANT) for i in range(events)]
     for future in futures:
         future.result()

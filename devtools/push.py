@@ -75,10 +75,13 @@ DEFAULT_MAX_IN_FLIGHT = 100
 # every 50 ms (4 pulls: about 1% of a core).
 PULLERS = 4
 # A pull's deadline. The emulator answers (empty) a second before it, and
-# it never notices a pull its client cancelled: such a pull would still take
-# messages and leave them leased to nobody for the ack deadline. So pulls are
-# never cancelled; stopping waits for them to answer, and puts back what
-# they bring.
+# it never notices a pull its client cancelled (its hanging-pull loop asks
+# the call whether it was cancelled, but the cancel does not get through the
+# emulator's gRPC front end): such a pull would still take messages for the
+# rest of its time and leave them leased to nobody for the ack deadline. So
+# pulls are never cancelled: stopping returns at once, each hanging pull
+# ends on its own (within PULL_SECONDS - 1 s), and what it brings goes back
+# (see `LocalPush.stop`).
 PULL_SECONDS = 3.0
 # A push gives up this long before the emulator's lease would expire, so
 # its failure (and backoff) is recorded before the emulator redelivers.
@@ -183,6 +186,12 @@ class _Route:
         self.window = Window(owner.max_in_flight)
         # Pulled while the window was full (the pulls run ahead of it a little).
         self.waiting: deque[tuple[ReceivedMessage, float]] = deque()
+        # Handed to the pool, not yet pushing (by ack id).
+        self.queued: dict[str, ReceivedMessage] = {}
+        # Brought by a pull that was hanging when the deliverer stopped.
+        self.after_stop: list[str] = []
+        self.pulling = 0  # pulls under way
+        self.pullers_left = 0  # puller threads not yet ended
         self.delivered = 0
         self.failed = 0
         self.failing = False  # the last pull failed
@@ -219,12 +228,18 @@ class _Route:
                             subscription=self.subscription, timeout=10
                         )
                     )
-                response = owner.subscriber.pull(
-                    subscription=self.subscription,
-                    max_messages=max(1, wanted),
-                    timeout=PULL_SECONDS,
-                    retry=None,
-                )
+                with self.lock:
+                    self.pulling += 1
+                try:
+                    response = owner.subscriber.pull(
+                        subscription=self.subscription,
+                        max_messages=max(1, wanted),
+                        timeout=owner.pull_seconds,
+                        retry=None,
+                    )
+                finally:
+                    with self.lock:
+                        self.pulling -= 1
             except (gexc.DeadlineExceeded, gexc.Cancelled):
                 continue
             except Exception as exc:  # the emulator restarting, a subscription deleted
@@ -239,8 +254,9 @@ class _Route:
                 continue
             self.failing = False
             pulled_at = time.monotonic()
-            if owner.stopping.is_set():
-                self.put_back([m.ack_id for m in response.received_messages])
+            if owner.stopping.is_set():  # a pull that was hanging when the deliverer stopped
+                with self.lock:
+                    self.after_stop += [m.ack_id for m in response.received_messages]
                 return
             for received in response.received_messages:
                 self.offer(received, pulled_at)
@@ -249,15 +265,24 @@ class _Route:
         with self.lock:
             if self.window.room > 0 and not self.waiting and not self.owner.stopping.is_set():
                 self.window.in_flight += 1
+                self.queued[received.ack_id] = received
             else:
                 self.waiting.append((received, pulled_at))
                 return
-        self.owner.pool.submit(self.push, received, pulled_at)
+        self._submit(received, pulled_at)
+
+    def _submit(self, received: ReceivedMessage, pulled_at: float) -> None:
+        """Hand a message in `queued` to the pool (put back with the rest if it is shut)."""
+        with contextlib.suppress(RuntimeError):  # shut down: stopping
+            self.owner.pool.submit(self.push, received, pulled_at)
 
     # -- pushing -------------------------------------------------------------
 
     def push(self, received: ReceivedMessage, pulled_at: float) -> None:
         owner = self.owner
+        with self.lock:
+            if self.queued.pop(received.ack_id, None) is None:
+                return  # put back before its push began (the deliverer stopped)
         policy = self.policy or Policy(600.0, None, None, None)
         message = received.message
         attempt = received.delivery_attempt or 1
@@ -335,11 +360,13 @@ class _Route:
             else:
                 self.failed += 1
             while self.waiting and self.window.room > 0 and not self.owner.stopping.is_set():
-                more.append(self.waiting.popleft())
+                received, pulled_at = self.waiting.popleft()
+                more.append((received, pulled_at))
+                self.queued[received.ack_id] = received
                 self.window.in_flight += 1
             self.room_changed.notify_all()
         for received, pulled_at in more:
-            self.owner.pool.submit(self.push, received, pulled_at)
+            self._submit(received, pulled_at)
 
     def _report_failure(
         self,
@@ -384,10 +411,25 @@ class _Route:
                 timeout=5,
             )
 
-    def put_back_waiting(self) -> None:
+    def puller_ended(self) -> None:
+        """A puller thread ended; the last one (once stopping) puts back all that was not pushed.
+
+        Only then: a message put back while another pull of this
+        subscription still hangs could be taken again, and each take counts
+        as a delivery attempt (from a message's second failed one the
+        emulator applies the retry policy's backoff, and enough of them
+        dead-letter it). So every message goes back once, with one attempt
+        counted at most, as soon as this subscription's pulls have ended.
+        """
         with self.lock:
+            self.pullers_left -= 1
+            if self.pullers_left or not self.owner.stopping.is_set():
+                return
             ack_ids = [received.ack_id for received, _ in self.waiting]
+            ack_ids += [*self.queued, *self.after_stop]
             self.waiting.clear()
+            self.queued.clear()
+            self.after_stop.clear()
         self.put_back(ack_ids)
 
 
@@ -407,8 +449,10 @@ class LocalPush:
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         status_file: Path | None = None,
         pullers: Mapping[str, int] | None = None,
+        pull_seconds: float = PULL_SECONDS,
     ) -> None:
         self.project = project
+        self.pull_seconds = pull_seconds
         self.worker_url = worker_url.rstrip("/")
         self.max_in_flight = max_in_flight
         self.status_file = status_file
@@ -429,22 +473,42 @@ class LocalPush:
         self.on_delivery: Callable[[Delivery], None] | None = None
         self._threads: list[threading.Thread] = []  # the pullers
         self._status_thread: threading.Thread | None = None
+        self._status_lock = threading.Lock()
         self._history_lock = threading.Lock()
+        self._pullers_left = 0  # puller threads not yet ended
+        self._pullers_lock = threading.Lock()
+        self._closed = threading.Event()
 
     def start(self) -> LocalPush:
         for route in self.routes:
             for number in range(self.pullers[route.topic]):
                 thread = threading.Thread(
-                    target=route.pull_forever, name=f"pull-{route.short_name}-{number}", daemon=True
+                    target=self._pull, args=(route,), name=f"pull-{route.short_name}-{number}"
                 )
-                thread.start()
+                thread.daemon = True
+                with self._pullers_lock:
+                    self._pullers_left += 1
+                with route.lock:
+                    route.pullers_left += 1
                 self._threads.append(thread)
+                thread.start()
         if self.status_file is not None:
             self._status_thread = threading.Thread(
                 target=self._keep_status, name="push-status", daemon=True
             )
             self._status_thread.start()
         return self
+
+    def _pull(self, route: _Route) -> None:
+        try:
+            route.pull_forever()
+        finally:
+            route.puller_ended()
+            with self._pullers_lock:
+                self._pullers_left -= 1
+                last = self._pullers_left == 0
+            if last and self.stopping.is_set():
+                self._close()
 
     def retarget(self, worker_url: str) -> None:
         """Push to another worker from now on (a push already under way finishes where it is)."""
@@ -474,43 +538,69 @@ class LocalPush:
         assert self.status_file is not None
         self.status_file.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            _write_atomically(self.status_file, json.dumps(self.status(), indent=1))
+            self._write_status()
             if self.stopping.wait(STATUS_EVERY_SECONDS):
                 return
 
-    def stop(self, *, wait: bool = True) -> None:
-        """Stop pulling; messages pulled but not pushed go back to the emulator at once.
+    def _write_status(self) -> None:
+        if self.status_file is None or self._status_thread is None:
+            return
+        with self._status_lock:  # the newest status last
+            if not self.stopping.is_set():
+                _write_atomically(self.status_file, json.dumps(self.status(), indent=1))
 
-        `wait=False` does not wait out the hanging pulls (up to PULL_SECONDS):
-        for a deliverer whose emulator stops with it, or whose subscriptions
-        nobody pulls again. A message a pull brings after this returns is put
-        back when the pull answers, but a put-back counts as a failed
-        delivery (the retry policy's backoff applies to the next one).
+    def pulls_in_flight(self) -> int:
+        """Pulls under way now (after `stop`, those still hanging on the emulator)."""
+        total = 0
+        for route in self.routes:
+            with route.lock:
+                total += route.pulling
+        return total
+
+    def stop(self) -> None:
+        """Stop pulling and pushing; messages pulled but not pushed go back to the emulator.
+
+        Returns at once (it used to wait out the hanging pulls: about 2 s).
+        The hanging pulls are neither cancelled (the emulator would not
+        notice: see PULL_SECONDS) nor waited for: each ends on its own
+        within PULL_SECONDS - 1 s. Messages waiting for room in the window,
+        handed to a push that has not begun, or brought by a pull after the
+        stop go back (ack deadline 0) as soon as their subscription's pulls
+        have ended: at once for a subscription with no pull hanging, within
+        PULL_SECONDS - 1 s otherwise, and never twice (`_Route.puller_ended`).
+        The last pull to end closes the clients (`join` waits for that).
+        Pushes under way finish or fail where they are (one that ends after
+        the clients closed goes back when its lease expires).
         """
         if self.stopping.is_set():
             return
-        self.stopping.set()
-        for route in self.routes:
-            with route.lock:
-                route.room_changed.notify_all()
-        if wait:
-            self._close()
-        else:
-            threading.Thread(target=self._close, name="push-close", daemon=True).start()
+        with self._status_lock:  # no status written after the file is removed
+            self.stopping.set()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        for route in self.routes:
+            with route.lock:  # pullers waiting for room in the window end now
+                route.room_changed.notify_all()
         if self._status_thread is not None:
             self._status_thread.join(timeout=STATUS_EVERY_SECONDS + 5)
         if self.status_file is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.status_file.unlink()
+        with self._pullers_lock:
+            idle = self._pullers_left == 0
+        if idle:  # never started, or every puller already ended
+            self._close()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until a stopped deliverer's last pull has ended and its clients are closed."""
+        return self._closed.wait(timeout)
 
     def _close(self) -> None:
-        for thread in self._threads:
-            thread.join(timeout=PULL_SECONDS + 10)
-        for route in self.routes:
-            route.put_back_waiting()
-        self.subscriber.close()
-        self.http.close()
+        with self._pullers_lock:  # once: the last puller and `stop` may both get here
+            if self._closed.is_set():
+                return
+            self.subscriber.close()
+            self.http.close()
+            self._closed.set()
 
     def __enter__(self) -> LocalPush:
         return self.start()
@@ -570,8 +660,8 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(3600)
 
     # Its emulator stops with it (`make emulators` / `make dev`): no need to
-    # wait out the hanging pulls (up to PULL_SECONDS) before exiting.
-    return supervise.supervised(serve, lambda: deliverer.stop(wait=False))
+    # wait for the hanging pulls to end (`join`) before exiting.
+    return supervise.supervised(serve, deliverer.stop)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from google.cloud.pubsub_v1 import PublisherClient
+from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
+from google.pubsub_v1.types import ReceivedMessage
 
 from devtools import REPO_ROOT
 from devtools.openai_server import Reply
+from devtools.provision import subscription_id
 from devtools.push import Window
 from devtools.worker_process import WorkerProcess
-from tests.helpers.push_support import Arrival, Endpoint, Pusher, peak_in_flight, settled
+from tests.helpers.push_support import (
+    Arrival,
+    Endpoint,
+    Pusher,
+    peak_in_flight,
+    settled,
+    until,
+)
 from tests.helpers.stack import Stack
 
 RUNS = 6
@@ -150,6 +159,93 @@ def test_a_push_unanswered_within_the_ack_deadline_fails_and_comes_back(stack: S
     assert "no answer within the ack deadline" in unanswered.error
     assert answered.acked
     assert answered.attempt == 2
+
+
+def test_stop_returns_while_pulls_hang_and_what_waited_for_the_window_is_back_at_once(
+    stack: Stack,
+):
+    # A window of one, two pulls: the first run is pushed and held, the
+    # second arrives on the other pull and waits for room. The triggers
+    # subscription's pull hangs (nothing to bring) for most of a minute.
+    settings = stack.services.settings
+    release = threading.Event()
+
+    def hold(arrival: Arrival) -> tuple[int, float]:
+        release.wait(60)
+        return 204, 0.0
+
+    pullers = {settings.events_topic: 2, settings.triggers_topic: 1, settings.dead_letter_topic: 0}
+    with Endpoint(hold) as endpoint:
+        pusher = Pusher(stack, endpoint.url, max_in_flight=1, pullers=pullers, pull_seconds=30)
+        try:
+            pusher.start()
+            assert until(lambda: pusher.pulls_in_flight() == 3)
+            _publish_run(stack, "run-pushed")
+            endpoint.wait_for(1, topic=settings.events_topic)
+            _publish_run(stack, "run-waiting")
+            assert until(lambda: _waiting(pusher, settings.events_topic) == 1)
+
+            pusher.stop()
+            hanging = pusher.pulls_in_flight()
+            back = _pull(stack, settings.events_topic, 1)  # well within the ack deadline
+        finally:
+            release.set()
+            pusher.stop()
+
+    assert hanging == 1  # stop did not wait out the triggers' hanging pull
+    assert [m.message.attributes["runId"] for m in back] == ["run-waiting"]
+    assert [a.attributes["runId"] for a in endpoint.arrivals] == ["run-pushed"]
+
+
+def test_what_pulls_hanging_at_stop_bring_goes_back_once_when_they_have_ended(stack: Stack):
+    # The emulator never notices a cancelled pull, so stop leaves its pulls
+    # hanging. What one takes goes back when the subscription's last pull
+    # has ended, not before: the other would take it again, and each take
+    # counts a delivery attempt (from the second failed one, with backoff).
+    settings = stack.services.settings
+    pullers = {settings.events_topic: 2, settings.triggers_topic: 0, settings.dead_letter_topic: 0}
+    with _always(204) as endpoint:
+        pusher = Pusher(stack, endpoint.url, pullers=pullers, pull_seconds=30)
+        with pusher:
+            assert until(lambda: pusher.pulls_in_flight() == 2)
+        _publish_run(stack, "run-1")
+        assert until(lambda: pusher.pulls_in_flight() == 1)  # one pull took it and ended
+        _publish_run(stack, "run-2")
+        assert until(lambda: pusher.pulls_in_flight() == 0)
+        closed = pusher.join(timeout=30)
+        back = _pull(stack, settings.events_topic, 2)
+
+    assert {m.message.attributes["runId"]: m.delivery_attempt for m in back} == {
+        "run-1": 2,
+        "run-2": 2,
+    }
+    assert closed
+    assert endpoint.arrivals == []
+
+
+def _pull(stack: Stack, topic: str, count: int) -> list[ReceivedMessage]:
+    """Pull `count` messages of the topic's worker subscription (each pull waits up to 10 s)."""
+    subscriber = SubscriberClient()
+    received: list[ReceivedMessage] = []
+    for _ in range(3 * count):
+        response = subscriber.pull(
+            subscription=_subscription(stack, topic), max_messages=count, timeout=10
+        )
+        received += response.received_messages
+        if len(received) >= count:
+            break
+    return received
+
+
+def _subscription(stack: Stack, topic: str) -> str:
+    project = stack.services.settings.project
+    return str(SubscriberClient.subscription_path(project, subscription_id(topic)))
+
+
+def _waiting(pusher: Pusher, topic: str) -> int:
+    [route] = [s for s in pusher.status()["subscriptions"] if s["topic"] == topic]
+    waiting: int = route["waiting"]
+    return waiting
 
 
 def test_the_window_opens_with_successes_and_halves_with_failures():

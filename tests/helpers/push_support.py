@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from devtools.local_server import LocalServer, QuietHandler, send_json
 from devtools.provision import provision
-from devtools.push import DEFAULT_MAX_IN_FLIGHT, Delivery, LocalPush
+from devtools.push import DEFAULT_MAX_IN_FLIGHT, PULL_SECONDS, Delivery, LocalPush
 from devtools.worker_process import WorkerProcess
 from tests.helpers.stack import Stack
 
@@ -28,9 +28,10 @@ from tests.helpers.stack import Stack
 class Pusher(LocalPush):
     """The stack's worker subscriptions, provisioned as Terraform declares them, pushed to `worker`.
 
-    `max_in_flight` caps each subscription's window; `provision_options` go
-    to `devtools.provision.provision` (a short retry
-    policy, fewer delivery attempts, a short ack deadline).
+    `max_in_flight` caps each subscription's window; `pullers` and
+    `pull_seconds` are `LocalPush`'s; `provision_options` go to
+    `devtools.provision.provision` (a short retry policy, fewer delivery
+    attempts, a short ack deadline).
     """
 
     def __init__(
@@ -39,6 +40,8 @@ class Pusher(LocalPush):
         worker: WorkerProcess | str,
         *,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        pullers: Mapping[str, int] | None = None,
+        pull_seconds: float = PULL_SECONDS,
         **provision_options: Any,
     ) -> None:
         settings = stack.services.settings
@@ -50,12 +53,14 @@ class Pusher(LocalPush):
             **provision_options,
         )
         url = worker if isinstance(worker, str) else worker.url
-        super().__init__(settings.project, routes, url, max_in_flight=max_in_flight)
-
-    def __exit__(self, *exc: object) -> None:
-        # The test's topics go with the test: nobody pulls them again, so
-        # its hanging pulls need not be waited out (2 s a test).
-        self.stop(wait=False)
+        super().__init__(
+            settings.project,
+            routes,
+            url,
+            max_in_flight=max_in_flight,
+            pullers=pullers,
+            pull_seconds=pull_seconds,
+        )
 
 
 @dataclass(frozen=True)
@@ -154,3 +159,13 @@ def peak_in_flight(deliveries: list[Delivery]) -> int:
         current += step
         peak = max(peak, current)
     return peak
+
+
+def until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Whether `condition` became true within `timeout` s (checked every 20 ms)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
