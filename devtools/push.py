@@ -511,8 +511,12 @@ class LocalPush:
                 self._close()
 
     def retarget(self, worker_url: str) -> None:
-        """Push to another worker from now on (a push already under way finishes where it is)."""
+        """Push to another worker from now on (a push already under way finishes where it is).
+
+        The status file says so at once (`make doctor` reads the URL there).
+        """
         self.worker_url = worker_url.rstrip("/")
+        self._write_status()
 
     def record(self, delivery: Delivery) -> None:
         with self._history_lock:
