@@ -107,31 +107,43 @@ class OpenAIServer(LocalServer):
         port: int = 0,
     ) -> None:
         super().__init__(host, port)
-        self.delay = delay
         self.model = model
-        self.requests: list[dict[str, Any]] = []
-        # Headers of each request, in the same order (to check what credentials arrived).
-        self.request_headers: list[dict[str, str]] = []
-        self.responder: Callable[[dict[str, Any]], Reply] | None = None
-        # When set, the models list refuses any other key with 401, as the provider does.
-        self.accepted_keys: set[str] | None = None
+        self._initial_delay = delay
         self._lock = threading.Lock()
-        self._script: collections.deque[Reply] = collections.deque()
-        self._counter = itertools.count(1)
-        # Requests being answered right now, the most there ever were at once,
-        # and when each request arrived (monotonic seconds).
-        self.in_flight = 0
-        self.peak_in_flight = 0
-        self.arrivals: list[float] = []
-        # How streamed answers are paced unless a reply says otherwise, and
-        # when each streamed item went out.
-        self.pace = Pace()
-        self.emitted: list[Emitted] = []
         # Set on stop: a stalled stream stops stalling.
         self.stopping = threading.Event()
-        # A reply's `hold_after_items`: set while a stream waits, and what it waits for.
-        self.held = threading.Event()
-        self.release = threading.Event()
+        # Requests being answered right now (a live count: no reset forgets them).
+        self.in_flight = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what earlier callers did: the double answers as a new one would.
+
+        For a double shared by a module's tests: its address is in the
+        environment of an api process that serves all of them, so it cannot
+        be a new double per test, but its script, records and settings are.
+        """
+        with self._lock:
+            self.delay = self._initial_delay
+            self.requests: list[dict[str, Any]] = []
+            # Headers of each request, in the same order (to check what credentials arrived).
+            self.request_headers: list[dict[str, str]] = []
+            self.responder: Callable[[dict[str, Any]], Reply] | None = None
+            # When set, the models list refuses any other key with 401, as the provider does.
+            self.accepted_keys: set[str] | None = None
+            self._script: collections.deque[Reply] = collections.deque()
+            self._counter = itertools.count(1)
+            # The most requests there were at once since, and when each arrived
+            # (monotonic seconds).
+            self.peak_in_flight = self.in_flight
+            self.arrivals: list[float] = []
+            # How streamed answers are paced unless a reply says otherwise, and
+            # when each streamed item went out.
+            self.pace = Pace()
+            self.emitted: list[Emitted] = []
+            # A reply's `hold_after_items`: set while a stream waits, and what it waits for.
+            self.held = threading.Event()
+            self.release = threading.Event()
 
     @property
     def base_url(self) -> str:

@@ -1,5 +1,8 @@
 """The local model double (`devtools/openai_server.py`) answers like a provider on the wire.
 
+A module's tests may share one double (its address is fixed in an api
+process's environment): `reset` makes it answer the next test as a new one.
+
 Its answers go out as headers, then body: with Nagle's algorithm on, the
 body of every call but the first on a kept-alive connection waits for the
 client's delayed ACK (~40 ms), which inflated every figure with consecutive
@@ -12,7 +15,9 @@ import gc
 import json
 import socket
 
-from devtools.openai_server import OpenAIServer
+import httpx
+
+from devtools.openai_server import OpenAIServer, Pace, Reply
 
 
 def _served_side(client: socket.socket) -> socket.socket:
@@ -42,3 +47,26 @@ def test_the_model_double_sends_with_nagle_off(llm_server: OpenAIServer):
         served = _served_side(client)
 
         assert served.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+def _complete(server: OpenAIServer) -> int:
+    body = {"model": "test-model", "messages": [{"role": "user", "content": "hi"}]}
+    return httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=10).status_code
+
+
+def test_a_reset_double_answers_as_a_new_one(llm_server: OpenAIServer):
+    llm_server.script(Reply(status=500), Reply(status=500))
+    llm_server.delay = 0.2
+    llm_server.pace = Pace(items_per_second=1)
+    llm_server.release.set()
+    assert _complete(llm_server) == 500
+
+    llm_server.reset()
+
+    assert llm_server.requests == []
+    assert llm_server.request_headers == []
+    assert (llm_server.delay, llm_server.pace) == (0.0, Pace())
+    assert not llm_server.release.is_set()
+    assert llm_server.peak_in_flight == 0
+    assert _complete(llm_server) == 200  # the second scripted 500 is forgotten
+    assert len(llm_server.requests) == 1
