@@ -2,15 +2,14 @@
 
 The emulators start once per test session on free ports (and fail loudly if
 they are not installed); Firestore is emptied before each test that uses it,
-and each test gets its own Pub/Sub topics, so tests cannot see each other's
-messages.
+and each test gets its own Pub/Sub topics (or, in a module whose tests share
+one set of settings and so one api process, its own subscriptions), so tests
+cannot see each other's messages.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,8 @@ from devtools.emulators import QUICK_JVM, Emulators, reset_firestore
 from devtools.openai_server import OpenAIServer
 from devtools.worker_process import WorkerProcess
 from shared.adapters.firestore_store import client_for
-from tests.helpers.auth_support import AUDIENCE, ISSUER, SigningKey, rsa_key, write_jwks
+from tests.helpers.api_processes import ApiProcesses, StackSettings
+from tests.helpers.auth_support import SigningKey, rsa_key, write_jwks
 from tests.helpers.browser import CHROMIUM, CHROMIUM_FLAGS
 from tests.helpers.engine_support import Harness, Recorder
 from tests.helpers.stack import PROJECT, Stack
@@ -66,40 +66,38 @@ def stack_env() -> dict[str, str]:
 
 
 @pytest.fixture
+def stack_settings(llm_server: OpenAIServer, jwks_file: Path) -> StackSettings:
+    """The settings the stack's parts start with: new for each test, unless a module shares one."""
+    return StackSettings.of(llm_server, jwks_file)
+
+
+@pytest.fixture(scope="module")
+def module_stack_settings(
+    tmp_path_factory: pytest.TempPathFactory, signing_key: SigningKey
+) -> Iterator[StackSettings]:
+    """One set of settings for a module's tests, so that one api process can serve them all.
+
+    A module opts in by overriding `stack_settings` with `module_stack_settings.for_next_test()`.
+    """
+    jwks = write_jwks(tmp_path_factory.mktemp("stack-settings") / "jwks.json", signing_key)
+    with OpenAIServer(model="test-model") as llm:
+        yield StackSettings.of(llm, jwks)
+
+
+@pytest.fixture
 def stack(
     emulators: Emulators,
-    llm_server: OpenAIServer,
-    jwks_file: Path,
+    stack_settings: StackSettings,
     signing_key: SigningKey,
     stack_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Stack]:
     """The whole system wired through environment variables, as a deployment is."""
     reset_firestore(emulators.firestore_host, PROJECT)
-    suffix = uuid.uuid4().hex[:8]
-    env = {
-        "GOOGLE_CLOUD_PROJECT": PROJECT,
-        "EVENTS_TOPIC": f"events-{suffix}",
-        "DEAD_LETTER_TOPIC": f"events-dlq-{suffix}",
-        "RESULTS_TOPIC": f"results-{suffix}",
-        "TRIGGERS_TOPIC": f"triggers-{suffix}",
-        "AUTH_JWKS_FILE": str(jwks_file),
-        "AUTH_ISSUER": ISSUER,
-        "AUTH_AUDIENCE": AUDIENCE,
-        # Generated per test: nothing key-like is stored in the repository.
-        "OPENAI_API_KEY": "test-" + secrets.token_hex(8),
-        "OPENAI_BASE_URL": llm_server.base_url,
-        "OPENAI_MODEL": "test-model",
-        "OPENAI_TIMEOUT_SECONDS": "10",
-        "LEASE_SECONDS": "30",
-        "STEP_MAX_ATTEMPTS": "3",
-        "LOG_LEVEL": "INFO",
-        **stack_env,
-    }
-    for name, value in env.items():
+    for name, value in {**stack_settings.env, **stack_env}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("OPENAI_API_KEY_SECRET", raising=False)
-    with Stack.build(REPO_ROOT, signing_key, llm_server) as built:
+    with Stack.build(REPO_ROOT, signing_key, stack_settings.llm) as built:
         yield built
 
 
@@ -128,20 +126,24 @@ def functions(
             process.kill()  # nothing is checked after the tests: no graceful stop to wait for
 
 
+@pytest.fixture(scope="module")
+def api_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcesses]:
+    processes = ApiProcesses(tmp_path_factory.mktemp("api"))
+    try:
+        yield processes
+    finally:
+        processes.close()
+
+
 @pytest.fixture
-def api_process(stack: Stack, tmp_path: Path) -> Iterator[WorkerProcess]:
+def api_process(stack: Stack, api_processes: ApiProcesses) -> WorkerProcess:
     """The api served over real HTTP (functions-framework's gunicorn), with the stack's settings.
 
     For what the Flask test client cannot show: a streamed response as a
-    client receives it, and a browser.
+    client receives it, and a browser. Started for the stack's environment,
+    so the tests of a module sharing its `stack_settings` share one process.
     """
-    api = WorkerProcess(tmp_path, name="api", target="api").start()
-    try:
-        yield api
-    finally:
-        # SIGKILL: a graceful stop waits out open streams (1-2 s a test), and
-        # nothing of the process is checked after the test.
-        api.kill()
+    return api_processes.serving(os.environ)
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from devtools.openai_server import Break, Reply
 from devtools.worker_process import WorkerProcess
 from shared.llm.schema_example import example_for_schema
 from shared.models.brainstorm import seed_batch_schema
+from tests.helpers.api_processes import StackSettings
 from tests.helpers.auth_support import claims, mint
 from tests.helpers.browser import ARTIFACTS
 from tests.helpers.stack import Stack, create_project
@@ -31,6 +32,12 @@ SHOTS = ARTIFACTS / "console"
 BRAINSTORM_STEPS = ["load-session", "generate-seeds", "save-seeds", "update-session"]
 
 expect.set_options(timeout=15_000)
+
+
+@pytest.fixture
+def stack_settings(module_stack_settings: StackSettings) -> StackSettings:
+    """The module's tests share their settings: one api process serves them all."""
+    return module_stack_settings.for_next_test()
 
 
 def _shot(page: Page, name: str) -> Path:

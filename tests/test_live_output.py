@@ -11,11 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from devtools.openai_server import Break, Pace, Reply
 from devtools.sse_client import Event, events
 from devtools.worker_process import WorkerProcess
+from tests.helpers.api_processes import StackSettings
 from tests.helpers.live_support import follow, live, read_in_process, session_stream
 from tests.helpers.stack import Stack, create_project
+
+
+@pytest.fixture
+def stack_settings(module_stack_settings: StackSettings) -> StackSettings:
+    """The module's tests share their settings: one api process serves them all."""
+    return module_stack_settings.for_next_test()
 
 
 def _seed_fields(seed: dict[str, object], item: dict[str, object]) -> dict[str, object]:

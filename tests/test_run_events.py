@@ -16,9 +16,16 @@ import pytest
 
 from devtools.sse_client import Event, events
 from devtools.worker_process import WorkerProcess
+from tests.helpers.api_processes import StackSettings
 from tests.helpers.stack import Stack
 
 KEEPALIVE = 0.5
+
+
+@pytest.fixture
+def stack_settings(module_stack_settings: StackSettings) -> StackSettings:
+    """The module's tests share their settings: one api process serves them all."""
+    return module_stack_settings.for_next_test()
 
 
 @pytest.fixture

@@ -18,8 +18,15 @@ from typing import Any
 import pytest
 
 from devtools.worker_process import WorkerProcess
+from tests.helpers.api_processes import StackSettings
 from tests.helpers.stack import Stack
 from tests.helpers.ts_reader import compile_reader
+
+
+@pytest.fixture
+def stack_settings(module_stack_settings: StackSettings) -> StackSettings:
+    """The module's tests share their settings: one api process serves them all."""
+    return module_stack_settings.for_next_test()
 
 
 @pytest.fixture
