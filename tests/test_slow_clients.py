@@ -15,7 +15,6 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -28,8 +27,9 @@ THREADS = 4
 READ_TIMEOUT = 2.0
 
 
-@pytest.fixture
-def slow_api(tmp_path: Path) -> Iterator[WorkerProcess]:
+@pytest.fixture(scope="module")
+def slow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    """One server for the module: each test's slow connections are closed when it ends."""
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO_ROOT),
@@ -37,7 +37,8 @@ def slow_api(tmp_path: Path) -> Iterator[WorkerProcess]:
         "THREADS": str(THREADS),
         "HTTP_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT),
     }
-    server = WorkerProcess(tmp_path, env=env, name="slow", target="api").start()
+    log_dir = tmp_path_factory.mktemp("slow-api")
+    server = WorkerProcess(log_dir, env=env, name="slow", target="api").start()
     try:
         yield server
     finally:
