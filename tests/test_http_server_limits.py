@@ -42,40 +42,51 @@ def key() -> SigningKey:
     return rsa_key("limits")
 
 
-def _served_api(
-    tmp_path_factory: pytest.TempPathFactory, key: SigningKey, as_on_cloud: bool
-) -> Iterator[WorkerProcess]:
-    log_dir: Path = tmp_path_factory.mktemp("api-server")
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
-        "GOOGLE_CLOUD_PROJECT": "demo-genjobs-test",
-        "AUTH_JWKS_FILE": str(write_jwks(log_dir / "jwks.json", key)),
-        "AUTH_ISSUER": ISSUER,
-        "AUTH_AUDIENCE": AUDIENCE,
-    }
-    server = WorkerProcess(
-        log_dir, env=env, name="limits", target="api", as_on_cloud=as_on_cloud
-    ).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+class _Launches:
+    """The api as `make dev` launches it and as Cloud Run does, each started once for the module."""
+
+    def __init__(self, log_dir: Path, key: SigningKey) -> None:
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO_ROOT),
+            "GOOGLE_CLOUD_PROJECT": "demo-genjobs-test",
+            "AUTH_JWKS_FILE": str(write_jwks(log_dir / "jwks.json", key)),
+            "AUTH_ISSUER": ISSUER,
+            "AUTH_AUDIENCE": AUDIENCE,
+        }
+        self.log_dir = log_dir
+        self.started: dict[bool, WorkerProcess] = {}
+
+    def served(self, as_on_cloud: bool) -> WorkerProcess:
+        if as_on_cloud not in self.started:
+            self.started[as_on_cloud] = WorkerProcess(
+                self.log_dir, env=self.env, name="limits", target="api", as_on_cloud=as_on_cloud
+            ).start()
+        return self.started[as_on_cloud]
+
+    def stop(self) -> None:
+        for server in self.started.values():
+            server.stop()
 
 
 @pytest.fixture(scope="module")
-def api_server(
-    tmp_path_factory: pytest.TempPathFactory, key: SigningKey
-) -> Iterator[WorkerProcess]:
-    yield from _served_api(tmp_path_factory, key, as_on_cloud=False)
+def launches(tmp_path_factory: pytest.TempPathFactory, key: SigningKey) -> Iterator[_Launches]:
+    started = _Launches(tmp_path_factory.mktemp("api-server"), key)
+    try:
+        yield started
+    finally:
+        started.stop()
 
 
-@pytest.fixture(scope="module", params=["make-dev", "as-on-cloud-run"])
-def either_launch(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, key: SigningKey
-) -> Iterator[WorkerProcess]:
+@pytest.fixture
+def api_server(launches: _Launches) -> WorkerProcess:
+    return launches.served(as_on_cloud=False)
+
+
+@pytest.fixture(params=["make-dev", "as-on-cloud-run"])
+def either_launch(request: pytest.FixtureRequest, launches: _Launches) -> WorkerProcess:
     """The api as `make dev` serves it, and as Cloud Run's runtime starts it."""
-    yield from _served_api(tmp_path_factory, key, as_on_cloud=request.param == "as-on-cloud-run")
+    return launches.served(as_on_cloud=request.param == "as-on-cloud-run")
 
 
 def _answer(
