@@ -42,10 +42,10 @@ clients-check: install $(TS_STAMP)
 	$(BIN)/python -m devtools.typescript_client check
 
 # ruff, then the import contracts in .importlinter (the layering; docs/architecture.md).
+LINT = $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports --no-cache
+
 lint: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/lint-imports --no-cache
+	$(LINT)
 
 TYPECHECK = $(BIN)/mypy shared devtools tests bench && $(BIN)/mypy functions/api/main.py \
 	&& $(BIN)/mypy functions/worker/main.py
@@ -56,8 +56,10 @@ typecheck: install
 # Fails, naming each change and what it does to runs in flight, when a workflow's
 # declaration differs from shared/workflows/versions.json (docs/architecture.md,
 # "Deploys and reruns"); `make workflows-snapshot` records the change on purpose.
+WORKFLOWS_CHECK = $(BIN)/python -m devtools.workflows_check
+
 workflows-check: install
-	$(BIN)/python -m devtools.workflows_check
+	$(WORKFLOWS_CHECK)
 
 workflows-snapshot: install
 	$(BIN)/python -m devtools.workflows_check --update
@@ -70,19 +72,25 @@ check: lint typecheck workflows-check $(TS_STAMP)
 # The whole suite: lint, types, every test on the real emulators (started on
 # free ports by each test worker), and the offline infrastructure checks.
 # Tests go to whichever worker is free; a module whose tests share a fixture
-# stays on one worker (tests/helpers/distribution.py). The types and the
-# infrastructure checks (mostly installing checkov and reading the provider
-# schema: waiting more than computing) run beside the tests, which leave a
-# core idle while they wait; their output follows the tests', and any of the
-# three failing fails the target.
-test: lint workflows-check $(TS_STAMP)
+# stays on one worker (tests/helpers/distribution.py). Lint, the workflow
+# declarations, the types and the infrastructure checks (mostly installing
+# checkov and reading the provider schema: waiting more than computing) run
+# beside the tests, which leave a core idle while they wait; their output
+# follows the tests', and any of them failing fails the target.
+test: install $(TS_STAMP)
 	@mkdir -p .dev; \
+	( $(LINT) ) > .dev/lint.log 2>&1 & linted=$$!; \
+	( $(WORKFLOWS_CHECK) ) > .dev/workflows-check.log 2>&1 & declared=$$!; \
 	( $(TYPECHECK) ) > .dev/typecheck.log 2>&1 & types=$$!; \
 	$(BIN)/python -m devtools.infra_check > .dev/infra-check.log 2>&1 & infra=$$!; \
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup; tests=$$?; \
+	wait $$linted; lint=$$?; echo "== make lint (exit $$lint)"; cat .dev/lint.log; \
+	wait $$declared; workflows=$$?; echo "== make workflows-check (exit $$workflows)"; \
+	cat .dev/workflows-check.log; \
 	wait $$types; typed=$$?; echo "== make typecheck (exit $$typed)"; cat .dev/typecheck.log; \
 	wait $$infra; checked=$$?; echo "== infra_check (exit $$checked)"; cat .dev/infra-check.log; \
-	test $$tests -eq 0 && test $$typed -eq 0 && test $$checked -eq 0
+	test $$tests -eq 0 && test $$lint -eq 0 && test $$workflows -eq 0 \
+		&& test $$typed -eq 0 && test $$checked -eq 0
 
 dev: install
 	$(BIN)/python -m devtools.dev dev
