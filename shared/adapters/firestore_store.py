@@ -21,7 +21,7 @@ from google.cloud.firestore_v1.field_path import FieldPath
 from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 
-from shared.adapters import firestore_writes
+from shared.adapters import firestore_reads, firestore_writes
 from shared.engine import (
     INLINE_OUTPUT_BYTES,
     LoadedRun,
@@ -157,10 +157,10 @@ class FirestoreRunStore:
             raise RunExists(run.run_id) from exc
 
     def load(self, run_id: str) -> LoadedRun | None:
-        snapshot = self._run_ref(run_id).get()
-        if not snapshot.exists:
+        found = firestore_reads.get(self._db, f"{RUNS}/{run_id}")
+        if found is None:
             return None
-        data = snapshot.to_dict() or {}
+        data = found.data
         steps: dict[str, Any] = data.get("steps") or {}
         external = [
             step_id
@@ -173,7 +173,7 @@ class FirestoreRunStore:
             outputs = self._run_ref(run_id).collection("outputs")
             for doc in self._db.get_all([outputs.document(step_id) for step_id in external]):
                 steps[doc.id]["output"] = (doc.to_dict() or {}).get("output")
-        return LoadedRun(record=RunRecord.model_validate(data), version=snapshot.update_time)
+        return LoadedRun(record=RunRecord.model_validate(data), version=found.update_time)
 
     def update(
         self, run_id: str, version: object, patch: RunPatch, writes: Sequence[Write] = ()
