@@ -89,7 +89,7 @@ def pieces(tmp_path_factory: pytest.TempPathFactory, signing_key: SigningKey) ->
         yield Pieces(ports=ports, token=token, lossy_api_port=lossy.api, env=env)
     finally:
         for piece in reversed(started):
-            piece.stop()
+            piece.kill()  # the tests observed them: no graceful stop to wait out
         llm.stop()
 
 

@@ -1,10 +1,13 @@
 """`make dev` itself, as a developer runs it: healthy from its first second, and runs at once.
 
 One `make dev` on free ports for the module, with the model double of the
-test session: `make doctor` passes as soon as its banner is printed (the
-first sweep tick goes out at start), and runs created through its api
-execute together (its push is `devtools.push`, not the emulator's
-one-at-a-time push).
+test session and the dev keys `make dev` creates (as `make token` signs
+with them): `make doctor` passes as soon as its banner is printed (the
+first sweep tick goes out at start), runs created through its api execute
+together (its push is `devtools.push`, not the emulator's one-at-a-time
+push), and the console URL it prints opens the console signed in. The
+tests only observe the stack, so they share it: a `make dev` costs two
+JVMs, two function servers and the push deliverer to start.
 """
 
 from __future__ import annotations
@@ -21,18 +24,12 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, expect
 
 from devtools import REPO_ROOT
+from devtools.devauth import ensure_dev_keys, mint_token
 from devtools.openai_server import OpenAIServer, Reply
-from tests.helpers.auth_support import (
-    AUDIENCE,
-    ISSUER,
-    SigningKey,
-    bearer,
-    claims,
-    mint,
-    write_jwks,
-)
+from tests.helpers.auth_support import bearer
 from tests.helpers.infra_support import INFRA_DIR, parse_tf
 from tests.helpers.local_pieces import Piece, Ports, descendants, piece_env
 
@@ -41,6 +38,9 @@ pytestmark = pytest.mark.emulators
 
 RUNS = 5
 BANNER = "Ctrl-C stops everything"
+# The tenant of the runs the tests create; the console's signed-in dev user is
+# of org-dev, whose list of runs stays empty.
+TENANT = "org-make-dev"
 
 
 @dataclass
@@ -63,16 +63,14 @@ class Dev:
 
 
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory, signing_key: SigningKey) -> Iterator[Dev]:
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     logs = tmp_path_factory.mktemp("make-dev")
     ports = Ports()
     llm = OpenAIServer(model="test-model").start()
+    # No AUTH_* settings: the api trusts the dev keys, as for a developer.
     env = piece_env(
         ports,
         GOOGLE_CLOUD_PROJECT="demo-genjobs-make-dev",
-        AUTH_JWKS_FILE=str(write_jwks(logs / "jwks.json", signing_key)),
-        AUTH_ISSUER=ISSUER,
-        AUTH_AUDIENCE=AUDIENCE,
         OPENAI_API_KEY="test-" + secrets.token_hex(8),
         OPENAI_BASE_URL=llm.base_url,
         OPENAI_MODEL="test-model",
@@ -88,10 +86,10 @@ def dev(tmp_path_factory: pytest.TempPathFactory, signing_key: SigningKey) -> It
                     f"make dev printed no banner:\n{piece.log.read_text()[-3000:]}"
                 )
             time.sleep(0.1)
-        token = mint(signing_key, claims(sub="dev", org_id="org-make-dev"))
+        token = mint_token(ensure_dev_keys(REPO_ROOT / ".dev"), TENANT, "dev")
         yield Dev(piece=piece, ports=ports, env=env, llm=llm, token=token)
     finally:
-        piece.stop()
+        piece.kill()  # the tests observed it: no graceful stop to wait out
         llm.stop()
 
 
@@ -161,3 +159,25 @@ def test_each_function_serves_as_many_requests_at_once_as_terraform_lets_an_inst
         "api": str(variables["api_concurrency"]["default"]),
         "worker": str(variables["worker_concurrency"]["default"]),
     }
+
+
+def _printed_console_url(dev: Dev) -> str:
+    found = re.search(r"^console: (\S+)$", dev.printed(), re.MULTILINE)
+    assert found, f"make dev printed no console URL:\n{dev.printed()[-3000:]}"
+    return found.group(1)
+
+
+def test_make_dev_prints_a_console_url_that_opens_signed_in(dev: Dev, browser: Browser):
+    url = _printed_console_url(dev)  # printed with the banner the fixture waited for
+    page = browser.new_page()
+    try:
+        page.goto(url)
+
+        expect(page.locator("#token-status")).to_contain_text("dev-user of org-dev")
+        # The api accepted the token: the (empty) list of runs loaded.
+        expect(page.locator("#runs-empty")).to_be_visible(timeout=15_000)
+        expect(page.locator("#notice")).to_be_hidden()
+        assert url.startswith(f"http://127.0.0.1:{dev.ports.api}/console#token=")
+        assert "token=" not in page.url
+    finally:
+        page.close()

@@ -8,6 +8,7 @@ touches the default ports another stack may be using.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from devtools import REPO_ROOT, supervise
 from devtools.emulators import QUICK_JVM, free_port
+from devtools.push import status_path
 
 # Variables of the surrounding test session that must not leak into a piece.
 _SESSION_ONLY = (
@@ -135,6 +137,28 @@ class Piece:
     def stop(self) -> None:
         if self.process is not None:
             supervise.stop([self.process])
+
+    def kill(self, timeout: float = 15.0) -> None:
+        """SIGKILL `make` and every process under it at once, and wait until they are gone.
+
+        For a fixture whose tests only observed the stack: a graceful stop
+        (`stop`) takes the supervisor's ordered shutdown, seconds of each
+        piece's stop in turn, which nothing checks there (the stopping itself
+        is `test_local_stack_stops`'s). Parents are killed before their
+        children, so none is left to start another; the stack's pieces run in
+        process groups of their own, so each is named by its pid.
+        """
+        if self.process is None or self.process.poll() is not None:
+            return
+        processes = [self.pid, *descendants(self.pid)]
+        for pid in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait()
+        survivors = wait_until_dead(processes, timeout)
+        assert survivors == [], f"make {self.target} left {survivors} after SIGKILL"
+        # What the push deliverer's own stop would have removed.
+        status_path(self.env.get("PUBSUB_EMULATOR_HOST", "")).unlink(missing_ok=True)
 
 
 def _still(holds: Callable[[int], bool], items: list[int], timeout: float) -> list[int]:
