@@ -15,6 +15,7 @@ parent stop everything it started (`devtools.supervise`).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -71,22 +72,38 @@ def wait_answering(url: str, timeout: float) -> bool:
     return False
 
 
-def wait_swept(project: str, since: datetime, timeout: float) -> bool:
-    """Whether the sweep's heartbeat was written after `since`, within `timeout` seconds."""
-    from shared.adapters.firestore_heartbeat import SWEEP_HEARTBEAT
-    from shared.adapters.firestore_store import client_for
+# shared.adapters.firestore_heartbeat.SWEEP_HEARTBEAT, not imported: that module
+# loads the Firestore client (test_make_dev fails if they part: no banner tick).
+_SWEEP_HEARTBEAT = "system/sweep"
 
-    db = client_for(project, os.environ.get("FIRESTORE_DATABASE") or "(default)")
+
+def wait_swept(host: str, project: str, since: datetime, timeout: float) -> bool:
+    """Whether the sweep's heartbeat was written after `since`, within `timeout` seconds.
+
+    Read through the Firestore emulator's REST endpoint: the Firestore client
+    (gRPC and the generated types) would add most of a second of CPU to every
+    `make dev`'s start for one document.
+    """
+    database = os.environ.get("FIRESTORE_DATABASE") or "(default)"
+    url = f"http://{host}/v1/projects/{project}/databases/{database}/documents/{_SWEEP_HEARTBEAT}"
     deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        last = _heartbeat(url)
+        if last is not None and last >= since:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _heartbeat(url: str) -> datetime | None:
+    """The heartbeat's lastSweepAt (None while the document or the field is missing)."""
     try:
-        while time.monotonic() < deadline:
-            last = (db.document(SWEEP_HEARTBEAT).get().to_dict() or {}).get("lastSweepAt")
-            if isinstance(last, datetime) and last >= since:
-                return True
-            time.sleep(0.1)
-        return False
-    finally:
-        db.close()  # type: ignore[no-untyped-call]
+        with urllib.request.urlopen(url, timeout=5) as response:
+            document = json.load(response)
+    except OSError:  # HTTPError 404 included: no sweep has written it yet
+        return None
+    value = document.get("fields", {}).get("lastSweepAt", {}).get("timestampValue")
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
 def local_env() -> dict[str, str]:
@@ -144,7 +161,12 @@ def dev() -> int:
         started = datetime.now(UTC)
         cloud.start_ticking()
         ticking = ready and cloud.config.sweep_seconds > 0
-        if not (ticking and wait_swept(cloud.config.project, started, timeout=30)):
+        if not (
+            ticking
+            and wait_swept(
+                cloud.emulators.firestore_host, cloud.config.project, started, timeout=30
+            )
+        ):
             print("the first sweep tick did not reach the worker: `make doctor`", file=sys.stderr)
         llm = "OpenAI" if env.get("OPENAI_API_KEY") else "offline placeholder"
         print(

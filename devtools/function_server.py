@@ -20,9 +20,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from functions_framework import create_app
-from functions_framework._http import create_server
-
 from devtools import REPO_ROOT
 
 GRACE_SECONDS = 5
@@ -51,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", choices=["api", "worker"])
     parser.add_argument("port", type=int)
     args = parser.parse_args(argv)
+    # Here, not at the top: `make dev`'s supervisor imports this module for
+    # `command` alone, and Flask and gunicorn are most of a second of its CPU.
+    from functions_framework import create_app
+    from functions_framework._http import create_server
+
     app = create_app(args.target, str(REPO_ROOT / "functions" / args.target / "main.py"))  # type: ignore[no-untyped-call]
     server = create_server(app, False, graceful_timeout=GRACE_SECONDS)  # type: ignore[no-untyped-call]
     server.run("127.0.0.1", args.port)
