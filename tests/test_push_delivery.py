@@ -34,7 +34,7 @@ def workers(tmp_path: Path) -> Iterator[list[WorkerProcess]]:
     started: list[WorkerProcess] = []
     yield started
     for worker in started:
-        worker.stop()
+        worker.kill()  # nothing of them is checked after the test: no graceful stop to wait out
 
 
 def _start_worker(workers: list[WorkerProcess], tmp_path: Path) -> WorkerProcess:

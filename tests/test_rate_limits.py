@@ -213,15 +213,27 @@ def test_server_errors_keep_spending_attempts(engine: Harness, recorder: Recorde
 # -- end to end: a short storm over the real wire --------------------------------------------
 
 
+# The storm, scaled down from a default in-process budget (10 s) and a 3 s
+# Retry-After to these: the same course (waits out in process until the budget
+# is spent, then the run handed back and redriven by the sweep, more than once)
+# in a third of the time.
+RETRY_AFTER = 1
+IN_PROCESS_BUDGET = 2 * RETRY_AFTER
+STORM_SECONDS = 6
+
+
 @pytest.fixture
 def stack_env() -> dict[str, str]:
-    return {"STEP_MAX_ATTEMPTS": "2"}
+    return {
+        "STEP_MAX_ATTEMPTS": "2",
+        "LLM_RATE_LIMIT_MAX_WAIT_SECONDS": str(IN_PROCESS_BUDGET),
+    }
 
 
 def test_a_429_storm_shorter_than_the_deadline_ends_completed(stack: Stack):
-    storm_ends = time.monotonic() + 14
+    storm_ends = time.monotonic() + STORM_SECONDS
     stack.llm.responder = lambda request: (
-        Reply(status=429, headers={"Retry-After": "3"})
+        Reply(status=429, headers={"Retry-After": str(RETRY_AFTER)})
         if time.monotonic() < storm_ends
         else Reply()
     )
