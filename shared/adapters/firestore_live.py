@@ -14,6 +14,7 @@ from typing import Any
 
 from google.cloud import firestore
 
+from shared.adapters import firestore_reads
 from shared.adapters.firestore_watch import DocumentListeners, ListenChannels
 from shared.engine import live_path
 
@@ -30,8 +31,8 @@ class FirestoreLiveStore:
         self.listeners: DocumentListeners[dict[str, Any]] = DocumentListeners(channels, _as_is)
 
     def read(self, path: str) -> dict[str, Any] | None:
-        snapshot = self._client().document(path).get()
-        return snapshot.to_dict() if snapshot.exists else None
+        found = firestore_reads.get(self._client(), path)
+        return None if found is None else found.data
 
     def merge_document(self, path: str, data: dict[str, Any]) -> None:
         self._client().document(path).set(data, merge=True)

@@ -205,8 +205,8 @@ class FirestoreRunStore:
         return results[-1].update_time
 
     def read(self, path: str) -> dict[str, Any] | None:
-        snapshot = self._db.document(path).get()
-        return snapshot.to_dict() if snapshot.exists else None
+        found = firestore_reads.get(self._db, path)
+        return None if found is None else found.data
 
     def due(self, now: datetime, limit: int) -> list[LoadedRun]:
         query = (
@@ -252,8 +252,8 @@ class FirestoreRunStore:
         return f"{TENANTS}/{tenant}/line/marker"
 
     def line(self, tenant_id: str) -> object | None:
-        snapshot = self._db.document(self.line_path(tenant_id)).get()
-        return snapshot.update_time if snapshot.exists else None
+        found = firestore_reads.get(self._db, self.line_path(tenant_id))
+        return None if found is None else found.update_time
 
     def close_line(self, tenant_id: str, version: object) -> bool:
         ref = self._db.document(self.line_path(tenant_id))
