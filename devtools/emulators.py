@@ -14,6 +14,7 @@ Scheduler's sweep tick every `SWEEP_SECONDS`, the first at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -23,13 +24,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devtools import supervise
+from devtools import cds, supervise
 from devtools.local_config import LocalConfig
 from devtools.provision import SweepTick, provision
 from devtools.supervise import supervised
@@ -45,6 +47,10 @@ INSTALL_HINT = (
 
 class EmulatorMissing(RuntimeError):
     pass
+
+
+class EmulatorExited(RuntimeError):
+    """An emulator's JVM exited before it answered."""
 
 
 # Below Linux's ephemeral range (32768-60999 by default), where the kernel
@@ -86,7 +92,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], name: str, log: Path
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(
+            raise EmulatorExited(
                 f"{name} emulator exited early; see {log}:\n{log.read_text()[-2000:]}"
             )
         try:
@@ -105,6 +111,17 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], name: str, log: Path
 QUICK_JVM = ("-XX:TieredStopAtLevel=1",)
 
 
+Kind = str  # "firestore" or "pubsub"
+KINDS: tuple[Kind, ...] = ("firestore", "pubsub")
+_LABELS = {"firestore": "Firestore", "pubsub": "Pub/Sub"}
+
+
+def _pubsub_jar() -> Path:
+    """The jar the Pub/Sub launcher runs (`-jar`), which its CDS archive is keyed by."""
+    jars = sorted((PUBSUB_BIN.parent.parent / "lib").glob("cloud-pubsub-emulator-*.jar"))
+    return jars[-1] if jars else PUBSUB_BIN
+
+
 @dataclass
 class Emulators:
     firestore_port: int = 0
@@ -113,6 +130,15 @@ class Emulators:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     # Extra JVM options for both emulators (QUICK_JVM for a test session).
     jvm_options: tuple[str, ...] = ()
+    # Where the class-data-sharing archives live (`devtools.cds`); None: none used.
+    cds_dir: Path | None = field(default_factory=cds.default_directory)
+    _archives: dict[Kind, cds.Archive] = field(default_factory=dict, init=False, repr=False)
+    _training: list[threading.Thread] = field(default_factory=list, init=False, repr=False)
+    _trainees: list[subprocess.Popen[bytes]] = field(default_factory=list, init=False, repr=False)
+    _guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _stopping: bool = field(default=False, init=False, repr=False)
+    # Processes started with an archive mapped (by pid).
+    _mapped: set[int] = field(default_factory=set, init=False, repr=False)
 
     @property
     def firestore_host(self) -> str:
@@ -132,40 +158,33 @@ class Emulators:
         check_installed()
         self.firestore_port = self.firestore_port or free_port()
         self.pubsub_port = self.pubsub_port or free_port()
-        fs_log = self.log_dir / "firestore.log"
-        ps_log = self.log_dir / "pubsub.log"
-        firestore = supervise.spawn(self._firestore_command(), log=fs_log)
-        self.processes.append(firestore)
-        pubsub = self._start_pubsub(ps_log)
-        self.processes.append(pubsub)
+        self._stopping = False
+        self._archives = self._find_archives()
+        logs = {kind: self.log_dir / f"{kind}.log" for kind in KINDS}
+        # Both JVMs start at once; then each is waited for.
+        self.processes.extend(self._spawn(kind, logs[kind]) for kind in KINDS)
         try:
-            _wait_ready(f"http://{self.firestore_host}/", firestore, "Firestore", fs_log)
-            _wait_ready(f"http://{self.pubsub_host}/", pubsub, "Pub/Sub", ps_log)
+            for index, kind in enumerate(KINDS):
+                self.processes[index] = self._ready(kind, self.processes[index], logs[kind])
         except BaseException:
             self.stop()
             raise
+        self.train_archives()
         return self
 
     def alive(self) -> bool:
         return all(process.poll() is None for process in self.processes)
 
     def stop(self) -> None:
+        self._stop_training()
         supervise.stop(self.processes)
         self.processes.clear()
 
-    def _start_pubsub(self, log: Path) -> subprocess.Popen[bytes]:
-        return supervise.spawn(
-            [str(PUBSUB_BIN), "--host=127.0.0.1", f"--port={self.pubsub_port}"],
-            # Options the caller's JAVA_TOOL_OPTIONS gives (the JVM reads it; the
-            # Firestore emulator inherits it) apply to this JVM too.
-            env={
-                **os.environ,
-                "JAVA_TOOL_OPTIONS": " ".join(
-                    ("-Xmx512m", *self.jvm_options, os.environ.get("JAVA_TOOL_OPTIONS", ""))
-                ).strip(),
-            },
-            log=log,
-        )
+    def wait_for_archives(self, timeout: float = 120.0) -> None:
+        """Wait until the archives this start found missing are made (tests; nothing else waits)."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._training):
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def stop_pubsub(self) -> None:
         """Kill the Pub/Sub emulator (an outage: topics and messages are gone with it)."""
@@ -174,21 +193,186 @@ class Emulators:
 
     def start_pubsub(self) -> None:
         log = self.log_dir / "pubsub-restarted.log"
-        self.processes[1] = self._start_pubsub(log)
-        _wait_ready(f"http://{self.pubsub_host}/", self.processes[1], "Pub/Sub", log)
+        self.processes[1] = self._ready("pubsub", self._spawn("pubsub", log), log)
 
-    def _firestore_command(self, *extra: str) -> list[str]:
+    # -- launching, with the class-data-sharing archive when there is one --
+
+    def _key_options(self) -> tuple[str, ...]:
+        """Every JVM option both emulators run with (JAVA_TOOL_OPTIONS too): the archive key."""
+        inherited = os.environ.get("JAVA_TOOL_OPTIONS", "").split()
+        return ("-Xmx512m", *self.jvm_options, *inherited)
+
+    def _find_archives(self) -> dict[Kind, cds.Archive]:
+        options = self._key_options()
+        jars = {"firestore": FIRESTORE_JAR, "pubsub": _pubsub_jar()}
+        # The Firestore emulator runs PATH's java; the Pub/Sub launcher prefers $JAVA_HOME's.
+        javas = {
+            "firestore": cds.java_binary({"PATH": os.environ.get("PATH", "")}),
+            "pubsub": cds.java_binary(),
+        }
+        found = {}
+        for kind in KINDS:
+            archive = cds.archive_for(
+                self.cds_dir, kind, java=javas[kind], jar=jars[kind], options=options
+            )
+            if archive is not None:
+                found[kind] = archive
+        return found
+
+    def _archive_options(self, kind: Kind) -> tuple[str, ...]:
+        archive = self._archives.get(kind)
+        use = archive.use_options() if archive is not None else ()
+        if use and not any(ch.isspace() for ch in str(self.log_dir)):
+            # A JVM that crashes on a bad archive writes its report here, not into the cwd.
+            use = (*use, f"-XX:ErrorFile={self.log_dir}/hs_err_{kind}_%p.log")
+        return use
+
+    def _spawn(
+        self,
+        kind: Kind,
+        log: Path,
+        *,
+        jvm: tuple[str, ...] | None = None,
+        port: int = 0,
+        extra: tuple[str, ...] = (),
+    ) -> subprocess.Popen[bytes]:
+        """Start one emulator's JVM; `jvm` defaults to the options that map its archive."""
+        options = self._archive_options(kind) if jvm is None else jvm
+        if kind == "firestore":
+            command = self._firestore_command(*extra, port=port, jvm=options)
+            process = supervise.spawn(command, log=log)
+        else:
+            process = self._spawn_pubsub(log, port, options)
+        if any("SharedArchiveFile" in option for option in options):
+            self._mapped.add(process.pid)
+        return process
+
+    def _spawn_pubsub(
+        self, log: Path, port: int, options: tuple[str, ...]
+    ) -> subprocess.Popen[bytes]:
+        return supervise.spawn(
+            [str(PUBSUB_BIN), "--host=127.0.0.1", f"--port={port or self.pubsub_port}"],
+            # Options the caller's JAVA_TOOL_OPTIONS gives (the JVM reads it; the
+            # Firestore emulator inherits it) apply to this JVM too.
+            env={
+                **os.environ,
+                "JAVA_TOOL_OPTIONS": " ".join(
+                    (
+                        "-Xmx512m",
+                        *self.jvm_options,
+                        *options,
+                        os.environ.get("JAVA_TOOL_OPTIONS", ""),
+                    )
+                ).strip(),
+            },
+            log=log,
+        )
+
+    def _ready(
+        self,
+        kind: Kind,
+        process: subprocess.Popen[bytes],
+        log: Path,
+        extra: tuple[str, ...] = (),
+        port: int = 0,
+    ) -> subprocess.Popen[bytes]:
+        """Wait until the emulator answers; one that died on its archive starts again without.
+
+        A truncated or otherwise unmappable archive crashes the JVM (SIGBUS)
+        rather than being ignored: it is deleted, the next start trains a new
+        one, and this start costs only the time of a start without archive.
+        """
+        port = port or (self.firestore_port if kind == "firestore" else self.pubsub_port)
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            _wait_ready(url, process, _LABELS[kind], log)
+            return process
+        except EmulatorExited:
+            archive = self._archives.get(kind)
+            if archive is None or process.pid not in self._mapped:
+                raise
+        archive.discard()
+        again = self._spawn(kind, log, jvm=(), port=port, extra=extra)
+        _wait_ready(url, again, _LABELS[kind], log)
+        return again
+
+    def train_archives(self) -> None:
+        """Make the missing class-data-sharing archives in the background (`start` calls this).
+
+        At most one process on the machine trains an archive at a time (a
+        lock in the cache directory); the others go on without it.
+        """
+        self._archives = self._archives or self._find_archives()
+        todo = [
+            (kind, archive, temp)
+            for kind, archive in self._archives.items()
+            if (temp := archive.claim()) is not None
+        ]
+        if todo:
+            thread = threading.Thread(
+                target=self._train, args=(todo,), name="cds-training", daemon=True
+            )
+            self._training.append(thread)
+            thread.start()
+
+    def _train(self, todo: list[tuple[Kind, cds.Archive, Path]]) -> None:
+        """Start each emulator once more with `-XX:ArchiveClassesAtExit`, then stop it: it dumps.
+
+        The dump is installed only if the JVM answered (so the archive holds
+        the classes of a whole start) and then exited cleanly on SIGTERM.
+        """
+        for kind, archive, temp in todo:
+            returncode: int | None = None
+            try:
+                with self._guard:
+                    if self._stopping:
+                        continue
+                    port = free_port()
+                    log = self.log_dir / f"{kind}-cds-training.log"
+                    process = self._spawn(
+                        kind, log, jvm=(f"-XX:ArchiveClassesAtExit={temp}",), port=port
+                    )
+                    self._trainees.append(process)
+                _wait_ready(f"http://127.0.0.1:{port}/", process, _LABELS[kind], log)
+                # The dump takes a few seconds of the JVM's exit.
+                supervise.stop([process], timeout=120)
+                returncode = process.returncode
+            except Exception as exc:  # a failed training costs speed only
+                if not self._stopping:
+                    print(f"no class-data-sharing archive for {kind}: {exc}", file=sys.stderr)
+            finally:
+                # Killed by `stop` (SIGKILL) or failed: the temp file goes, nothing is installed.
+                archive.install(temp, returncode)
+
+    def _stop_training(self) -> None:
+        """Kill training JVMs at once (half dumps are deleted); the next start trains again."""
+        with self._guard:
+            self._stopping = True
+            trainees = list(self._trainees)
+        for process in trainees:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
+        for thread in self._training:
+            thread.join(30)
+        self._training.clear()
+        self._trainees.clear()
+
+    def _firestore_command(
+        self, *extra: str, port: int = 0, jvm: tuple[str, ...] = ()
+    ) -> list[str]:
         return [
             "java",
             "-Xmx512m",
             *self.jvm_options,
+            *jvm,
             "-Duser.language=en",
             "-cp",
             str(FIRESTORE_JAR),
             "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
             "start",
             "--host=127.0.0.1",
-            f"--port={self.firestore_port}",
+            f"--port={port or self.firestore_port}",
             *extra,
         ]
 
@@ -219,10 +403,9 @@ class Emulators:
         os.killpg(firestore.pid, signal.SIGKILL)
         firestore.wait()
         log = self.log_dir / "firestore-restarted.log"
-        self.processes[0] = supervise.spawn(
-            self._firestore_command(f"--import-data={metadata}"), log=log
-        )
-        _wait_ready(f"http://{self.firestore_host}/", self.processes[0], "Firestore", log)
+        extra = (f"--import-data={metadata}",)
+        process = self._spawn("firestore", log, extra=extra)
+        self.processes[0] = self._ready("firestore", process, log, extra=extra)
 
     def __enter__(self) -> Emulators:
         return self.start()
