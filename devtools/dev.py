@@ -146,17 +146,20 @@ def dev() -> int:
     children: list[supervise.Popen] = []
 
     def body() -> int:
-        try:
-            cloud.start()
-        except EmulatorMissing as exc:
-            print(exc, file=sys.stderr)
-            return 2
+        # The function servers first: their imports (seconds on a busy
+        # machine) overlap the JVMs' start. They reach the emulators only
+        # when the first push or request arrives, after the cloud is up.
         for target, port in (("api", api_port()), ("worker", worker_port())):
             children.append(
                 supervise.spawn(
                     function_command(target, port), env=function_env(env, target), cwd=REPO_ROOT
                 )
             )
+        try:
+            cloud.start()
+        except EmulatorMissing as exc:
+            print(exc, file=sys.stderr)
+            return 2
         ready = wait_answering(cloud.config.worker_url, timeout=60)
         started = datetime.now(UTC)
         cloud.start_ticking()

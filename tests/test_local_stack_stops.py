@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.local_pieces import (
+    BANNER,
     Piece,
     Ports,
     descendants,
@@ -36,6 +37,9 @@ def _started(target: str, tmp_path: Path) -> tuple[Piece, list[int]]:
     piece = Piece(target, piece_env(ports, SWEEP_SECONDS="1"), tmp_path / f"{target}.log")
     used = ports.all() if target == "dev" else [ports.firestore, ports.pubsub]
     piece.start().wait_listening(used)
+    # Everything started (the push deliverer and the first tick included), so
+    # each process it starts is among those the test then expects gone.
+    piece.wait_printed(BANNER)
     return piece, used
 
 

@@ -31,13 +31,12 @@ from devtools.devauth import ensure_dev_keys, mint_token
 from devtools.openai_server import OpenAIServer, Reply
 from tests.helpers.auth_support import bearer
 from tests.helpers.infra_support import INFRA_DIR, parse_tf
-from tests.helpers.local_pieces import Piece, Ports, descendants, piece_env
+from tests.helpers.local_pieces import BANNER, Piece, Ports, descendants, piece_env
 
 # `make dev` starts the emulators itself.
 pytestmark = pytest.mark.emulators
 
 RUNS = 5
-BANNER = "Ctrl-C stops everything"
 # The tenant of the runs the tests create; the console's signed-in dev user is
 # of org-dev, whose list of runs stays empty.
 TENANT = "org-make-dev"
@@ -78,14 +77,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     )
     piece = Piece("dev", env, logs / "dev.log").start()
     try:
-        deadline = time.monotonic() + 120
-        while BANNER not in piece.log.read_text(errors="replace"):
-            assert piece.process is not None
-            if piece.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(
-                    f"make dev printed no banner:\n{piece.log.read_text()[-3000:]}"
-                )
-            time.sleep(0.1)
+        piece.wait_printed(BANNER)
         token = mint_token(ensure_dev_keys(REPO_ROOT / ".dev"), TENANT, "dev")
         yield Dev(piece=piece, ports=ports, env=env, llm=llm, token=token)
     finally:

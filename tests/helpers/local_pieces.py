@@ -98,6 +98,10 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+# What `make dev` and `make emulators` print once everything they start is up.
+BANNER = "Ctrl-C stops everything"
+
+
 @dataclass
 class Piece:
     """`make <target>` in its own process group; its log in `log`."""
@@ -130,6 +134,17 @@ class Piece:
                     f"{self.log.read_text()[-3000:]}"
                 )
             time.sleep(0.2)
+
+    def wait_printed(self, text: str, timeout: float = 120.0) -> None:
+        """Until the piece printed `text` (the banner of `make dev`, `make emulators`: all up)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log.read_text(errors="replace"):
+            assert self.process is not None
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(
+                    f"make {self.target} did not print {text!r}:\n{self.log.read_text()[-3000:]}"
+                )
+            time.sleep(0.1)
 
     def signal(self, signum: signal.Signals) -> None:
         os.kill(self.pid, signum)
