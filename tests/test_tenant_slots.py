@@ -162,23 +162,23 @@ def test_two_deliveries_racing_for_the_last_slot_cannot_both_take_it(
 ):
     _start(limited, recorder, "run-a", "run-b")
     recorder.on["compute"] = _in_run("run-b", lambda: _raise(SimulatedCrash()))
-    real_slots = limited.store.slots
+    real_update = limited.store.update
     raced = False
 
-    def stale_read(tenant_id: str) -> list[Slot]:
+    def racing_claim(run_id: str, version: object, patch: RunPatch, writes: Any = ()) -> object:
         nonlocal raced
-        seen = real_slots(tenant_id)
-        if not raced:
+        if run_id == "run-a" and not raced and any(w.mode == "create" for w in writes):
             raced = True
-            # Between run-a's read of the slots and its claim, run-b takes
-            # the free slot (and keeps holding it: its worker is still busy).
+            # Between run-a's choice of the free slot and its claim's commit,
+            # run-b takes it (and keeps holding it: its worker is still busy).
             with pytest.raises(SimulatedCrash):
                 limited.deliver("run-b")
-        return seen
+        return real_update(run_id, version, patch, writes)
 
-    limited.store.slots = stale_read  # type: ignore[method-assign]
+    limited.store.update = racing_claim  # type: ignore[method-assign]
     assert limited.deliver("run-a") == "WAITING_FOR_SLOT"
-    assert [s.run_id for s in real_slots("org-a")] == ["run-b"]
+    assert raced
+    assert [s.run_id for s in limited.store.slots("org-a")] == ["run-b"]
     assert limited.run("run-a").status is RunStatus.QUEUED
 
 
@@ -360,6 +360,23 @@ def test_a_slot_taken_over_before_the_completing_commit_stays_with_its_new_holde
 
     assert recorder.calls["save"] == 1
     assert [slot.run_id for slot in limited.store.slots("org-a")] == ["run-2"]
+
+
+def test_a_first_claim_takes_a_free_slot_without_looking_at_the_tenants_slots(
+    limited: Harness, recorder: Recorder
+):
+    _start(limited, recorder, "run-1")
+    real_slots = limited.store.slots
+    looks: list[str] = []
+
+    def counted(tenant_id: str) -> list[Slot]:
+        looks.append(tenant_id)
+        return real_slots(tenant_id)
+
+    limited.store.slots = counted  # type: ignore[method-assign]
+    assert limited.deliver("run-1") == "COMPLETED"
+
+    assert looks == []
 
 
 def _raise(exc: BaseException) -> None:

@@ -185,6 +185,8 @@ class _Execution:
         )
         # The version of the tenant slot this delivery holds, if any.
         self.slot_version: object | None = None
+        # A slot tried without looking was taken: look at the tenant's slots.
+        self.look_for_slot = False
         self.run_id = loaded.record.run_id
         self.workflow = loaded.record.workflow
         # Set by `_prepare`; None until this delivery knows the run's workflow.
@@ -222,8 +224,9 @@ class _Execution:
             except Stop as stop:
                 self._leave_slot()  # a claim that failed the run (out of attempts) landed
                 return stop.outcome
-            except (StaleRun, RunExists):
+            except (StaleRun, RunExists) as exc:
                 # The run moved on, or another delivery took the slot we chose.
+                self.look_for_slot = self.look_for_slot or isinstance(exc, RunExists)
                 fresh = self.runner.store.load(self.fence.run.run_id)
                 if fresh is None:
                     return Outcome.UNKNOWN_RUN
@@ -310,7 +313,7 @@ class _Execution:
             self.commits.claim()
             return True
         run, now = self.fence.run, self.clock()
-        taken = slots.take(run, now)
+        taken = slots.take(run, now, look=self.look_for_slot)
         if taken is None:
             park = RunPatch(fields=slots.park_fields(run, now))
             self.fence.write(park, [slots.line_write(run, now)], claim=True)

@@ -24,8 +24,9 @@ behind (on the Firestore emulator, which scans the collection for it, the
 query cost grows with the number of runs stored).
 
 Costs when no limit is hit: the slot's create and delete (two writes, in
-the claim's and the completing commit), the slot query at the claim and the
-marker's read at the end.
+the claim's and the completing commit) and the marker's read at the end; a
+run's first claim tries a slot at random without querying the tenant's
+slots, and queries them only if that slot was taken.
 """
 
 from __future__ import annotations
@@ -95,10 +96,23 @@ class TenantSlots:
         self.limit = limit
         self.settings = settings
 
-    def take(self, run: RunRecord, now: datetime) -> tuple[int, Write] | None:
-        """The slot this run can take and the write that takes it, or None (park)."""
-        taken = {s.index: s for s in self.slots.slots(run.tenant_id) if s.index < self.limit}
+    def take(
+        self, run: RunRecord, now: datetime, *, look: bool = False
+    ) -> tuple[int, Write] | None:
+        """The slot this run can take and the write that takes it, or None (park).
+
+        A run that has never held a slot tries one at random without looking
+        (its `create` fails if the slot is taken, and the claim is then made
+        again with `look`): most tenants have a free slot most of the time,
+        so most claims need no slot query at all. A run that held one before
+        (a redelivery after a crash, a retry) always looks, to find its own.
+        """
         data = {"runId": run.run_id, "tenantId": run.tenant_id, "takenAt": now}
+        if not look and run.slot is None:
+            index = secrets.randbelow(self.limit)
+            path = self.slots.slot_path(run.tenant_id, index)
+            return index, Write(path=path, data=data, mode="create")
+        taken = {s.index: s for s in self.slots.slots(run.tenant_id) if s.index < self.limit}
         for slot in taken.values():
             if slot.run_id == run.run_id:
                 return slot.index, self._write(run, slot, data)
