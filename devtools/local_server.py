@@ -7,10 +7,11 @@ are the same, and live here once.
 
 from __future__ import annotations
 
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 
 def send_json(
@@ -48,6 +49,16 @@ class _Server(ThreadingHTTPServer):
     # clients (a worker running dozens of runs at once) would see refused
     # connections that a real provider never causes.
     request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a cancelled stream, a stopped worker) is not an error.
+
+        The standard library prints a traceback for it on stderr, which read
+        like failures in test and benchmark output; anything else still is one.
+        """
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class LocalServer:

@@ -14,8 +14,12 @@ from __future__ import annotations
 import gc
 import json
 import socket
+import struct
+import threading
+from typing import Any
 
 import httpx
+import pytest
 
 from devtools.openai_server import OpenAIServer, Pace, Reply
 
@@ -70,3 +74,27 @@ def test_a_reset_double_answers_as_a_new_one(llm_server: OpenAIServer):
     assert llm_server.peak_in_flight == 0
     assert _complete(llm_server) == 200  # the second scripted 500 is forgotten
     assert len(llm_server.requests) == 1
+
+
+def test_a_client_that_hangs_up_mid_request_prints_no_traceback(
+    llm_server: OpenAIServer, capfd: pytest.CaptureFixture[str]
+):
+    httpd = llm_server._httpd
+    assert httpd is not None
+    handled = threading.Event()
+    real_handle_error = httpd.handle_error
+
+    def spied(request: Any, client_address: Any) -> None:
+        real_handle_error(request, client_address)
+        handled.set()
+
+    httpd.handle_error = spied  # type: ignore[method-assign]
+    host, port = llm_server.origin.removeprefix("http://").split(":")
+    client = socket.create_connection((host, int(port)))
+    client.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")  # and no more
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()  # a reset, as a cancelled client's
+
+    assert handled.wait(10)
+    assert "Traceback" not in capfd.readouterr().err
+    assert _complete(llm_server) == 200
