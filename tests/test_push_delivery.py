@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,17 @@ def _start_worker(workers: list[WorkerProcess], tmp_path: Path) -> WorkerProcess
     return worker
 
 
+def _start_two_workers(
+    workers: list[WorkerProcess], tmp_path: Path
+) -> tuple[WorkerProcess, WorkerProcess]:
+    """The worker to be killed and its successor, started side by side (seconds each)."""
+    pair = (WorkerProcess(tmp_path, name="first"), WorkerProcess(tmp_path, name="second"))
+    workers.extend(pair)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda worker: worker.start(timeout=60), pair))  # raises what a start did
+    return pair
+
+
 def _wait_for_status(stack: Stack, session_id: str, timeout: float) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -69,7 +81,9 @@ def test_a_session_completes_through_push_delivery_to_a_worker_process(
 def test_a_worker_killed_mid_step_is_recovered_by_a_new_worker_and_the_sweep(
     stack: Stack, workers: list[WorkerProcess], tmp_path: Path
 ):
-    first = _start_worker(workers, tmp_path)
+    # The successor is up before the kill, as it was; started beside the
+    # first rather than mid-step, its start no longer adds to the test.
+    first, second = _start_two_workers(workers, tmp_path)
     with Pusher(stack, first, max_delivery_attempts=100) as pusher:
         stack.llm.script(Reply(delay=8))  # the first LLM call hangs: the worker is mid-step
         created = stack.create_brainstorm(seedCount=5)
@@ -78,7 +92,6 @@ def test_a_worker_killed_mid_step_is_recovered_by_a_new_worker_and_the_sweep(
             time.sleep(0.05)
         assert stack.llm.requests, "the worker never reached generate-seeds"
 
-        second = _start_worker(workers, tmp_path)
         pusher.retarget(second.url)
         first.kill()
         assert stack.run_doc(created["runId"])["status"] == "RUNNING"  # lease still held
