@@ -6,6 +6,8 @@ stream stays open until its client leaves. Streams beyond a cap are a JSON
 429 `rate_limited` with `Retry-After`; with the instance's cap of streams
 open, `/healthz` and another tenant's create still answer; a client that
 hangs up gives its slot back within seconds, long before any keep-alive.
+One api process serves the module: each test ends when every stream it
+opened has been closed by the server, so the next finds every slot free.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import httpx
 import pytest
 
 from devtools.worker_process import WorkerProcess
+from tests.helpers.api_processes import StackSettings
 from tests.helpers.stack import Stack
 from tests.helpers.streams_support import HeldStream, open_stream
 
@@ -38,11 +41,23 @@ def stack_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def held() -> Iterator[list[HeldStream]]:
+def stack_settings(module_stack_settings: StackSettings) -> StackSettings:
+    """The module's tests share their settings: one api process serves them all."""
+    return module_stack_settings.for_next_test()
+
+
+@pytest.fixture
+def held(api_process: WorkerProcess) -> Iterator[list[HeldStream]]:
     streams: list[HeldStream] = []
     yield streams
     for stream in streams:
         stream.close()
+    # The next test shares the api: it must find every slot free, as on a new instance.
+    admitted = [s.run_id for s in streams if s.status != 429]
+    if not _wait_for(
+        lambda: all(_closed_outcomes(api_process, run_id) for run_id in admitted), timeout=30
+    ):
+        api_process.kill()  # a slot is still taken: the next test gets a new process
 
 
 def _queued_runs(stack: Stack, count: int, tenant: str = "org-a") -> list[str]:

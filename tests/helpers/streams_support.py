@@ -19,6 +19,7 @@ class HeldStream:
     status: int | None
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    run_id: str = ""
 
     def error(self) -> dict[str, Any]:
         payload: dict[str, Any] = json.loads(self.body)["error"]
@@ -43,14 +44,14 @@ def open_stream(port: int, run_id: str, authorization: str, timeout: float = 5.0
                 break
             received += chunk
     except TimeoutError:
-        return HeldStream(sock, None)
+        return HeldStream(sock, None, run_id=run_id)
     head, _, body = received.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
-    return HeldStream(sock, int(lines[0].split(" ", 2)[1]), headers, body)
+    return HeldStream(sock, int(lines[0].split(" ", 2)[1]), headers, body, run_id)
 
 
 def _answered(received: bytes) -> bool:
