@@ -21,7 +21,7 @@ How an archive comes to be, and why it is never half-read:
   renamed onto the archive's name only after that JVM exited cleanly.
   Renaming is atomic, so a reader maps either no file or a whole one; a
   training JVM killed (SIGKILL) or crashed leaves only its temp file, which
-  is never used and is deleted later;
+  is never used and which a start deletes once it is an hour old;
 - a lock file (`O_EXCL`) lets one process on the machine train a kind at a
   time (three xdist workers start at once); a lock whose owner died is taken
   over. Two trainers racing anyway each rename a whole file: still one valid
@@ -127,7 +127,6 @@ class Archive:
         """
         if self.path.exists():
             return None
-        _prune(self.path.parent)
         for _ in range(2):
             try:
                 fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -211,6 +210,7 @@ def archive_for(
         directory.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None
+    _prune(directory)
     version, jdk = _jdk_identity(java)
     digest = hashlib.sha256(
         "\n".join((jdk, _stat_line(jar.resolve()), " ".join(options))).encode()

@@ -7,8 +7,10 @@ copy of that directory.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,3 +122,16 @@ def test_a_killed_training_leaves_no_archive(cache: Path, tmp_path: Path) -> Non
     temp.write_bytes(half)
     assert not archive.install(temp, -9)  # SIGKILL
     assert list(directory.iterdir()) == []
+
+
+def test_a_killed_trainers_leftover_is_deleted_an_hour_later(tmp_path: Path) -> None:
+    """A trainer killed with its parent (no one to rename or delete its file) leaves a temp file."""
+    leftover = tmp_path / "firestore-x.jsa.123.abc.tmp"
+    leftover.write_bytes(b"half")
+    fresh = tmp_path / "pubsub-x.jsa.456.def.tmp"
+    fresh.write_bytes(b"still being written")
+    two_hours_ago = time.time() - 7200
+    os.utime(leftover, (two_hours_ago, two_hours_ago))
+    java = cds.java_binary()
+    assert cds.archive_for(tmp_path, "firestore", java=java, jar=Path(cds.__file__), options=())
+    assert sorted(path.name for path in tmp_path.iterdir()) == [fresh.name]
