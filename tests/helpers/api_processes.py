@@ -88,7 +88,6 @@ class ApiProcesses:
     def __init__(self, log_dir: Path, keep: int = 2) -> None:
         self.log_dir = log_dir
         self.keep = keep
-        self.started = 0
         self._running: OrderedDict[tuple[tuple[str, str], ...], WorkerProcess] = OrderedDict()
 
     def serving(self, environ: Mapping[str, str] = os.environ) -> WorkerProcess:
@@ -98,7 +97,6 @@ class ApiProcesses:
         if api is None or api.process is None or api.process.poll() is not None:
             env = {**dict(key), "PYTHONPATH": str(REPO_ROOT)}
             api = WorkerProcess(self.log_dir, env=env, name="api", target="api").start()
-            self.started += 1
         self._running[key] = api
         while len(self._running) > self.keep:
             _, oldest = self._running.popitem(last=False)
