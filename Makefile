@@ -80,9 +80,13 @@ check: lint typecheck workflows-check $(TS_STAMP)
 # declarations, the types and the infrastructure checks (mostly installing
 # checkov and reading the provider schema: waiting more than computing) run
 # beside the tests, which leave a core idle while they wait; their output
-# follows the tests', and any of them failing fails the target.
+# follows the tests', and any of them failing fails the target. The project's
+# own modules are byte-compiled first (a quarter of a second): the ~150
+# api/worker processes the tests start would each compile them from source
+# where PYTHONDONTWRITEBYTECODE is set (~0.04-0.09 s of CPU each).
 test: install $(TS_STAMP)
 	@mkdir -p .dev; \
+	$(BIN)/python -m compileall -q shared functions devtools tests/helpers > /dev/null; \
 	( $(LINT) ) > .dev/lint.log 2>&1 & linted=$$!; \
 	( $(WORKFLOWS_CHECK) ) > .dev/workflows-check.log 2>&1 & declared=$$!; \
 	( $(TYPECHECK) ) > .dev/typecheck.log 2>&1 & types=$$!; \
