@@ -261,7 +261,10 @@ class InMemoryRunStore:
             ]
 
     def release_slot(self, tenant_id: str, index: int, version: object) -> bool:
-        path = self.slot_path(tenant_id, index)
+        return self._delete_at(self.slot_path(tenant_id, index), version)
+
+    def _delete_at(self, path: str, version: object) -> bool:
+        """Delete the document if it is still at `version` (a conditional delete's commit)."""
         with self._lock:
             if self._versions.get(path) != version:
                 return False
@@ -277,13 +280,7 @@ class InMemoryRunStore:
             return self._versions.get(self.line_path(tenant_id))
 
     def close_line(self, tenant_id: str, version: object) -> bool:
-        path = self.line_path(tenant_id)
-        with self._lock:
-            if self._versions.get(path) != version:
-                return False
-            self._commits += 1
-            self._apply([Write(path=path, data={}, mode="delete")])
-            return True
+        return self._delete_at(self.line_path(tenant_id), version)
 
     def next_waiting(self, tenant_id: str) -> LoadedRun | None:
         with self._lock:
