@@ -103,6 +103,24 @@ STREAM_EVENTS = (RunView, LiveItemEvent, LiveResetEvent, LiveFinalEvent, RunEnde
 ADMISSION = (TenantRateLimited, TenantQuotaExceeded)
 
 
+def _events_route(path: str, handler: Any, summary: str, tag: str) -> Route:
+    """A Server-Sent Events stream of a run's (or a subject's) run events and live items."""
+    return Route(
+        "GET",
+        path,
+        handler,
+        summary,
+        None,
+        query=EventsQuery,
+        events=STREAM_EVENTS,
+        media_type="text/event-stream",
+        errors=(TooManyRequests,),
+        # Nor may a proxy transform (compress, buffer) the stream.
+        cache_control="no-store, no-transform",
+        tag=tag,
+    )
+
+
 def healthz() -> Health:
     return Health(status="ok")
 
@@ -162,18 +180,11 @@ ROUTES: tuple[Route, ...] = (
         BrainstormSessionView,
         tag="brainstorm",
     ),
-    Route(
-        "GET",
+    _events_route(
         "/v1/brainstorm-sessions/{sessionId}/events",
         brainstorm.session_events,
         "The session's run events and its seeds as the model writes them (Server-Sent Events)",
-        None,
-        query=EventsQuery,
-        events=STREAM_EVENTS,
-        media_type="text/event-stream",
-        errors=(TooManyRequests,),
-        cache_control="no-store, no-transform",
-        tag="brainstorm",
+        "brainstorm",
     ),
     Route(
         "POST",
@@ -196,18 +207,11 @@ ROUTES: tuple[Route, ...] = (
         ProjectSessionView,
         tag="projects",
     ),
-    Route(
-        "GET",
+    _events_route(
         "/v1/project-sessions/{sessionId}/events",
         projects.session_events,
         "The session's run events and streamed concept sections (Server-Sent Events)",
-        None,
-        query=EventsQuery,
-        events=STREAM_EVENTS,
-        media_type="text/event-stream",
-        errors=(TooManyRequests,),
-        cache_control="no-store, no-transform",
-        tag="projects",
+        "projects",
     ),
     Route(
         "GET",
@@ -238,18 +242,11 @@ ROUTES: tuple[Route, ...] = (
         ProgrammeView,
         tag="programmes",
     ),
-    Route(
-        "GET",
+    _events_route(
         "/v1/programmes/{programmeId}/events",
         programmes.programme_events,
         "The programme's run events and streamed sessions, days interleaved (Server-Sent Events)",
-        None,
-        query=EventsQuery,
-        events=STREAM_EVENTS,
-        media_type="text/event-stream",
-        errors=(TooManyRequests,),
-        cache_control="no-store, no-transform",
-        tag="programmes",
+        "programmes",
     ),
     Route(
         "GET",
@@ -352,19 +349,11 @@ ROUTES: tuple[Route, ...] = (
         errors=(Conflict,),
         tag="runs",
     ),
-    Route(
-        "GET",
+    _events_route(
         "/v1/runs/{runId}/events",
         run_events.stream_events,
         "The run's changes and streamed items as Server-Sent Events, until it is terminal",
-        None,
-        query=EventsQuery,
-        events=STREAM_EVENTS,
-        media_type="text/event-stream",
-        errors=(TooManyRequests,),
-        # Nor may a proxy transform (compress, buffer) the stream.
-        cache_control="no-store, no-transform",
-        tag="runs",
+        "runs",
     ),
     Route(
         "GET",
