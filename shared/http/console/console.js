@@ -147,6 +147,14 @@
     return td;
   }
 
+  function runLink(runId) {
+    const link = document.createElement("a");
+    link.href = `#run=${encodeURIComponent(runId)}`;
+    link.textContent = runId;
+    link.className = "mono";
+    return link;
+  }
+
   function badge(status) {
     const span = document.createElement("span");
     span.className = `badge s-${status.toLowerCase()}`;
@@ -198,11 +206,7 @@
     for (const run of data.runs) {
       const row = document.createElement("tr");
       cell(row, "Created", when(run.createdAt));
-      const link = document.createElement("a");
-      link.href = `#run=${encodeURIComponent(run.runId)}`;
-      link.textContent = run.runId;
-      link.className = "mono";
-      cell(row, "Run", link);
+      cell(row, "Run", runLink(run.runId));
       cell(row, "Workflow", run.workflow);
       cell(row, "Status", badge(run.status));
       cell(row, "Finished", when(run.finishedAt));
@@ -951,11 +955,7 @@
       const row = document.createElement("tr");
       row.dataset.run = run.runId;
       cell(row, "Created", when(run.createdAt));
-      const link = document.createElement("a");
-      link.href = `#run=${encodeURIComponent(run.runId)}`;
-      link.textContent = run.runId;
-      link.className = "mono";
-      cell(row, "Run", link);
+      cell(row, "Run", runLink(run.runId));
       cell(row, "Workflow", run.workflow);
       cell(row, "Started", when(run.startedAt));
       const action = document.createElement("a");
@@ -1091,17 +1091,10 @@
     form.hidden = !TERMINAL.has(run.status);
     const links = $("run-links");
     links.replaceChildren();
-    const link = (id) => {
-      const a = document.createElement("a");
-      a.href = `#run=${encodeURIComponent(id)}`;
-      a.className = "mono";
-      a.textContent = id;
-      return a;
-    };
-    if (run.rerunOf) links.append(`Regenerated from run `, link(run.rerunOf), run.rerunFrom ? ` (from ${run.rerunFrom}). ` : ". ");
+    if (run.rerunOf) links.append(`Regenerated from run `, runLink(run.rerunOf), run.rerunFrom ? ` (from ${run.rerunFrom}). ` : ". ");
     if (run.reruns && run.reruns.length) {
       links.append("Regenerated as: ");
-      run.reruns.forEach((id, i) => links.append(...(i ? [", "] : []), link(id)));
+      run.reruns.forEach((id, i) => links.append(...(i ? [", "] : []), runLink(id)));
       links.append(".");
     }
     links.hidden = links.childNodes.length === 0;
