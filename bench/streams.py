@@ -39,6 +39,7 @@ import httpx
 
 from bench.common import PROMPT, Bench, bench_stack, serving_pid, show, status_kib, table
 from devtools.devauth import mint_token
+from devtools.procfs import connections_to
 from devtools.worker_process import WorkerProcess
 
 THREADS = 1000  # Terraform's api_concurrency default
@@ -90,29 +91,6 @@ def _queued_run(bench: Bench, token: str) -> str:
         raise RuntimeError(f"create answered {response.status_code}: {response.get_data()!r}")
     run_id: str = response.get_json()["runId"]
     return run_id
-
-
-def _connections(pid: int, port: int) -> int:
-    """Established TCP connections of process `pid` to 127.0.0.1:`port`."""
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    count = 0
-    for name in ("tcp", "tcp6"):
-        for line in Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]:
-            fields = line.split()
-            if (
-                int(fields[2].rsplit(":", 1)[1], 16) == port
-                and fields[3] == "01"
-                and fields[9] in inodes
-            ):
-                count += 1
-    return count
 
 
 def _cpu_share(pid: int, seconds: float = IDLE_SECONDS) -> float:
@@ -209,7 +187,7 @@ def measure(
     # A tenant at its cap tries more: refused before they start.
     plan += [(token, _queued_run(bench, token)) for _ in range(refused_tries)]
     rss_before, threads_before = status_kib(pid, "VmRSS"), status_kib(pid, "Threads")
-    connections_before = _connections(pid, firestore_port)
+    connections_before = connections_to(firestore_port, pid)
     held: list[socket.socket] = []
     refused = admitted = 0
     started = time.perf_counter()
@@ -228,7 +206,7 @@ def measure(
         opening = time.perf_counter() - started
         time.sleep(1.0)  # let the listeners settle
         rss_open, threads_open = status_kib(pid, "VmRSS"), status_kib(pid, "Threads")
-        connections_open = _connections(pid, firestore_port)
+        connections_open = connections_to(firestore_port, pid)
         idle_cpu_open = _cpu_share(pid)
         loaded = _time_requests(api, timer, requests)
     finally:
