@@ -26,10 +26,10 @@ from shared.llm.offline_model import placeholder
 from shared.models import paths
 from shared.models.brainstorm import BrainstormInput
 from shared.models.programme import ProgrammeInput
-from shared.models.project import ProjectInput
 from shared.workflows.brainstorm import brainstorm
 from shared.workflows.programme import programme_from_concept
 from shared.workflows.project import project_from_idea
+from tests.helpers.kit_support import generate_project
 
 TENANT = "org-a"
 USER = "user-1"
@@ -61,29 +61,6 @@ def _brainstorm(model: ScriptedModel | None = None, seeds: int = 5) -> Any:
     )
 
 
-def _project(harness: EngineHarness, run_id: str = "run-project") -> Any:
-    session = paths.project_session("session-p")
-    harness.start(
-        project_from_idea,
-        ProjectInput(session_id="session-p", project_id="project-1"),
-        run_id=run_id,
-        tenant=TENANT,
-        documents={
-            session: {
-                "id": "session-p",
-                "answers": WIZARD_ANSWERS,
-                "tenantId": TENANT,
-                "userId": USER,
-                "generationStatus": "IN_PROGRESS",
-                "runId": run_id,
-                "createdAt": CREATED,
-                "updatedAt": CREATED,
-            }
-        },
-    )
-    return harness.run_to_end(run_id)
-
-
 def test_the_kit_runs_brainstorm_to_completed_with_its_seeds_written():
     finished = _brainstorm(seeds=5)
 
@@ -100,7 +77,7 @@ def test_the_kit_runs_brainstorm_to_completed_with_its_seeds_written():
 def test_the_kit_runs_project_from_idea_to_completed_with_the_project_written():
     harness = EngineHarness()
 
-    finished = _project(harness)
+    finished = generate_project(harness)
 
     assert finished.status is RunStatus.COMPLETED
     assert list(finished.steps) == project_from_idea.declared_steps()
@@ -112,7 +89,7 @@ def test_the_kit_runs_project_from_idea_to_completed_with_the_project_written():
 
 def test_the_kit_runs_programme_from_concept_to_completed_with_every_day_written():
     harness = EngineHarness()
-    _project(harness)  # the programme is generated from the project the first run wrote
+    generate_project(harness)  # the programme is generated from the project the first run wrote
     programme = paths.programme("project-1-v1")
     harness.start(
         programme_from_concept,
@@ -165,7 +142,7 @@ def test_a_scripted_transient_error_is_retried_and_the_run_still_completes():
 def test_an_answer_scripted_for_one_schema_goes_to_that_schemas_call_only():
     model = ScriptedModel().when("ProjectDNA", NonRetriableError("the model refused"))
 
-    finished = _project(EngineHarness(model=model))
+    finished = generate_project(EngineHarness(model=model))
 
     assert finished.status is RunStatus.FAILED
     assert finished.steps["extract-dna"].error == "the model refused"

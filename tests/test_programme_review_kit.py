@@ -7,8 +7,6 @@ a scripted model, so the model calls are counted exactly.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from devtools.samples import WIZARD_ANSWERS
@@ -17,12 +15,10 @@ from shared.engine.testing import EngineHarness, ScriptedModel
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.models import paths
 from shared.models.programme import ProgrammeInput, ReviewDecision
-from shared.models.project import ProjectInput
 from shared.workflows.programme import programme_from_concept
-from shared.workflows.project import project_from_idea
+from tests.helpers.kit_support import generate_project
 
 TENANT = "org-a"
-CREATED = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 DAYS = WIZARD_ANSWERS["duration_days"]
 PROGRAMME = paths.programme("project-1-v1")
 REVIEW_TIMEOUT = 3600
@@ -32,26 +28,7 @@ REVIEW_TIMEOUT = 3600
 def harness() -> EngineHarness:
     """A project generated, then its programme created with review and run to its wait."""
     harness = EngineHarness(model=ScriptedModel())
-    session = paths.project_session("session-p")
-    harness.start(
-        project_from_idea,
-        ProjectInput(session_id="session-p", project_id="project-1"),
-        run_id="run-project",
-        tenant=TENANT,
-        documents={
-            session: {
-                "id": "session-p",
-                "answers": WIZARD_ANSWERS,
-                "tenantId": TENANT,
-                "userId": "user-1",
-                "generationStatus": "IN_PROGRESS",
-                "runId": "run-project",
-                "createdAt": CREATED,
-                "updatedAt": CREATED,
-            }
-        },
-    )
-    harness.run_to_end("run-project")
+    generate_project(harness)
     harness.start(
         programme_from_concept,
         ProgrammeInput(
