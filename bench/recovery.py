@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.common import Bench, bench_stack, show, summarize, table
+from devtools.polling import until
 from devtools.worker_process import WorkerProcess
 
 RUNS = 10
@@ -103,15 +104,6 @@ class Sweeper:
         self._thread.join(timeout=15)
 
 
-def _wait(condition: Callable[[], bool], timeout: float = BOUND_SECONDS) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def _done(bench: Bench, session_ids: list[str]) -> Callable[[], bool]:
     def done() -> bool:
         return all(bench.get_session(s)["status"] != "IN_PROGRESS" for s in session_ids)
@@ -126,9 +118,9 @@ def _warm(bench: Bench, workers: list[WorkerProcess], calls: ModelCalls) -> None
         bench.push_to(worker)
         reached = len(calls.arrivals) + 1
         sessions.append(bench.create_brainstorm(SEEDS)["sessionId"])
-        if not _wait(lambda n=reached: len(calls.arrivals) >= n, 60):  # type: ignore[misc]
+        if not until(lambda n=reached: len(calls.arrivals) >= n, 60):  # type: ignore[misc]
             raise RuntimeError(f"warm-up run never reached worker {worker.name}")
-    if not _wait(_done(bench, sessions), 60):
+    if not until(_done(bench, sessions), 60):
         raise RuntimeError("warm-up runs did not end")
 
 
@@ -146,7 +138,7 @@ def sigterm(bench: Bench, a: WorkerProcess, b: WorkerProcess, calls: ModelCalls)
     bench.llm.script(*[Reply(delay=HELD_SECONDS) for _ in range(RUNS)])
     reached = len(calls.arrivals) + RUNS
     created = [bench.create_brainstorm(SEEDS) for _ in range(RUNS)]
-    if not _wait(lambda: len(calls.arrivals) >= reached, 60):
+    if not until(lambda: len(calls.arrivals) >= reached, 60):
         show("the runs never all reached the model on A; nothing measured")
         return False
     bench.push_to(b)
@@ -161,11 +153,11 @@ def sigterm(bench: Bench, a: WorkerProcess, b: WorkerProcess, calls: ModelCalls)
         exited.append(time.monotonic())
 
     threading.Thread(target=wait_for_exit, daemon=True).start()
-    retaken = _wait(lambda: len(calls.arrivals) >= reached + RUNS)
+    retaken = until(lambda: len(calls.arrivals) >= reached + RUNS, BOUND_SECONDS)
     sessions = [c["sessionId"] for c in created]
-    completed_ok = _wait(_done(bench, sessions))
+    completed_ok = until(_done(bench, sessions), BOUND_SECONDS)
     completed = time.monotonic() - at
-    _wait(lambda: bool(exited), 15)
+    until(lambda: bool(exited), 15)
 
     again = sorted(calls.after(at))
     events_topic = bench.settings.events_topic
@@ -231,7 +223,7 @@ def sigkill(
     bench.llm.script(Reply(delay=HELD_SECONDS))
     reached = len(calls.arrivals) + 1
     created = bench.create_brainstorm(SEEDS)
-    if not _wait(lambda: len(calls.arrivals) >= reached, 60):
+    if not until(lambda: len(calls.arrivals) >= reached, 60):
         return None
     # A random point of the heartbeat's cycle (it renews every 4 s).
     time.sleep(random.uniform(0.5, 4.5))
@@ -239,9 +231,9 @@ def sigkill(
     at_kill = bench.run_doc(created["runId"])
     victim.kill()
     at, wall = time.monotonic(), time.time()
-    retaken = _wait(lambda: len(calls.arrivals) >= reached + 1)
+    retaken = until(lambda: len(calls.arrivals) >= reached + 1, BOUND_SECONDS)
     running = time.monotonic() - at
-    completed_ok = _wait(_done(bench, [created["sessionId"]]))
+    completed_ok = until(_done(bench, [created["sessionId"]]), BOUND_SECONDS)
     completed = time.monotonic() - at
     expires = at_kill.get("leaseExpiresAt")
     lease_left = expires.timestamp() - wall if isinstance(expires, datetime) else None
@@ -250,7 +242,7 @@ def sigkill(
     def redeliveries() -> list[float]:
         return [d.started - at for d in pusher.deliveries(events_topic) if d.started > at]
 
-    _wait(lambda: bool(redeliveries()), 5)  # recorded once its answer is in
+    until(lambda: bool(redeliveries()), 5)  # recorded once its answer is in
     redelivered = redeliveries()
     swept = [
         t
@@ -335,7 +327,7 @@ def heartbeat(bench: Bench, worker: WorkerProcess, calls: ModelCalls, seconds: f
     bench.llm.script(Reply(delay=seconds))
     reached = len(calls.arrivals) + 1
     created = bench.create_brainstorm(SEEDS)
-    if not _wait(lambda: len(calls.arrivals) >= reached, 60):
+    if not until(lambda: len(calls.arrivals) >= reached, 60):
         return False
     start = time.monotonic()
     values: set[Any] = set()
@@ -345,7 +337,7 @@ def heartbeat(bench: Bench, worker: WorkerProcess, calls: ModelCalls, seconds: f
             values.add(run["leaseExpiresAt"])
         time.sleep(0.25)
     renewals = max(0, len(values) - 1)
-    ok = _wait(_done(bench, [created["sessionId"]]))
+    ok = until(_done(bench, [created["sessionId"]]), BOUND_SECONDS)
     per_minute = renewals * 60.0 / seconds
     interval = bench.settings.lease_seconds / 3
     show(

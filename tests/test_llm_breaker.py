@@ -6,11 +6,11 @@ other learns through the store, never through a read on the happy path.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from devtools.polling import until
 from shared.adapters.firestore_breaker import FirestoreBreakerStore
 from shared.llm.breaker import (
     Admission,
@@ -252,16 +252,6 @@ def test_with_the_store_down_a_probe_failure_still_opens_it_on_this_instance(
     assert breaker.admit() is Admission.SKIP
 
 
-def _eventually(condition: Callable[[], bool], within: float = 10.0) -> bool:
-    """Whether `condition` holds within `within` seconds (a listener's push takes a moment)."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def test_a_watching_instance_skips_an_opened_model_without_calling_it_first(
     store: CountingStore, clock: FakeClock
 ) -> None:
@@ -271,7 +261,7 @@ def test_a_watching_instance_skips_an_opened_model_without_calling_it_first(
         for _ in range(SETTINGS.failures):
             _fail(first)
 
-        assert _eventually(lambda: second.open_until > 0)
+        assert until(lambda: second.open_until > 0)
         assert second.admit() is Admission.SKIP  # no failed call of its own needed
     finally:
         close = getattr(subscription, "close", None)
@@ -291,7 +281,7 @@ def test_a_watching_instance_hears_of_the_probe_that_closed_it(
         first.succeeded(first.admit())
         before = store.exchanges
 
-        assert _eventually(lambda: second.closed_after >= second.open_until > 0)
+        assert until(lambda: second.closed_after >= second.open_until > 0)
         assert second.admit() is Admission.CALL
         assert store.exchanges == before  # learnt from the watch, not by claiming a probe
     finally:

@@ -25,6 +25,7 @@ from google.pubsub_v1.types import ReceivedMessage
 
 from devtools import REPO_ROOT
 from devtools.openai_server import Reply
+from devtools.polling import until
 from devtools.provision import subscription_id
 from devtools.push import Window
 from devtools.worker_process import WorkerProcess
@@ -34,7 +35,6 @@ from tests.helpers.push_support import (
     Pusher,
     peak_in_flight,
     settled,
-    until,
 )
 from tests.helpers.stack import Stack
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from devtools.openai_server import Reply
+from devtools.polling import until
 from devtools.worker_process import WorkerProcess
 from tests.helpers.push_support import Pusher
 from tests.helpers.stack import Stack
@@ -56,15 +57,6 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[WorkerProcess, WorkerProcess]]
             worker.kill()
 
 
-def _wait(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def _sessions_done(stack: Stack, session_ids: list[str]) -> Callable[[], bool]:
     def done() -> bool:
         return all(
@@ -82,17 +74,17 @@ def test_sigterm_hands_every_run_in_flight_over_and_each_completes_once(
     stack.llm.script(*[Reply(delay=HELD_CALL_SECONDS) for _ in range(RUNS)])
     with Pusher(stack, stopping) as pusher:
         created = [stack.create_brainstorm(seedCount=SEEDS) for _ in range(RUNS)]
-        assert _wait(lambda: len(stack.llm.requests) == RUNS, 30), "runs never reached the model"
+        assert until(lambda: len(stack.llm.requests) == RUNS, 30), "runs never reached the model"
         pusher.retarget(other.url)  # Cloud Run routes new pushes to the other instances
 
         assert stopping.process is not None
         os.killpg(stopping.process.pid, signal.SIGTERM)
         sigterm = time.monotonic()
         # Every run's model call made again, by the other instance.
-        assert _wait(lambda: len(stack.llm.requests) == 2 * RUNS, 30)
+        assert until(lambda: len(stack.llm.requests) == 2 * RUNS, 30)
         handover = time.monotonic() - sigterm
         session_ids = [c["sessionId"] for c in created]
-        assert _wait(_sessions_done(stack, session_ids), 30)
+        assert until(_sessions_done(stack, session_ids), 30)
         # The stopped instance's pushes: under way at SIGTERM.
         stopped_pushes = [
             d
@@ -126,13 +118,13 @@ def test_sigkill_is_recovered_by_the_pushs_redelivery_at_lease_expiry_without_a_
     stack.llm.script(Reply(delay=HELD_CALL_SECONDS))
     with Pusher(stack, killed, backoff_seconds=(1.0, 2.0)) as pusher:
         created = stack.create_brainstorm(seedCount=SEEDS)
-        assert _wait(lambda: len(stack.llm.requests) == 1, 30), "the run never reached the model"
+        assert until(lambda: len(stack.llm.requests) == 1, 30), "the run never reached the model"
         pusher.retarget(other.url)
         killed.kill()
         kill = time.monotonic()
-        assert _wait(lambda: len(stack.llm.requests) == 2, 30)
+        assert until(lambda: len(stack.llm.requests) == 2, 30)
         recovery = time.monotonic() - kill
-        assert _wait(_sessions_done(stack, [created["sessionId"]]), 30)
+        assert until(_sessions_done(stack, [created["sessionId"]]), 30)
 
     print(
         f"\nSIGKILL -> the step running on the other instance: {recovery:.2f} s (lease {LEASE} s)"

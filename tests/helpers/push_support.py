@@ -159,13 +159,3 @@ def peak_in_flight(deliveries: list[Delivery]) -> int:
         current += step
         peak = max(peak, current)
     return peak
-
-
-def until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    """Whether `condition` became true within `timeout` s (checked every 20 ms)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
